@@ -1,0 +1,10 @@
+//! Flux-compatible API types for every kind Rill serves, plus the CRD list `crdgen` writes.
+
+pub mod image_v1;
+pub mod kustomize_v1;
+pub mod meta;
+pub mod source_v1;
+
+mod crds;
+
+pub use crds::{all_crds, crd_file_name, crd_yaml};

@@ -1,0 +1,6 @@
+//! Rill's shared crate: Flux-compatible API types, condition bookkeeping, artifacts and the
+//! controller runtime every Rill binary is built on.
+
+pub mod api;
+pub mod conditions;
+pub mod duration;
