@@ -4,3 +4,4 @@
 pub mod api;
 pub mod conditions;
 pub mod duration;
+pub mod artifact;

@@ -1,0 +1,17 @@
+//! Artifacts: the deterministic `tar.gz` files sources produce, their `sha256:` digests, the
+//! storage layout with garbage collection, and the consumer side (download, verify, unpack
+//! safely).
+
+mod archive;
+mod digest;
+mod fetch;
+mod storage;
+mod unpack;
+
+pub use archive::{ArchiveError, ArchiveSummary, write_archive};
+pub use digest::{Digest, DigestError, DigestWriter};
+pub use fetch::{FetchError, Fetcher, override_host};
+pub use storage::{
+    ObjectKey, Retention, Storage, StorageError, advertised_base_url, select_garbage,
+};
+pub use unpack::{UnpackError, UnpackLimits, UnpackSummary, unpack_tar_gz};
