@@ -5,3 +5,4 @@ pub mod api;
 pub mod conditions;
 pub mod duration;
 pub mod artifact;
+pub mod runtime;

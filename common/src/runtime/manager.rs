@@ -1,0 +1,142 @@
+//! The process wrapper every controller binary runs in: logging, metrics and health servers,
+//! the Kubernetes client, leader election and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::Client;
+
+use super::flags::{RuntimeFlags, runtime_namespace};
+use super::health::{self, AddressError, Readiness};
+use super::leader::{self, LeaderElectionConfig, LeaderError};
+use super::metrics::Metrics;
+use super::{install_crypto_provider, logging};
+
+/// The runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A listen address is invalid.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No Kubernetes configuration was found or it is invalid.
+    #[error("cannot build a Kubernetes client: {0}")]
+    Client(String),
+    /// Leader election failed.
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
+}
+
+/// Shared runtime state handed to the controllers.
+#[derive(Clone)]
+pub struct ControllerRuntime {
+    /// The controller name (`source-controller`).
+    pub name: &'static str,
+    /// The parsed common flags.
+    pub flags: RuntimeFlags,
+    /// The metric families.
+    pub metrics: Arc<Metrics>,
+    /// The readiness reported on `/readyz`.
+    pub readiness: Readiness,
+}
+
+impl ControllerRuntime {
+    /// Installs the crypto provider and logging, and creates the metrics.
+    pub fn init(name: &'static str, flags: RuntimeFlags) -> Self {
+        install_crypto_provider();
+        logging::init(flags.log_level, flags.log_encoding);
+        Self { name, flags, metrics: Metrics::new(), readiness: Readiness::default() }
+    }
+
+    /// A client from the in-cluster config or `KUBECONFIG`.
+    pub async fn client(&self) -> Result<Client, RuntimeError> {
+        let config = kube::Config::infer().await.map_err(|e| RuntimeError::Client(e.to_string()))?;
+        Client::try_from(config).map_err(|e| RuntimeError::Client(e.to_string()))
+    }
+
+    /// Serves metrics and health, waits for leadership when enabled, then runs `controllers`
+    /// until it ends, a shutdown signal arrives, or leadership is lost.
+    pub async fn run<F, Fut>(self, client: Client, controllers: F) -> Result<(), RuntimeError>
+    where
+        F: FnOnce(ControllerRuntime, Client) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let metrics_listener = bind(&self.flags.metrics_addr).await?;
+        let health_listener = bind(&self.flags.health_addr).await?;
+        tokio::spawn(health::serve(metrics_listener, health::metrics_router(self.metrics.clone())));
+        tokio::spawn(health::serve(health_listener, health::health_router(self.readiness.clone())));
+        self.readiness.set(true);
+
+        let mut leadership = if self.flags.enable_leader_election {
+            let config = LeaderElectionConfig::for_controller(
+                self.name,
+                &runtime_namespace(),
+                self.flags.leader_election_lease_duration,
+                self.flags.leader_election_renew_deadline,
+            );
+            let mut receiver = leader::start(client.clone(), &config).await?;
+            tracing::info!(lease = %config.lease_name, identity = %config.identity, "waiting for leadership");
+            tokio::select! {
+                _ = receiver.wait_for(|leading| *leading) => {}
+                _ = shutdown_signal() => return Ok(()),
+            }
+            tracing::info!(lease = %config.lease_name, "acquired leadership");
+            Some(receiver)
+        } else {
+            None
+        };
+        let lost = async {
+            match leadership.as_mut() {
+                Some(receiver) => {
+                    let _ = receiver.wait_for(|leading| !*leading).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tracing::info!(controller = self.name, "starting controllers");
+        tokio::select! {
+            _ = controllers(self.clone(), client) => tracing::info!("controllers stopped"),
+            _ = shutdown_signal() => tracing::info!("shutdown signal received"),
+            _ = lost => tracing::error!("leadership lost, exiting"),
+        }
+        Ok(())
+    }
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, RuntimeError> {
+    let socket = health::parse_listen_addr(addr)?;
+    tokio::net::TcpListener::bind(socket)
+        .await
+        .map_err(|source| RuntimeError::Bind { addr: addr.to_string(), source })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

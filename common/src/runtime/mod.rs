@@ -1,0 +1,22 @@
+//! Controller scaffolding shared by every Rill binary: Flux's flags, logging, the metrics and
+//! health endpoints, leader election, the error-class to requeue policy, interval jitter, the
+//! `requestedAt` annotation, status patching only on change, and events on transitions.
+
+pub mod error_policy;
+pub mod events;
+pub mod flags;
+pub mod health;
+pub mod jitter;
+pub mod leader;
+pub mod logging;
+pub mod manager;
+pub mod metrics;
+pub mod reconcile_request;
+pub mod status;
+
+/// Installs rustls' aws-lc-rs crypto provider as the process default. Every `main` calls this
+/// first; calling it again is harmless.
+pub fn install_crypto_provider() {
+    // An error only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
