@@ -202,7 +202,8 @@ pub fn set(
         }),
     }
     conditions.sort_by(|a, b| {
-        (a.type_ != types::READY, a.type_.as_str()).cmp(&(b.type_ != types::READY, b.type_.as_str()))
+        (a.type_ != types::READY, a.type_.as_str())
+            .cmp(&(b.type_ != types::READY, b.type_.as_str()))
     });
 }
 
@@ -219,7 +220,15 @@ pub fn mark_reconciling(
     generation: i64,
     now: &Time,
 ) {
-    set(conditions, types::RECONCILING, Status::True, reason, message, generation, now);
+    set(
+        conditions,
+        types::RECONCILING,
+        Status::True,
+        reason,
+        message,
+        generation,
+        now,
+    );
 }
 
 /// Marks the object as stalled: `Stalled=True` and `Ready=False` with the same reason and
@@ -232,8 +241,24 @@ pub fn mark_stalled(
     now: &Time,
 ) {
     remove(conditions, types::RECONCILING);
-    set(conditions, types::STALLED, Status::True, reason, message, generation, now);
-    set(conditions, types::READY, Status::False, reason, message, generation, now);
+    set(
+        conditions,
+        types::STALLED,
+        Status::True,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    set(
+        conditions,
+        types::READY,
+        Status::False,
+        reason,
+        message,
+        generation,
+        now,
+    );
 }
 
 /// The conditions a kind owns, used to derive Ready.
@@ -275,15 +300,44 @@ pub fn summarize_ready(
     };
     let verdict = found(types::STALLED, "True")
         .map(|rm| (Status::False, rm))
-        .or_else(|| table.negative.iter().find_map(|t| found(t, "True")).map(|rm| (Status::False, rm)))
-        .or_else(|| table.positive.iter().find_map(|t| found(t, "False")).map(|rm| (Status::False, rm)))
+        .or_else(|| {
+            table
+                .negative
+                .iter()
+                .find_map(|t| found(t, "True"))
+                .map(|rm| (Status::False, rm))
+        })
+        .or_else(|| {
+            table
+                .positive
+                .iter()
+                .find_map(|t| found(t, "False"))
+                .map(|rm| (Status::False, rm))
+        })
         .or_else(|| found(types::RECONCILING, "True").map(|rm| (Status::Unknown, rm)))
-        .or_else(|| table.positive.iter().find_map(|t| found(t, "True")).map(|rm| (Status::True, rm)));
+        .or_else(|| {
+            table
+                .positive
+                .iter()
+                .find_map(|t| found(t, "True"))
+                .map(|rm| (Status::True, rm))
+        });
     let (status, (reason, message)) = verdict.unwrap_or((
         Status::Unknown,
-        (reasons::PROGRESSING.to_string(), "reconciliation in progress".to_string()),
+        (
+            reasons::PROGRESSING.to_string(),
+            "reconciliation in progress".to_string(),
+        ),
     ));
-    set(conditions, types::READY, status, &reason, &message, generation, now);
+    set(
+        conditions,
+        types::READY,
+        status,
+        &reason,
+        &message,
+        generation,
+        now,
+    );
 }
 
 /// How a reconciliation ended, as far as kstatus is concerned.
@@ -312,7 +366,10 @@ pub fn finish(conditions: &mut Vec<Condition>, outcome: Outcome) -> bool {
         }
         Outcome::Retrying => {
             remove(conditions, types::STALLED);
-            if let Some(c) = conditions.iter_mut().find(|c| c.type_ == types::RECONCILING) {
+            if let Some(c) = conditions
+                .iter_mut()
+                .find(|c| c.type_ == types::RECONCILING)
+            {
                 c.reason = reasons::PROGRESSING_WITH_RETRY.to_string();
             }
             false

@@ -20,7 +20,15 @@ fn cond(type_: &str, status: Status, reason: &str) -> Condition {
 #[test]
 fn same_status_keeps_last_transition_time_but_updates_the_rest() {
     let mut conds = vec![cond(types::READY, Status::False, reasons::FAILED)];
-    set(&mut conds, types::READY, Status::False, "Other", "new message", 2, &at(100));
+    set(
+        &mut conds,
+        types::READY,
+        Status::False,
+        "Other",
+        "new message",
+        2,
+        &at(100),
+    );
     let ready = get(&conds, types::READY).unwrap();
     assert_eq!(ready.last_transition_time, at(0));
     assert_eq!(ready.reason, "Other");
@@ -31,18 +39,37 @@ fn same_status_keeps_last_transition_time_but_updates_the_rest() {
 #[test]
 fn status_change_moves_last_transition_time() {
     let mut conds = vec![cond(types::READY, Status::False, reasons::FAILED)];
-    set(&mut conds, types::READY, Status::True, reasons::SUCCEEDED, "ok", 2, &at(100));
-    assert_eq!(get(&conds, types::READY).unwrap().last_transition_time, at(100));
+    set(
+        &mut conds,
+        types::READY,
+        Status::True,
+        reasons::SUCCEEDED,
+        "ok",
+        2,
+        &at(100),
+    );
+    assert_eq!(
+        get(&conds, types::READY).unwrap().last_transition_time,
+        at(100)
+    );
 }
 
 #[test]
 fn ready_is_listed_first_and_the_rest_by_type() {
     let mut conds = Vec::new();
-    for t in [types::STALLED, types::ARTIFACT_IN_STORAGE, types::READY, types::FETCH_FAILED] {
+    for t in [
+        types::STALLED,
+        types::ARTIFACT_IN_STORAGE,
+        types::READY,
+        types::FETCH_FAILED,
+    ] {
         set(&mut conds, t, Status::True, "R", "m", 1, &at(1));
     }
     let order: Vec<_> = conds.iter().map(|c| c.type_.as_str()).collect();
-    assert_eq!(order, ["Ready", "ArtifactInStorage", "FetchFailed", "Stalled"]);
+    assert_eq!(
+        order,
+        ["Ready", "ArtifactInStorage", "FetchFailed", "Stalled"]
+    );
 }
 
 #[test]
@@ -51,7 +78,10 @@ fn stalled_sets_ready_false_with_the_same_reason_and_drops_reconciling() {
     mark_stalled(&mut conds, reasons::URL_INVALID, "bad url", 3, &at(5));
     assert!(get(&conds, types::RECONCILING).is_none());
     let ready = get(&conds, types::READY).unwrap();
-    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "URLInvalid"));
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "URLInvalid")
+    );
     assert!(is_true(&conds, types::STALLED));
 }
 
@@ -60,7 +90,11 @@ fn ready_summary_follows_the_declared_priority() {
     use Status::*;
     let table: Vec<(Vec<Condition>, Status, &str)> = vec![
         (vec![], Unknown, reasons::PROGRESSING),
-        (vec![cond(types::ARTIFACT_IN_STORAGE, True, reasons::SUCCEEDED)], True, reasons::SUCCEEDED),
+        (
+            vec![cond(types::ARTIFACT_IN_STORAGE, True, reasons::SUCCEEDED)],
+            True,
+            reasons::SUCCEEDED,
+        ),
         (
             vec![
                 cond(types::ARTIFACT_IN_STORAGE, True, reasons::SUCCEEDED),
@@ -72,7 +106,11 @@ fn ready_summary_follows_the_declared_priority() {
         (
             vec![
                 cond(types::ARTIFACT_OUTDATED, True, reasons::NEW_REVISION),
-                cond(types::STORAGE_OPERATION_FAILED, True, reasons::ARCHIVE_OPERATION_FAILED),
+                cond(
+                    types::STORAGE_OPERATION_FAILED,
+                    True,
+                    reasons::ARCHIVE_OPERATION_FAILED,
+                ),
             ],
             False,
             reasons::ARCHIVE_OPERATION_FAILED,
@@ -101,12 +139,20 @@ fn ready_summary_follows_the_declared_priority() {
             False,
             reasons::URL_INVALID,
         ),
-        (vec![cond(types::FETCH_FAILED, False, reasons::SUCCEEDED)], Unknown, reasons::PROGRESSING),
+        (
+            vec![cond(types::FETCH_FAILED, False, reasons::SUCCEEDED)],
+            Unknown,
+            reasons::PROGRESSING,
+        ),
     ];
     for (i, (mut conds, status, reason)) in table.into_iter().enumerate() {
         summarize_ready(&mut conds, &SOURCE_SUMMARY, 7, &at(9));
         let ready = get(&conds, types::READY).unwrap();
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), (status.as_str(), reason), "case {i}");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            (status.as_str(), reason),
+            "case {i}"
+        );
         assert_eq!(ready.observed_generation, Some(7), "case {i}");
     }
 }
@@ -130,6 +176,9 @@ fn finish_follows_kstatus() {
 
     let mut conds = start();
     assert!(!finish(&mut conds, Outcome::Retrying));
-    assert_eq!(get(&conds, types::RECONCILING).unwrap().reason, reasons::PROGRESSING_WITH_RETRY);
+    assert_eq!(
+        get(&conds, types::RECONCILING).unwrap().reason,
+        reasons::PROGRESSING_WITH_RETRY
+    );
     assert!(get(&conds, types::STALLED).is_none());
 }

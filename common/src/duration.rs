@@ -16,7 +16,10 @@ pub struct DurationError {
 /// Parses a Go duration (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h` units, decimal fractions,
 /// concatenated components). Negative durations are rejected: Flux never accepts them.
 pub fn parse(input: &str) -> Result<Duration, DurationError> {
-    let err = |problem| DurationError { input: input.to_string(), problem };
+    let err = |problem| DurationError {
+        input: input.to_string(),
+        problem,
+    };
     let mut rest = input.strip_prefix('+').unwrap_or(input);
     if rest.starts_with('-') {
         return Err(err("negative durations are not allowed"));
@@ -80,7 +83,10 @@ pub fn format(d: Duration) -> String {
     let hours = total_secs / 3600;
     let minutes = (total_secs % 3600) / 60;
     let secs = total_secs % 60;
-    let seconds = trim_fraction(u128::from(secs as u64) * 1_000_000_000 + frac, 1_000_000_000);
+    let seconds = trim_fraction(
+        u128::from(secs as u64) * 1_000_000_000 + frac,
+        1_000_000_000,
+    );
     match (hours, minutes) {
         (0, 0) => format!("{seconds}s"),
         (0, m) => format!("{m}m{seconds}s"),

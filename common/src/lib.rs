@@ -2,7 +2,7 @@
 //! controller runtime every Rill binary is built on.
 
 pub mod api;
+pub mod artifact;
 pub mod conditions;
 pub mod duration;
-pub mod artifact;
 pub mod runtime;

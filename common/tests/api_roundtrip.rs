@@ -1,6 +1,9 @@
 //! Real Flux YAML for every kind survives a typed round trip: nothing is dropped, renamed or
 //! re-typed, and the kind's group/version/kind match Flux's.
 
+// Test helpers may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use kube::Resource;
@@ -10,7 +13,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 fn yaml_value(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/samples")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     serde_saphyr::from_str(&text).unwrap()
 }

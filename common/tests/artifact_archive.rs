@@ -1,6 +1,9 @@
 //! The artifact writer is deterministic, never archives links, and its output unpacks to the
 //! same tree; storage writes, verifies and garbage-collects artifacts on disk.
 
+// Test helpers may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -19,8 +22,16 @@ fn sample_tree(root: &Path) {
     fs::create_dir_all(root.join("deploy/base")).unwrap();
     fs::create_dir_all(root.join(".git/objects")).unwrap();
     fs::write(root.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
-    fs::write(root.join("deploy/base/deployment.yaml"), "kind: Deployment\n").unwrap();
-    fs::write(root.join("deploy/base/kustomization.yaml"), "resources: [deployment.yaml]\n").unwrap();
+    fs::write(
+        root.join("deploy/base/deployment.yaml"),
+        "kind: Deployment\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("deploy/base/kustomization.yaml"),
+        "resources: [deployment.yaml]\n",
+    )
+    .unwrap();
     fs::write(root.join("README.md"), "# app\n").unwrap();
     fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
     fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o750)).unwrap();
@@ -62,8 +73,16 @@ fn touching_every_file_gives_the_same_bytes() {
     fs::set_permissions(other.join("run.sh"), fs::Permissions::from_mode(0o700)).unwrap();
     fs::write(other.join("README.md"), "# app\n").unwrap();
     fs::create_dir_all(other.join("deploy/base")).unwrap();
-    fs::write(other.join("deploy/base/kustomization.yaml"), "resources: [deployment.yaml]\n").unwrap();
-    fs::write(other.join("deploy/base/deployment.yaml"), "kind: Deployment\n").unwrap();
+    fs::write(
+        other.join("deploy/base/kustomization.yaml"),
+        "resources: [deployment.yaml]\n",
+    )
+    .unwrap();
+    fs::write(
+        other.join("deploy/base/deployment.yaml"),
+        "kind: Deployment\n",
+    )
+    .unwrap();
     let (_, digest3) = archive_bytes(&other, &tmp.path().join("c.tar.gz"));
     assert_eq!(digest, digest3, "creation order and .git do not matter");
 }
@@ -78,22 +97,38 @@ fn archive_headers_are_normalised_and_links_skipped() {
     let out = tmp.path().join("a.tar.gz");
     write_archive(&tree, &out, &no_exclusions).unwrap();
 
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(&out).unwrap()));
+    let mut archive =
+        tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(&out).unwrap()));
     let mut names = Vec::new();
     for entry in archive.entries().unwrap() {
         let entry = entry.unwrap();
         let header = entry.header();
         let name = entry.path().unwrap().to_string_lossy().into_owned();
-        assert_eq!((header.uid().unwrap(), header.gid().unwrap()), (0, 0), "{name}");
+        assert_eq!(
+            (header.uid().unwrap(), header.gid().unwrap()),
+            (0, 0),
+            "{name}"
+        );
         assert_eq!(header.username().unwrap(), Some(""), "{name}");
         let mode = header.mode().unwrap();
-        let want = if header.entry_type().is_dir() || name == "run.sh" { 0o755 } else { 0o644 };
+        let want = if header.entry_type().is_dir() || name == "run.sh" {
+            0o755
+        } else {
+            0o644
+        };
         assert_eq!(mode, want, "{name}");
         names.push(name);
     }
     assert_eq!(
         names,
-        ["README.md", "deploy", "deploy/base", "deploy/base/deployment.yaml", "deploy/base/kustomization.yaml", "run.sh"]
+        [
+            "README.md",
+            "deploy",
+            "deploy/base",
+            "deploy/base/deployment.yaml",
+            "deploy/base/kustomization.yaml",
+            "run.sh"
+        ]
     );
 }
 
@@ -107,7 +142,12 @@ fn exclusions_are_asked_about_every_entry() {
     let summary = write_archive(&tree, &out, &exclude).unwrap();
     assert_eq!(summary.files, 3);
     let target = tmp.path().join("out");
-    unpack_tar_gz(fs::File::open(&out).unwrap(), &target, &UnpackLimits::default()).unwrap();
+    unpack_tar_gz(
+        fs::File::open(&out).unwrap(),
+        &target,
+        &UnpackLimits::default(),
+    )
+    .unwrap();
     assert!(!target.join("README.md").exists());
     assert!(target.join("run.sh").exists());
 }
@@ -120,12 +160,30 @@ fn archive_unpacks_to_the_same_tree() {
     let out = tmp.path().join("a.tar.gz");
     write_archive(&tree, &out, &no_exclusions).unwrap();
     let target = tmp.path().join("unpacked");
-    let summary = unpack_tar_gz(fs::File::open(&out).unwrap(), &target, &UnpackLimits::default()).unwrap();
+    let summary = unpack_tar_gz(
+        fs::File::open(&out).unwrap(),
+        &target,
+        &UnpackLimits::default(),
+    )
+    .unwrap();
     assert_eq!(summary.files, 4);
-    for file in ["README.md", "run.sh", "deploy/base/deployment.yaml", "deploy/base/kustomization.yaml"] {
-        assert_eq!(fs::read(tree.join(file)).unwrap(), fs::read(target.join(file)).unwrap(), "{file}");
+    for file in [
+        "README.md",
+        "run.sh",
+        "deploy/base/deployment.yaml",
+        "deploy/base/kustomization.yaml",
+    ] {
+        assert_eq!(
+            fs::read(tree.join(file)).unwrap(),
+            fs::read(target.join(file)).unwrap(),
+            "{file}"
+        );
     }
-    let mode = fs::metadata(target.join("run.sh")).unwrap().permissions().mode() & 0o777;
+    let mode = fs::metadata(target.join("run.sh"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o755);
     assert!(!target.join(".git").exists());
 }
@@ -139,26 +197,66 @@ fn storage_writes_verifies_and_collects_garbage() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = tmp.path().join("tree");
     sample_tree(&tree);
-    let storage = Storage::new(tmp.path().join("data"), "http://localhost:9090/", Retention::default());
+    let storage = Storage::new(
+        tmp.path().join("data"),
+        "http://localhost:9090/",
+        Retention::default(),
+    );
     let key = ObjectKey::new("GitRepository", "flux-system", "podinfo");
 
-    let old = storage.store_directory(&key, "1111.tar.gz", &tree, &no_exclusions, "main@sha1:1111", now()).unwrap();
+    let old = storage
+        .store_directory(
+            &key,
+            "1111.tar.gz",
+            &tree,
+            &no_exclusions,
+            "main@sha1:1111",
+            now(),
+        )
+        .unwrap();
     assert_eq!(old.path, "gitrepository/flux-system/podinfo/1111.tar.gz");
-    assert_eq!(old.url, "http://localhost:9090/gitrepository/flux-system/podinfo/1111.tar.gz");
+    assert_eq!(
+        old.url,
+        "http://localhost:9090/gitrepository/flux-system/podinfo/1111.tar.gz"
+    );
     assert!(storage.verify(&old));
 
     fs::write(tree.join("README.md"), "# changed\n").unwrap();
-    let new = storage.store_directory(&key, "2222.tar.gz", &tree, &no_exclusions, "main@sha1:2222", now()).unwrap();
+    let new = storage
+        .store_directory(
+            &key,
+            "2222.tar.gz",
+            &tree,
+            &no_exclusions,
+            "main@sha1:2222",
+            now(),
+        )
+        .unwrap();
     assert_ne!(old.digest, new.digest);
     let file = storage.local_path(&new.path).unwrap();
-    assert_eq!(Some(Digest::of(&fs::read(&file).unwrap()).to_string()), new.digest);
+    assert_eq!(
+        Some(Digest::of(&fs::read(&file).unwrap()).to_string()),
+        new.digest
+    );
     assert_eq!(new.size, Some(fs::metadata(&file).unwrap().len() as i64));
-    assert!(!file.with_extension("gz.lock").exists(), "the lock is released");
+    assert!(
+        !file.with_extension("gz.lock").exists(),
+        "the lock is released"
+    );
 
     // Within the TTL both stay; once the old one is past it, it goes.
-    assert!(storage.garbage_collect(&key, Some("2222.tar.gz"), SystemTime::now()).unwrap().is_empty());
+    assert!(
+        storage
+            .garbage_collect(&key, Some("2222.tar.gz"), SystemTime::now())
+            .unwrap()
+            .is_empty()
+    );
     let deleted = storage
-        .garbage_collect(&key, Some("2222.tar.gz"), SystemTime::now() + Duration::from_secs(120))
+        .garbage_collect(
+            &key,
+            Some("2222.tar.gz"),
+            SystemTime::now() + Duration::from_secs(120),
+        )
         .unwrap();
     assert_eq!(deleted, vec![storage.local_path(&old.path).unwrap()]);
     assert!(storage.verify(&new));
@@ -168,5 +266,9 @@ fn storage_writes_verifies_and_collects_garbage() {
     assert!(!storage.verify(&new));
 
     storage.remove_all(&key).unwrap();
-    assert!(!tmp.path().join("data/gitrepository/flux-system/podinfo").exists());
+    assert!(
+        !tmp.path()
+            .join("data/gitrepository/flux-system/podinfo")
+            .exists()
+    );
 }

@@ -1,6 +1,9 @@
 //! Downloading artifacts over real HTTP: verified bytes are unpacked, a wrong digest or size,
 //! a missing file and server errors are refused with typed errors and leave nothing behind.
 
+// Test helpers may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,7 +35,10 @@ async fn serve() -> Served {
     let hits = flaky_hits.clone();
     let app = Router::new()
         .route("/ok.tar.gz", get(move || async move { body }))
-        .route("/boom", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
         .route(
             "/flaky.tar.gz",
             get(move || async move {
@@ -46,7 +52,11 @@ async fn serve() -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Served { base, bytes, flaky_hits }
+    Served {
+        base,
+        bytes,
+        flaky_hits,
+    }
 }
 
 fn artifact(url: String, bytes: &[u8]) -> Artifact {
@@ -71,7 +81,10 @@ async fn verified_artifact_is_unpacked() {
     let served = serve().await;
     let tmp = tempfile::tempdir().unwrap();
     let a = artifact(format!("{}/ok.tar.gz", served.base), &served.bytes);
-    let summary = fetcher().fetch_and_unpack(&a, &tmp.path().join("out")).await.unwrap();
+    let summary = fetcher()
+        .fetch_and_unpack(&a, &tmp.path().join("out"))
+        .await
+        .unwrap();
     assert_eq!(summary.files, 1);
     let text = std::fs::read_to_string(tmp.path().join("out/app/cm.yaml")).unwrap();
     assert_eq!(text, "kind: ConfigMap\n");
@@ -83,7 +96,10 @@ async fn wrong_digest_is_refused_and_nothing_is_unpacked() {
     let tmp = tempfile::tempdir().unwrap();
     let mut a = artifact(format!("{}/ok.tar.gz", served.base), &served.bytes);
     a.digest = Some(Digest::of(b"something else").to_string());
-    let err = fetcher().fetch_and_unpack(&a, &tmp.path().join("out")).await.unwrap_err();
+    let err = fetcher()
+        .fetch_and_unpack(&a, &tmp.path().join("out"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::DigestMismatch { .. }), "{err:?}");
     assert!(!tmp.path().join("out").exists());
 }
@@ -94,7 +110,10 @@ async fn wrong_size_is_refused() {
     let mut a = artifact(format!("{}/ok.tar.gz", served.base), &served.bytes);
     a.size = Some(1);
     let err = fetcher().fetch_verified(&a).await.unwrap_err();
-    assert!(matches!(err, FetchError::SizeMismatch { expected: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, FetchError::SizeMismatch { expected: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -114,8 +133,14 @@ async fn server_errors_are_retried_then_reported() {
     assert_eq!(served.flaky_hits.load(Ordering::SeqCst), 3);
 
     let a = artifact(format!("{}/boom", served.base), &served.bytes);
-    let err = Fetcher::new(reqwest::Client::new(), 1).fetch_verified(&a).await.unwrap_err();
-    assert!(matches!(err, FetchError::Status { status: 500, .. }), "{err:?}");
+    let err = Fetcher::new(reqwest::Client::new(), 1)
+        .fetch_verified(&a)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Status { status: 500, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -124,15 +149,27 @@ async fn unreachable_server_is_a_transient_transport_error() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let a = artifact(format!("http://{addr}/x.tar.gz"), b"x");
-    let err = Fetcher::new(reqwest::Client::new(), 0).fetch_verified(&a).await.unwrap_err();
-    assert!(matches!(err, FetchError::Transport { .. }) && err.is_transient(), "{err:?}");
+    let err = Fetcher::new(reqwest::Client::new(), 0)
+        .fetch_verified(&a)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Transport { .. }) && err.is_transient(),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn artifacts_without_digest_or_with_odd_urls_are_refused() {
     let mut a = artifact("http://127.0.0.1:1/x".into(), b"x");
     a.digest = None;
-    assert!(matches!(fetcher().fetch_verified(&a).await, Err(FetchError::MissingDigest)));
+    assert!(matches!(
+        fetcher().fetch_verified(&a).await,
+        Err(FetchError::MissingDigest)
+    ));
     let a = artifact("file:///etc/passwd".into(), b"x");
-    assert!(matches!(fetcher().fetch_verified(&a).await, Err(FetchError::InvalidUrl(_))));
+    assert!(matches!(
+        fetcher().fetch_verified(&a).await,
+        Err(FetchError::InvalidUrl(_))
+    ));
 }

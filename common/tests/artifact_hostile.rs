@@ -1,6 +1,9 @@
 //! Unpacking refuses a corpus of hostile tarballs, each with a typed error, and never writes
 //! outside its target directory.
 
+// Test helpers may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -20,11 +23,23 @@ struct Entry<'a> {
 }
 
 fn file(name: &str, data: &[u8]) -> Entry<'static> {
-    Entry { name: leak(name), kind: EntryType::Regular, link: "", data: data.to_vec(), declared_size: None }
+    Entry {
+        name: leak(name),
+        kind: EntryType::Regular,
+        link: "",
+        data: data.to_vec(),
+        declared_size: None,
+    }
 }
 
 fn link(name: &str, kind: EntryType, target: &str) -> Entry<'static> {
-    Entry { name: leak(name), kind, link: leak(target), data: Vec::new(), declared_size: None }
+    Entry {
+        name: leak(name),
+        kind,
+        link: leak(target),
+        data: Vec::new(),
+        declared_size: None,
+    }
 }
 
 fn leak(s: &str) -> &'static str {
@@ -84,10 +99,21 @@ fn small_limits() -> UnpackLimits {
 #[test]
 fn hostile_tarballs_are_refused_with_typed_errors() {
     let zeros = vec![0u8; 3 << 20];
-    let cases: Vec<(&str, Vec<Entry>, fn(&UnpackError) -> bool)> = vec![
-        ("path traversal", vec![file("../evil", b"x")], |e| matches!(e, UnpackError::PathTraversal { .. })),
-        ("deep traversal", vec![file("a/b/../../../evil", b"x")], |e| matches!(e, UnpackError::PathTraversal { .. })),
-        ("absolute path", vec![file("/tmp/rill-evil-abs", b"x")], |e| matches!(e, UnpackError::AbsolutePath { .. })),
+    type Case = (&'static str, Vec<Entry<'static>>, fn(&UnpackError) -> bool);
+    let cases: Vec<Case> = vec![
+        ("path traversal", vec![file("../evil", b"x")], |e| {
+            matches!(e, UnpackError::PathTraversal { .. })
+        }),
+        (
+            "deep traversal",
+            vec![file("a/b/../../../evil", b"x")],
+            |e| matches!(e, UnpackError::PathTraversal { .. }),
+        ),
+        (
+            "absolute path",
+            vec![file("/tmp/rill-evil-abs", b"x")],
+            |e| matches!(e, UnpackError::AbsolutePath { .. }),
+        ),
         (
             "symlink out of the root",
             vec![link("escape", EntryType::Symlink, "../../")],
@@ -128,12 +154,18 @@ fn hostile_tarballs_are_refused_with_typed_errors() {
         ),
         (
             "decompression bomb",
-            vec![file("a", &zeros[..(3 << 20) / 2]), file("b", &zeros[..(3 << 20) / 2])],
+            vec![
+                file("a", &zeros[..(3 << 20) / 2]),
+                file("b", &zeros[..(3 << 20) / 2]),
+            ],
             |e| matches!(e, UnpackError::CompressionRatio { .. }),
         ),
         (
             "oversized file",
-            vec![Entry { declared_size: Some(3 << 20), ..file("big", b"x") }],
+            vec![Entry {
+                declared_size: Some(3 << 20),
+                ..file("big", b"x")
+            }],
             |e| matches!(e, UnpackError::FileTooLarge { .. }),
         ),
         (
@@ -141,16 +173,12 @@ fn hostile_tarballs_are_refused_with_typed_errors() {
             (0..60).map(|i| file(&format!("f{i}"), b"x")).collect(),
             |e| matches!(e, UnpackError::TooManyEntries { .. }),
         ),
-        (
-            "device file",
-            vec![link("dev", EntryType::Char, "")],
-            |e| matches!(e, UnpackError::UnsupportedEntry { .. }),
-        ),
-        (
-            "fifo",
-            vec![link("fifo", EntryType::Fifo, "")],
-            |e| matches!(e, UnpackError::UnsupportedEntry { .. }),
-        ),
+        ("device file", vec![link("dev", EntryType::Char, "")], |e| {
+            matches!(e, UnpackError::UnsupportedEntry { .. })
+        }),
+        ("fifo", vec![link("fifo", EntryType::Fifo, "")], |e| {
+            matches!(e, UnpackError::UnsupportedEntry { .. })
+        }),
     ];
     for (name, entries, expected) in cases {
         let bytes = tar_gz(&entries);
@@ -163,7 +191,9 @@ fn hostile_tarballs_are_refused_with_typed_errors() {
 
 #[test]
 fn total_size_is_bounded() {
-    let chunk: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let chunk: Vec<u8> = (0..(1 << 20))
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let entries: Vec<Entry> = (0..5).map(|i| file(&format!("f{i}"), &chunk)).collect();
     let err = unpack_in_jail(&tar_gz(&entries), &small_limits()).unwrap_err();
     assert!(matches!(err, UnpackError::TotalTooLarge { .. }), "{err:?}");
@@ -179,21 +209,32 @@ fn garbage_input_is_reported_as_corrupt() {
 fn links_that_stay_inside_are_unpacked() {
     let entries = vec![
         file("base/deployment.yaml", b"kind: Deployment\n"),
-        link("overlay/deployment.yaml", EntryType::Symlink, "../base/deployment.yaml"),
+        link(
+            "overlay/deployment.yaml",
+            EntryType::Symlink,
+            "../base/deployment.yaml",
+        ),
         link("copy.yaml", EntryType::Link, "base/deployment.yaml"),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let summary = unpack_tar_gz(&tar_gz(&entries)[..], &out, &small_limits()).unwrap();
     assert_eq!((summary.files, summary.symlinks), (2, 1));
-    assert_eq!(fs::read_to_string(out.join("overlay/deployment.yaml")).unwrap(), "kind: Deployment\n");
-    assert_eq!(fs::read_to_string(out.join("copy.yaml")).unwrap(), "kind: Deployment\n");
+    assert_eq!(
+        fs::read_to_string(out.join("overlay/deployment.yaml")).unwrap(),
+        "kind: Deployment\n"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("copy.yaml")).unwrap(),
+        "kind: Deployment\n"
+    );
 }
 
 #[test]
 fn a_non_empty_target_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("existing"), b"x").unwrap();
-    let err = unpack_tar_gz(&tar_gz(&[file("a", b"x")])[..], tmp.path(), &small_limits()).unwrap_err();
+    let err =
+        unpack_tar_gz(&tar_gz(&[file("a", b"x")])[..], tmp.path(), &small_limits()).unwrap_err();
     assert!(matches!(err, UnpackError::TargetNotEmpty(_)), "{err:?}");
 }

@@ -1,6 +1,9 @@
 //! The committed `crds/` folder equals what `crdgen` writes, and every CRD carries Flux's
 //! group, kind, version, names, categories, printer columns and conventions.
 
+// Test helpers may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use rill_common::api::{all_crds, crd_file_name, crd_yaml};
@@ -26,7 +29,10 @@ fn committed_crds_match_crdgen_output() {
         .collect();
     present.sort();
     expected_files.sort();
-    assert_eq!(present, expected_files, "crds/ holds files crdgen does not write");
+    assert_eq!(
+        present, expected_files,
+        "crds/ holds files crdgen does not write"
+    );
 }
 
 struct Expected {
@@ -49,7 +55,12 @@ const EXPECTED: &[Expected] = &[
         plural: "gitrepositories",
         short_names: &["gitrepo"],
         categories: &["all", "fluxcd", "fluxcd-sources"],
-        columns: &[("URL", ".spec.url"), ("Age", AGE), ("Ready", READY), ("Status", STATUS)],
+        columns: &[
+            ("URL", ".spec.url"),
+            ("Age", AGE),
+            ("Ready", READY),
+            ("Status", STATUS),
+        ],
     },
     Expected {
         group: "source.toolkit.fluxcd.io",
@@ -57,7 +68,12 @@ const EXPECTED: &[Expected] = &[
         plural: "ocirepositories",
         short_names: &["ocirepo"],
         categories: &["all", "fluxcd", "fluxcd-sources"],
-        columns: &[("URL", ".spec.url"), ("Ready", READY), ("Status", STATUS), ("Age", AGE)],
+        columns: &[
+            ("URL", ".spec.url"),
+            ("Ready", READY),
+            ("Status", STATUS),
+            ("Age", AGE),
+        ],
     },
     Expected {
         group: "kustomize.toolkit.fluxcd.io",
@@ -121,11 +137,20 @@ fn crds_carry_fluxs_names_and_columns() {
         assert_eq!(names.kind, want.kind);
         assert_eq!(names.plural, want.plural);
         assert_eq!(crd.spec.scope, "Namespaced");
-        assert_eq!(names.short_names.as_deref().unwrap_or_default(), want.short_names);
-        assert_eq!(names.categories.as_deref().unwrap_or_default(), want.categories);
+        assert_eq!(
+            names.short_names.as_deref().unwrap_or_default(),
+            want.short_names
+        );
+        assert_eq!(
+            names.categories.as_deref().unwrap_or_default(),
+            want.categories
+        );
         assert_eq!(crd.spec.versions.len(), 1, "{}", want.kind);
         let v1 = &crd.spec.versions[0];
-        assert_eq!((v1.name.as_str(), v1.served, v1.storage), ("v1", true, true));
+        assert_eq!(
+            (v1.name.as_str(), v1.served, v1.storage),
+            ("v1", true, true)
+        );
         let columns: Vec<(&str, &str)> = v1
             .additional_printer_columns
             .iter()
@@ -134,16 +159,25 @@ fn crds_carry_fluxs_names_and_columns() {
             .collect();
         assert_eq!(columns, want.columns, "{}", want.kind);
         assert!(
-            v1.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some(),
+            v1.subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some(),
             "{} has a status subresource",
             want.kind
         );
         let annotations = crd.metadata.annotations.clone().unwrap_or_default();
         assert_eq!(
-            annotations.get("kustomize.toolkit.fluxcd.io/substitute").map(String::as_str),
+            annotations
+                .get("kustomize.toolkit.fluxcd.io/substitute")
+                .map(String::as_str),
             Some("disabled")
         );
-        let schema = v1.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).unwrap();
+        let schema = v1
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .unwrap();
         let status = &schema.properties.as_ref().unwrap()["status"];
         assert_eq!(
             status.default.as_ref().map(|d| d.0.clone()),
@@ -157,23 +191,40 @@ fn durations_and_enums_are_validated_by_the_schema() {
     let crds = all_crds();
     let git = serde_json::to_value(&crds[0]).unwrap();
     let spec = &git["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
-    assert_eq!(spec["properties"]["interval"]["pattern"], r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$");
-    assert_eq!(spec["properties"]["timeout"]["pattern"], r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$");
+    assert_eq!(
+        spec["properties"]["interval"]["pattern"],
+        r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+    );
+    assert_eq!(
+        spec["properties"]["timeout"]["pattern"],
+        r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$"
+    );
     assert_eq!(spec["properties"]["timeout"]["default"], "60s");
-    assert_eq!(spec["properties"]["url"]["pattern"], "^(http|https|ssh)://.*$");
+    assert_eq!(
+        spec["properties"]["url"]["pattern"],
+        "^(http|https|ssh)://.*$"
+    );
     assert_eq!(
         spec["properties"]["provider"]["enum"],
         serde_json::json!(["generic", "aws", "azure", "github"])
     );
-    let required: Vec<&str> =
-        spec["required"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    let required: Vec<&str> = spec["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
     assert_eq!(required, ["interval", "url"]);
 
     let ks = serde_json::to_value(&crds[2]).unwrap();
     let spec = &ks["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
     assert_eq!(spec["properties"]["targetNamespace"]["maxLength"], 63);
     assert_eq!(spec["properties"]["namePrefix"]["maxLength"], 200);
-    let required: Vec<&str> =
-        spec["required"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    let required: Vec<&str> = spec["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
     assert_eq!(required, ["interval", "prune", "sourceRef"]);
 }

@@ -46,7 +46,8 @@ fn with_flux_conventions(mut crd: CustomResourceDefinition) -> CustomResourceDef
 }
 
 fn set_default(schema: &mut JSONSchemaProps, value: serde_json::Value) {
-    schema.default = Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(value));
+    schema.default =
+        Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(value));
 }
 
 /// The YAML text `crdgen` writes for a CRD, with a header saying where it comes from.

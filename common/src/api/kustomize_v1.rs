@@ -32,9 +32,21 @@ pub const VERSION: &str = "v1";
     category = "fluxcd-appliers",
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     doc = "Kustomization is the Schema for the kustomizations API.",
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Status", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].message"#)
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KustomizationSpec {

@@ -1,5 +1,9 @@
 //! Flux-compatible API types for every kind Rill serves, plus the CRD list `crdgen` writes.
 
+// kube-derive's repeated `printcolumn(type_ = ...)` arguments look like duplicated attributes
+// to clippy; they are distinct columns.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod image_v1;
 pub mod kustomize_v1;
 pub mod meta;

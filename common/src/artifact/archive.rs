@@ -56,10 +56,15 @@ pub fn write_archive(
     target: &Path,
     exclude: &dyn Fn(&Path, bool) -> bool,
 ) -> Result<ArchiveSummary, ArchiveError> {
-    let write_err = |source| ArchiveError::Write { path: target.to_path_buf(), source };
+    let write_err = |source| ArchiveError::Write {
+        path: target.to_path_buf(),
+        source,
+    };
     let file = File::create(target).map_err(write_err)?;
     let hashed = DigestWriter::new(BufWriter::new(file));
-    let gz = GzBuilder::new().mtime(0).write(hashed, Compression::default());
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .write(hashed, Compression::default());
     let mut tar = Builder::new(gz);
     tar.mode(HeaderMode::Deterministic);
     tar.follow_symlinks(false);
@@ -73,8 +78,14 @@ pub fn write_archive(
         .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
     for entry in walker {
         let entry = entry.map_err(|e| {
-            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| source.to_path_buf());
-            ArchiveError::Walk { path, source: e.into() }
+            let path = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| source.to_path_buf());
+            ArchiveError::Walk {
+                path,
+                source: e.into(),
+            }
         })?;
         let file_type = entry.file_type();
         if !(file_type.is_file() || file_type.is_dir()) {
@@ -88,7 +99,8 @@ pub fn write_archive(
         if file_type.is_dir() {
             tar.append_dir(&name, entry.path()).map_err(write_err)?;
         } else {
-            tar.append_path_with_name(entry.path(), &name).map_err(write_err)?;
+            tar.append_path_with_name(entry.path(), &name)
+                .map_err(write_err)?;
             files += 1;
         }
     }
@@ -96,9 +108,15 @@ pub fn write_archive(
     let hashed = gz.finish().map_err(write_err)?;
     let (mut buffered, digest, size) = hashed.finish();
     buffered.flush().map_err(write_err)?;
-    let file = buffered.into_inner().map_err(|e| write_err(e.into_error()))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| write_err(e.into_error()))?;
     file.sync_all().map_err(write_err)?;
-    Ok(ArchiveSummary { digest, size, files })
+    Ok(ArchiveSummary {
+        digest,
+        size,
+        files,
+    })
 }
 
 /// The entry name of a relative path: `/`-separated on every platform.

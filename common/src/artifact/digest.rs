@@ -26,20 +26,25 @@ pub enum DigestError {
 impl Digest {
     /// The digest of a byte slice.
     pub fn of(bytes: &[u8]) -> Self {
-        Self { hex: hex::encode(Sha256::digest(bytes)) }
+        Self {
+            hex: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     /// Parses `sha256:<64 lowercase or uppercase hex digits>`.
     pub fn parse(text: &str) -> Result<Self, DigestError> {
-        let (algo, hex_part) =
-            text.split_once(':').ok_or_else(|| DigestError::Malformed(text.to_string()))?;
+        let (algo, hex_part) = text
+            .split_once(':')
+            .ok_or_else(|| DigestError::Malformed(text.to_string()))?;
         if algo != "sha256" {
             return Err(DigestError::UnsupportedAlgorithm(algo.to_string()));
         }
         if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DigestError::Malformed(text.to_string()));
         }
-        Ok(Self { hex: hex_part.to_ascii_lowercase() })
+        Ok(Self {
+            hex: hex_part.to_ascii_lowercase(),
+        })
     }
 
     /// The lowercase hex part.
@@ -64,12 +69,18 @@ pub struct DigestWriter<W> {
 impl<W: Write> DigestWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), written: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
     }
 
     /// Returns the inner writer, the digest and the number of bytes written.
     pub fn finish(self) -> (W, Digest, u64) {
-        let digest = Digest { hex: hex::encode(self.hasher.finalize()) };
+        let digest = Digest {
+            hex: hex::encode(self.hasher.finalize()),
+        };
         (self.inner, digest, self.written)
     }
 }
@@ -116,7 +127,10 @@ mod tests {
         let cases = [
             ("sha256", DigestError::Malformed("sha256".into())),
             ("sha256:abc", DigestError::Malformed("sha256:abc".into())),
-            ("sha512:00", DigestError::UnsupportedAlgorithm("sha512".into())),
+            (
+                "sha512:00",
+                DigestError::UnsupportedAlgorithm("sha512".into()),
+            ),
         ];
         for (text, err) in cases {
             assert_eq!(Digest::parse(text), Err(err));

@@ -92,7 +92,9 @@ impl FetchError {
 /// Replaces the host (and port) of an artifact URL, as the `SOURCE_CONTROLLER_LOCALHOST`
 /// environment variable does in Flux.
 pub fn override_host(url: &str, host: Option<&str>) -> String {
-    let Some(host) = host.filter(|h| !h.is_empty()) else { return url.to_string() };
+    let Some(host) = host.filter(|h| !h.is_empty()) else {
+        return url.to_string();
+    };
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
@@ -156,7 +158,12 @@ impl Fetcher {
     /// Downloads the artifact into an anonymous temporary file and verifies it; the returned
     /// file is positioned at its start.
     pub async fn fetch_verified(&self, artifact: &Artifact) -> Result<std::fs::File, FetchError> {
-        let expected = Digest::parse(artifact.digest.as_deref().ok_or(FetchError::MissingDigest)?)?;
+        let expected = Digest::parse(
+            artifact
+                .digest
+                .as_deref()
+                .ok_or(FetchError::MissingDigest)?,
+        )?;
         let url = override_host(&artifact.url, self.host_override.as_deref());
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(FetchError::InvalidUrl(url));
@@ -165,10 +172,13 @@ impl Fetcher {
         loop {
             match self.download(&url).await {
                 Ok((mut file, digest, size)) => {
-                    if let Some(want) = artifact.size.and_then(|s| u64::try_from(s).ok()) {
-                        if want != size {
-                            return Err(FetchError::SizeMismatch { expected: want, actual: size });
-                        }
+                    if let Some(want) = artifact.size.and_then(|s| u64::try_from(s).ok())
+                        && want != size
+                    {
+                        return Err(FetchError::SizeMismatch {
+                            expected: want,
+                            actual: size,
+                        });
                     }
                     if digest != expected {
                         return Err(FetchError::DigestMismatch {
@@ -192,14 +202,22 @@ impl Fetcher {
     }
 
     async fn download(&self, url: &str) -> Result<(std::fs::File, Digest, u64), FetchError> {
-        let transport = |source| FetchError::Transport { url: url.to_string(), source };
+        let transport = |source| FetchError::Transport {
+            url: url.to_string(),
+            source,
+        };
         let response = self.client.get(url).send().await.map_err(transport)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(FetchError::NotFound { url: url.to_string() });
+            return Err(FetchError::NotFound {
+                url: url.to_string(),
+            });
         }
         if !status.is_success() {
-            return Err(FetchError::Status { url: url.to_string(), status: status.as_u16() });
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
         }
         let file = tempfile::tempfile().map_err(FetchError::Io)?;
         let mut writer = DigestWriter::new(file);
@@ -209,7 +227,10 @@ impl Fetcher {
             let chunk = chunk.map_err(transport)?;
             total += chunk.len() as u64;
             if total > self.max_bytes {
-                return Err(FetchError::TooLarge { url: url.to_string(), limit: self.max_bytes });
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit: self.max_bytes,
+                });
             }
             writer.write_all(&chunk).map_err(FetchError::Io)?;
         }
@@ -224,8 +245,12 @@ mod tests {
 
     #[test]
     fn host_override_keeps_scheme_and_path() {
-        let url = "http://source-controller.flux-system.svc.cluster.local./gitrepository/a/b/c.tar.gz";
-        assert_eq!(override_host(url, Some("localhost:9090")), "http://localhost:9090/gitrepository/a/b/c.tar.gz");
+        let url =
+            "http://source-controller.flux-system.svc.cluster.local./gitrepository/a/b/c.tar.gz";
+        assert_eq!(
+            override_host(url, Some("localhost:9090")),
+            "http://localhost:9090/gitrepository/a/b/c.tar.gz"
+        );
         assert_eq!(override_host(url, None), url);
         assert_eq!(override_host(url, Some("")), url);
     }

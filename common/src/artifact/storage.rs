@@ -26,7 +26,11 @@ pub struct ObjectKey {
 impl ObjectKey {
     /// Builds a key; the kind is lowercased as Flux does.
     pub fn new(kind: &str, namespace: &str, name: &str) -> Self {
-        Self { kind: kind.to_lowercase(), namespace: namespace.into(), name: name.into() }
+        Self {
+            kind: kind.to_lowercase(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 
     fn relative_dir(&self) -> PathBuf {
@@ -45,7 +49,10 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(60), records: 2 }
+        Self {
+            ttl: Duration::from_secs(60),
+            records: 2,
+        }
     }
 }
 
@@ -120,7 +127,11 @@ pub fn advertised_base_url(storage_addr: &str, advertised: &str, hostname: &str)
 impl Storage {
     /// A storage rooted at `root`, advertised under `base_url`.
     pub fn new(root: impl Into<PathBuf>, base_url: &str, retention: Retention) -> Self {
-        Self { root: root.into(), base_url: base_url.trim_end_matches('/').to_string(), retention }
+        Self {
+            root: root.into(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            retention,
+        }
     }
 
     /// The storage root.
@@ -141,7 +152,9 @@ impl Storage {
     /// The local file of a storage-relative path, refusing anything that leaves the root.
     pub fn local_path(&self, relative_path: &str) -> Result<PathBuf, StorageError> {
         let rel = Path::new(relative_path);
-        let safe = rel.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        let safe = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
         if !safe || relative_path.is_empty() {
             return Err(StorageError::IllegalPath(relative_path.to_string()));
         }
@@ -165,7 +178,10 @@ impl Storage {
         let summary = write_archive(source, &tmp, exclude).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })?;
-        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io { path: final_path.clone(), source })?;
+        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
+            path: final_path.clone(),
+            source,
+        })?;
         let relative = self.relative_path(key, file);
         Ok(Artifact {
             url: self.url_for(&relative),
@@ -190,12 +206,18 @@ impl Storage {
         let (dir, final_path) = self.prepare(key, file)?;
         let _lock = Lock::acquire(&final_path)?;
         let tmp = dir.join(format!(".{file}.tmp"));
-        let io_err = |source| StorageError::Io { path: tmp.clone(), source };
+        let io_err = |source| StorageError::Io {
+            path: tmp.clone(),
+            source,
+        };
         let mut writer = DigestWriter::new(fs::File::create(&tmp).map_err(io_err)?);
         io::copy(&mut content, &mut writer).map_err(io_err)?;
         let (file_handle, digest, size) = writer.finish();
         file_handle.sync_all().map_err(io_err)?;
-        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io { path: final_path.clone(), source })?;
+        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
+            path: final_path.clone(),
+            source,
+        })?;
         let relative = self.relative_path(key, file);
         Ok(Artifact {
             url: self.url_for(&relative),
@@ -211,15 +233,24 @@ impl Storage {
     fn prepare(&self, key: &ObjectKey, file: &str) -> Result<(PathBuf, PathBuf), StorageError> {
         let final_path = self.local_path(&self.relative_path(key, file))?;
         let dir = self.root.join(key.relative_dir());
-        fs::create_dir_all(&dir).map_err(|source| StorageError::CreateDir { path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| StorageError::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
         Ok((dir, final_path))
     }
 
     /// Whether the artifact's file exists and still has its recorded digest.
     pub fn verify(&self, artifact: &Artifact) -> bool {
-        let Ok(path) = self.local_path(&artifact.path) else { return false };
-        let Some(Ok(want)) = artifact.digest.as_deref().map(Digest::parse) else { return false };
-        let Ok(mut file) = fs::File::open(path) else { return false };
+        let Ok(path) = self.local_path(&artifact.path) else {
+            return false;
+        };
+        let Some(Ok(want)) = artifact.digest.as_deref().map(Digest::parse) else {
+            return false;
+        };
+        let Ok(mut file) = fs::File::open(path) else {
+            return false;
+        };
         let mut writer = DigestWriter::new(io::sink());
         if io::copy(&mut file, &mut writer).is_err() {
             return false;
@@ -243,19 +274,29 @@ impl Storage {
         };
         let mut files = Vec::new();
         for entry in entries.take(1000) {
-            let entry = entry.map_err(|source| StorageError::Io { path: dir.clone(), source })?;
+            let entry = entry.map_err(|source| StorageError::Io {
+                path: dir.clone(),
+                source,
+            })?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(meta) = entry.metadata() else { continue };
             if !meta.is_file() || name.ends_with(".lock") || name.starts_with('.') {
                 continue;
             }
-            let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
             files.push(FileAge { name, age });
         }
         let mut deleted = Vec::new();
         for name in select_garbage(&files, current, self.retention) {
             let path = dir.join(&name);
-            fs::remove_file(&path).map_err(|source| StorageError::Io { path: path.clone(), source })?;
+            fs::remove_file(&path).map_err(|source| StorageError::Io {
+                path: path.clone(),
+                source,
+            })?;
             let _ = fs::remove_file(dir.join(format!("{name}.lock")));
             deleted.push(path);
         }
@@ -266,7 +307,10 @@ impl Storage {
     pub fn remove_all(&self, key: &ObjectKey) -> Result<(), StorageError> {
         let dir = self.root.join(key.relative_dir());
         match fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io { path: dir, source: e }),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io {
+                path: dir,
+                source: e,
+            }),
             _ => Ok(()),
         }
     }
@@ -283,7 +327,11 @@ pub struct FileAge {
 
 /// Decides which files to delete: every non-current file older than the TTL, then the oldest
 /// non-current files until at most `records` files remain.
-pub fn select_garbage(files: &[FileAge], current: Option<&str>, retention: Retention) -> Vec<String> {
+pub fn select_garbage(
+    files: &[FileAge],
+    current: Option<&str>,
+    retention: Retention,
+) -> Vec<String> {
     let mut keep: Vec<&FileAge> = Vec::new();
     let mut delete = Vec::new();
     for f in files {
@@ -322,7 +370,10 @@ impl Lock {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|source| StorageError::Lock { path: path.clone(), source })?;
+            .map_err(|source| StorageError::Lock {
+                path: path.clone(),
+                source,
+            })?;
         Ok(Self { path })
     }
 }
@@ -338,22 +389,36 @@ mod tests {
     use super::*;
 
     fn files(spec: &[(&str, u64)]) -> Vec<FileAge> {
-        spec.iter().map(|(n, s)| FileAge { name: n.to_string(), age: Duration::from_secs(*s) }).collect()
+        spec.iter()
+            .map(|(n, s)| FileAge {
+                name: n.to_string(),
+                age: Duration::from_secs(*s),
+            })
+            .collect()
     }
 
     #[test]
     fn garbage_selection_follows_ttl_then_record_count() {
         let retention = Retention::default();
-        let cases: &[(&[(&str, u64)], Option<&str>, &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, u64)], Option<&'a str>, &'a [&'a str]);
+        let cases: &[Case] = &[
             (&[("a", 10)], Some("a"), &[]),
             (&[("a", 10), ("b", 120)], Some("a"), &["b"]),
             (&[("a", 500), ("b", 120)], Some("a"), &["b"]),
             (&[("a", 1), ("b", 5), ("c", 10)], Some("a"), &["c"]),
             (&[("a", 30), ("b", 5), ("c", 10)], Some("a"), &["c"]),
-            (&[("a", 1), ("b", 5), ("c", 10), ("d", 20)], None, &["c", "d"]),
+            (
+                &[("a", 1), ("b", 5), ("c", 10), ("d", 20)],
+                None,
+                &["c", "d"],
+            ),
         ];
         for (spec, current, want) in cases {
-            assert_eq!(select_garbage(&files(spec), *current, retention), *want, "{spec:?}");
+            assert_eq!(
+                select_garbage(&files(spec), *current, retention),
+                *want,
+                "{spec:?}"
+            );
         }
     }
 
@@ -363,8 +428,18 @@ mod tests {
             (":9090", "", "host-1", "http://localhost:9090"),
             ("0.0.0.0:9090", "", "host-1", "http://host-1:9090"),
             ("127.0.0.1:9090", "", "host-1", "http://127.0.0.1:9090"),
-            (":9090", "source-controller.flux-system.svc.cluster.local.", "h", "http://source-controller.flux-system.svc.cluster.local."),
-            (":9090", "https://artifacts.example.com/", "h", "https://artifacts.example.com"),
+            (
+                ":9090",
+                "source-controller.flux-system.svc.cluster.local.",
+                "h",
+                "http://source-controller.flux-system.svc.cluster.local.",
+            ),
+            (
+                ":9090",
+                "https://artifacts.example.com/",
+                "h",
+                "https://artifacts.example.com",
+            ),
         ];
         for (addr, adv, host, want) in cases {
             assert_eq!(advertised_base_url(addr, adv, host), want);
@@ -374,7 +449,11 @@ mod tests {
     #[test]
     fn local_paths_never_leave_the_root() {
         let storage = Storage::new("/data", "http://x", Retention::default());
-        assert!(storage.local_path("gitrepository/ns/name/abc.tar.gz").is_ok());
+        assert!(
+            storage
+                .local_path("gitrepository/ns/name/abc.tar.gz")
+                .is_ok()
+        );
         for bad in ["", "../etc/passwd", "/etc/passwd", "a/../../b", "./a"] {
             assert!(storage.local_path(bad).is_err(), "{bad}");
         }

@@ -174,23 +174,37 @@ pub fn unpack_tar_gz(
         move |source| UnpackError::Io { path, source }
     };
     fs::create_dir_all(target).map_err(io_err(target))?;
-    if fs::read_dir(target).map_err(io_err(target))?.next().is_some() {
+    if fs::read_dir(target)
+        .map_err(io_err(target))?
+        .next()
+        .is_some()
+    {
         return Err(UnpackError::TargetNotEmpty(target.to_path_buf()));
     }
     let compressed = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let counting = CountingReader { inner: input, count: compressed.clone() };
+    let counting = CountingReader {
+        inner: input,
+        count: compressed.clone(),
+    };
     let mut archive = Archive::new(GzDecoder::new(counting));
-    let mut state = State { limits: *limits, ..State::default() };
+    let mut state = State {
+        limits: *limits,
+        ..State::default()
+    };
 
     for entry in archive.entries().map_err(UnpackError::Corrupt)? {
         let mut entry = entry.map_err(UnpackError::Corrupt)?;
         state.entries += 1;
         if state.entries > limits.max_entries {
-            return Err(UnpackError::TooManyEntries { limit: limits.max_entries });
+            return Err(UnpackError::TooManyEntries {
+                limit: limits.max_entries,
+            });
         }
         let raw = entry.path_bytes().into_owned();
         let display = String::from_utf8_lossy(&raw).into_owned();
-        let Some(relative) = clean_entry_path(&display)? else { continue };
+        let Some(relative) = clean_entry_path(&display)? else {
+            continue;
+        };
         state.refuse_through_symlink(&relative, &display)?;
         let destination = target.join(&relative);
         match entry.header().entry_type() {
@@ -200,18 +214,29 @@ pub fn unpack_tar_gz(
             EntryType::Regular | EntryType::Continuous => {
                 let declared = entry.header().size().map_err(UnpackError::Corrupt)?;
                 if declared > limits.max_file_bytes {
-                    return Err(UnpackError::FileTooLarge { path: display, limit: limits.max_file_bytes });
+                    return Err(UnpackError::FileTooLarge {
+                        path: display,
+                        limit: limits.max_file_bytes,
+                    });
                 }
-                let executable = entry.header().mode().map(|m| m & 0o111 != 0).unwrap_or(false);
-                let written = write_file(&mut entry, &destination, limits.max_file_bytes, executable)
-                    .map_err(|e| match e {
-                        WriteError::TooLarge => UnpackError::FileTooLarge {
-                            path: display.clone(),
-                            limit: limits.max_file_bytes,
-                        },
-                        WriteError::Read(e) => UnpackError::Corrupt(e),
-                        WriteError::Write(e) => UnpackError::Io { path: destination.clone(), source: e },
-                    })?;
+                let executable = entry
+                    .header()
+                    .mode()
+                    .map(|m| m & 0o111 != 0)
+                    .unwrap_or(false);
+                let written =
+                    write_file(&mut entry, &destination, limits.max_file_bytes, executable)
+                        .map_err(|e| match e {
+                            WriteError::TooLarge => UnpackError::FileTooLarge {
+                                path: display.clone(),
+                                limit: limits.max_file_bytes,
+                            },
+                            WriteError::Read(e) => UnpackError::Corrupt(e),
+                            WriteError::Write(e) => UnpackError::Io {
+                                path: destination.clone(),
+                                source: e,
+                            },
+                        })?;
                 state.add_file(relative, written, compressed.get())?;
             }
             EntryType::Symlink => {
@@ -220,9 +245,14 @@ pub fn unpack_tar_gz(
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 let resolved = resolve_symlink(&relative, &target_text).ok_or_else(|| {
-                    UnpackError::SymlinkEscape { path: display.clone(), target: target_text.clone() }
+                    UnpackError::SymlinkEscape {
+                        path: display.clone(),
+                        target: target_text.clone(),
+                    }
                 })?;
-                state.symlinks.insert(relative, (target_text, resolved, display));
+                state
+                    .symlinks
+                    .insert(relative, (target_text, resolved, display));
             }
             EntryType::Link => {
                 let target_text = entry
@@ -233,7 +263,10 @@ pub fn unpack_tar_gz(
                     path: display.clone(),
                     target: target_text.clone(),
                 };
-                let source_rel = clean_entry_path(&target_text).ok().flatten().ok_or_else(escape)?;
+                let source_rel = clean_entry_path(&target_text)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(escape)?;
                 if !state.files.contains(&source_rel) {
                     return Err(escape());
                 }
@@ -244,10 +277,15 @@ pub fn unpack_tar_gz(
                 let written = fs::copy(&source, &destination).map_err(io_err(&destination))?;
                 state.add_file(relative, written, compressed.get())?;
             }
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName
+            EntryType::XGlobalHeader
+            | EntryType::XHeader
+            | EntryType::GNULongName
             | EntryType::GNULongLink => {}
             other => {
-                return Err(UnpackError::UnsupportedEntry { path: display, kind: format!("{other:?}") });
+                return Err(UnpackError::UnsupportedEntry {
+                    path: display,
+                    kind: format!("{other:?}"),
+                });
             }
         }
     }
@@ -265,7 +303,11 @@ struct State {
 }
 
 impl State {
-    fn refuse_through_symlink(&mut self, relative: &Path, display: &str) -> Result<(), UnpackError> {
+    fn refuse_through_symlink(
+        &mut self,
+        relative: &Path,
+        display: &str,
+    ) -> Result<(), UnpackError> {
         if let Some(link) = proper_prefixes(relative).find(|p| self.symlinks.contains_key(p)) {
             return Err(UnpackError::ThroughSymlink {
                 path: display.to_string(),
@@ -277,17 +319,26 @@ impl State {
         Ok(())
     }
 
-    fn add_file(&mut self, relative: PathBuf, written: u64, compressed: u64) -> Result<(), UnpackError> {
+    fn add_file(
+        &mut self,
+        relative: PathBuf,
+        written: u64,
+        compressed: u64,
+    ) -> Result<(), UnpackError> {
         self.files.insert(relative);
         self.bytes += written;
         let limits = &self.limits;
         if self.bytes > limits.max_total_bytes {
-            return Err(UnpackError::TotalTooLarge { limit: limits.max_total_bytes });
+            return Err(UnpackError::TotalTooLarge {
+                limit: limits.max_total_bytes,
+            });
         }
         if self.bytes > limits.ratio_floor_bytes
             && self.bytes / compressed.max(1) > limits.max_compression_ratio
         {
-            return Err(UnpackError::CompressionRatio { limit: limits.max_compression_ratio });
+            return Err(UnpackError::CompressionRatio {
+                limit: limits.max_compression_ratio,
+            });
         }
         Ok(())
     }
@@ -296,7 +347,10 @@ impl State {
     /// or file sits below another link and that no link target passes through a link.
     fn create_symlinks(self, target: &Path) -> Result<UnpackSummary, UnpackError> {
         for (link, (raw, _, display)) in &self.symlinks {
-            let escape = || UnpackError::SymlinkEscape { path: display.clone(), target: raw.clone() };
+            let escape = || UnpackError::SymlinkEscape {
+                path: display.clone(),
+                target: raw.clone(),
+            };
             if proper_prefixes(link).any(|p| self.symlinks.contains_key(&p)) {
                 return Err(escape());
             }
@@ -312,19 +366,31 @@ impl State {
                 });
             }
         }
-        let mut summary = UnpackSummary { files: self.files.len() as u64, bytes: self.bytes, symlinks: 0 };
+        let mut summary = UnpackSummary {
+            files: self.files.len() as u64,
+            bytes: self.bytes,
+            symlinks: 0,
+        };
         for (link, (raw, _, display)) in &self.symlinks {
             let path = target.join(link);
-            let io_err = |source| UnpackError::Io { path: path.clone(), source };
+            let io_err = |source| UnpackError::Io {
+                path: path.clone(),
+                source,
+            };
             match fs::symlink_metadata(&path) {
                 Ok(meta) if meta.is_dir() => {
-                    return Err(UnpackError::LinkConflict { path: display.clone() });
+                    return Err(UnpackError::LinkConflict {
+                        path: display.clone(),
+                    });
                 }
                 Ok(_) => fs::remove_file(&path).map_err(io_err)?,
                 Err(_) => {}
             }
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(|source| UnpackError::Io { path: parent.to_path_buf(), source })?;
+                fs::create_dir_all(parent).map_err(|source| UnpackError::Io {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
             }
             std::os::unix::fs::symlink(raw, &path).map_err(io_err)?;
             summary.symlinks += 1;
@@ -343,7 +409,9 @@ fn proper_prefixes(path: &Path) -> impl Iterator<Item = PathBuf> + '_ {
 /// paths and for `..` that would leave the root.
 fn clean_entry_path(raw: &str) -> Result<Option<PathBuf>, UnpackError> {
     if raw.starts_with('/') || raw.starts_with('\\') {
-        return Err(UnpackError::AbsolutePath { path: raw.to_string() });
+        return Err(UnpackError::AbsolutePath {
+            path: raw.to_string(),
+        });
     }
     let mut clean = PathBuf::new();
     for component in Path::new(raw).components() {
@@ -351,10 +419,14 @@ fn clean_entry_path(raw: &str) -> Result<Option<PathBuf>, UnpackError> {
             Component::Normal(c) => clean.push(c),
             Component::CurDir => {}
             Component::ParentDir => {
-                return Err(UnpackError::PathTraversal { path: raw.to_string() });
+                return Err(UnpackError::PathTraversal {
+                    path: raw.to_string(),
+                });
             }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(UnpackError::AbsolutePath { path: raw.to_string() });
+                return Err(UnpackError::AbsolutePath {
+                    path: raw.to_string(),
+                });
             }
         }
     }
@@ -367,7 +439,10 @@ fn resolve_symlink(link: &Path, target: &str) -> Option<PathBuf> {
     if target.is_empty() || target.starts_with('/') {
         return None;
     }
-    let mut resolved: Vec<_> = link.parent().map(|p| p.components().collect()).unwrap_or_default();
+    let mut resolved: Vec<_> = link
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
     for component in Path::new(target).components() {
         match component {
             Component::Normal(_) => resolved.push(component),
@@ -440,7 +515,8 @@ fn write_file(
         io::Write::write_all(&mut file, &buf[..n]).map_err(WriteError::Write)?;
     }
     let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(destination, fs::Permissions::from_mode(mode)).map_err(WriteError::Write)?;
+    fs::set_permissions(destination, fs::Permissions::from_mode(mode))
+        .map_err(WriteError::Write)?;
     Ok(written)
 }
 
@@ -450,11 +526,23 @@ mod tests {
 
     #[test]
     fn entry_paths_are_normalised_or_refused() {
-        assert_eq!(clean_entry_path("./a/b.yaml").unwrap(), Some(PathBuf::from("a/b.yaml")));
+        assert_eq!(
+            clean_entry_path("./a/b.yaml").unwrap(),
+            Some(PathBuf::from("a/b.yaml"))
+        );
         assert_eq!(clean_entry_path(".").unwrap(), None);
-        assert!(matches!(clean_entry_path("/etc/passwd"), Err(UnpackError::AbsolutePath { .. })));
-        assert!(matches!(clean_entry_path("a/../../x"), Err(UnpackError::PathTraversal { .. })));
-        assert!(matches!(clean_entry_path("a/../x"), Err(UnpackError::PathTraversal { .. })));
+        assert!(matches!(
+            clean_entry_path("/etc/passwd"),
+            Err(UnpackError::AbsolutePath { .. })
+        ));
+        assert!(matches!(
+            clean_entry_path("a/../../x"),
+            Err(UnpackError::PathTraversal { .. })
+        ));
+        assert!(matches!(
+            clean_entry_path("a/../x"),
+            Err(UnpackError::PathTraversal { .. })
+        ));
     }
 
     #[test]
@@ -468,7 +556,11 @@ mod tests {
             ("a/link", "", None),
         ];
         for (link, target, want) in cases {
-            assert_eq!(resolve_symlink(Path::new(link), target), want.map(PathBuf::from), "{link} -> {target}");
+            assert_eq!(
+                resolve_symlink(Path::new(link), target),
+                want.map(PathBuf::from),
+                "{link} -> {target}"
+            );
         }
     }
 }

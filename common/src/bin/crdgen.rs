@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use rill_common::api::{all_crds, crd_file_name};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "crds".to_string()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "crds".to_string()),
+    );
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     for crd in all_crds() {
         let path = dir.join(crd_file_name(&crd));

@@ -57,7 +57,10 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { min: Duration::from_millis(750), max: Duration::from_secs(15 * 60) }
+        Self {
+            min: Duration::from_millis(750),
+            max: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -96,7 +99,10 @@ impl FailureCounter {
 
     /// Forgets the failures of `key`.
     pub fn succeeded(&self, key: &str) {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 
@@ -113,14 +119,38 @@ mod tests {
             (ErrorClass::Stalled, 9, Requeue::AwaitChange),
             (ErrorClass::Waiting(wait), 1, Requeue::After(wait)),
             (ErrorClass::Waiting(wait), 9, Requeue::After(wait)),
-            (ErrorClass::Transient, 1, Requeue::After(Duration::from_millis(750))),
-            (ErrorClass::Transient, 2, Requeue::After(Duration::from_millis(1500))),
-            (ErrorClass::Transient, 5, Requeue::After(Duration::from_secs(12))),
-            (ErrorClass::Transient, 20, Requeue::After(Duration::from_secs(900))),
-            (ErrorClass::Transient, u32::MAX, Requeue::After(Duration::from_secs(900))),
+            (
+                ErrorClass::Transient,
+                1,
+                Requeue::After(Duration::from_millis(750)),
+            ),
+            (
+                ErrorClass::Transient,
+                2,
+                Requeue::After(Duration::from_millis(1500)),
+            ),
+            (
+                ErrorClass::Transient,
+                5,
+                Requeue::After(Duration::from_secs(12)),
+            ),
+            (
+                ErrorClass::Transient,
+                20,
+                Requeue::After(Duration::from_secs(900)),
+            ),
+            (
+                ErrorClass::Transient,
+                u32::MAX,
+                Requeue::After(Duration::from_secs(900)),
+            ),
         ];
         for (class, failures, want) in cases {
-            assert_eq!(policy.requeue_for(class, failures), want, "{class:?} x{failures}");
+            assert_eq!(
+                policy.requeue_for(class, failures),
+                want,
+                "{class:?} x{failures}"
+            );
         }
     }
 

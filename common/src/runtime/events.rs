@@ -35,8 +35,16 @@ pub fn ready_transition(before: &[Condition], after: &[Condition]) -> Option<Eve
     if get(before, types::READY).map(key) == Some(key(now)) || now.status == "Unknown" {
         return None;
     }
-    let severity = if now.status == "False" { Severity::Error } else { Severity::Info };
-    Some(EventNote { severity, reason: now.reason.clone(), message: now.message.clone() })
+    let severity = if now.status == "False" {
+        Severity::Error
+    } else {
+        Severity::Info
+    };
+    Some(EventNote {
+        severity,
+        reason: now.reason.clone(),
+        message: now.message.clone(),
+    })
 }
 
 /// Publishes events as the controller.
@@ -50,13 +58,21 @@ impl EventRecorder {
     pub fn new(client: Client, controller: &str) -> Self {
         let reporter = Reporter {
             controller: controller.to_string(),
-            instance: std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok()),
+            instance: std::env::var("POD_NAME")
+                .ok()
+                .or_else(|| std::env::var("HOSTNAME").ok()),
         };
-        Self { recorder: Recorder::new(client, reporter) }
+        Self {
+            recorder: Recorder::new(client, reporter),
+        }
     }
 
     /// Publishes one event about `object`.
-    pub async fn publish(&self, object: &ObjectReference, note: &EventNote) -> Result<(), kube::Error> {
+    pub async fn publish(
+        &self,
+        object: &ObjectReference,
+        note: &EventNote,
+    ) -> Result<(), kube::Error> {
         let event = Event {
             type_: match note.severity {
                 Severity::Info => EventType::Normal,
@@ -97,10 +113,19 @@ mod tests {
         assert_eq!(ready_transition(&ok1, &ok1), None);
         assert_eq!(ready_transition(&bad, &bad), None);
         assert_eq!(ready_transition(&ok1, &progressing), None);
-        assert_eq!(ready_transition(&ok1, &ok2).map(|n| n.severity), Some(Severity::Info));
+        assert_eq!(
+            ready_transition(&ok1, &ok2).map(|n| n.severity),
+            Some(Severity::Info)
+        );
         let failure = ready_transition(&ok1, &bad).unwrap();
-        assert_eq!((failure.severity, failure.reason.as_str()), (Severity::Error, "GitOperationFailed"));
-        assert_eq!(ready_transition(&[], &ok1).map(|n| n.severity), Some(Severity::Info));
+        assert_eq!(
+            (failure.severity, failure.reason.as_str()),
+            (Severity::Error, "GitOperationFailed")
+        );
+        assert_eq!(
+            ready_transition(&[], &ok1).map(|n| n.severity),
+            Some(Severity::Info)
+        );
         assert_eq!(ready_transition(&ok1, &[]), None);
     }
 }

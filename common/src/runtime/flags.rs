@@ -118,7 +118,10 @@ pub struct ControllerDefaults {
 }
 
 /// Applies a controller's own defaults to a command that flattens [`RuntimeFlags`].
-pub fn with_controller_defaults(command: clap::Command, defaults: ControllerDefaults) -> clap::Command {
+pub fn with_controller_defaults(
+    command: clap::Command,
+    defaults: ControllerDefaults,
+) -> clap::Command {
     // clap keeps defaults as 'static strings; this runs once per process.
     let value: &'static str = Box::leak(defaults.concurrent.to_string().into_boxed_str());
     command.mut_arg("concurrent", |arg| arg.default_value(value))
@@ -162,7 +165,8 @@ mod tests {
 
     fn parse(args: &[&str], defaults: ControllerDefaults) -> Result<RuntimeFlags, clap::Error> {
         let command = with_controller_defaults(Cli::command(), defaults);
-        let matches = command.try_get_matches_from(std::iter::once("ctl").chain(args.iter().copied()))?;
+        let matches =
+            command.try_get_matches_from(std::iter::once("ctl").chain(args.iter().copied()))?;
         Ok(Cli::from_arg_matches(&matches)?.runtime)
     }
 
@@ -183,7 +187,10 @@ mod tests {
         assert_eq!(f.interval_jitter_percentage, 5);
         assert_eq!(f.min_retry_delay, Duration::from_millis(750));
         assert_eq!(f.max_retry_delay, Duration::from_secs(900));
-        assert_eq!(f.watch_configs_label_selector, "reconcile.fluxcd.io/watch=Enabled");
+        assert_eq!(
+            f.watch_configs_label_selector,
+            "reconcile.fluxcd.io/watch=Enabled"
+        );
     }
 
     #[test]

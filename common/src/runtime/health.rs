@@ -19,7 +19,11 @@ pub struct AddressError(pub String);
 
 /// Parses a Go listen address: `:8080` binds every interface, `127.0.0.1:8080` one.
 pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, AddressError> {
-    let full = if text.starts_with(':') { format!("0.0.0.0{text}") } else { text.to_string() };
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
     full.parse().map_err(|_| AddressError(text.to_string()))
 }
 
@@ -47,7 +51,10 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
             let metrics = metrics.clone();
             async move {
                 (
-                    [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
                     metrics.encode(),
                 )
             }
@@ -57,19 +64,21 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
 
 /// `/healthz` (always OK while the process serves) and `/readyz` (OK once ready).
 pub fn health_router(readiness: Readiness) -> Router {
-    Router::new().route("/healthz", get(|| async { "ok" })).route(
-        "/readyz",
-        get(move || {
-            let ready = readiness.is_ready();
-            async move {
-                if ready {
-                    (StatusCode::OK, "ok").into_response()
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = readiness.is_ready();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ok").into_response()
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+                    }
                 }
-            }
-        }),
-    )
+            }),
+        )
 }
 
 /// Serves a router on a bound listener until the process ends.
@@ -83,8 +92,14 @@ mod tests {
 
     #[test]
     fn go_listen_addresses_parse() {
-        assert_eq!(parse_listen_addr(":8080").unwrap(), "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(parse_listen_addr("127.0.0.1:9440").unwrap(), "127.0.0.1:9440".parse().unwrap());
+        assert_eq!(
+            parse_listen_addr(":8080").unwrap(),
+            "0.0.0.0:8080".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("127.0.0.1:9440").unwrap(),
+            "127.0.0.1:9440".parse().unwrap()
+        );
         assert!(parse_listen_addr("localhost").is_err());
         assert!(parse_listen_addr("").is_err());
     }

@@ -24,7 +24,11 @@ mod tests {
         let minute = Duration::from_secs(60);
         let cases = [(0.0, 57.0), (0.5, 60.0), (1.0, 63.0), (0.25, 58.5)];
         for (unit, secs) in cases {
-            assert_eq!(jittered(minute, 5, unit), Duration::from_secs_f64(secs), "{unit}");
+            assert_eq!(
+                jittered(minute, 5, unit),
+                Duration::from_secs_f64(secs),
+                "{unit}"
+            );
         }
         assert_eq!(jittered(minute, 0, 0.9), minute);
         for _ in 0..100 {

@@ -24,7 +24,12 @@ pub struct LeaderElectionConfig {
 
 impl LeaderElectionConfig {
     /// Flux's naming: lease `<controller>-leader-election`, identity from the pod's hostname.
-    pub fn for_controller(controller: &str, namespace: &str, lease_duration: Duration, renew_deadline: Duration) -> Self {
+    pub fn for_controller(
+        controller: &str,
+        namespace: &str,
+        lease_duration: Duration,
+        renew_deadline: Duration,
+    ) -> Self {
         let host = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| "rill".to_string());
@@ -40,7 +45,9 @@ impl LeaderElectionConfig {
     /// The lease duration and renewal grace in whole seconds, as the lease manager takes them.
     pub fn seconds(&self) -> (u64, u64) {
         let duration = self.lease_duration.as_secs().max(2);
-        let grace = duration.saturating_sub(self.renew_deadline.as_secs()).clamp(1, duration - 1);
+        let grace = duration
+            .saturating_sub(self.renew_deadline.as_secs())
+            .clamp(1, duration - 1);
         (duration, grace)
     }
 }
@@ -56,7 +63,10 @@ pub struct LeaderError {
 }
 
 /// Starts competing for the lease; the receiver says whether this replica leads.
-pub async fn start(client: Client, config: &LeaderElectionConfig) -> Result<watch::Receiver<bool>, LeaderError> {
+pub async fn start(
+    client: Client,
+    config: &LeaderElectionConfig,
+) -> Result<watch::Receiver<bool>, LeaderError> {
     let (duration, grace) = config.seconds();
     let manager = LeaseManagerBuilder::new(client, &config.lease_name)
         .with_namespace(&config.namespace)
@@ -65,7 +75,10 @@ pub async fn start(client: Client, config: &LeaderElectionConfig) -> Result<watc
         .with_grace(grace)
         .build()
         .await
-        .map_err(|e| LeaderError { lease: config.lease_name.clone(), message: e.to_string() })?;
+        .map_err(|e| LeaderError {
+            lease: config.lease_name.clone(),
+            message: e.to_string(),
+        })?;
     let (receiver, _task) = manager.watch().await;
     Ok(receiver)
 }
@@ -76,12 +89,23 @@ mod tests {
 
     #[test]
     fn flux_defaults_map_to_lease_seconds() {
-        let c = LeaderElectionConfig::for_controller("source-controller", "flux-system", Duration::from_secs(35), Duration::from_secs(30));
+        let c = LeaderElectionConfig::for_controller(
+            "source-controller",
+            "flux-system",
+            Duration::from_secs(35),
+            Duration::from_secs(30),
+        );
         assert_eq!(c.lease_name, "source-controller-leader-election");
         assert_eq!(c.seconds(), (35, 5));
-        let odd = LeaderElectionConfig { renew_deadline: Duration::from_secs(60), ..c.clone() };
+        let odd = LeaderElectionConfig {
+            renew_deadline: Duration::from_secs(60),
+            ..c.clone()
+        };
         assert_eq!(odd.seconds(), (35, 1));
-        let tiny = LeaderElectionConfig { lease_duration: Duration::ZERO, ..c };
+        let tiny = LeaderElectionConfig {
+            lease_duration: Duration::ZERO,
+            ..c
+        };
         assert_eq!(tiny.seconds(), (2, 1));
     }
 }

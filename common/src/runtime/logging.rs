@@ -14,9 +14,15 @@ pub fn init(level: LogLevel, encoding: LogEncoding) {
         LogLevel::Trace => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match encoding {
-        LogEncoding::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogEncoding::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogEncoding::Console => builder.try_init(),
     };
 }

@@ -53,12 +53,19 @@ impl ControllerRuntime {
     pub fn init(name: &'static str, flags: RuntimeFlags) -> Self {
         install_crypto_provider();
         logging::init(flags.log_level, flags.log_encoding);
-        Self { name, flags, metrics: Metrics::new(), readiness: Readiness::default() }
+        Self {
+            name,
+            flags,
+            metrics: Metrics::new(),
+            readiness: Readiness::default(),
+        }
     }
 
     /// A client from the in-cluster config or `KUBECONFIG`.
     pub async fn client(&self) -> Result<Client, RuntimeError> {
-        let config = kube::Config::infer().await.map_err(|e| RuntimeError::Client(e.to_string()))?;
+        let config = kube::Config::infer()
+            .await
+            .map_err(|e| RuntimeError::Client(e.to_string()))?;
         Client::try_from(config).map_err(|e| RuntimeError::Client(e.to_string()))
     }
 
@@ -71,8 +78,14 @@ impl ControllerRuntime {
     {
         let metrics_listener = bind(&self.flags.metrics_addr).await?;
         let health_listener = bind(&self.flags.health_addr).await?;
-        tokio::spawn(health::serve(metrics_listener, health::metrics_router(self.metrics.clone())));
-        tokio::spawn(health::serve(health_listener, health::health_router(self.readiness.clone())));
+        tokio::spawn(health::serve(
+            metrics_listener,
+            health::metrics_router(self.metrics.clone()),
+        ));
+        tokio::spawn(health::serve(
+            health_listener,
+            health::health_router(self.readiness.clone()),
+        ));
         self.readiness.set(true);
 
         let mut leadership = if self.flags.enable_leader_election {
@@ -115,7 +128,10 @@ async fn bind(addr: &str) -> Result<tokio::net::TcpListener, RuntimeError> {
     let socket = health::parse_listen_addr(addr)?;
     tokio::net::TcpListener::bind(socket)
         .await
-        .map_err(|source| RuntimeError::Bind { addr: addr.to_string(), source })
+        .map_err(|source| RuntimeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -123,13 +139,14 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = term.recv() => {}

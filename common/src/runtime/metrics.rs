@@ -75,25 +75,50 @@ impl Metrics {
             "The current suspend status of a GitOps Toolkit resource.",
             suspend.clone(),
         );
-        Arc::new(Self { registry, reconcile_duration, condition, suspend })
+        Arc::new(Self {
+            registry,
+            reconcile_duration,
+            condition,
+            suspend,
+        })
     }
 
     /// Starts timing a reconcile; the duration is recorded when the timer is dropped, so every
     /// exit path is measured.
-    pub fn reconcile_timer(self: &Arc<Self>, kind: &str, namespace: &str, name: &str) -> ReconcileTimer {
+    pub fn reconcile_timer(
+        self: &Arc<Self>,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> ReconcileTimer {
         ReconcileTimer {
             metrics: self.clone(),
-            labels: ObjectLabels { kind: kind.into(), name: name.into(), namespace: namespace.into() },
+            labels: ObjectLabels {
+                kind: kind.into(),
+                name: name.into(),
+                namespace: namespace.into(),
+            },
             start: Instant::now(),
         }
     }
 
     /// Records the conditions of an object: 1 for each type's current status, 0 for the others.
     /// With `deleted`, only the `Deleted` status is 1.
-    pub fn record_conditions(&self, kind: &str, namespace: &str, name: &str, conditions: &[Condition], deleted: bool) {
+    pub fn record_conditions(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        conditions: &[Condition],
+        deleted: bool,
+    ) {
         for condition in conditions {
             for status in ["True", "False", "Unknown", "Deleted"] {
-                let current = if deleted { status == "Deleted" } else { condition.status == status };
+                let current = if deleted {
+                    status == "Deleted"
+                } else {
+                    condition.status == status
+                };
                 let labels = ConditionLabels {
                     kind: kind.into(),
                     name: name.into(),
@@ -101,15 +126,23 @@ impl Metrics {
                     r#type: condition.type_.clone(),
                     status: status.into(),
                 };
-                self.condition.get_or_create(&labels).set(i64::from(current));
+                self.condition
+                    .get_or_create(&labels)
+                    .set(i64::from(current));
             }
         }
     }
 
     /// Records whether an object is suspended.
     pub fn record_suspend(&self, kind: &str, namespace: &str, name: &str, suspended: bool) {
-        let labels = ObjectLabels { kind: kind.into(), name: name.into(), namespace: namespace.into() };
-        self.suspend.get_or_create(&labels).set(i64::from(suspended));
+        let labels = ObjectLabels {
+            kind: kind.into(),
+            name: name.into(),
+            namespace: namespace.into(),
+        };
+        self.suspend
+            .get_or_create(&labels)
+            .set(i64::from(suspended));
     }
 
     /// The OpenMetrics text of every metric.
@@ -131,7 +164,10 @@ pub struct ReconcileTimer {
 impl Drop for ReconcileTimer {
     fn drop(&mut self) {
         let seconds = self.start.elapsed().as_secs_f64();
-        self.metrics.reconcile_duration.get_or_create(&self.labels).observe(seconds);
+        self.metrics
+            .reconcile_duration
+            .get_or_create(&self.labels)
+            .observe(seconds);
     }
 }
 
@@ -161,13 +197,20 @@ mod tests {
             reason: "Succeeded".into(),
             message: String::new(),
             observed_generation: None,
-            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                jiff::Timestamp::UNIX_EPOCH,
+            ),
         };
         metrics.record_conditions("Kustomization", "apps", "web", &[ready], false);
         metrics.record_suspend("Kustomization", "apps", "web", true);
         let text = metrics.encode();
         assert!(text.contains(r#"gotk_reconcile_condition{kind="Kustomization",name="web",namespace="apps",type="Ready",status="True"} 1"#), "{text}");
         assert!(text.contains(r#"gotk_reconcile_condition{kind="Kustomization",name="web",namespace="apps",type="Ready",status="False"} 0"#), "{text}");
-        assert!(text.contains(r#"gotk_suspend_status{kind="Kustomization",name="web",namespace="apps"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"gotk_suspend_status{kind="Kustomization",name="web",namespace="apps"} 1"#
+            ),
+            "{text}"
+        );
     }
 }

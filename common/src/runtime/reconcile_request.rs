@@ -11,7 +11,10 @@ pub const REQUESTED_AT_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// The `requestedAt` token of an object, if any.
 pub fn requested_at(meta: &ObjectMeta) -> Option<&str> {
-    meta.annotations.as_ref()?.get(REQUESTED_AT_ANNOTATION).map(String::as_str)
+    meta.annotations
+        .as_ref()?
+        .get(REQUESTED_AT_ANNOTATION)
+        .map(String::as_str)
 }
 
 /// The token of a request not handled yet: present and different from `last_handled`.
@@ -72,17 +75,33 @@ mod tests {
         for (obj, last, want) in cases {
             assert_eq!(pending_request(&obj.metadata, last), want);
         }
-        assert_eq!(handled_value(&with.metadata, Some("t1")).as_deref(), Some("t2"));
-        assert_eq!(handled_value(&without.metadata, Some("t1")).as_deref(), Some("t1"));
+        assert_eq!(
+            handled_value(&with.metadata, Some("t1")).as_deref(),
+            Some("t2")
+        );
+        assert_eq!(
+            handled_value(&without.metadata, Some("t1")).as_deref(),
+            Some("t1")
+        );
         assert_eq!(handled_value(&without.metadata, None), None);
     }
 
     #[test]
     fn predicate_fires_on_generation_or_token_only() {
         let base = generation_or_requested_at(&object(1, Some("t1"), "a"));
-        assert_eq!(base, generation_or_requested_at(&object(1, Some("t1"), "b")), "labels do not count");
-        assert_ne!(base, generation_or_requested_at(&object(2, Some("t1"), "a")));
-        assert_ne!(base, generation_or_requested_at(&object(1, Some("t2"), "a")));
+        assert_eq!(
+            base,
+            generation_or_requested_at(&object(1, Some("t1"), "b")),
+            "labels do not count"
+        );
+        assert_ne!(
+            base,
+            generation_or_requested_at(&object(2, Some("t1"), "a"))
+        );
+        assert_ne!(
+            base,
+            generation_or_requested_at(&object(1, Some("t2"), "a"))
+        );
         assert_ne!(base, generation_or_requested_at(&object(1, None, "a")));
     }
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Debug;
 
-use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
+use kube::api::{Api, Patch, PatchParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -35,7 +35,8 @@ where
         "status": desired,
     });
     let params = PatchParams::apply(field_manager).force();
-    api.patch_status(name, &params, &Patch::Apply(&body)).await?;
+    api.patch_status(name, &params, &Patch::Apply(&body))
+        .await?;
     Ok(true)
 }
 
@@ -46,8 +47,14 @@ mod tests {
 
     #[test]
     fn only_a_difference_needs_a_write() {
-        let a = GitRepositoryStatus { observed_generation: Some(1), ..Default::default() };
-        let b = GitRepositoryStatus { observed_generation: Some(2), ..Default::default() };
+        let a = GitRepositoryStatus {
+            observed_generation: Some(1),
+            ..Default::default()
+        };
+        let b = GitRepositoryStatus {
+            observed_generation: Some(2),
+            ..Default::default()
+        };
         assert!(status_changed(None, &a));
         assert!(status_changed(Some(&a), &b));
         assert!(!status_changed(Some(&a), &a.clone()));

@@ -24,9 +24,21 @@ use crate::api::meta::{Condition, DURATION_PATTERN, NamespacedObjectReference};
     doc = "ImagePolicy is the Schema for the imagepolicies API.",
     printcolumn(name = "Image", type_ = "string", json_path = ".status.latestRef.name"),
     printcolumn(name = "Tag", type_ = "string", json_path = ".status.latestRef.tag"),
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Status", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].message"#),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ImagePolicySpec {

@@ -25,11 +25,31 @@ use crate::api::meta::{
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     doc = "ImageRepository is the Schema for the imagerepositories API.",
     printcolumn(name = "Image", type_ = "string", json_path = ".spec.image"),
-    printcolumn(name = "Tags", type_ = "integer", json_path = ".status.lastScanResult.tagCount"),
-    printcolumn(name = "Last scan", type_ = "string", json_path = ".status.lastScanResult.scanTime"),
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Status", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].message"#),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Tags",
+        type_ = "integer",
+        json_path = ".status.lastScanResult.tagCount"
+    ),
+    printcolumn(
+        name = "Last scan",
+        type_ = "string",
+        json_path = ".status.lastScanResult.scanTime"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ImageRepositorySpec {

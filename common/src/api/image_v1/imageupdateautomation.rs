@@ -28,10 +28,26 @@ use crate::api::source_v1::GitRepositoryRef;
     category = "fluxcd-images",
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     doc = "ImageUpdateAutomation is the Schema for the imageupdateautomations API.",
-    printcolumn(name = "Last run", type_ = "string", json_path = ".status.lastAutomationRunTime"),
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Status", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].message"#),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Last run",
+        type_ = "string",
+        json_path = ".status.lastAutomationRunTime"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ImageUpdateAutomationSpec {
