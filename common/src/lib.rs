@@ -6,3 +6,5 @@ pub mod artifact;
 pub mod conditions;
 pub mod duration;
 pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
