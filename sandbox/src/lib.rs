@@ -1,3 +1,241 @@
-//! Rill's sandbox: an embedded Kubernetes API server that real `kubectl` and kube-rs accept,
-//! used by every end-to-end test and by the quickstart (see `shared/spec/apiserver.md`).
-//! Filled by the sandbox issue; empty today. It will never depend on Flux types.
+//! Rill's sandbox: an embedded Kubernetes API server that real `kubectl` (v1.32) and kube-rs
+//! accept. Every end-to-end test runs on it, and so does the quickstart. It knows nothing
+//! about Flux. Start one in-process with [`Sandbox::start`]; `sandbox/README.md` lists the
+//! known differences from a real API server.
+
+pub mod auth;
+pub mod controllers;
+pub mod crd;
+pub mod error;
+pub mod patch;
+pub mod resources;
+pub mod selectors;
+pub mod server;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::auth::identity::{ADMIN_TOKEN, UserInfo};
+use crate::server::{ApiServer, Options};
+use crate::store::Store;
+
+/// How to start a sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    /// Listen address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Persist objects here (a restarted sandbox keeps them).
+    pub data_dir: Option<PathBuf>,
+    /// Folders whose CRD YAML files are installed at start.
+    pub crd_dirs: Vec<PathBuf>,
+    /// Run the workload simulator.
+    pub simulate_workloads: bool,
+    /// Interval between watch bookmarks.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            crd_dirs: Vec::new(),
+            simulate_workloads: true,
+            bookmark_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Binding or data-dir I/O failed.
+    #[error("sandbox I/O error on {what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CRD file could not be installed.
+    #[error("cannot install CRDs from {file}: {message}")]
+    Crd {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A running sandbox API server.
+pub struct Sandbox {
+    url: String,
+    api: Arc<ApiServer>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Starts a server with `options` on the current tokio runtime.
+    pub async fn start(options: SandboxOptions) -> Result<Self, SandboxError> {
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| SandboxError::Io { what, source }
+        };
+        let store = match &options.data_dir {
+            Some(dir) => Store::open(dir).map_err(io("opening the data dir"))?,
+            None => Store::new(),
+        };
+        let api = ApiServer::new(
+            store,
+            Options {
+                simulate_workloads: options.simulate_workloads,
+                bookmark_interval: options.bookmark_interval,
+            },
+        );
+        for dir in &options.crd_dirs {
+            install_crds(&api, dir)?;
+        }
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(io("binding the listen address"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("reading the listen address"))?;
+        let router = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(api.clone());
+        let serve = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        });
+        let controllers = tokio::spawn(controllers::run(api.clone()));
+        Ok(Self {
+            url: format!("http://{addr}"),
+            api,
+            tasks: vec![serve, controllers],
+        })
+    }
+
+    /// The server URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// An admin kubeconfig for this server.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rill-sandbox\n  cluster:\n    server: {}\ncontexts:\n- name: rill-sandbox\n  context:\n    cluster: rill-sandbox\n    user: admin\n    namespace: default\ncurrent-context: rill-sandbox\nusers:\n- name: admin\n  user:\n    token: {ADMIN_TOKEN}\n",
+            self.url
+        )
+    }
+
+    /// Writes the admin kubeconfig to `path`.
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, self.kubeconfig())
+    }
+
+    /// A kube-rs client authenticated as the admin.
+    pub async fn client(&self) -> Result<kube::Client, kube::Error> {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig())
+            .map_err(kube::Error::InferKubeconfig)?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(kube::Error::InferKubeconfig)?;
+        kube::Client::try_from(config)
+    }
+
+    /// The server state (test hooks).
+    pub fn api(&self) -> &Arc<ApiServer> {
+        &self.api
+    }
+
+    /// Forgets watch history, so watches from older resourceVersions get 410 Expired.
+    pub fn compact_history(&self) {
+        self.api.store.compact();
+    }
+
+    /// Adds a bearer token for a user.
+    pub fn add_token(&self, token: &str, user: &str, groups: &[&str]) {
+        if let Ok(mut auth) = self.api.authenticator.write() {
+            auth.add_token(
+                token,
+                UserInfo {
+                    name: user.into(),
+                    groups: groups.iter().map(|g| g.to_string()).collect(),
+                },
+            );
+        }
+    }
+
+    /// Stops serving.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn install_crds(api: &Arc<ApiServer>, dir: &Path) -> Result<(), SandboxError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| SandboxError::Io {
+        what: format!("reading {}", dir.display()),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let crd_error = |message: String| SandboxError::Crd {
+            file: file.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| crd_error(e.to_string()))?;
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| crd_error(e.to_string()))?;
+        for doc in docs
+            .into_iter()
+            .filter(|d| d["kind"] == "CustomResourceDefinition")
+        {
+            api.create_object(
+                "apiextensions.k8s.io",
+                "v1",
+                "customresourcedefinitions",
+                None,
+                doc,
+                &UserInfo::admin(),
+                "rill-sandbox",
+            )
+            .or_else(|e| {
+                if e.code == 409 {
+                    Ok(Value::Null)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| crd_error(e.message))?;
+        }
+    }
+    api.refresh_types();
+    Ok(())
+}

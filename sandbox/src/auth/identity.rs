@@ -1,0 +1,156 @@
+//! Who is asking: bearer tokens, the identity of unauthenticated requests, and impersonation
+//! through the `Impersonate-*` headers (checked with the `impersonate` verb).
+
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+
+use super::rbac::{Attributes, Authorizer};
+use crate::error::ApiError;
+
+/// An authenticated user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    /// User name.
+    pub name: String,
+    /// Groups.
+    pub groups: Vec<String>,
+}
+
+impl UserInfo {
+    /// The cluster administrator (`system:masters`).
+    pub fn admin() -> Self {
+        Self {
+            name: "admin".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        }
+    }
+}
+
+/// Token table and the identity of requests without credentials.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    tokens: HashMap<String, UserInfo>,
+    anonymous: UserInfo,
+}
+
+/// The token the admin kubeconfig carries.
+pub const ADMIN_TOKEN: &str = "rill-sandbox-admin";
+
+impl Default for Authenticator {
+    fn default() -> Self {
+        Self {
+            tokens: HashMap::from([(ADMIN_TOKEN.to_string(), UserInfo::admin())]),
+            anonymous: UserInfo::admin(),
+        }
+    }
+}
+
+impl Authenticator {
+    /// Adds a token for a user.
+    pub fn add_token(&mut self, token: &str, user: UserInfo) {
+        self.tokens.insert(token.to_string(), user);
+    }
+
+    /// Makes requests without credentials `system:anonymous` instead of the admin.
+    pub fn strict_anonymous(&mut self) {
+        self.anonymous = UserInfo {
+            name: "system:anonymous".into(),
+            groups: vec!["system:unauthenticated".into()],
+        };
+    }
+
+    /// The requester, from `Authorization: Bearer`.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+            Some(value) => {
+                let token = value
+                    .strip_prefix("Bearer ")
+                    .ok_or_else(ApiError::unauthorized)?;
+                self.tokens
+                    .get(token.trim())
+                    .cloned()
+                    .ok_or_else(ApiError::unauthorized)
+            }
+            None => Ok(self.anonymous.clone()),
+        }
+    }
+}
+
+/// Applies `Impersonate-User` / `Impersonate-Group`, checking that the requester may.
+pub fn impersonate(
+    requester: UserInfo,
+    headers: &HeaderMap,
+    authorizer: &dyn Authorizer,
+) -> Result<UserInfo, ApiError> {
+    let user = headers
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    let Some(user) = user else {
+        if !groups.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "requested {groups:?} without impersonating a user"
+            )));
+        }
+        return Ok(requester);
+    };
+    let check = |attrs: Attributes, what: &str| -> Result<(), ApiError> {
+        if authorizer.allowed(&requester, &attrs) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "{what} is forbidden: User \"{}\" cannot impersonate resource \"{}\" in API group \"{}\"{}",
+                requester.name,
+                attrs.resource,
+                attrs.group,
+                if attrs.namespace.is_empty() {
+                    " at the cluster scope".to_string()
+                } else {
+                    format!(" in the namespace \"{}\"", attrs.namespace)
+                }
+            )))
+        }
+    };
+    let service_account = user
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'));
+    match service_account {
+        Some((ns, sa)) => check(
+            Attributes::resource("impersonate", "", "serviceaccounts", ns, sa),
+            &format!("serviceaccounts \"{sa}\""),
+        )?,
+        None => check(
+            Attributes::resource("impersonate", "", "users", "", &user),
+            &format!("users \"{user}\""),
+        )?,
+    }
+    for group in &groups {
+        check(
+            Attributes::resource("impersonate", "", "groups", "", group),
+            &format!("groups \"{group}\""),
+        )?;
+    }
+    let mut effective_groups = groups;
+    if effective_groups.is_empty() {
+        if let Some((ns, _)) = service_account {
+            effective_groups = vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+            ];
+        }
+    }
+    if user != "system:anonymous" && !effective_groups.iter().any(|g| g == "system:authenticated") {
+        effective_groups.push("system:authenticated".into());
+    }
+    Ok(UserInfo {
+        name: user,
+        groups: effective_groups,
+    })
+}

@@ -1,0 +1,123 @@
+//! Namespace termination (delete the content, then the namespace) and CRD cleanup (delete the
+//! custom resources, then the definition).
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::stored_types;
+use crate::server::ApiServer;
+use crate::server::meta::{finalizers, is_deleting};
+use crate::server::write::delete_object;
+use crate::store::ObjectKey;
+
+/// Empties Terminating namespaces and removes them once nothing is left.
+pub fn terminate(api: &Arc<ApiServer>) {
+    let (namespaces, _) = api.store.list("", "namespaces", None);
+    let types: Vec<_> = stored_types(api)
+        .into_iter()
+        .filter(|t| t.namespaced)
+        .collect();
+    for ns in namespaces.iter().filter(|n| is_deleting(n)) {
+        let name = ns["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut remaining = 0;
+        for rt in &types {
+            let (objects, _) = api.store.list(&rt.group, &rt.plural, Some(&name));
+            for object in objects {
+                remaining += 1;
+                if !is_deleting(&object) {
+                    let key = ObjectKey::new(
+                        &rt.group,
+                        &rt.plural,
+                        &name,
+                        object["metadata"]["name"].as_str().unwrap_or_default(),
+                    );
+                    let _ = delete_object(api, rt, &key, Some("Background"));
+                }
+            }
+        }
+        if remaining == 0 {
+            let key = ObjectKey::new("", "namespaces", "", &name);
+            api.store.write(|tx| {
+                let Some(current) = tx.get(&key) else { return };
+                if finalizers(&current).is_empty() {
+                    tx.delete(&key);
+                } else if current["spec"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty())
+                {
+                    let mut updated = (*current).clone();
+                    updated["spec"]["finalizers"] = json!([]);
+                    tx.put(key.clone(), updated);
+                }
+            });
+        }
+    }
+}
+
+/// Deletes the custom resources of deleted CRDs, then lets the CRD go.
+pub fn cleanup_crds(api: &Arc<ApiServer>) {
+    let (crds, _) = api
+        .store
+        .list("apiextensions.k8s.io", "customresourcedefinitions", None);
+    let mut changed = false;
+    for crd in crds.iter().filter(|c| is_deleting(c)) {
+        let group = crd["spec"]["group"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let plural = crd["spec"]["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (objects, _) = api.store.list(&group, &plural, None);
+        let rt = api
+            .types
+            .read()
+            .ok()
+            .and_then(|t| t.find_any_version(&group, &plural));
+        if let (false, Some(rt)) = (objects.is_empty(), rt) {
+            for object in objects.iter().filter(|o| !is_deleting(o)) {
+                let key = ObjectKey::new(
+                    &group,
+                    &plural,
+                    object["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    object["metadata"]["name"].as_str().unwrap_or_default(),
+                );
+                let _ = delete_object(api, &rt, &key, Some("Background"));
+            }
+            continue;
+        }
+        let name = crd["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let key = ObjectKey::new(
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "",
+            &name,
+        );
+        api.store.write(|tx| {
+            let Some(current) = tx.get(&key) else { return };
+            let remaining: Vec<String> = finalizers(&current)
+                .into_iter()
+                .filter(|f| f != crate::crd::cleanup_finalizer())
+                .collect();
+            if remaining.is_empty() {
+                tx.delete(&key);
+            } else {
+                let mut updated = (*current).clone();
+                updated["metadata"]["finalizers"] = json!(remaining);
+                tx.put(key.clone(), updated);
+            }
+        });
+        changed = true;
+    }
+    if changed {
+        api.refresh_types();
+    }
+}

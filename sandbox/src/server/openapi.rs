@@ -1,0 +1,76 @@
+//! A minimal OpenAPI v3: one PATCH operation per kind with its group-version-kind and a
+//! `fieldValidation` parameter, which is what kubectl needs to delegate validation to the
+//! server. No component schemas (so `kubectl explain` is not supported).
+
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::ApiServer;
+use super::discovery::builtin_kinds;
+use super::respond::json_response;
+use crate::error::{ApiError, ApiResult};
+
+fn doc_path(group_version: &str) -> String {
+    if group_version.contains('/') {
+        format!("apis/{group_version}")
+    } else {
+        format!("api/{group_version}")
+    }
+}
+
+fn hash(text: &str) -> String {
+    let h = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{h:016X}")
+}
+
+/// `/openapi/v3`.
+pub fn root(api: &ApiServer) -> Response {
+    let mut paths = Map::new();
+    for (gv, types) in builtin_kinds(api) {
+        let path = doc_path(&gv);
+        let kinds: Vec<&str> = types.iter().map(|t| t.kind.as_str()).collect();
+        paths.insert(path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", hash(&kinds.join(",")))}));
+    }
+    json_response(200, &json!({"paths": paths}))
+}
+
+/// `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`.
+pub fn document(api: &ApiServer, path: &str) -> ApiResult<Response> {
+    let kinds = builtin_kinds(api);
+    let (gv, types) = kinds
+        .iter()
+        .find(|(gv, _)| doc_path(gv) == path)
+        .ok_or_else(ApiError::unknown_resource)?;
+    let mut paths = Map::new();
+    for rt in types {
+        let prefix = if rt.group.is_empty() {
+            "/api/v1".to_string()
+        } else {
+            format!("/apis/{gv}")
+        };
+        let item = if rt.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", rt.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", rt.plural)
+        };
+        let param =
+            |name: &str, ty: &str| json!({"name": name, "in": "query", "schema": {"type": ty}});
+        paths.insert(item, json!({"patch": {
+            "x-kubernetes-group-version-kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+            "x-kubernetes-action": "patch",
+            "parameters": [param("fieldValidation", "string"), param("fieldManager", "string"), param("dryRun", "string"), param("force", "boolean")],
+            "responses": {"200": {"description": "OK"}},
+        }}));
+    }
+    Ok(json_response(
+        200,
+        &json!({
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.32.0"},
+            "components": {"schemas": Value::Object(Map::new())},
+            "paths": paths,
+        }),
+    ))
+}

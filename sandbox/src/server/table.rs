@@ -1,0 +1,211 @@
+//! `Table` responses for `kubectl get`: CRD printer columns evaluated with a JSONPath subset,
+//! a few built-in printers, and the generic Name/Age fallback.
+
+use serde_json::{Value, json};
+
+use super::respond::partial_metadata;
+use crate::resources::{PrinterColumn, ResourceType};
+
+/// Evaluates the JSONPath subset printer columns use: `.a.b`, `[n]`, `[*]`,
+/// `[?(@.k=="v")]`; returns every match.
+pub fn json_path<'v>(object: &'v Value, path: &str) -> Vec<&'v Value> {
+    let path = path.trim().trim_start_matches('{').trim_end_matches('}');
+    let mut current = vec![object];
+    let mut rest = path.trim_start_matches('$');
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let name = &after[..end];
+            current = current.into_iter().filter_map(|v| v.get(name)).collect();
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = find_bracket_end(after) else {
+                return Vec::new();
+            };
+            let inner = &after[..end];
+            rest = &after[end + 1..];
+            current = current.into_iter().flat_map(|v| index(v, inner)).collect();
+        } else {
+            return Vec::new();
+        }
+    }
+    current
+}
+
+fn find_bracket_end(text: &str) -> Option<usize> {
+    let mut depth = 0;
+    let mut quote = None;
+    for (i, c) in text.char_indices() {
+        match (c, quote) {
+            ('"' | '\'', None) => quote = Some(c),
+            (q, Some(open)) if q == open => quote = None,
+            ('(', None) => depth += 1,
+            (')', None) => depth -= 1,
+            (']', None) if depth == 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn index<'v>(value: &'v Value, inner: &str) -> Vec<&'v Value> {
+    let Some(items) = value.as_array() else {
+        return Vec::new();
+    };
+    if inner == "*" {
+        return items.iter().collect();
+    }
+    if let Ok(i) = inner.parse::<usize>() {
+        return items.get(i).into_iter().collect();
+    }
+    let Some(filter) = inner.strip_prefix("?(").and_then(|f| f.strip_suffix(')')) else {
+        return Vec::new();
+    };
+    let Some((lhs, rhs)) = filter.split_once("==") else {
+        return Vec::new();
+    };
+    let field = lhs.trim().trim_start_matches('@');
+    let expected = rhs.trim().trim_matches('"').trim_matches('\'');
+    items
+        .iter()
+        .filter(|item| {
+            json_path(item, field)
+                .first()
+                .is_some_and(|v| v.as_str() == Some(expected) || v.to_string() == expected)
+        })
+        .collect()
+}
+
+/// A human age since an RFC 3339 time (`5s`, `3m`, `2h`, `4d`).
+pub fn age(timestamp: &str) -> String {
+    let Ok(then) = timestamp.parse::<jiff::Timestamp>() else {
+        return "<invalid>".into();
+    };
+    let seconds = (jiff::Timestamp::now().as_second() - then.as_second()).max(0);
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn column(name: &str, type_: &str, priority: i64, description: &str) -> Value {
+    json!({"name": name, "type": type_, "format": if name == "Name" { "name" } else { "" }, "description": description, "priority": priority})
+}
+
+fn columns(rt: &ResourceType) -> Vec<PrinterColumn> {
+    let col = |name: &str, type_: &str, path: &str| PrinterColumn {
+        name: name.into(),
+        type_: type_.into(),
+        json_path: path.into(),
+        priority: 0,
+        description: String::new(),
+        format: String::new(),
+    };
+    if !rt.printer_columns.is_empty() {
+        return rt.printer_columns.clone();
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "namespaces") => vec![
+            col("Status", "string", ".status.phase"),
+            col("Age", "date", ".metadata.creationTimestamp"),
+        ],
+        ("apps", "deployments") => vec![
+            col("Ready", "string", "READY"),
+            col("Up-to-date", "integer", ".status.updatedReplicas"),
+            col("Available", "integer", ".status.availableReplicas"),
+            col("Age", "date", ".metadata.creationTimestamp"),
+        ],
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            vec![col("Created At", "date", ".metadata.creationTimestamp")]
+        }
+        _ => vec![col("Age", "date", ".metadata.creationTimestamp")],
+    }
+}
+
+fn cell(object: &Value, column: &PrinterColumn) -> Value {
+    if column.json_path == "READY" {
+        let ready = object["status"]["readyReplicas"].as_i64().unwrap_or(0);
+        let want = object["spec"]["replicas"].as_i64().unwrap_or(1);
+        return json!(format!("{ready}/{want}"));
+    }
+    let found = json_path(object, &column.json_path);
+    let Some(first) = found.first() else {
+        return Value::Null;
+    };
+    match column.type_.as_str() {
+        "date" => first.as_str().map(|t| json!(age(t))).unwrap_or(Value::Null),
+        "integer" | "number" | "boolean" => (*first).clone(),
+        _ => match first {
+            Value::String(s) => json!(s),
+            Value::Null => Value::Null,
+            other => json!(other.to_string()),
+        },
+    }
+}
+
+/// A Table of `objects`.
+pub fn table(
+    rt: &ResourceType,
+    objects: &[&Value],
+    resource_version: &str,
+    continue_token: Option<&str>,
+) -> Value {
+    let cols = columns(rt);
+    let mut definitions = vec![column(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    )];
+    definitions.extend(
+        cols.iter()
+            .map(|c| column(&c.name, &c.type_, c.priority, &c.description)),
+    );
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            let mut cells = vec![object["metadata"]["name"].clone()];
+            cells.extend(cols.iter().map(|c| cell(object, c)));
+            json!({"cells": cells, "object": partial_metadata(object)})
+        })
+        .collect();
+    let mut metadata = json!({"resourceVersion": resource_version});
+    if let Some(token) = continue_token {
+        metadata["continue"] = json!(token);
+    }
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": definitions, "rows": rows})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printer_column_paths_evaluate() {
+        let obj = json!({"spec": {"url": "https://x", "items": [{"n": 1}, {"n": 2}]}, "status": {"conditions": [
+            {"type": "Reconciling", "status": "True"}, {"type": "Ready", "status": "False", "message": "bad"}
+        ]}});
+        let cases = [
+            (".spec.url", json!("https://x")),
+            (
+                r#".status.conditions[?(@.type=="Ready")].status"#,
+                json!("False"),
+            ),
+            (
+                r#"{.status.conditions[?(@.type=="Ready")].message}"#,
+                json!("bad"),
+            ),
+            (".spec.items[1].n", json!(2)),
+        ];
+        for (path, want) in cases {
+            assert_eq!(
+                json_path(&obj, path).first().copied(),
+                Some(&want),
+                "{path}"
+            );
+        }
+        assert!(json_path(&obj, ".status.missing").is_empty());
+    }
+}
