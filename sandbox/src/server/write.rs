@@ -386,13 +386,6 @@ fn commit(
                     }]));
                 }
             }
-            if rt.generation {
-                let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
-                let changed =
-                    spec_part(old, rt.status_subresource) != spec_part(&new, rt.status_subresource);
-                new["metadata"]["generation"] =
-                    json!(if changed { generation + 1 } else { generation });
-            }
         }
         None => {
             if let Some(m) = new["metadata"].as_object_mut() {
@@ -427,6 +420,11 @@ fn commit(
     }
     if rt.group == "apiextensions.k8s.io" {
         crd::admit_definition(tx, &mut new, old, &now)?;
+    }
+    if let (true, Some(old)) = (rt.generation, old) {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+        let changed = spec_part(old, rt.status_subresource) != spec_part(&new, rt.status_subresource);
+        new["metadata"]["generation"] = json!(if changed { generation + 1 } else { generation });
     }
     if !w.applied {
         record_update(
