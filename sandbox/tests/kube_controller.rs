@@ -22,7 +22,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-#[kube(group = "demo.example.com", version = "v1", kind = "Widget", namespaced, status = "WidgetStatus", shortname = "wd")]
+#[kube(
+    group = "demo.example.com",
+    version = "v1",
+    kind = "Widget",
+    namespaced,
+    status = "WidgetStatus",
+    shortname = "wd"
+)]
 pub struct WidgetSpec {
     pub size: i32,
 }
@@ -54,15 +61,34 @@ async fn apply(widget: Arc<Widget>, ctx: &Ctx) -> Result<Action, Error> {
         "data": {"size": widget.spec.size.to_string()},
     });
     let pp = PatchParams::apply("widget-ctrl").force();
-    Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns).patch(&format!("{}-cm", widget.name_any()), &pp, &Patch::Apply(&cm)).await?;
+    Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns)
+        .patch(
+            &format!("{}-cm", widget.name_any()),
+            &pp,
+            &Patch::Apply(&cm),
+        )
+        .await?;
     let status = json!({"apiVersion": "demo.example.com/v1", "kind": "Widget", "status": {"observedGeneration": widget.metadata.generation, "ready": true}});
-    Api::<Widget>::namespaced(ctx.client.clone(), &ns).patch_status(&widget.name_any(), &pp, &Patch::Apply(&status)).await?;
-    let event = Event { type_: EventType::Normal, reason: "Reconciled".into(), note: Some("ok".into()), action: "Reconcile".into(), secondary: None };
-    ctx.recorder.publish(&event, &widget.object_ref(&())).await?;
+    Api::<Widget>::namespaced(ctx.client.clone(), &ns)
+        .patch_status(&widget.name_any(), &pp, &Patch::Apply(&status))
+        .await?;
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Reconciled".into(),
+        note: Some("ok".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    ctx.recorder
+        .publish(&event, &widget.object_ref(&()))
+        .await?;
     Ok(Action::await_change())
 }
 
-async fn reconcile(widget: Arc<Widget>, ctx: Arc<Ctx>) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+async fn reconcile(
+    widget: Arc<Widget>,
+    ctx: Arc<Ctx>,
+) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
     let api = Api::<Widget>::namespaced(ctx.client.clone(), &widget.namespace().unwrap());
     finalizer(&api, "demo.example.com/cleanup", widget, |event| async {
         match event {
@@ -80,56 +106,125 @@ async fn a_kube_rs_controller_runs_to_completion() {
 
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let pp = PatchParams::apply("probe").force();
-    crds.patch("widgets.demo.example.com", &pp, &Patch::Apply(Widget::crd())).await.unwrap();
-    let established = await_condition(crds.clone(), "widgets.demo.example.com", conditions::is_crd_established());
-    tokio::time::timeout(Duration::from_secs(10), established).await.unwrap().unwrap();
+    crds.patch(
+        "widgets.demo.example.com",
+        &pp,
+        &Patch::Apply(Widget::crd()),
+    )
+    .await
+    .unwrap();
+    let established = await_condition(
+        crds.clone(),
+        "widgets.demo.example.com",
+        conditions::is_crd_established(),
+    );
+    tokio::time::timeout(Duration::from_secs(10), established)
+        .await
+        .unwrap()
+        .unwrap();
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces.patch("team-a", &pp, &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))).await.unwrap();
+    namespaces
+        .patch(
+            "team-a",
+            &pp,
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+            ),
+        )
+        .await
+        .unwrap();
 
     let ctx = Arc::new(Ctx {
         client: client.clone(),
-        recorder: Recorder::new(client.clone(), Reporter { controller: "widget-ctrl".into(), instance: None }),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "widget-ctrl".into(),
+                instance: None,
+            },
+        ),
     });
     let controller = Controller::new(Api::<Widget>::all(client.clone()), Default::default())
         .owns(Api::<ConfigMap>::all(client.clone()), Default::default())
-        .run(reconcile, |_, _, _| Action::requeue(Duration::from_secs(1)), ctx)
+        .run(
+            reconcile,
+            |_, _, _| Action::requeue(Duration::from_secs(1)),
+            ctx,
+        )
         .for_each(|_| async {});
     let controller = tokio::spawn(controller);
 
     let widgets: Api<Widget> = Api::namespaced(client.clone(), "team-a");
     let w1 = json!({"apiVersion": "demo.example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}});
-    widgets.patch("w1", &PatchParams::apply("driver"), &Patch::Apply(&w1)).await.unwrap();
+    widgets
+        .patch("w1", &PatchParams::apply("driver"), &Patch::Apply(&w1))
+        .await
+        .unwrap();
 
-    let ready = await_condition(widgets.clone(), "w1", |w: Option<&Widget>| w.and_then(|w| w.status.as_ref()).is_some_and(|s| s.ready));
-    tokio::time::timeout(Duration::from_secs(15), ready).await.expect("widget becomes ready").unwrap();
+    let ready = await_condition(widgets.clone(), "w1", |w: Option<&Widget>| {
+        w.and_then(|w| w.status.as_ref()).is_some_and(|s| s.ready)
+    });
+    tokio::time::timeout(Duration::from_secs(15), ready)
+        .await
+        .expect("widget becomes ready")
+        .unwrap();
 
     let w = widgets.get("w1").await.unwrap();
     assert_eq!(w.finalizers(), ["demo.example.com/cleanup"]);
-    assert_eq!(w.status.as_ref().and_then(|s| s.observed_generation), Some(1));
+    assert_eq!(
+        w.status.as_ref().and_then(|s| s.observed_generation),
+        Some(1)
+    );
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "team-a");
     let cm = cms.get("w1-cm").await.unwrap();
     assert_eq!(cm.owner_references()[0].uid, w.uid().unwrap());
     assert_eq!(cm.data.unwrap()["size"], "3");
 
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "team-a");
-    let selector = format!("involvedObject.uid={},involvedObject.kind=Widget", w.uid().unwrap());
-    let found = events.list(&ListParams::default().fields(&selector)).await.unwrap();
-    assert!(found.items.iter().any(|e| e.reason.as_deref() == Some("Reconciled")), "{found:?}");
+    let selector = format!(
+        "involvedObject.uid={},involvedObject.kind=Widget",
+        w.uid().unwrap()
+    );
+    let found = events
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .unwrap();
+    assert!(
+        found
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Reconciled")),
+        "{found:?}"
+    );
 
     let duplicate: Widget = serde_json::from_value(w1.clone()).unwrap();
-    let err = widgets.create(&PostParams::default(), &duplicate).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"), "{err:?}");
+    let err = widgets
+        .create(&PostParams::default(), &duplicate)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err:?}"
+    );
 
-    widgets.delete("w1", &DeleteParams::default()).await.unwrap();
+    widgets
+        .delete("w1", &DeleteParams::default())
+        .await
+        .unwrap();
     let uid = w.uid().unwrap();
     let gone = await_condition(widgets.clone(), "w1", conditions::is_deleted(&uid));
-    tokio::time::timeout(Duration::from_secs(15), gone).await.expect("widget is deleted after its finalizer ran").unwrap();
+    tokio::time::timeout(Duration::from_secs(15), gone)
+        .await
+        .expect("widget is deleted after its finalizer ran")
+        .unwrap();
     let collected = async {
         while cms.get_opt("w1-cm").await.unwrap().is_some() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), collected).await.expect("owned ConfigMap is garbage-collected");
+    tokio::time::timeout(Duration::from_secs(10), collected)
+        .await
+        .expect("owned ConfigMap is garbage-collected");
     controller.abort();
 }

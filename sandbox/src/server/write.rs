@@ -423,7 +423,8 @@ fn commit(
     }
     if let (true, Some(old)) = (rt.generation, old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
-        let changed = spec_part(old, rt.status_subresource) != spec_part(&new, rt.status_subresource);
+        let changed =
+            spec_part(old, rt.status_subresource) != spec_part(&new, rt.status_subresource);
         new["metadata"]["generation"] = json!(if changed { generation + 1 } else { generation });
     }
     if !w.applied {

@@ -1,0 +1,533 @@
+//! The real `kubectl` (v1.32) against the sandbox: the commands of the spec's Appendix A, with
+//! their output and exit codes asserted. Skips with a message when kubectl is not installed.
+
+// Test code may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sandbox::{Sandbox, SandboxOptions};
+
+struct Kubectl {
+    dir: tempfile::TempDir,
+    _sandbox: Sandbox,
+    url: String,
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn kubectl_installed() -> bool {
+    Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn crds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crds")
+}
+
+impl Kubectl {
+    async fn start() -> Option<Self> {
+        if !kubectl_installed() {
+            eprintln!("skipping: kubectl is not installed");
+            return None;
+        }
+        let sandbox = Sandbox::start(SandboxOptions {
+            crd_dirs: vec![crds_dir()],
+            ..SandboxOptions::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        sandbox
+            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .unwrap();
+        let url = sandbox.url().to_string();
+        Some(Self {
+            dir,
+            _sandbox: sandbox,
+            url,
+        })
+    }
+
+    fn file(&self, name: &str, content: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new("kubectl");
+        command
+            .args(args)
+            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path());
+        let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert_eq!(
+            out.code, 0,
+            "kubectl {args:?} failed:\n{}{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    async fn curl(&self, method: &str, path: &str, content_type: &str, body: &str) {
+        let url = format!("{}{path}", self.url);
+        let (method, content_type, body) = (
+            method.to_string(),
+            content_type.to_string(),
+            body.to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let status = Command::new("curl")
+                .args([
+                    "-sf",
+                    "-o",
+                    "/dev/null",
+                    "-X",
+                    &method,
+                    "-H",
+                    &format!("Content-Type: {content_type}"),
+                    &url,
+                    "-d",
+                    &body,
+                ])
+                .status()
+                .unwrap();
+            assert!(status.success(), "{method} {url} failed");
+        })
+        .await
+        .unwrap();
+    }
+}
+
+const CONFIGMAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: team-a\n  labels: {app: demo}\ndata: {a: \"1\", b: \"2\"}\n";
+const GITREPO: &str = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: podinfo\n  namespace: team-a\nspec:\n  url: https://example.com/podinfo.git\n  interval: 1m\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_are_created_listed_and_refused_twice() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    assert_eq!(
+        k.ok(&["create", "namespace", "team-a"]).await.trim(),
+        "namespace/team-a created"
+    );
+    let dup = k.run(&["create", "namespace", "team-a"]).await;
+    assert_eq!(dup.code, 1);
+    assert!(
+        dup.stderr
+            .contains("Error from server (AlreadyExists): namespaces \"team-a\" already exists"),
+        "{}",
+        dup.stderr
+    );
+    let table = k.ok(&["get", "namespaces"]).await;
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("team-a") && l.contains("Active")),
+        "{table}"
+    );
+    let missing = k.run(&["get", "configmap", "nope", "-n", "team-a"]).await;
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("configmaps \"nope\" not found"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_and_server_side_apply_of_built_ins() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let file = k.file("cm.yaml", CONFIGMAP);
+    assert_eq!(
+        k.ok(&["apply", "-f", &file]).await.trim(),
+        "configmap/cfg created"
+    );
+    assert_eq!(
+        k.ok(&["apply", "-f", &file]).await.trim(),
+        "configmap/cfg unchanged"
+    );
+    let changed = k.file("cm2.yaml", &CONFIGMAP.replace("b: \"2\"", "c: \"3\""));
+    assert_eq!(
+        k.ok(&["apply", "-f", &changed]).await.trim(),
+        "configmap/cfg configured"
+    );
+    assert_eq!(
+        k.ok(&["get", "cm", "cfg", "-n", "team-a", "-o", "jsonpath={.data}"])
+            .await,
+        r#"{"a":"1","c":"3"}"#
+    );
+    let ssa = k
+        .ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=flux",
+            "-f",
+            &file,
+        ])
+        .await;
+    assert_eq!(ssa.trim(), "configmap/cfg serverside-applied");
+    let yaml = k
+        .ok(&[
+            "get",
+            "cm",
+            "cfg",
+            "-n",
+            "team-a",
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ])
+        .await;
+    assert!(
+        yaml.contains("manager: flux") && yaml.contains("operation: Apply"),
+        "{yaml}"
+    );
+
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: team-a}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: app, image: nginx:1, env: [{name: A, value: '1'}, {name: B, value: '2'}]}\n      - {name: side, image: busybox}\n";
+    let file = k.file("deploy.yaml", deploy);
+    k.ok(&["apply", "-f", &file]).await;
+    let trimmed = deploy
+        .replace(", {name: B, value: '2'}", "")
+        .replace("      - {name: side, image: busybox}\n", "")
+        .replace("nginx:1", "nginx:2");
+    let file = k.file("deploy2.yaml", &trimmed);
+    assert_eq!(
+        k.ok(&["apply", "-f", &file]).await.trim(),
+        "deployment.apps/web configured"
+    );
+    let containers = k.ok(&["get", "deploy", "web", "-n", "team-a", "-o", "jsonpath={.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[*].name}"]).await;
+    assert_eq!(containers, "app nginx:2 A");
+    k.ok(&[
+        "wait",
+        "--for=condition=Available",
+        "deployment/web",
+        "-n",
+        "team-a",
+        "--timeout=10s",
+    ])
+    .await;
+    let rollout = k.ok(&["get", "deploy", "web", "-n", "team-a"]).await;
+    assert!(
+        rollout.lines().nth(1).is_some_and(|l| l.contains("2/2")),
+        "{rollout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_show_printer_columns_and_can_be_waited_for() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let file = k.file("gr.yaml", GITREPO);
+    assert_eq!(
+        k.ok(&["apply", "--server-side", "-f", &file]).await.trim(),
+        "gitrepository.source.toolkit.fluxcd.io/podinfo serverside-applied"
+    );
+    let table = k.ok(&["get", "gitrepositories", "-n", "team-a"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "URL", "AGE", "READY", "STATUS"]);
+    let yaml = k
+        .ok(&["get", "gitrepo", "podinfo", "-n", "team-a", "-o", "yaml"])
+        .await;
+    assert!(
+        yaml.contains("timeout: 60s"),
+        "the CRD default is applied:\n{yaml}"
+    );
+    assert!(yaml.contains("generation: 1"), "{yaml}");
+
+    let status = r#"{"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"True","reason":"Succeeded","message":"stored artifact for revision 'main@sha1:abc'","lastTransitionTime":"2025-01-01T00:00:00Z"}]}}"#;
+    let wait = k.run(&[
+        "wait",
+        "--for=condition=Ready",
+        "gitrepository/podinfo",
+        "-n",
+        "team-a",
+        "--timeout=15s",
+    ]);
+    let patch = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        k.curl(
+            "PATCH",
+            "/apis/source.toolkit.fluxcd.io/v1/namespaces/team-a/gitrepositories/podinfo/status",
+            "application/merge-patch+json",
+            status,
+        )
+        .await;
+    };
+    let (wait, ()) = tokio::join!(wait, patch);
+    assert_eq!(wait.code, 0, "{}{}", wait.stdout, wait.stderr);
+    assert_eq!(
+        wait.stdout.trim(),
+        "gitrepository.source.toolkit.fluxcd.io/podinfo condition met"
+    );
+    let table = k.ok(&["get", "gitrepo", "-n", "team-a"]).await;
+    assert!(
+        table.contains("True") && table.contains("stored artifact for revision 'main@sha1:abc'"),
+        "{table}"
+    );
+
+    assert_eq!(
+        k.ok(&[
+            "annotate",
+            "--overwrite",
+            "gitrepo",
+            "podinfo",
+            "-n",
+            "team-a",
+            "reconcile.fluxcd.io/requestedAt=now"
+        ])
+        .await
+        .trim(),
+        "gitrepository.source.toolkit.fluxcd.io/podinfo annotated"
+    );
+    assert_eq!(k.ok(&["get", "gitrepo", "podinfo", "-n", "team-a", "-o", "jsonpath={.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt} {.metadata.generation}"]).await, "now 1");
+    k.ok(&[
+        "patch",
+        "gitrepo",
+        "podinfo",
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"interval":"5m"}}"#,
+    ])
+    .await;
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "gitrepo",
+            "podinfo",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.metadata.generation}"
+        ])
+        .await,
+        "2"
+    );
+
+    let invalid = k
+        .run(&[
+            "patch",
+            "gitrepo",
+            "podinfo",
+            "-n",
+            "team-a",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"timeout":"1h"}}"#,
+        ])
+        .await;
+    assert_eq!(invalid.code, 1);
+    assert!(
+        invalid.stderr.contains("spec.timeout") && invalid.stderr.contains("Invalid"),
+        "{}",
+        invalid.stderr
+    );
+
+    let describe = k
+        .ok(&["describe", "gitrepo", "podinfo", "-n", "team-a"])
+        .await;
+    assert!(
+        describe.contains("Name:") && describe.contains("podinfo") && describe.contains("Events:"),
+        "{describe}"
+    );
+    let resources = k.ok(&["api-resources"]).await;
+    assert!(
+        resources.lines().any(|l| l.starts_with("gitrepositories")
+            && l.contains("gitrepo")
+            && l.contains("source.toolkit.fluxcd.io/v1")),
+        "{resources}"
+    );
+    let explain = k.run(&["explain", "gitrepositories.spec"]).await;
+    assert_eq!(
+        explain.code, 1,
+        "explain needs full OpenAPI schemas, which the sandbox does not serve yet"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_can_i_follows_rbac_and_impersonation() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let sa = "--as=system:serviceaccount:team-a:sa";
+    let denied = k
+        .run(&["auth", "can-i", "create", "configmaps", "-n", "team-a", sa])
+        .await;
+    assert_eq!((denied.code, denied.stdout.trim()), (1, "no"));
+    let binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: sa-edit, namespace: team-a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\nsubjects: [{kind: ServiceAccount, name: sa, namespace: team-a}]\n";
+    k.ok(&["apply", "-f", &k.file("rb.yaml", binding)]).await;
+    let allowed = k
+        .run(&["auth", "can-i", "create", "configmaps", "-n", "team-a", sa])
+        .await;
+    assert_eq!((allowed.code, allowed.stdout.trim()), (0, "yes"));
+    let other_ns = k
+        .run(&["auth", "can-i", "create", "configmaps", "-n", "default", sa])
+        .await;
+    assert_eq!((other_ns.code, other_ns.stdout.trim()), (1, "no"));
+    let denied_user = k
+        .run(&[
+            "auth",
+            "can-i",
+            "create",
+            "configmaps",
+            "-n",
+            "team-a",
+            "--as=denied-user",
+            "--as-group=g1",
+        ])
+        .await;
+    assert_eq!((denied_user.code, denied_user.stdout.trim()), (1, "no"));
+    let forbidden = k.run(&["get", "configmaps", "-n", "default", sa]).await;
+    assert_eq!(forbidden.code, 1);
+    assert!(
+        forbidden.stderr.contains(
+            "cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""
+        ),
+        "{}",
+        forbidden.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_waits_for_finalizers_and_namespaces_terminate() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    k.ok(&["apply", "-f", &k.file("gr.yaml", GITREPO)]).await;
+    k.ok(&[
+        "patch",
+        "gitrepo",
+        "podinfo",
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["finalizers.fluxcd.io"]}}"#,
+    ])
+    .await;
+    let delete = k.run(&[
+        "delete",
+        "gitrepo",
+        "podinfo",
+        "-n",
+        "team-a",
+        "--timeout=15s",
+    ]);
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let terminating = k
+            .ok(&[
+                "get",
+                "gitrepo",
+                "podinfo",
+                "-n",
+                "team-a",
+                "-o",
+                "jsonpath={.metadata.deletionTimestamp}",
+            ])
+            .await;
+        assert!(
+            !terminating.is_empty(),
+            "the object waits for its finalizer"
+        );
+        k.ok(&[
+            "patch",
+            "gitrepo",
+            "podinfo",
+            "-n",
+            "team-a",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ])
+        .await;
+    };
+    let (delete, ()) = tokio::join!(delete, release);
+    assert_eq!(delete.code, 0, "{}{}", delete.stdout, delete.stderr);
+    assert_eq!(
+        delete.stdout.trim(),
+        "gitrepository.source.toolkit.fluxcd.io \"podinfo\" deleted"
+    );
+    assert_eq!(
+        k.run(&["get", "gitrepo", "podinfo", "-n", "team-a"])
+            .await
+            .code,
+        1
+    );
+
+    k.ok(&["apply", "-f", &k.file("cm.yaml", CONFIGMAP)]).await;
+    let deleted = k
+        .ok(&["delete", "namespace", "team-a", "--timeout=20s"])
+        .await;
+    assert_eq!(deleted.trim(), "namespace \"team-a\" deleted");
+    let gone = k.run(&["get", "namespace", "team-a"]).await;
+    assert_eq!(gone.code, 1, "{}", gone.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_prints_rows_as_objects_change() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    k.ok(&["apply", "-f", &k.file("cm.yaml", CONFIGMAP)]).await;
+    let watch = k.run(&["get", "cm", "-n", "team-a", "-w", "--request-timeout=3s"]);
+    let change = async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        k.ok(&["label", "cm", "cfg", "-n", "team-a", "x=y"]).await;
+        k.ok(&["create", "namespace", "other"]).await;
+        k.ok(&[
+            "apply",
+            "-f",
+            &k.file("cm2.yaml", &CONFIGMAP.replace("name: cfg", "name: second")),
+        ])
+        .await;
+    };
+    let (watch, ()) = tokio::join!(watch, change);
+    let rows: Vec<&str> = watch.stdout.lines().collect();
+    assert!(rows[0].starts_with("NAME"), "{}", watch.stdout);
+    assert!(
+        rows.iter().filter(|r| r.starts_with("cfg")).count() >= 2,
+        "{}",
+        watch.stdout
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with("second")),
+        "{}",
+        watch.stdout
+    );
+}
