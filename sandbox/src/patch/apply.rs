@@ -319,3 +319,7 @@ pub fn record_update(
     }
     write_entries(new, entries);
 }
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;
