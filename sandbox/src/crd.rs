@@ -155,10 +155,10 @@ fn apply_defaults(value: &mut Value, schema: &Value) {
         Value::Object(map) => {
             if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
                 for (key, child) in properties {
-                    if !map.contains_key(key) {
-                        if let Some(default) = child.get("default") {
-                            map.insert(key.clone(), default.clone());
-                        }
+                    if !map.contains_key(key)
+                        && let Some(default) = child.get("default")
+                    {
+                        map.insert(key.clone(), default.clone());
                     }
                     if let Some(v) = map.get_mut(key) {
                         apply_defaults(v, child);
@@ -206,111 +206,108 @@ fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) 
         return;
     }
     let int_or_string = schema.get("x-kubernetes-int-or-string") == Some(&json!(true));
-    if let Some(ty) = schema.get("type").and_then(Value::as_str) {
-        if !is_type(value, ty, int_or_string) {
-            let actual = match value {
-                Value::String(_) => "string",
-                Value::Number(_) => "number",
-                Value::Bool(_) => "boolean",
-                Value::Array(_) => "array",
-                Value::Object(_) => "object",
-                Value::Null => "null",
-            };
-            causes.push(invalid(
-                path,
-                value,
-                format!("{path} in body must be of type {ty}: \"{actual}\""),
-            ));
-            return;
-        }
+    if let Some(ty) = schema.get("type").and_then(Value::as_str)
+        && !is_type(value, ty, int_or_string)
+    {
+        let actual = match value {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "boolean",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        };
+        causes.push(invalid(
+            path,
+            value,
+            format!("{path} in body must be of type {ty}: \"{actual}\""),
+        ));
+        return;
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            let list: Vec<String> = allowed.iter().map(display).collect();
-            causes.push(Cause {
-                reason: "FieldValueNotSupported",
-                message: format!(
-                    "Unsupported value: {}: supported values: {}",
-                    display(value),
-                    list.join(", ")
-                ),
-                field: path.into(),
-            });
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        let list: Vec<String> = allowed.iter().map(display).collect();
+        causes.push(Cause {
+            reason: "FieldValueNotSupported",
+            message: format!(
+                "Unsupported value: {}: supported values: {}",
+                display(value),
+                list.join(", ")
+            ),
+            field: path.into(),
+        });
     }
     match value {
         Value::String(s) => {
             let len = s.chars().count() as u64;
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-                if len > max {
-                    causes.push(Cause {
-                        reason: "FieldValueTooLong",
-                        message: format!("Too long: may not be more than {max} bytes"),
-                        field: path.into(),
-                    });
-                }
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+                && len > max
+            {
+                causes.push(Cause {
+                    reason: "FieldValueTooLong",
+                    message: format!("Too long: may not be more than {max} bytes"),
+                    field: path.into(),
+                });
             }
-            if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-                if len < min {
-                    causes.push(invalid(
-                        path,
-                        value,
-                        format!("{path} in body should be at least {min} chars long"),
-                    ));
-                }
+            if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+                && len < min
+            {
+                causes.push(invalid(
+                    path,
+                    value,
+                    format!("{path} in body should be at least {min} chars long"),
+                ));
             }
-            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-                if regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(s)) {
-                    causes.push(invalid(
-                        path,
-                        value,
-                        format!("{path} in body should match '{pattern}'"),
-                    ));
-                }
+            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+                && regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(s))
+            {
+                causes.push(invalid(
+                    path,
+                    value,
+                    format!("{path} in body should match '{pattern}'"),
+                ));
             }
         }
         Value::Number(n) => {
             let x = n.as_f64().unwrap_or(0.0);
-            if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-                if x > max {
-                    causes.push(invalid(
-                        path,
-                        value,
-                        format!("{path} in body should be less than or equal to {max}"),
-                    ));
-                }
+            if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+                && x > max
+            {
+                causes.push(invalid(
+                    path,
+                    value,
+                    format!("{path} in body should be less than or equal to {max}"),
+                ));
             }
-            if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-                if x < min {
-                    causes.push(invalid(
-                        path,
-                        value,
-                        format!("{path} in body should be greater than or equal to {min}"),
-                    ));
-                }
+            if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+                && x < min
+            {
+                causes.push(invalid(
+                    path,
+                    value,
+                    format!("{path} in body should be greater than or equal to {min}"),
+                ));
             }
         }
         Value::Array(items) => {
-            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-                if items.len() as u64 > max {
-                    causes.push(Cause {
-                        reason: "FieldValueTooMany",
-                        message: format!(
-                            "Too many: {}: must have at most {max} items",
-                            items.len()
-                        ),
-                        field: path.into(),
-                    });
-                }
+            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                && items.len() as u64 > max
+            {
+                causes.push(Cause {
+                    reason: "FieldValueTooMany",
+                    message: format!("Too many: {}: must have at most {max} items", items.len()),
+                    field: path.into(),
+                });
             }
-            if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-                if (items.len() as u64) < min {
-                    causes.push(invalid(
-                        path,
-                        value,
-                        format!("{path} in body should have at least {min} items"),
-                    ));
-                }
+            if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+                && (items.len() as u64) < min
+            {
+                causes.push(invalid(
+                    path,
+                    value,
+                    format!("{path} in body should have at least {min} items"),
+                ));
             }
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
@@ -520,10 +517,9 @@ pub fn admit_definition(
         .iter()
         .find(|v| v["storage"] == json!(true))
         .map(|v| v["name"].clone())
+        && !stored.contains(&storage)
     {
-        if !stored.contains(&storage) {
-            stored.push(storage);
-        }
+        stored.push(storage);
     }
     let previous = |t: &str| {
         old.and_then(|o| {

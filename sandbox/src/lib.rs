@@ -223,7 +223,6 @@ fn install_crds(api: &Arc<ApiServer>, dir: &Path) -> Result<(), SandboxError> {
                 "customresourcedefinitions",
                 None,
                 doc,
-                &UserInfo::admin(),
                 "rill-sandbox",
             )
             .or_else(|e| {

@@ -244,10 +244,9 @@ mod tests {
                 .unwrap();
         assert!(sel.matches(&ev));
         assert!(
-            FieldSelector::parse("metadata.name!=e1", "events")
+            !FieldSelector::parse("metadata.name!=e1", "events")
                 .unwrap()
                 .matches(&ev)
-                == false
         );
         assert_eq!(
             FieldSelector::parse("metadata.name=x", "configmaps")

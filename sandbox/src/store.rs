@@ -91,6 +91,9 @@ pub struct Store {
     sender: broadcast::Sender<Arc<StoredEvent>>,
 }
 
+/// Past events plus a receiver for later ones.
+pub type Subscription = (Vec<Arc<StoredEvent>>, broadcast::Receiver<Arc<StoredEvent>>);
+
 /// A watch start that is older than the retained history.
 #[derive(Debug)]
 pub struct TooOld {
@@ -211,10 +214,7 @@ impl Store {
     }
 
     /// Events after `rv` plus a receiver for later ones; fails when `rv` is below the floor.
-    pub fn watch_from(
-        &self,
-        rv: u64,
-    ) -> Result<(Vec<Arc<StoredEvent>>, broadcast::Receiver<Arc<StoredEvent>>), TooOld> {
+    pub fn watch_from(&self, rv: u64) -> Result<Subscription, TooOld> {
         let inner = self.lock();
         if rv < inner.floor {
             return Err(TooOld {
@@ -347,20 +347,20 @@ impl Tx<'_> {
     }
 
     fn journal(&mut self, entry: Value) {
-        if let Some(journal) = self.inner.journal.as_mut() {
-            if let Err(e) = writeln!(journal, "{entry}") {
-                tracing::error!(error = %e, "cannot append to the sandbox journal");
-            }
+        if let Some(journal) = self.inner.journal.as_mut()
+            && let Err(e) = writeln!(journal, "{entry}")
+        {
+            tracing::error!(error = %e, "cannot append to the sandbox journal");
         }
     }
 
     fn emit(&mut self, event: StoredEvent) {
         let event = Arc::new(event);
         self.inner.log.push_back(event.clone());
-        if self.inner.log.len() > LOG_CAPACITY {
-            if let Some(dropped) = self.inner.log.pop_front() {
-                self.inner.floor = dropped.rv;
-            }
+        if self.inner.log.len() > LOG_CAPACITY
+            && let Some(dropped) = self.inner.log.pop_front()
+        {
+            self.inner.floor = dropped.rv;
         }
         let _ = self.sender.send(event);
     }

@@ -138,13 +138,13 @@ pub fn impersonate(
         )?;
     }
     let mut effective_groups = groups;
-    if effective_groups.is_empty() {
-        if let Some((ns, _)) = service_account {
-            effective_groups = vec![
-                "system:serviceaccounts".into(),
-                format!("system:serviceaccounts:{ns}"),
-            ];
-        }
+    if effective_groups.is_empty()
+        && let Some((ns, _)) = service_account
+    {
+        effective_groups = vec![
+            "system:serviceaccounts".into(),
+            format!("system:serviceaccounts:{ns}"),
+        ];
     }
     if user != "system:anonymous" && !effective_groups.iter().any(|g| g == "system:authenticated") {
         effective_groups.push("system:authenticated".into());

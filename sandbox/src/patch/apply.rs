@@ -128,10 +128,10 @@ pub fn server_side_apply(
             "metadata": {"name": config["metadata"]["name"], "namespace": config["metadata"]["namespace"]},
         }),
     };
-    if object["metadata"]["namespace"].is_null() {
-        if let Some(meta) = object["metadata"].as_object_mut() {
-            meta.remove("namespace");
-        }
+    if object["metadata"]["namespace"].is_null()
+        && let Some(meta) = object["metadata"].as_object_mut()
+    {
+        meta.remove("namespace");
     }
     let subresource = if params.status_endpoint { "status" } else { "" };
     let mut entries = read_entries(&object);

@@ -324,10 +324,10 @@ pub fn remove_at(object: &mut Value, path: &[String]) {
         if let Some(map) = parent.as_object_mut() {
             map.remove(name);
         }
-    } else if let Some(items) = parent.as_array_mut() {
-        if let Some((index, _)) = find_item(items, last) {
-            items.remove(index);
-        }
+    } else if let Some(items) = parent.as_array_mut()
+        && let Some((index, _)) = find_item(items, last)
+    {
+        items.remove(index);
     }
 }
 

@@ -97,17 +97,17 @@ fn merge_object(target: &mut Value, patch: &Value, names: &mut Vec<String>) -> R
         }
         names.pop();
     }
-    if let Some(Value::Array(keep)) = patch.get("$retainKeys") {
-        if let Value::Object(map) = target {
-            map.retain(|k, _| keep.iter().any(|r| r.as_str() == Some(k)));
-        }
+    if let Some(Value::Array(keep)) = patch.get("$retainKeys")
+        && let Value::Object(map) = target
+    {
+        map.retain(|k, _| keep.iter().any(|r| r.as_str() == Some(k)));
     }
     for (field, order) in orders {
         names.push(field.clone());
-        if let (Value::Object(map), Value::Array(order)) = (&mut *target, order) {
-            if let Some(Value::Array(items)) = map.get_mut(&field) {
-                reorder(items, &order, &strategy(names));
-            }
+        if let (Value::Object(map), Value::Array(order)) = (&mut *target, order)
+            && let Some(Value::Array(items)) = map.get_mut(&field)
+        {
+            reorder(items, &order, &strategy(names));
         }
         names.pop();
     }

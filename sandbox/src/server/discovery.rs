@@ -11,13 +11,16 @@ use super::{ApiServer, RequestContext, request};
 use crate::error::{ApiError, ApiResult};
 use crate::resources::ResourceType;
 
+type Versions = Vec<(String, Vec<ResourceType>)>;
+type Grouped = Vec<(String, Versions)>;
+
 const AGGREGATED_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Groups in discovery order (core first, then built-in groups, then CRD groups), each with
 /// its versions ordered by preference.
-fn grouped(api: &ApiServer) -> Vec<(String, Vec<(String, Vec<ResourceType>)>)> {
-    let mut groups: Vec<(String, Vec<(String, Vec<ResourceType>)>)> = Vec::new();
+fn grouped(api: &ApiServer) -> Grouped {
+    let mut groups: Grouped = Vec::new();
     for rt in api.all_types() {
         let group = match groups.iter_mut().find(|(g, _)| *g == rt.group) {
             Some(g) => g,
@@ -33,7 +36,7 @@ fn grouped(api: &ApiServer) -> Vec<(String, Vec<(String, Vec<ResourceType>)>)> {
         }
     }
     for (_, versions) in &mut groups {
-        versions.sort_by(|a, b| version_priority(&b.0).cmp(&version_priority(&a.0)));
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(&v.0)));
     }
     groups
 }
@@ -244,7 +247,7 @@ mod tests {
     #[test]
     fn versions_sort_by_kubernetes_priority() {
         let mut versions = vec!["v1beta1", "v2", "v1", "v1alpha1", "v2beta2", "v10"];
-        versions.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         assert_eq!(
             versions,
             ["v10", "v2", "v1", "v2beta2", "v1beta1", "v1alpha1"]

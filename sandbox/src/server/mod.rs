@@ -108,12 +108,9 @@ impl ApiServer {
     }
 
     fn seed(&self) {
-        let admin = UserInfo::admin();
         for ns in crate::auth::bootstrap::NAMESPACES {
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            if let Err(e) =
-                self.create_object("", "v1", "namespaces", None, body, &admin, "rill-sandbox")
-            {
+            if let Err(e) = self.create_object("", "v1", "namespaces", None, body, "rill-sandbox") {
                 tracing::error!(namespace = ns, error = %e.message, "cannot seed namespace");
             }
         }
@@ -129,7 +126,6 @@ impl ApiServer {
                 plural,
                 None,
                 object,
-                &admin,
                 "rill-sandbox",
             ) {
                 tracing::error!(error = %e.message, "cannot seed RBAC");
@@ -178,7 +174,6 @@ impl ApiServer {
         plural: &str,
         namespace: Option<&str>,
         body: Value,
-        user: &UserInfo,
         manager: &str,
     ) -> ApiResult<Value> {
         let rt = self
@@ -192,7 +187,7 @@ impl ApiServer {
             ..ResourcePath::default()
         };
         let query = Query::parse(Some(&format!("fieldManager={manager}")));
-        write::create(self, &rt, &path, &query, body, user).map(|(_, v)| v)
+        write::create(self, &rt, &path, &query, body).map(|(_, v)| v)
     }
 }
 
@@ -369,7 +364,7 @@ async fn resource(
         (&Method::GET, false) => read::list(api, &rt, path, ctx),
         (&Method::POST, false) => {
             let body = decode_body(&body, content_type)?;
-            let (code, object) = write::create(api, &rt, path, &ctx.query, body, &ctx.user)?;
+            let (code, object) = write::create(api, &rt, path, &ctx.query, body)?;
             Ok(read::respond_object(&rt, &object, code, ctx))
         }
         (&Method::PUT, true) => {

@@ -177,10 +177,10 @@ pub fn list(
     for object in objects.iter() {
         let ns = object["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        if let Some((after_ns, after_name)) = &after {
-            if (ns, name) <= (after_ns.as_str(), after_name.as_str()) {
-                continue;
-            }
+        if let Some((after_ns, after_name)) = &after
+            && (ns, name) <= (after_ns.as_str(), after_name.as_str())
+        {
+            continue;
         }
         if !selectors.matches(object) {
             continue;

@@ -71,7 +71,7 @@ fn index<'v>(value: &'v Value, inner: &str) -> Vec<&'v Value> {
         .filter(|item| {
             json_path(item, field)
                 .first()
-                .is_some_and(|v| v.as_str() == Some(expected) || v.to_string() == expected)
+                .is_some_and(|v| v.as_str() == Some(expected) || *v == expected)
         })
         .collect()
 }

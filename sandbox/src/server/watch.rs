@@ -21,6 +21,9 @@ use crate::error::ApiResult;
 use crate::resources::ResourceType;
 use crate::store::{EventType, StoredEvent};
 
+/// Initial lines, the RV they reach, and the live receiver.
+type WatchStart = (Vec<Bytes>, u64, broadcast::Receiver<Arc<StoredEvent>>);
+
 struct Stream {
     rt: ResourceType,
     namespace: Option<String>,
@@ -130,43 +133,42 @@ pub fn watch(
     let interval = api.options.bookmark_interval;
 
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    let start: Result<(Vec<Bytes>, u64, broadcast::Receiver<Arc<StoredEvent>>), Bytes> =
-        match requested_rv {
-            Some(rv) if rv > 0 && !send_initial => match api.store.watch_from(rv) {
-                Ok((past, receiver)) => {
-                    let mut lines = Vec::new();
-                    let mut last = rv;
-                    for event in &past {
-                        last = last.max(event.rv);
-                        if !stream.relevant(event) {
-                            continue;
-                        }
-                        if let Some(t) = stream.translate(event) {
-                            lines.push(stream.line(t, &event.object));
-                        }
-                    }
-                    Ok((lines, last, receiver))
-                }
-                Err(too_old) => Err(expired_line(too_old.requested, too_old.floor)),
-            },
-            _ => {
-                let (objects, rv, receiver) = api.store.snapshot_and_subscribe(
-                    &stream.rt.group,
-                    &stream.rt.plural,
-                    stream.namespace.as_deref(),
-                );
+    let start: Result<WatchStart, Bytes> = match requested_rv {
+        Some(rv) if rv > 0 && !send_initial => match api.store.watch_from(rv) {
+            Ok((past, receiver)) => {
                 let mut lines = Vec::new();
-                for object in &objects {
-                    if stream.selectors.matches(object) {
-                        lines.push(stream.line("ADDED", object));
+                let mut last = rv;
+                for event in &past {
+                    last = last.max(event.rv);
+                    if !stream.relevant(event) {
+                        continue;
+                    }
+                    if let Some(t) = stream.translate(event) {
+                        lines.push(stream.line(t, &event.object));
                     }
                 }
-                if send_initial {
-                    lines.push(stream.bookmark(rv, true));
-                }
-                Ok((lines, rv, receiver))
+                Ok((lines, last, receiver))
             }
-        };
+            Err(too_old) => Err(expired_line(too_old.requested, too_old.floor)),
+        },
+        _ => {
+            let (objects, rv, receiver) = api.store.snapshot_and_subscribe(
+                &stream.rt.group,
+                &stream.rt.plural,
+                stream.namespace.as_deref(),
+            );
+            let mut lines = Vec::new();
+            for object in &objects {
+                if stream.selectors.matches(object) {
+                    lines.push(stream.line("ADDED", object));
+                }
+            }
+            if send_initial {
+                lines.push(stream.bookmark(rv, true));
+            }
+            Ok((lines, rv, receiver))
+        }
+    };
 
     tokio::spawn(async move {
         let (initial, mut last_rv, mut receiver) = match start {
@@ -208,11 +210,10 @@ pub fn watch(
                         if !stream.relevant(&event) {
                             continue;
                         }
-                        if let Some(t) = stream.translate(&event) {
-                            if tx.send(stream.line(t, &event.object)).await.is_err() {
+                        if let Some(t) = stream.translate(&event)
+                            && tx.send(stream.line(t, &event.object)).await.is_err() {
                                 return;
                             }
-                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         let _ = tx.send(expired_line(last_rv, last_rv)).await;

@@ -13,7 +13,6 @@ use super::read::{Selectors, key_of, respond_object};
 use super::request::{Query, ResourcePath};
 use super::respond::{delete_status, json_response};
 use super::{ApiServer, RequestContext};
-use crate::auth::identity::UserInfo;
 use crate::crd;
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::patch::apply::{ApplyParams, record_update, server_side_apply};
@@ -92,7 +91,6 @@ pub fn create(
     path: &ResourcePath,
     query: &Query,
     mut body: Value,
-    _user: &UserInfo,
 ) -> ApiResult<(u16, Value)> {
     check_type(rt, &body)?;
     if !body.is_object() || !body["metadata"].is_object() && !body["metadata"].is_null() {
@@ -359,10 +357,10 @@ fn commit(
                         }
                     }
                     merged["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
-                    if merged["metadata"]["managedFields"].is_null() {
-                        if let Some(m) = merged["metadata"].as_object_mut() {
-                            m.remove("managedFields");
-                        }
+                    if merged["metadata"]["managedFields"].is_null()
+                        && let Some(m) = merged["metadata"].as_object_mut()
+                    {
+                        m.remove("managedFields");
                     }
                     new = merged;
                 } else {
@@ -404,19 +402,20 @@ fn commit(
             if rt.generation {
                 new["metadata"]["generation"] = json!(1);
             }
-            if rt.status_subresource && rt.custom {
-                if let Some(m) = new.as_object_mut() {
-                    m.remove("status");
-                }
+            if rt.status_subresource
+                && rt.custom
+                && let Some(m) = new.as_object_mut()
+            {
+                m.remove("status");
             }
             crate::controllers::defaults::on_create(rt, &mut new);
         }
     }
     validate_name(rt, &w.key)?;
-    if rt.custom {
-        if let Some(schema) = &rt.schema {
-            crd::admit(&mut new, schema, rt, w.strict)?;
-        }
+    if rt.custom
+        && let Some(schema) = &rt.schema
+    {
+        crd::admit(&mut new, schema, rt, w.strict)?;
     }
     if rt.group == "apiextensions.k8s.io" {
         crd::admit_definition(tx, &mut new, old, &now)?;
@@ -438,10 +437,10 @@ fn commit(
             &now,
         );
     }
-    if let Some(old) = old {
-        if comparable(old) == comparable(&new) {
-            return Ok((200, old.clone()));
-        }
+    if let Some(old) = old
+        && comparable(old) == comparable(&new)
+    {
+        return Ok((200, old.clone()));
     }
     let created = old.is_none();
     if is_deleting(&new) && finalizers(&new).is_empty() && !blocks_namespace_deletion(&new, rt) {
