@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::stored_types;
 use crate::resources::ResourceType;
 use crate::server::ApiServer;
+use crate::server::delete::delete_object;
 use crate::server::meta::{finalizers, is_deleting};
-use crate::server::write::delete_object;
 use crate::store::ObjectKey;
 
 struct Item {

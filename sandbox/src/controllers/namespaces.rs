@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::stored_types;
 use crate::server::ApiServer;
+use crate::server::delete::delete_object;
 use crate::server::meta::{finalizers, is_deleting};
-use crate::server::write::delete_object;
 use crate::store::ObjectKey;
 
 /// Empties Terminating namespaces and removes them once nothing is left.

@@ -1,6 +1,7 @@
 //! The HTTP front: one handler that authenticates, impersonates, authorizes and routes every
 //! request to discovery, OpenAPI, or the resource operations.
 
+pub mod delete;
 pub mod discovery;
 pub mod meta;
 pub mod openapi;
@@ -392,9 +393,9 @@ async fn resource(
             } else {
                 serde_json::from_slice(&body).unwrap_or(json!({}))
             };
-            write::delete(api, &rt, path, ctx, &options)
+            delete::delete(api, &rt, path, ctx, &options)
         }
-        (&Method::DELETE, false) => write::delete_collection(api, &rt, path, ctx),
+        (&Method::DELETE, false) => delete::delete_collection(api, &rt, path, ctx),
         _ => Err(ApiError::method_not_allowed()),
     }
 }
