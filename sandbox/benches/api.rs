@@ -30,7 +30,12 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let sandbox = Sandbox::start(SandboxOptions { simulate_workloads: false, ..SandboxOptions::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxOptions {
+        simulate_workloads: false,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
     let client = sandbox.client().await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
@@ -55,7 +60,10 @@ async fn main() {
         assert_eq!(list.items.len(), 10_000);
         samples.push(t.elapsed());
     }
-    println!("list 10,000 ConfigMaps (one request, median of 5): {:?}", median(samples));
+    println!(
+        "list 10,000 ConfigMaps (one request, median of 5): {:?}",
+        median(samples)
+    );
 
     let ssa = PatchParams::apply("bench").force();
     let start = Instant::now();
@@ -74,12 +82,27 @@ async fn main() {
     println!("server-side apply of 1,000 objects: {:?}", start.elapsed());
 
     let target = "watched";
-    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": target}, "data": {"n": "0"}})).unwrap();
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": target}, "data": {"n": "0"}})).unwrap();
     cms.create(&PostParams::default(), &cm).await.unwrap();
-    let rv = cms.list(&ListParams::default().fields(&format!("metadata.name={target}"))).await.unwrap().metadata.resource_version.unwrap();
+    let rv = cms
+        .list(&ListParams::default().fields(&format!("metadata.name={target}")))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
     let mut watchers = Vec::new();
     for _ in 0..100 {
-        let stream = cms.watch(&WatchParams::default().fields(&format!("metadata.name={target}")).timeout(120), &rv).await.unwrap();
+        let stream = cms
+            .watch(
+                &WatchParams::default()
+                    .fields(&format!("metadata.name={target}"))
+                    .timeout(120),
+                &rv,
+            )
+            .await
+            .unwrap();
         watchers.push(tokio::spawn(async move {
             let mut seen = 0;
             let mut stream = Box::pin(stream);
@@ -96,13 +119,25 @@ async fn main() {
     }
     let start = Instant::now();
     for n in 1..=1_000 {
-        cms.patch(target, &PatchParams::default(), &Patch::Merge(json!({"data": {"n": n.to_string()}}))).await.unwrap();
+        cms.patch(
+            target,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"n": n.to_string()}})),
+        )
+        .await
+        .unwrap();
     }
     let writes_done = start.elapsed();
     let mut last = start;
     for w in watchers {
         last = last.max(w.await.unwrap());
     }
-    println!("1,000 updates: writes took {writes_done:?}; all 100 watchers had every event after {:?}", last - start);
-    println!("peak RSS (server and client together): {:.1} MiB", peak_rss_mib());
+    println!(
+        "1,000 updates: writes took {writes_done:?}; all 100 watchers had every event after {:?}",
+        last - start
+    );
+    println!(
+        "peak RSS (server and client together): {:.1} MiB",
+        peak_rss_mib()
+    );
 }

@@ -21,13 +21,23 @@ fn serve_prints_ready_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("ready ").expect("ready line").to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("ready ")
+        .expect("ready line")
+        .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let config = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(config.contains(&format!("server: {url}")), "{config}");
 
-    let kubectl_present = Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success());
+    let kubectl_present = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if kubectl_present {
         let out = Command::new("kubectl")
             .args(["get", "crd", "-o", "name"])
@@ -41,7 +51,10 @@ fn serve_prints_ready_and_stops_on_sigterm() {
         eprintln!("kubectl not installed: skipping the kubectl part");
     }
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }

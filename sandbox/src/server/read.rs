@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::request::{ResourcePath, Shape};
-use super::respond::{json_response, partial_metadata};
+use super::respond::{json_bytes_response, json_response, partial_metadata};
 use super::table::table;
 use super::{ApiServer, RequestContext};
 use crate::error::{ApiError, ApiResult};
@@ -171,7 +171,7 @@ pub fn list(
         .number("limit")
         .filter(|l| *l > 0)
         .map(|l| l as usize);
-    let mut items: Vec<Value> = Vec::new();
+    let mut items: Vec<&Arc<Value>> = Vec::new();
     let mut remaining = 0usize;
     let mut last_key = None;
     for object in objects.iter() {
@@ -190,42 +190,51 @@ pub fn list(
             continue;
         }
         last_key = Some(ObjectKey::new(&rt.group, &rt.plural, ns, name));
-        items.push(present(rt, object));
+        items.push(object);
     }
     let continue_token = (remaining > 0)
         .then(|| last_key.as_ref().map(|k| encode_continue(rv, k)))
         .flatten();
     let rv_text = rv.to_string();
+    let converted: Vec<Value>;
+    let refs: Vec<&Value> = if rt.version == rt.storage_version {
+        items.iter().map(|o| o.as_ref()).collect()
+    } else {
+        converted = items.iter().map(|o| present(rt, o)).collect();
+        converted.iter().collect()
+    };
+    let mut meta = json!({"resourceVersion": rv_text});
+    if let Some(token) = &continue_token {
+        meta["continue"] = json!(token);
+        meta["remainingItemCount"] = json!(remaining);
+    }
     match ctx.shape {
-        Shape::Table => {
-            let refs: Vec<&Value> = items.iter().collect();
-            Ok(json_response(
-                200,
-                &table(rt, &refs, &rv_text, continue_token.as_deref()),
-            ))
-        }
+        Shape::Table => Ok(json_response(
+            200,
+            &table(rt, &refs, &rv_text, continue_token.as_deref()),
+        )),
         Shape::Metadata => {
-            let items: Vec<Value> = items.iter().map(partial_metadata).collect();
-            let mut meta = json!({"resourceVersion": rv_text});
-            if let Some(token) = &continue_token {
-                meta["continue"] = json!(token);
-                meta["remainingItemCount"] = json!(remaining);
-            }
+            let items: Vec<Value> = refs.iter().map(|o| partial_metadata(o)).collect();
             Ok(json_response(
                 200,
                 &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
             ))
         }
         Shape::Full => {
-            let mut meta = json!({"resourceVersion": rv_text});
-            if let Some(token) = &continue_token {
-                meta["continue"] = json!(token);
-                meta["remainingItemCount"] = json!(remaining);
+            // Written item by item: no copy of the stored objects, no intermediate tree.
+            let mut body = Vec::with_capacity(256 * refs.len() + 256);
+            let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta}).to_string();
+            body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+            body.extend_from_slice(b",\"items\":[");
+            for (i, object) in refs.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                serde_json::to_writer(&mut body, object)
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
             }
-            Ok(json_response(
-                200,
-                &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}),
-            ))
+            body.extend_from_slice(b"]}");
+            Ok(json_bytes_response(200, body))
         }
     }
 }

@@ -32,6 +32,22 @@ pub fn json_with_type(code: u16, body: &Value, content_type: &str) -> Response {
     response
 }
 
+/// A response with an already serialised JSON body.
+pub fn json_bytes_response(code: u16, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    response
+}
+
 /// The `Status` response of an error.
 pub fn error_response(error: &ApiError) -> Response {
     json_response(error.code, &error.to_status())
