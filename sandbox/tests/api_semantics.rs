@@ -401,3 +401,106 @@ async fn a_restarted_sandbox_keeps_objects_and_resource_versions_grow() {
         "bootstrap objects are not seeded twice"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_collection_follows_the_propagation_policy() {
+    use kube::api::{DeleteParams, PropagationPolicy};
+    let (_sandbox, client) = start().await;
+    namespace(&client, "gc").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "gc");
+    for policy in [
+        PropagationPolicy::Background,
+        PropagationPolicy::Foreground,
+        PropagationPolicy::Orphan,
+    ] {
+        let owner = cms
+            .create(&PostParams::default(), &configmap("owner", json!({})))
+            .await
+            .unwrap();
+        let reference = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.uid().unwrap(), "blockOwnerDeletion": true}]);
+        let dependent: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": "dependent", "ownerReferences": reference}}),
+        )
+        .unwrap();
+        cms.create(&PostParams::default(), &dependent)
+            .await
+            .unwrap();
+        let params = DeleteParams {
+            propagation_policy: Some(policy.clone()),
+            ..DeleteParams::default()
+        };
+        cms.delete("owner", &params).await.unwrap();
+        let settled = async {
+            loop {
+                let owner_gone = cms.get_opt("owner").await.unwrap().is_none();
+                let dependent = cms.get_opt("dependent").await.unwrap();
+                if owner_gone {
+                    return dependent;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let dependent = tokio::time::timeout(Duration::from_secs(10), settled)
+            .await
+            .unwrap();
+        match policy {
+            PropagationPolicy::Orphan => {
+                let kept = dependent.expect("orphaned dependents stay");
+                assert!(
+                    kept.owner_references().is_empty(),
+                    "the reference to the deleted owner is removed"
+                );
+                cms.delete("dependent", &DeleteParams::default())
+                    .await
+                    .unwrap();
+            }
+            PropagationPolicy::Foreground => assert!(
+                dependent.is_none(),
+                "foreground deletes dependents before the owner"
+            ),
+            _ => {
+                let gone = async {
+                    while cms.get_opt("dependent").await.unwrap().is_some() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(10), gone)
+                    .await
+                    .expect("background deletes dependents");
+            }
+        }
+        while cms.get_opt("dependent").await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subject_access_reviews_answer_for_other_users() {
+    let (_sandbox, client) = start().await;
+    let ar = kube::core::ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("authorization.k8s.io", "v1", "SubjectAccessReview"),
+        "subjectaccessreviews",
+    );
+    let api: Api<kube::core::DynamicObject> = Api::all_with(client.clone(), &ar);
+    let review = |user: &str, groups: Vec<&str>| -> kube::core::DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {},
+            "spec": {"user": user, "groups": groups, "resourceAttributes": {"verb": "delete", "resource": "namespaces", "name": "default"}}})).unwrap()
+    };
+    let admin = api
+        .create(
+            &PostParams::default(),
+            &review("root", vec!["system:masters"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(admin.data["status"]["allowed"], json!(true));
+    let nobody = api
+        .create(
+            &PostParams::default(),
+            &review("nobody", vec!["system:authenticated"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(nobody.data["status"]["allowed"], json!(false));
+}

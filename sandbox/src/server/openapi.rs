@@ -64,12 +64,38 @@ pub fn document(api: &ApiServer, path: &str) -> ApiResult<Response> {
             "responses": {"200": {"description": "OK"}},
         }}));
     }
+    // CRD kinds carry their schema, so `kubectl explain` works for them; built-in kinds
+    // have none (kubectl then validates on the server and computes patches from its own types).
+    let mut schemas = Map::new();
+    for rt in types.iter().filter(|t| t.custom) {
+        if let Some(schema) = &rt.schema {
+            let mut schema = schema.clone();
+            schema["x-kubernetes-group-version-kind"] =
+                json!([{"group": rt.group, "version": rt.version, "kind": rt.kind}]);
+            let mut properties = schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            properties.entry("apiVersion").or_insert(json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}));
+            properties.entry("kind").or_insert(json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}));
+            properties.insert(
+                "metadata".into(),
+                json!({"type": "object", "description": "Standard object's metadata."}),
+            );
+            schema["properties"] = Value::Object(properties);
+            let group: Vec<&str> = rt.group.split('.').rev().collect();
+            schemas.insert(
+                format!("{}.{}.{}", group.join("."), rt.version, rt.kind),
+                schema,
+            );
+        }
+    }
     Ok(json_response(
         200,
         &json!({
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.32.0"},
-            "components": {"schemas": Value::Object(Map::new())},
+            "components": {"schemas": Value::Object(schemas)},
             "paths": paths,
         }),
     ))
