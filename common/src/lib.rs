@@ -8,3 +8,4 @@ pub mod duration;
 pub mod runtime;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod semver_range;
