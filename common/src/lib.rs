@@ -6,6 +6,6 @@ pub mod artifact;
 pub mod conditions;
 pub mod duration;
 pub mod runtime;
+pub mod semver_range;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod semver_range;

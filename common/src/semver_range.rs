@@ -39,7 +39,11 @@ struct Partial {
 
 impl Partial {
     fn floor(&self) -> Version {
-        let mut v = Version::new(self.major.unwrap_or(0), self.minor.unwrap_or(0), self.patch.unwrap_or(0));
+        let mut v = Version::new(
+            self.major.unwrap_or(0),
+            self.minor.unwrap_or(0),
+            self.patch.unwrap_or(0),
+        );
         v.pre = self.pre.clone();
         v
     }
@@ -77,18 +81,34 @@ fn parse_partial(text: &str) -> Result<Partial, String> {
         match p {
             None => Ok(None),
             Some(&("x" | "X" | "*")) => Ok(None),
-            Some(p) => p.parse::<u64>().map(Some).map_err(|_| format!("{p:?} is not a number")),
+            Some(p) => p
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("{p:?} is not a number")),
         }
     };
     let major = number(parts.first())?;
-    let minor = if major.is_none() { None } else { number(parts.get(1))? };
-    let patch = if minor.is_none() { None } else { number(parts.get(2))? };
+    let minor = if major.is_none() {
+        None
+    } else {
+        number(parts.get(1))?
+    };
+    let patch = if minor.is_none() {
+        None
+    } else {
+        number(parts.get(2))?
+    };
     let pre = if pre.is_empty() {
         semver::Prerelease::EMPTY
     } else {
         semver::Prerelease::new(pre).map_err(|e| e.to_string())?
     };
-    Ok(Partial { major, minor, patch, pre })
+    Ok(Partial {
+        major,
+        minor,
+        patch,
+        pre,
+    })
 }
 
 fn parse_comparator(text: &str) -> Result<Comparator, String> {
@@ -108,16 +128,25 @@ fn parse_comparator(text: &str) -> Result<Comparator, String> {
     ];
     for (prefix, op) in ops {
         if let Some(rest) = text.strip_prefix(prefix) {
-            return Ok(Comparator { op, version: parse_partial(rest)? });
+            return Ok(Comparator {
+                op,
+                version: parse_partial(rest)?,
+            });
         }
     }
-    Ok(Comparator { op: Op::Eq, version: parse_partial(text)? })
+    Ok(Comparator {
+        op: Op::Eq,
+        version: parse_partial(text)?,
+    })
 }
 
 impl Constraint {
     /// Parses `>=1.0.0 <2.0.0 || ~3.1`, `1.2.x`, `^0.3`, `1.2 - 1.4.5`, commas as AND.
     pub fn parse(input: &str) -> Result<Self, ConstraintError> {
-        let err = |problem: String| ConstraintError { input: input.to_string(), problem };
+        let err = |problem: String| ConstraintError {
+            input: input.to_string(),
+            problem,
+        };
         if input.trim().is_empty() {
             return Err(err("empty constraint".into()));
         }
@@ -129,8 +158,14 @@ impl Constraint {
             }
             let mut comparators = Vec::new();
             if let Some((low, high)) = group.split_once(" - ") {
-                comparators.push(Comparator { op: Op::Ge, version: parse_partial(low).map_err(&err)? });
-                comparators.push(Comparator { op: Op::Le, version: parse_partial(high).map_err(&err)? });
+                comparators.push(Comparator {
+                    op: Op::Ge,
+                    version: parse_partial(low).map_err(&err)?,
+                });
+                comparators.push(Comparator {
+                    op: Op::Le,
+                    version: parse_partial(high).map_err(&err)?,
+                });
             } else {
                 let normalised = group.replace(',', " ");
                 let mut tokens = normalised.split_whitespace().peekable();
@@ -138,7 +173,9 @@ impl Constraint {
                     let mut text = token.to_string();
                     let is_bare_op = token.chars().all(|c| "<>=!~^".contains(c));
                     if is_bare_op {
-                        let next = tokens.next().ok_or_else(|| err(format!("operator {token:?} without a version")))?;
+                        let next = tokens
+                            .next()
+                            .ok_or_else(|| err(format!("operator {token:?} without a version")))?;
                         text.push_str(next);
                     }
                     comparators.push(parse_comparator(&text).map_err(&err)?);
@@ -151,7 +188,9 @@ impl Constraint {
 
     /// Whether `version` satisfies the constraint.
     pub fn matches(&self, version: &Version) -> bool {
-        self.groups.iter().any(|group| group.iter().all(|c| c.matches(version)))
+        self.groups
+            .iter()
+            .any(|group| group.iter().all(|c| c.matches(version)))
     }
 }
 
@@ -177,7 +216,9 @@ impl Comparator {
                 (Some(_), Some(_), Some(_)) => None,
             }
         };
-        let in_range = |low: &Version, high: Option<Version>| cmp(v, low) != Ordering::Less && high.is_none_or(|h| cmp(v, &h) == Ordering::Less);
+        let in_range = |low: &Version, high: Option<Version>| {
+            cmp(v, low) != Ordering::Less && high.is_none_or(|h| cmp(v, &h) == Ordering::Less)
+        };
         match self.op {
             Op::Eq if p.major.is_none() => true,
             Op::Eq if wildcard => in_range(&floor, ceiling()),
@@ -228,14 +269,22 @@ pub fn parse_tag(tag: &str) -> Option<Version> {
 
 /// The highest tag satisfying the constraint, by semver precedence (build metadata ignored;
 /// ties keep the first tag seen).
-pub fn highest_matching<'a>(constraint: &Constraint, tags: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn highest_matching<'a>(
+    constraint: &Constraint,
+    tags: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(&str, Version)> = None;
     for tag in tags {
-        let Some(version) = parse_tag(tag) else { continue };
+        let Some(version) = parse_tag(tag) else {
+            continue;
+        };
         if !constraint.matches(&version) {
             continue;
         }
-        if best.as_ref().is_none_or(|(_, b)| cmp(&version, b) == Ordering::Greater) {
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| cmp(&version, b) == Ordering::Greater)
+        {
             best = Some((tag, version));
         }
     }
@@ -247,7 +296,9 @@ mod tests {
     use super::*;
 
     fn check(constraint: &str, version: &str) -> bool {
-        Constraint::parse(constraint).unwrap().matches(&parse_tag(version).unwrap())
+        Constraint::parse(constraint)
+            .unwrap()
+            .matches(&parse_tag(version).unwrap())
     }
 
     #[test]
@@ -287,7 +338,11 @@ mod tests {
             ("5.0.x", "5.0.3", true),
         ];
         for (constraint, version, want) in cases {
-            assert_eq!(check(constraint, version), want, "{constraint} vs {version}");
+            assert_eq!(
+                check(constraint, version),
+                want,
+                "{constraint} vs {version}"
+            );
         }
     }
 
@@ -302,7 +357,14 @@ mod tests {
 
     #[test]
     fn highest_match_wins_and_prereleases_need_asking() {
-        let tags = ["v1.0.0", "v1.2.0", "v2.0.0-rc.1", "v1.10.0", "latest", "v3.0"];
+        let tags = [
+            "v1.0.0",
+            "v1.2.0",
+            "v2.0.0-rc.1",
+            "v1.10.0",
+            "latest",
+            "v3.0",
+        ];
         let c = Constraint::parse(">=1.0.0").unwrap();
         assert_eq!(highest_matching(&c, tags), Some("v1.10.0"));
         let pre = Constraint::parse(">=1.0.0-0").unwrap();

@@ -1,16 +1,32 @@
-//! Rill's source-controller: turns `GitRepository` and `OCIRepository` objects into checksummed
-//! `tar.gz` artifacts served over HTTP and published in `status.artifact` (Flux's
-//! source-controller API). The reconcilers arrive with the source-controller issue; today the
-//! crate holds the binary's flags and process wiring on top of `rill_common::runtime`.
+//! Rill's source-controller: turns `GitRepository` objects into checksummed `tar.gz`
+//! artifacts served over HTTP and published in `status.artifact`, as Flux's
+//! source-controller does. `OCIRepository` is not reconciled yet.
+
+pub mod error;
+pub mod git;
+pub mod gitrepository;
+pub mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
+use rill_common::artifact::{Retention, Storage, advertised_base_url};
+use rill_common::runtime::error_policy::{FailureCounter, RetryPolicy};
+use rill_common::runtime::events::EventRecorder;
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
+use rill_common::runtime::manager::ControllerRuntime;
 
 /// The controller name used for leases, events and field managers.
 pub const CONTROLLER_NAME: &str = "source-controller";
 
 /// Flux's default `--concurrent` for the source-controller.
 pub const DEFAULTS: ControllerDefaults = ControllerDefaults { concurrent: 2 };
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    rill_common::duration::parse(text).map_err(|e| e.to_string())
+}
 
 /// Command-line flags.
 #[derive(Parser, Debug, Clone)]
@@ -19,13 +35,83 @@ pub struct Flags {
     /// Flags shared by every controller.
     #[command(flatten)]
     pub runtime: RuntimeFlags,
+    /// The local storage path.
+    #[arg(long, env = "STORAGE_PATH", default_value = "/data")]
+    pub storage_path: PathBuf,
+    /// The address the artifact file server binds to.
+    #[arg(long, env = "STORAGE_ADDRESS", default_value = ":9090")]
+    pub storage_addr: String,
+    /// The advertised address of the artifact file server.
+    #[arg(long, env = "STORAGE_ADV_ADDR", default_value = "")]
+    pub storage_adv_addr: String,
+    /// How long superseded artifacts are kept.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub artifact_retention_ttl: Duration,
+    /// How many artifacts are kept per object.
+    #[arg(long, default_value_t = 2)]
+    pub artifact_retention_records: usize,
+    /// The digest algorithm of artifacts (only sha256).
+    #[arg(long, default_value = "sha256", value_parser = ["sha256"])]
+    pub artifact_digest_algo: String,
 }
 
-/// Runs the controller's reconcilers until shutdown.
-pub async fn run(runtime: rill_common::runtime::manager::ControllerRuntime, _client: kube::Client) {
-    tracing::warn!(
-        controller = runtime.name,
-        "no reconcilers are implemented yet; serving metrics and health only"
-    );
-    std::future::pending::<()>().await;
+/// The storage configured by the flags.
+pub fn storage(flags: &Flags) -> Storage {
+    let hostname = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let base = advertised_base_url(&flags.storage_addr, &flags.storage_adv_addr, &hostname);
+    Storage::new(
+        &flags.storage_path,
+        &base,
+        Retention {
+            ttl: flags.artifact_retention_ttl,
+            records: flags.artifact_retention_records,
+        },
+    )
+}
+
+/// Serves the storage and runs the reconcilers until shutdown.
+pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client) {
+    let storage = storage(&flags);
+    if let Err(e) = std::fs::create_dir_all(storage.root()) {
+        tracing::error!(error = %e, path = %storage.root().display(), "cannot create the storage directory");
+        return;
+    }
+    let listener = match rill_common::runtime::health::parse_listen_addr(&flags.storage_addr) {
+        Ok(addr) => tokio::net::TcpListener::bind(addr).await,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid --storage-addr");
+            return;
+        }
+    };
+    match listener {
+        Ok(listener) => {
+            tokio::spawn(rill_common::runtime::health::serve(
+                listener,
+                server::router(storage.clone()),
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, addr = %flags.storage_addr, "cannot serve artifacts");
+            return;
+        }
+    }
+    let ctx = Arc::new(gitrepository::Context {
+        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME),
+        client,
+        storage,
+        metrics: runtime.metrics.clone(),
+        failures: FailureCounter::default(),
+        retry: RetryPolicy {
+            min: runtime.flags.min_retry_delay,
+            max: runtime.flags.max_retry_delay,
+        },
+        requeue_dependency: runtime.flags.requeue_dependency,
+        jitter_percentage: runtime.flags.interval_jitter_percentage,
+    });
+    gitrepository::run(
+        ctx,
+        runtime.flags.watch_namespace(),
+        runtime.flags.concurrent,
+    )
+    .await;
 }

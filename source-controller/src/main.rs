@@ -1,5 +1,5 @@
-//! The `source-controller` binary: parses flags, installs the crypto provider and logging, and runs the
-//! controller under the shared runtime.
+//! The `source-controller` binary: parses flags, installs the crypto provider and logging,
+//! and runs the controller under the shared runtime.
 
 use clap::{CommandFactory, FromArgMatches};
 use rill_common::runtime::flags::with_controller_defaults;
@@ -13,10 +13,14 @@ async fn main() -> std::process::ExitCode {
         Ok(flags) => flags,
         Err(e) => e.exit(),
     };
-    let runtime = ControllerRuntime::init(CONTROLLER_NAME, flags.runtime);
+    let runtime = ControllerRuntime::init(CONTROLLER_NAME, flags.runtime.clone());
     let result = async {
         let client = runtime.client().await?;
-        runtime.run(client, source_controller::run).await
+        runtime
+            .run(client, move |runtime, client| {
+                source_controller::run(flags, runtime, client)
+            })
+            .await
     }
     .await;
     match result {

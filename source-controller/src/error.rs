@@ -1,0 +1,103 @@
+//! The source-controller's errors: each says which condition it sets, with which Flux reason,
+//! and how the reconcile is retried.
+
+use std::time::Duration;
+
+use rill_common::conditions::{reasons, types};
+use rill_common::runtime::error_policy::{ErrorClass, ReconcileError};
+
+/// Why a GitRepository reconcile failed. Messages never carry credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL cannot be used; a human must fix the spec.
+    #[error("{0}")]
+    InvalidUrl(String),
+    /// The spec asks for something wrong (bad ref, bad semver range); a human must fix it.
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// A field Rill does not implement yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Credentials are missing, malformed or refused.
+    #[error("{0}")]
+    Auth(String),
+    /// The Git operation failed.
+    #[error("{0}")]
+    Git(String),
+    /// The repository has no commits.
+    #[error("{0}")]
+    EmptyRepository(String),
+    /// `.sourceignore` or `spec.ignore` does not parse.
+    #[error("{0}")]
+    Ignore(String),
+    /// Writing or reading the artifact storage failed.
+    #[error("{0}")]
+    Storage(String),
+    /// An included GitRepository is missing or has no artifact yet.
+    #[error("{message}")]
+    IncludeUnavailable {
+        /// `NotFound` or `NoArtifact`.
+        reason: &'static str,
+        /// What is missing.
+        message: String,
+        /// When to look again.
+        retry: Duration,
+    },
+    /// The Kubernetes API failed.
+    #[error("{0}")]
+    Kube(String),
+}
+
+impl Error {
+    /// The condition type the error sets to True (`Stalled` for errors that need a human).
+    pub fn condition(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl(_) | Error::InvalidSpec(_) | Error::Unsupported(_) => types::STALLED,
+            Error::Storage(_) | Error::Ignore(_) => types::STORAGE_OPERATION_FAILED,
+            Error::IncludeUnavailable { .. } => types::INCLUDE_UNAVAILABLE,
+            _ => types::FETCH_FAILED,
+        }
+    }
+}
+
+impl ReconcileError for Error {
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl(_) => reasons::URL_INVALID,
+            Error::InvalidSpec(_) => reasons::GIT_OPERATION_FAILED,
+            Error::Unsupported(_) => reasons::UNSUPPORTED,
+            Error::Auth(_) => reasons::AUTHENTICATION_FAILED,
+            Error::Git(_) => reasons::GIT_OPERATION_FAILED,
+            Error::EmptyRepository(_) => reasons::EMPTY_GIT_REPOSITORY,
+            Error::Ignore(_) => reasons::SOURCE_IGNORE_ERROR,
+            Error::Storage(_) => reasons::ARCHIVE_OPERATION_FAILED,
+            Error::IncludeUnavailable { reason, .. } => reason,
+            Error::Kube(_) => reasons::FAILED,
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::InvalidUrl(_) | Error::InvalidSpec(_) | Error::Unsupported(_) => {
+                ErrorClass::Stalled
+            }
+            Error::IncludeUnavailable { retry, .. } => ErrorClass::Waiting(*retry),
+            _ => ErrorClass::Transient,
+        }
+    }
+
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl(_) => "invalid_url",
+            Error::InvalidSpec(_) => "invalid_spec",
+            Error::Unsupported(_) => "unsupported",
+            Error::Auth(_) => "auth",
+            Error::Git(_) => "git",
+            Error::EmptyRepository(_) => "empty_repository",
+            Error::Ignore(_) => "ignore",
+            Error::Storage(_) => "storage",
+            Error::IncludeUnavailable { .. } => "include_unavailable",
+            Error::Kube(_) => "kube",
+        }
+    }
+}

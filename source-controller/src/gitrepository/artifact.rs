@@ -1,0 +1,172 @@
+//! The storage and artifact steps: verify and collect the stored artifacts, then (unless the
+//! stored artifact is current) check out, apply ignore rules and archive the new revision.
+
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
+use rill_common::conditions::{self, Status, reasons, types};
+
+use super::ignore::IgnoreRules;
+use super::source::{
+    checkout, copy_includes, included_artifacts, load_credentials, remote_target, up_to_date,
+    validate_url,
+};
+use super::{Context, Success, key_of, refresh_url};
+use crate::error::Error;
+
+/// Runs storage -> source -> artifact, updating `status` and `conds` as it goes.
+pub(super) async fn run_steps(
+    repo: &GitRepository,
+    ctx: &Context,
+    status: &mut GitRepositoryStatus,
+    conds: &mut Vec<Condition>,
+    generation: i64,
+    now: &Time,
+) -> Result<Success, Error> {
+    if repo.spec.verify.is_some() {
+        return Err(Error::Unsupported(
+            "spec.verify is not supported by Rill yet: commits are not verified".into(),
+        ));
+    }
+    if repo
+        .spec
+        .provider
+        .is_some_and(|p| p != rill_common::api::source_v1::GitProvider::Generic)
+    {
+        return Err(Error::Unsupported(
+            "spec.provider other than 'generic' is not supported by Rill yet".into(),
+        ));
+    }
+    let scheme = validate_url(&repo.spec.url)?;
+
+    // Storage: the recorded artifact must still be on disk with its digest.
+    let key = key_of(repo);
+    let verified = status
+        .artifact
+        .as_ref()
+        .is_some_and(|a| ctx.storage.verify(a));
+    if status.artifact.is_some() && !verified {
+        status.artifact = None;
+        conditions::remove(conds, types::ARTIFACT_IN_STORAGE);
+        conditions::mark_reconciling(
+            conds,
+            reasons::PROGRESSING,
+            "building artifact: disappeared from storage",
+            generation,
+            now,
+        );
+    }
+    refresh_url(&ctx.storage, status);
+    let current_file = status
+        .artifact
+        .as_ref()
+        .and_then(|a| a.path.rsplit('/').next().map(str::to_string));
+    if let Err(e) = ctx
+        .storage
+        .garbage_collect(&key, current_file.as_deref(), SystemTime::now())
+    {
+        tracing::warn!(error = %e, "artifact garbage collection failed");
+    }
+
+    // Source.
+    let timeout = repo
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(|t| rill_common::duration::parse(t).ok())
+        .unwrap_or(Duration::from_secs(60));
+    let creds = load_credentials(repo, ctx, scheme).await?;
+    let included = included_artifacts(repo, ctx).await?;
+    let target = remote_target(repo, &creds, timeout).await?;
+    if up_to_date(repo, status, &target, &included, verified) {
+        let revision = target.revision.clone();
+        conditions::set(
+            conds,
+            types::ARTIFACT_IN_STORAGE,
+            Status::True,
+            reasons::SUCCEEDED,
+            &format!("stored artifact for revision '{revision}'"),
+            generation,
+            now,
+        );
+        return Ok(Success { new_artifact: None });
+    }
+    if status.artifact.is_some() {
+        let message = format!("new upstream revision '{}'", target.revision);
+        conditions::set(
+            conds,
+            types::ARTIFACT_OUTDATED,
+            Status::True,
+            reasons::NEW_REVISION,
+            &message,
+            generation,
+            now,
+        );
+        conditions::mark_reconciling(
+            conds,
+            reasons::PROGRESSING,
+            &format!("building artifact: {message}"),
+            generation,
+            now,
+        );
+    }
+    let workdir = tempfile::tempdir()
+        .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
+    let checked_out = checkout(repo, &creds, &target, workdir.path(), timeout).await?;
+    copy_includes(repo, ctx, &included, workdir.path())?;
+
+    // Artifact.
+    let rules = IgnoreRules::load(workdir.path(), repo.spec.ignore.as_deref())
+        .map_err(|e| Error::Ignore(e.to_string()))?;
+    let storage = ctx.storage.clone();
+    let file = format!("{}.tar.gz", target.commit);
+    let (source, revision, stored_at) = (
+        workdir.path().to_path_buf(),
+        target.revision.clone(),
+        now.clone(),
+    );
+    let key_for_store = key.clone();
+    let artifact = tokio::task::spawn_blocking(move || {
+        let exclude = |path: &std::path::Path, is_dir: bool| rules.excluded(path, is_dir);
+        storage.store_directory(
+            &key_for_store,
+            &file,
+            &source,
+            &exclude,
+            &revision,
+            stored_at,
+        )
+    })
+    .await
+    .map_err(|e| Error::Storage(format!("archiving panicked: {e}")))?
+    .map_err(|e| Error::Storage(format!("failed to archive artifact: {e}")))?;
+    let changed =
+        status.artifact.as_ref().and_then(|a| a.digest.as_ref()) != artifact.digest.as_ref();
+    let file_name = artifact.path.rsplit('/').next().map(str::to_string);
+    status.artifact = Some(artifact);
+    status.included_artifacts = (!included.is_empty()).then_some(included);
+    status.observed_ignore = repo.spec.ignore.clone();
+    status.observed_recurse_submodules = repo.spec.recurse_submodules;
+    status.observed_include = repo.spec.include.clone();
+    status.observed_sparse_checkout = repo.spec.sparse_checkout.clone();
+    conditions::set(
+        conds,
+        types::ARTIFACT_IN_STORAGE,
+        Status::True,
+        reasons::SUCCEEDED,
+        &format!("stored artifact for revision '{}'", target.revision),
+        generation,
+        now,
+    );
+    if let Err(e) = ctx
+        .storage
+        .garbage_collect(&key, file_name.as_deref(), SystemTime::now())
+    {
+        tracing::warn!(error = %e, "artifact garbage collection failed");
+    }
+    let summary: String = checked_out.summary.chars().take(50).collect();
+    Ok(Success {
+        new_artifact: changed.then_some(summary),
+    })
+}

@@ -1,0 +1,259 @@
+//! The GitRepository reconciler: finalizer, suspend, then the steps storage -> source ->
+//! artifact, then conditions, one status patch when something changed, events on
+//! transitions, and the requeue the outcome asks for.
+
+mod artifact;
+pub mod ignore;
+pub mod reference;
+pub mod source;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::store;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
+use rill_common::artifact::{ObjectKey, Storage};
+use rill_common::conditions::{self, Outcome, Status, reasons, types};
+use rill_common::runtime::error_policy::{
+    ErrorClass, FailureCounter, ReconcileError, Requeue, RetryPolicy,
+};
+use rill_common::runtime::events::{EventNote, EventRecorder, Severity, ready_transition};
+use rill_common::runtime::jitter::jittered_random;
+use rill_common::runtime::metrics::Metrics;
+use rill_common::runtime::reconcile_request::{generation_or_requested_at, handled_value};
+use rill_common::runtime::status::patch_status_if_changed;
+
+use crate::error::Error;
+
+/// The finalizer on every Flux object.
+pub const FINALIZER: &str = "finalizers.fluxcd.io";
+/// The field manager of status writes.
+pub const FIELD_MANAGER: &str = "source-controller";
+const KIND: &str = "GitRepository";
+
+/// Shared state of the reconciler.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Artifact storage.
+    pub storage: Storage,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Events.
+    pub recorder: EventRecorder,
+    /// Consecutive failures per object.
+    pub failures: FailureCounter,
+    /// Backoff bounds.
+    pub retry: RetryPolicy,
+    /// `--requeue-dependency`.
+    pub requeue_dependency: Duration,
+    /// `--interval-jitter-percentage`.
+    pub jitter_percentage: u8,
+}
+
+/// Runs the GitRepository controller until the stream ends.
+pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
+    let api: Api<GitRepository> = match &namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let (reader, writer) = store();
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(generation_or_requested_at, Default::default());
+    Controller::for_stream(trigger, reader)
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy(
+    _repo: Arc<GitRepository>,
+    error: &FinalizerError<Error>,
+    ctx: Arc<Context>,
+) -> Action {
+    tracing::warn!(error = %error, "GitRepository reconcile error");
+    ctx.retry.requeue_for(ErrorClass::Transient, 3).into()
+}
+
+async fn reconcile(
+    repo: Arc<GitRepository>,
+    ctx: Arc<Context>,
+) -> Result<Action, FinalizerError<Error>> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, repo, |event| async {
+        match event {
+            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
+            FinalizerEvent::Cleanup(repo) => cleanup(repo, &ctx),
+        }
+    })
+    .await
+}
+
+fn key_of(repo: &GitRepository) -> ObjectKey {
+    ObjectKey::new(
+        KIND,
+        &repo.namespace().unwrap_or_default(),
+        &repo.name_any(),
+    )
+}
+
+fn cleanup(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
+    ctx.storage
+        .remove_all(&key_of(&repo))
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    ctx.metrics.record_conditions(
+        KIND,
+        &repo.namespace().unwrap_or_default(),
+        &repo.name_any(),
+        &[],
+        true,
+    );
+    Ok(Action::await_change())
+}
+
+/// What a successful run produced.
+struct Success {
+    new_artifact: Option<String>,
+}
+
+async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
+    let namespace = repo.namespace().unwrap_or_default();
+    let name = repo.name_any();
+    let _timer = ctx.metrics.reconcile_timer(KIND, &namespace, &name);
+    let suspended = repo.spec.suspend.unwrap_or(false);
+    ctx.metrics
+        .record_suspend(KIND, &namespace, &name, suspended);
+    if suspended {
+        return Ok(Action::await_change());
+    }
+    let generation = repo.metadata.generation.unwrap_or(0);
+    let now = Time(jiff::Timestamp::now());
+    let observed = repo.status.clone();
+    let mut status = observed.clone().unwrap_or_default();
+    let mut conds: Vec<Condition> = status.conditions.take().unwrap_or_default();
+    let before = conds.clone();
+    conditions::mark_reconciling(
+        &mut conds,
+        reasons::PROGRESSING,
+        "reconciliation in progress",
+        generation,
+        &now,
+    );
+
+    let result = artifact::run_steps(&repo, ctx, &mut status, &mut conds, generation, &now).await;
+    let outcome = match &result {
+        Ok(_) => {
+            for t in [
+                types::FETCH_FAILED,
+                types::STORAGE_OPERATION_FAILED,
+                types::INCLUDE_UNAVAILABLE,
+                types::ARTIFACT_OUTDATED,
+                types::STALLED,
+            ] {
+                conditions::remove(&mut conds, t);
+            }
+            Outcome::Success
+        }
+        Err(e) if e.class() == ErrorClass::Stalled => {
+            conditions::mark_stalled(&mut conds, e.reason(), &e.to_string(), generation, &now);
+            Outcome::Stalled
+        }
+        Err(e) => {
+            conditions::set(
+                &mut conds,
+                e.condition(),
+                Status::True,
+                e.reason(),
+                &e.to_string(),
+                generation,
+                &now,
+            );
+            Outcome::Retrying
+        }
+    };
+    if outcome != Outcome::Stalled {
+        conditions::summarize_ready(&mut conds, &conditions::SOURCE_SUMMARY, generation, &now);
+    }
+    if conditions::finish(&mut conds, outcome) {
+        status.observed_generation = Some(generation);
+    }
+    status.last_handled_reconcile_at =
+        handled_value(&repo.metadata, status.last_handled_reconcile_at.as_deref());
+    status.conditions = Some(conds.clone());
+
+    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    patch_status_if_changed(&api, &name, observed.as_ref(), &status, FIELD_MANAGER)
+        .await
+        .map_err(|e| Error::Kube(format!("failed to patch status: {e}")))?;
+    ctx.metrics
+        .record_conditions(KIND, &namespace, &name, &conds, false);
+    publish_events(&repo, ctx, &before, &conds, &result).await;
+
+    let key = format!("{namespace}/{name}");
+    Ok(match result {
+        Ok(_) => {
+            ctx.failures.succeeded(&key);
+            let interval = rill_common::duration::parse(&repo.spec.interval)
+                .unwrap_or(Duration::from_secs(60));
+            Action::requeue(jittered_random(interval, ctx.jitter_percentage))
+        }
+        Err(e) => {
+            let failures = ctx.failures.failed(&key);
+            let requeue = ctx.retry.requeue_for(e.class(), failures);
+            match requeue {
+                Requeue::After(d) => {
+                    let interval = rill_common::duration::parse(&repo.spec.interval).unwrap_or(d);
+                    Action::requeue(d.min(interval.max(Duration::from_secs(1))))
+                }
+                Requeue::AwaitChange => Action::await_change(),
+            }
+        }
+    })
+}
+
+async fn publish_events(
+    repo: &GitRepository,
+    ctx: &Context,
+    before: &[Condition],
+    after: &[Condition],
+    result: &Result<Success, Error>,
+) {
+    let note = match result {
+        Ok(Success {
+            new_artifact: Some(summary),
+        }) => Some(EventNote {
+            severity: Severity::Info,
+            reason: reasons::NEW_ARTIFACT.into(),
+            message: format!("stored artifact for commit '{summary}'"),
+        }),
+        _ => ready_transition(before, after),
+    };
+    if let Some(note) = note {
+        if let Err(e) = ctx.recorder.publish(&repo.object_ref(&()), &note).await {
+            tracing::warn!(error = %e, "cannot publish event");
+        }
+    }
+}
+
+/// Replaces the status's artifact URL host with the storage's current advertised address.
+fn refresh_url(storage: &Storage, status: &mut GitRepositoryStatus) {
+    if let Some(artifact) = status.artifact.as_mut() {
+        artifact.url = storage.url_for(&artifact.path);
+    }
+}
