@@ -1,3 +1,7 @@
-//! End-to-end test support: starts the sandbox, real Git servers (git http-backend, OpenSSH),
-//! the CNCF registry and the controller binaries, and drives them with `kubectl`. The fixtures
-//! arrive with the controller issues; the tests live in `e2e/tests/`.
+//! End-to-end test support: real Git servers (git's own `http-backend` behind a small HTTP
+//! front with basic or bearer auth, and Debian's OpenSSH), Git repositories built with the
+//! `git` CLI, and helpers to run Rill's controllers against the sandbox.
+
+pub mod git_http;
+pub mod git_repo;
+pub mod git_ssh;

@@ -28,13 +28,17 @@ pub fn handled_value(meta: &ObjectMeta, last_handled: Option<&str>) -> Option<St
     requested_at(meta).or(last_handled).map(str::to_string)
 }
 
-/// Watch predicate: changes when the generation or the `requestedAt` token changes, and not on
-/// status or label updates. Use with `WatchStreamExt::predicate_filter`.
+/// Watch predicate: changes when the generation, the `requestedAt` token, the finalizers or
+/// the deletion timestamp change, and not on status or label updates (finalizers count so
+/// that adding one, which the finalizer helper waits for, triggers the next reconcile). Use
+/// with `WatchStreamExt::predicate_filter`.
 pub fn generation_or_requested_at<K: Resource>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
     let mut hasher = DefaultHasher::new();
     meta.generation.hash(&mut hasher);
     requested_at(meta).hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
     Some(hasher.finish())
 }
 
@@ -103,5 +107,12 @@ mod tests {
             generation_or_requested_at(&object(1, Some("t2"), "a"))
         );
         assert_ne!(base, generation_or_requested_at(&object(1, None, "a")));
+        let mut finalized = object(1, Some("t1"), "a");
+        finalized.metadata.finalizers = Some(vec!["finalizers.fluxcd.io".into()]);
+        assert_ne!(
+            base,
+            generation_or_requested_at(&finalized),
+            "adding a finalizer triggers"
+        );
     }
 }

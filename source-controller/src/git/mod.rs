@@ -66,18 +66,23 @@ pub enum GitError {
 
 fn classify(error: git2::Error, secrets: &[&str]) -> GitError {
     let message = redact(error.message(), secrets);
+    let lower = message.to_lowercase();
+    if lower.contains("hostkey") || lower.contains("host key") {
+        return GitError::Auth(format!("host key verification failed: {message}"));
+    }
     let auth = matches!(
-        error.class(),
-        git2::ErrorClass::Ssh | git2::ErrorClass::Http
-    ) && (message.contains("auth")
-        || message.contains("401")
-        || message.contains("403")
-        || message.contains("host key")
-        || message.contains("credentials"))
-        || error.code() == git2::ErrorCode::Auth
-        || error.code() == git2::ErrorCode::Certificate
-        || message.contains("host key verification failed")
-        || message.contains("too many redirects or authentication replays");
+        error.code(),
+        git2::ErrorCode::Auth | git2::ErrorCode::Certificate
+    ) || [
+        "authentication",
+        "credentials",
+        "401",
+        "403",
+        "unauthorized",
+        "permission denied",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     if auth {
         GitError::Auth(message)
     } else {
@@ -129,20 +134,20 @@ fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
                 "authentication failed: the server rejected the credentials",
             ));
         }
-        if allowed.contains(CredentialType::SSH_KEY) {
-            if let Some((key, passphrase)) = &creds.ssh_identity {
-                return Cred::ssh_key_from_memory(
-                    username.unwrap_or("git"),
-                    None,
-                    key,
-                    passphrase.as_deref(),
-                );
-            }
+        if allowed.contains(CredentialType::SSH_KEY)
+            && let Some((key, passphrase)) = &creds.ssh_identity
+        {
+            return Cred::ssh_key_from_memory(
+                username.unwrap_or("git"),
+                None,
+                key,
+                passphrase.as_deref(),
+            );
         }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            if let Some((user, pass)) = &creds.basic {
-                return Cred::userpass_plaintext(user, pass);
-            }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && let Some((user, pass)) = &creds.basic
+        {
+            return Cred::userpass_plaintext(user, pass);
         }
         if allowed.contains(CredentialType::USERNAME) {
             return Cred::username(username.unwrap_or("git"));

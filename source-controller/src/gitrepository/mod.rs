@@ -187,11 +187,11 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
             Outcome::Retrying
         }
     };
-    if outcome != Outcome::Stalled {
-        conditions::summarize_ready(&mut conds, &conditions::SOURCE_SUMMARY, generation, &now);
-    }
     if conditions::finish(&mut conds, outcome) {
         status.observed_generation = Some(generation);
+    }
+    if outcome != Outcome::Stalled {
+        conditions::summarize_ready(&mut conds, &conditions::SOURCE_SUMMARY, generation, &now);
     }
     status.last_handled_reconcile_at =
         handled_value(&repo.metadata, status.last_handled_reconcile_at.as_deref());
@@ -244,10 +244,10 @@ async fn publish_events(
         }),
         _ => ready_transition(before, after),
     };
-    if let Some(note) = note {
-        if let Err(e) = ctx.recorder.publish(&repo.object_ref(&()), &note).await {
-            tracing::warn!(error = %e, "cannot publish event");
-        }
+    if let Some(note) = note
+        && let Err(e) = ctx.recorder.publish(&repo.object_ref(&()), &note).await
+    {
+        tracing::warn!(error = %e, "cannot publish event");
     }
 }
 
