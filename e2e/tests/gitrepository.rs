@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use source_controller::gitrepository::{self, Context};
 
 struct Env {
-    _sandbox: Sandbox,
+    sandbox: Sandbox,
     client: Client,
     storage_dir: tempfile::TempDir,
     repos: tempfile::TempDir,
@@ -83,7 +83,7 @@ async fn env() -> Env {
     });
     let controller = tokio::spawn(gitrepository::run(ctx, None, 4));
     Env {
-        _sandbox: sandbox,
+        sandbox,
         client,
         storage_dir,
         repos: tempfile::tempdir().unwrap(),
@@ -763,4 +763,72 @@ async fn the_artifact_server_supports_ranges_and_etags_and_stays_inside_storage(
             .as_u16();
         assert_eq!(status, 404, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_shows_fluxs_columns_and_waits_for_ready() {
+    let kubectl_present = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !kubectl_present {
+        eprintln!("skipping: kubectl is not installed");
+        return;
+    }
+    let env = env().await;
+    TestRepo::create(env.repos.path(), "app", APP);
+    let server = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    env.sandbox
+        .write_kubeconfig(&dir.path().join("kubeconfig"))
+        .unwrap();
+    env.create(
+        "podinfo",
+        json!({"url": format!("{}/app.git", server.url), "interval": "1h"}),
+    )
+    .await;
+    let run = |args: Vec<&'static str>| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("kubectl")
+                .args(args)
+                .env("KUBECONFIG", dir.join("kubeconfig"))
+                .env("KUBECACHEDIR", dir.join("cache"))
+                .output()
+                .unwrap()
+        })
+    };
+    let wait = run(vec![
+        "wait",
+        "--for=condition=Ready",
+        "gitrepository/podinfo",
+        "--timeout=30s",
+    ])
+    .await
+    .unwrap();
+    assert!(
+        wait.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wait.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&wait.stdout).trim(),
+        "gitrepository.source.toolkit.fluxcd.io/podinfo condition met"
+    );
+    let table = run(vec!["get", "gitrepositories"]).await.unwrap();
+    let text = String::from_utf8_lossy(&table.stdout).into_owned();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "URL", "AGE", "READY", "STATUS"]
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("podinfo")
+            && row.contains("True")
+            && row.contains("stored artifact for revision 'master@sha1:"),
+        "{row}"
+    );
 }
