@@ -93,6 +93,11 @@ impl TestRepo {
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// Runs git in the work tree.
+    pub fn run(&self, args: &[&str]) -> String {
+        git(&self.work, args)
+    }
+
     /// Creates (or moves, with `force`) an annotated tag at the head of `branch` and pushes it.
     pub fn tag(&self, branch: &str, tag: &str) -> String {
         git(&self.work, &["checkout", "-q", branch]);

@@ -832,3 +832,77 @@ async fn kubectl_shows_fluxs_columns_and_waits_for_ready() {
         "{row}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_checkouts_and_submodules() {
+    let env = env().await;
+    let server = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    TestRepo::create(env.repos.path(), "sub", &[("lib.yaml", "lib\n")]);
+    let parent = TestRepo::create(
+        env.repos.path(),
+        "parent",
+        &[("apps/a.yaml", "a\n"), ("infra/b.yaml", "b\n")],
+    );
+    parent.run(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &format!("{}/sub.git", server.url),
+        "libs/sub",
+    ]);
+    parent.commit("master", &[], "add a submodule");
+    let url = format!("{}/parent.git", server.url);
+    env.create(
+        "sparse",
+        json!({"url": url, "interval": "1h", "sparseCheckout": ["./apps"]}),
+    )
+    .await;
+    env.create(
+        "submodules",
+        json!({"url": url, "interval": "1h", "recurseSubmodules": true}),
+    )
+    .await;
+    env.create("plain", json!({"url": url, "interval": "1h"}))
+        .await;
+    env.create(
+        "missing-dir",
+        json!({"url": url, "interval": "1h", "sparseCheckout": ["nope"]}),
+    )
+    .await;
+
+    let sparse = env.ready("sparse").await;
+    assert_eq!(
+        artifact_files(&sparse)
+            .await
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["apps/a.yaml"]
+    );
+    assert_eq!(
+        sparse.status.as_ref().unwrap().observed_sparse_checkout,
+        Some(vec!["./apps".to_string()])
+    );
+    let with_subs = artifact_files(&env.ready("submodules").await).await;
+    assert_eq!(
+        with_subs.get("libs/sub/lib.yaml").map(String::as_str),
+        Some("lib\n"),
+        "{with_subs:?}"
+    );
+    let plain = artifact_files(&env.ready("plain").await).await;
+    assert!(
+        !plain.contains_key("libs/sub/lib.yaml"),
+        "submodules are not fetched unless asked"
+    );
+    let missing = env.failed_with("missing-dir", "GitOperationFailed").await;
+    assert!(
+        condition(&missing, "Ready")
+            .unwrap()
+            .2
+            .contains("'nope' does not exist")
+    );
+}
