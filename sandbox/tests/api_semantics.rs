@@ -387,6 +387,19 @@ async fn a_restarted_sandbox_keeps_objects_and_resource_versions_grow() {
         .await
         .unwrap();
     assert!(updated.resource_version().unwrap().parse::<u64>().unwrap() > old_rv);
+    // A watch from before the restart resumes by re-listing: the old history is gone (410).
+    let resumed: Vec<WatchEvent<ConfigMap>> = cms
+        .watch(&WatchParams::default().timeout(2), &old_rv.to_string())
+        .await
+        .unwrap()
+        .take(1)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        matches!(&resumed[0], WatchEvent::Error(e) if e.code == 410),
+        "{resumed:?}"
+    );
     let namespaces = Api::<Namespace>::all(client.clone())
         .list(&ListParams::default())
         .await

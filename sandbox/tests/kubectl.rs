@@ -256,6 +256,12 @@ async fn custom_resources_show_printer_columns_and_can_be_waited_for() {
     let table = k.ok(&["get", "gitrepositories", "-n", "team-a"]).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAME", "URL", "AGE", "READY", "STATUS"]);
+    let json_list = k
+        .ok(&["get", "gitrepositories", "-n", "team-a", "-o", "json"])
+        .await;
+    let parsed: serde_json::Value = serde_json::from_str(&json_list).unwrap();
+    assert_eq!(parsed["kind"], "List");
+    assert_eq!(parsed["items"][0]["metadata"]["name"], "podinfo");
     let yaml = k
         .ok(&["get", "gitrepo", "podinfo", "-n", "team-a", "-o", "yaml"])
         .await;
