@@ -1,3 +1,14 @@
-//! Rill's native kustomize engine: builds a kustomization directory (on disk or in memory) into
-//! resources and into the YAML stream, byte-identical to `kustomize build` v5.5.0, with no
-//! Kubernetes client and no network. Filled by the kustomize-engine issue; empty today.
+//! Rill's native kustomize engine: builds a kustomization directory into resources and into the
+//! YAML stream, byte-identical to `kustomize build` v5.5.0, with no Kubernetes client and no
+//! network. Supported so far: resources (files, multi-document files, `List` kinds, nested
+//! kustomizations), `namespace`, the legacy output order and go-yaml v3's output format; every
+//! other kustomization field fails with an error naming it.
+
+pub mod build;
+pub mod error;
+pub mod kustomization;
+pub mod resource;
+pub mod yaml;
+
+pub use build::{LoadRestrictor, Options, build, build_yaml};
+pub use error::Error;

@@ -1,0 +1,263 @@
+//! Building a kustomization: resources (files and nested kustomizations) accumulated in
+//! order, identity checks, the namespace transformer, then kustomize's legacy order.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::kustomization::{Kustomization, find};
+use crate::resource::{CLUSTER_SCOPED, Resource, legacy_order};
+use crate::yaml::{read_documents, to_yaml};
+
+/// Which files a kustomization may read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoadRestrictor {
+    /// Only files under the kustomization's own directory (kustomize's default).
+    #[default]
+    RootOnly,
+    /// Any file.
+    None,
+}
+
+/// Build options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// The load restrictor.
+    pub load_restrictor: LoadRestrictor,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn is_remote(target: &str) -> bool {
+    target.contains("://")
+        || target.starts_with("git@")
+        || target.starts_with("github.com/")
+        || target.contains("?ref=")
+}
+
+/// Builds the kustomization in `dir` into resources, in output order.
+pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
+    let mut resources = accumulate(dir, options, &mut Vec::new())?;
+    let ordered = {
+        let sort_fifo = false;
+        if !sort_fifo {
+            resources.sort_by(|a, b| legacy_order(&a.id(), &b.id()));
+        }
+        resources
+    };
+    Ok(ordered)
+}
+
+/// Builds and renders the YAML stream kustomize prints.
+pub fn build_yaml(dir: &Path, options: &Options) -> Result<String, Error> {
+    let resources = build(dir, options)?;
+    let docs: Vec<String> = resources.iter().map(|r| to_yaml(&r.object)).collect();
+    Ok(docs.join("---\n"))
+}
+
+fn accumulate(
+    dir: &Path,
+    options: &Options,
+    stack: &mut Vec<PathBuf>,
+) -> Result<Vec<Resource>, Error> {
+    let canonical = dir.canonicalize().map_err(|e| io(dir, e))?;
+    if stack.contains(&canonical) {
+        return Err(Error::Resource(format!(
+            "cycle detected: {} includes itself",
+            dir.display()
+        )));
+    }
+    stack.push(canonical.clone());
+    let path = find(dir).ok_or_else(|| {
+        io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
+    })?;
+    let k = Kustomization::load(&path)?;
+    let mut resources: Vec<Resource> = Vec::new();
+    let mut entries = k.strings("resources")?;
+    entries.extend(k.strings("bases")?);
+    for entry in entries {
+        if is_remote(&entry) {
+            return Err(Error::Unsupported(format!(
+                "{}: remote resource {entry:?} is not supported: only local files and directories can be used",
+                path.display()
+            )));
+        }
+        let target = dir.join(&entry);
+        let loaded = if target.is_dir() {
+            accumulate(&target, options, stack)?
+        } else {
+            load_file(&target, &canonical, options)?
+        };
+        for resource in loaded {
+            let id = resource.id();
+            if resources.iter().any(|r| r.id().same_object(&id)) {
+                return Err(Error::Resource(format!(
+                    "may not add resource with an already registered id: {}.{}.{}/{}.{}",
+                    id.kind, id.version, id.group, id.name, id.namespace
+                )));
+            }
+            resources.push(resource);
+        }
+    }
+    for unsupported in [
+        "components",
+        "patches",
+        "patchesStrategicMerge",
+        "patchesJson6902",
+        "namePrefix",
+        "nameSuffix",
+        "commonLabels",
+        "labels",
+        "commonAnnotations",
+        "images",
+        "replicas",
+        "configMapGenerator",
+        "secretGenerator",
+        "vars",
+        "replacements",
+        "configurations",
+        "openapi",
+        "crds",
+        "transformers",
+        "generators",
+        "validators",
+        "helmCharts",
+        "helmChartInflationGenerator",
+        "sortOptions",
+        "buildMetadata",
+    ] {
+        if k.fields.get(unsupported).is_some_and(|v| !v.is_null()) {
+            return Err(Error::Unsupported(format!(
+                "{}: '{unsupported}' is not supported by Rill's kustomize engine yet",
+                path.display()
+            )));
+        }
+    }
+    if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
+        let service_accounts: Vec<(String, String)> = resources
+            .iter()
+            .filter(|r| r.kind() == "ServiceAccount")
+            .map(|r| (r.id().name, r.id().namespace))
+            .collect();
+        for resource in &mut resources {
+            set_namespace(resource, &namespace);
+            fix_subjects(resource, &namespace, &service_accounts);
+        }
+    }
+    stack.pop();
+    Ok(resources)
+}
+
+fn set_namespace(resource: &mut Resource, namespace: &str) {
+    let kind = resource.kind().to_string();
+    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+        return;
+    }
+    if !resource.object["metadata"].is_object() {
+        resource.object["metadata"] = Value::Object(Default::default());
+    }
+    resource.object["metadata"]["namespace"] = Value::String(namespace.to_string());
+}
+
+/// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
+/// those naming a ServiceAccount of the build (same name and original namespace), follow the
+/// new namespace.
+fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(String, String)]) {
+    if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
+        return;
+    }
+    let Some(subjects) = resource
+        .object
+        .get_mut("subjects")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for subject in subjects {
+        if subject["kind"].as_str() != Some("ServiceAccount") {
+            continue;
+        }
+        let name = subject["name"].as_str().unwrap_or_default().to_string();
+        let current = subject["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let in_build = service_accounts
+            .iter()
+            .any(|(n, ns)| *n == name && *ns == current);
+        if name == "default" || in_build {
+            if let Some(map) = subject.as_object_mut() {
+                map.insert("namespace".into(), Value::String(namespace.to_string()));
+            }
+        }
+    }
+}
+
+fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
+    let canonical = path.canonicalize().map_err(|e| {
+        io(
+            path,
+            format!("{e}: must be a file or a directory with a kustomization"),
+        )
+    })?;
+    if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(root) {
+        return Err(Error::Resource(format!(
+            "security; file '{}' is not in or below '{}'",
+            canonical.display(),
+            root.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?;
+    let docs = read_documents(&text).map_err(|e| Error::Yaml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for doc in docs {
+        expand(doc, path, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error> {
+    let Value::Object(map) = &doc else {
+        return Err(Error::Resource(format!(
+            "{}: a resource must be a mapping",
+            path.display()
+        )));
+    };
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
+        for item in map
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            expand(item, path, out)?;
+        }
+        return Ok(());
+    }
+    if kind.is_empty() {
+        return Err(Error::Resource(format!(
+            "{}: missing kind in object {}",
+            path.display(),
+            serde_json::to_string(&doc).unwrap_or_default()
+        )));
+    }
+    if doc["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+        return Err(Error::Resource(format!(
+            "{}: missing metadata.name in object {}",
+            path.display(),
+            serde_json::to_string(&doc).unwrap_or_default()
+        )));
+    }
+    out.push(Resource { object: doc });
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The kustomization file: found by its three names, keys matched case-insensitively to
+//! kustomize's field names, unknown fields refused.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::yaml::read_documents;
+
+/// The file names kustomize looks for, in order.
+pub const FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Every field kustomize v5.5.0 knows.
+const FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "images",
+    "replicas",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "vars",
+    "replacements",
+    "configurations",
+    "openapi",
+    "crds",
+    "transformers",
+    "generators",
+    "validators",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "sortOptions",
+    "buildMetadata",
+    "inventory",
+    "nameSuffix",
+];
+
+/// A loaded kustomization.
+#[derive(Clone, Debug)]
+pub struct Kustomization {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Its fields under their canonical names.
+    pub fields: Map<String, Value>,
+}
+
+/// Finds the kustomization file in `dir`.
+pub fn find(dir: &Path) -> Option<PathBuf> {
+    let names: Vec<PathBuf> = FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect();
+    names.into_iter().next()
+}
+
+impl Kustomization {
+    /// Reads and normalises the kustomization at `path`.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let err = |message: String| Error::Kustomization {
+            path: path.to_path_buf(),
+            message,
+        };
+        let doc = match docs.len() {
+            0 => Value::Object(Map::new()),
+            1 => docs.into_iter().next().unwrap_or_default(),
+            _ => return Err(err("a kustomization file must hold one document".into())),
+        };
+        let Value::Object(raw) = doc else {
+            return Err(err("a kustomization must be a mapping".into()));
+        };
+        let mut fields = Map::new();
+        for (key, value) in raw {
+            let canonical = FIELDS
+                .iter()
+                .find(|f| f.eq_ignore_ascii_case(&key))
+                .ok_or_else(|| {
+                    err(format!(
+                        "invalid Kustomization: json: unknown field \"{key}\""
+                    ))
+                })?;
+            fields.insert(canonical.to_string(), value);
+        }
+        if let Some(kind) = fields.get("kind").and_then(Value::as_str) {
+            if kind != "Kustomization" && kind != "Component" {
+                return Err(err(format!("unsupported kind {kind:?}")));
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            fields,
+        })
+    }
+
+    /// A list of strings field (`resources`, `components`...).
+    pub fn strings(&self, field: &str) -> Result<Vec<String>, Error> {
+        match self.fields.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(Error::Kustomization {
+                        path: self.path.clone(),
+                        message: format!("{field}: expected a string, got {other}"),
+                    }),
+                })
+                .collect(),
+            Some(other) => Err(Error::Kustomization {
+                path: self.path.clone(),
+                message: format!("{field}: expected a list, got {other}"),
+            }),
+        }
+    }
+
+    /// A string field.
+    pub fn string(&self, field: &str) -> Option<String> {
+        self.fields
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// The directory of the kustomization.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}

@@ -1,0 +1,230 @@
+//! Resources and their identity (group, version, kind, namespace, name), and kustomize's
+//! legacy output order.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+/// One resource of a build.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// The object.
+    pub object: Value,
+}
+
+/// The identity of a resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResId {
+    /// API group (`""` for core).
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace (`""` when unset).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl Resource {
+    /// The identity of the resource.
+    pub fn id(&self) -> ResId {
+        let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.to_string()),
+        };
+        let meta = &self.object["metadata"];
+        ResId {
+            group,
+            version,
+            kind: self.object["kind"].as_str().unwrap_or_default().to_string(),
+            namespace: meta["namespace"].as_str().unwrap_or_default().to_string(),
+            name: meta["name"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> &str {
+        self.object["kind"].as_str().unwrap_or_default()
+    }
+}
+
+impl ResId {
+    /// kustomize's `Gvk.String()`: `group_version_kind` with `~G`, `~V`, `~K` for empty parts.
+    pub fn gvk_string(&self) -> String {
+        let part = |s: &str, empty: &str| {
+            if s.is_empty() {
+                empty.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "{}_{}_{}",
+            part(&self.group, "~G"),
+            part(&self.version, "~V"),
+            part(&self.kind, "~K")
+        )
+    }
+
+    fn sort_string(&self) -> String {
+        let ns = if self.namespace.is_empty() {
+            "~X"
+        } else {
+            &self.namespace
+        };
+        let name = if self.name.is_empty() {
+            "~N"
+        } else {
+            &self.name
+        };
+        format!("{}|{ns}|{name}", self.gvk_string())
+    }
+
+    /// Whether two ids name the same object (an empty namespace equals `default`).
+    pub fn same_object(&self, other: &ResId) -> bool {
+        let ns = |s: &str| {
+            if s.is_empty() {
+                "default".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        self.group == other.group
+            && self.kind == other.kind
+            && self.name == other.name
+            && ns(&self.namespace) == ns(&other.namespace)
+    }
+}
+
+const ORDER_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn kind_rank(kind: &str) -> i64 {
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - ORDER_FIRST.len() as i64;
+    }
+    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+        return 1 + i as i64;
+    }
+    0
+}
+
+/// kustomize's legacy order.
+pub fn legacy_order(a: &ResId, b: &ResId) -> Ordering {
+    let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
+    if !same_gvk {
+        let (ra, rb) = (kind_rank(&a.kind), kind_rank(&b.kind));
+        if ra != rb {
+            return ra.cmp(&rb);
+        }
+        return a.gvk_string().cmp(&b.gvk_string());
+    }
+    a.sort_string().cmp(&b.sort_string())
+}
+
+/// Kinds that are never namespaced (kustomize's built-in schema).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "StorageClass",
+    "SubjectAccessReview",
+    "TokenReview",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+    "CSIStorageCapacity",
+];
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn id(api: &str, kind: &str, ns: &str, name: &str) -> ResId {
+        Resource { object: json!({"apiVersion": api, "kind": kind, "metadata": {"namespace": ns, "name": name}}) }.id()
+    }
+
+    #[test]
+    fn legacy_order_puts_namespaces_first_and_webhooks_last() {
+        let mut ids = vec![
+            id(
+                "admissionregistration.k8s.io/v1",
+                "ValidatingWebhookConfiguration",
+                "",
+                "v",
+            ),
+            id("apps/v1", "Deployment", "a", "d"),
+            id("example.com/v1", "Widget", "a", "w"),
+            id("v1", "Namespace", "", "a"),
+            id("v1", "ConfigMap", "a", "b"),
+            id("v1", "ConfigMap", "a", "a"),
+            id("batch/v1", "Job", "a", "j"),
+        ];
+        ids.sort_by(legacy_order);
+        let kinds: Vec<String> = ids
+            .iter()
+            .map(|i| format!("{}/{}", i.kind, i.name))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Namespace/a",
+                "ConfigMap/a",
+                "ConfigMap/b",
+                "Deployment/d",
+                "Job/j",
+                "Widget/w",
+                "ValidatingWebhookConfiguration/v"
+            ]
+        );
+    }
+}

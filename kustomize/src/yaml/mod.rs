@@ -1,0 +1,8 @@
+//! YAML in and out, with go-yaml v3's semantics as kustomize exposes them.
+
+pub mod emit;
+pub mod read;
+pub mod resolve;
+
+pub use emit::to_yaml;
+pub use read::{YamlError, read_documents};

@@ -1,0 +1,188 @@
+//! Reading YAML documents into JSON values the way kustomize's go-yaml v3 decode and JSON
+//! round trip does: plain scalars resolved with go-yaml's rules, quoted and block scalars as
+//! strings, anchors and aliases, merge keys, duplicate keys refused.
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+use serde_json::{Map, Value};
+
+use super::resolve::plain_value;
+
+/// A document that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct YamlError(pub String);
+
+enum Frame {
+    Seq(Vec<Value>, Option<usize>),
+    Map(Map<String, Value>, Option<String>, Option<usize>),
+}
+
+fn scalar_value(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> Result<Value, YamlError> {
+    if let Some(tag) = tag {
+        let suffix = tag.suffix();
+        if tag.is_yaml_core_schema() {
+            return Ok(match suffix {
+                "str" | "binary" => Value::String(text.to_string()),
+                "null" => Value::Null,
+                _ => plain_value(text).map_err(YamlError)?,
+            });
+        }
+        return Ok(Value::String(text.to_string()));
+    }
+    if style == ScalarStyle::Plain {
+        plain_value(text).map_err(YamlError)
+    } else {
+        Ok(Value::String(text.to_string()))
+    }
+}
+
+fn key_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads every document of `text`; empty documents are skipped.
+pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    let mut documents = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut current: Option<Value> = None;
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| YamlError(e.to_string()))?;
+        let _ = span;
+        let finished: Option<(Value, Option<usize>)> = match event {
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(..)
+            | Event::Anchor(..) => None,
+            Event::DocumentEnd => {
+                if let Some(doc) = current.take() {
+                    if !doc.is_null() {
+                        documents.push(doc);
+                    }
+                }
+                anchors.clear();
+                None
+            }
+            Event::Alias(id) => {
+                let value = anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| YamlError(format!("unknown anchor {id}")))?;
+                Some((value, None))
+            }
+            Event::UnresolvedAlias(name) => {
+                return Err(YamlError(format!("unknown anchor '{name}' referenced")));
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar_value(&text, style, tag.as_deref())?;
+                Some((value, (anchor > 0).then_some(anchor)))
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                stack.push(Frame::Seq(Vec::new(), (anchor > 0).then_some(anchor)));
+                None
+            }
+            Event::MappingStart(_, anchor, _) => {
+                stack.push(Frame::Map(Map::new(), None, (anchor > 0).then_some(anchor)));
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq(items, anchor)) => Some((Value::Array(items), anchor)),
+                _ => return Err(YamlError("unbalanced sequence".into())),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map(map, _, anchor)) => Some((Value::Object(map), anchor)),
+                _ => return Err(YamlError("unbalanced mapping".into())),
+            },
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        let Some((value, anchor)) = finished else {
+            continue;
+        };
+        if let Some(id) = anchor {
+            anchors.insert(id, value.clone());
+        }
+        match stack.last_mut() {
+            None => current = Some(value),
+            Some(Frame::Seq(items, _)) => items.push(value),
+            Some(Frame::Map(map, pending, _)) => match pending.take() {
+                None => *pending = Some(key_text(&value)),
+                Some(key) if key == "<<" => merge_into(map, value)?,
+                Some(key) => {
+                    if map.contains_key(&key) {
+                        return Err(YamlError(format!("mapping key \"{key}\" already defined")));
+                    }
+                    map.insert(key, value);
+                }
+            },
+        }
+    }
+    if let Some(doc) = current.take() {
+        if !doc.is_null() {
+            documents.push(doc);
+        }
+    }
+    Ok(documents)
+}
+
+fn merge_into(map: &mut Map<String, Value>, value: Value) -> Result<(), YamlError> {
+    let sources = match value {
+        Value::Object(m) => vec![m],
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::Object(m) => Ok(m),
+                _ => Err(YamlError(
+                    "map merge requires map or sequence of maps as the value".into(),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(YamlError(
+                "map merge requires map or sequence of maps as the value".into(),
+            ));
+        }
+    };
+    for source in sources {
+        for (k, v) in source {
+            map.entry(k).or_insert(v);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn documents_scalars_anchors_and_merges() {
+        let text = "a: 1\nb: 'x'\nc: &c {d: true}\ne: *c\nf:\n  <<: *c\n  g: 0777\n---\n---\nh: [1.5, ~]\n";
+        let docs = read_documents(text).unwrap();
+        assert_eq!(
+            docs,
+            vec![
+                json!({"a": 1, "b": "x", "c": {"d": true}, "e": {"d": true}, "f": {"d": true, "g": 511}}),
+                json!({"h": [1.5, null]}),
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_and_bad_yaml_are_errors() {
+        assert!(read_documents("a: 1\na: 2\n").is_err());
+        assert!(read_documents("a: [1\n").is_err());
+    }
+}
