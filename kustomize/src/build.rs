@@ -191,10 +191,10 @@ fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(S
         let in_build = service_accounts
             .iter()
             .any(|(n, ns)| *n == name && *ns == current);
-        if name == "default" || in_build {
-            if let Some(map) = subject.as_object_mut() {
-                map.insert("namespace".into(), Value::String(namespace.to_string()));
-            }
+        if (name == "default" || in_build)
+            && let Some(map) = subject.as_object_mut()
+        {
+            map.insert("namespace".into(), Value::String(namespace.to_string()));
         }
     }
 }

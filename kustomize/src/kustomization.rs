@@ -104,10 +104,11 @@ impl Kustomization {
                 })?;
             fields.insert(canonical.to_string(), value);
         }
-        if let Some(kind) = fields.get("kind").and_then(Value::as_str) {
-            if kind != "Kustomization" && kind != "Component" {
-                return Err(err(format!("unsupported kind {kind:?}")));
-            }
+        if let Some(kind) = fields.get("kind").and_then(Value::as_str)
+            && kind != "Kustomization"
+            && kind != "Component"
+        {
+            return Err(err(format!("unsupported kind {kind:?}")));
         }
         Ok(Self {
             path: path.to_path_buf(),

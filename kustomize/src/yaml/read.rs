@@ -65,10 +65,10 @@ pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
             | Event::DocumentStart(..)
             | Event::Anchor(..) => None,
             Event::DocumentEnd => {
-                if let Some(doc) = current.take() {
-                    if !doc.is_null() {
-                        documents.push(doc);
-                    }
+                if let Some(doc) = current.take()
+                    && !doc.is_null()
+                {
+                    documents.push(doc);
                 }
                 anchors.clear();
                 None
@@ -127,10 +127,10 @@ pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
             },
         }
     }
-    if let Some(doc) = current.take() {
-        if !doc.is_null() {
-            documents.push(doc);
-        }
+    if let Some(doc) = current.take()
+        && !doc.is_null()
+    {
+        documents.push(doc);
     }
     Ok(documents)
 }

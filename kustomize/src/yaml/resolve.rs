@@ -173,21 +173,20 @@ pub fn resolve(s: &str) -> Resolved {
     if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
         return Resolved::Str;
     }
-    if first.is_ascii_digit() {
-        if let Some(t) = parse_timestamp(s) {
-            return Resolved::Timestamp(t);
-        }
+    if first.is_ascii_digit()
+        && let Some(t) = parse_timestamp(s)
+    {
+        return Resolved::Timestamp(t);
     }
     let plain = s.replace('_', "");
     if let Some(int) = parse_go_int(&plain) {
         return int;
     }
-    if is_float_syntax(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            if f.is_finite() {
-                return Resolved::Float(f);
-            }
-        }
+    if is_float_syntax(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
+    {
+        return Resolved::Float(f);
     }
     Resolved::Str
 }
@@ -272,15 +271,10 @@ pub fn go_json_float(f: f64) -> String {
             Some(d) => ('-', d),
             None => ('+', exponent),
         };
-        let digits = if digits.len() < 2 && sign == '-' {
-            digits.to_string()
-        } else {
-            digits.to_string()
-        };
+
         format!("{mantissa}e{sign}{digits}")
     } else {
-        let text = format!("{f}");
-        text
+        format!("{f}")
     }
 }
 
