@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::kustomization::{Kustomization, find};
+use crate::patch::{PatchBody, Selector, apply_json6902, parse_patch};
 use crate::resource::{CLUSTER_SCOPED, Resource, legacy_order};
 use crate::yaml::{read_documents, to_yaml};
 
@@ -107,9 +108,7 @@ fn accumulate(
     }
     for unsupported in [
         "components",
-        "patches",
         "patchesStrategicMerge",
-        "patchesJson6902",
         "namePrefix",
         "nameSuffix",
         "commonLabels",
@@ -139,6 +138,7 @@ fn accumulate(
             )));
         }
     }
+    apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
         let service_accounts: Vec<(String, String)> = resources
             .iter()
@@ -150,8 +150,98 @@ fn accumulate(
             fix_subjects(resource, &namespace, &service_accounts);
         }
     }
+    apply_json6902_patches(&k, &mut resources, options)?;
     stack.pop();
     Ok(resources)
+}
+
+fn entries(k: &Kustomization, field: &str) -> Result<Vec<Value>, Error> {
+    match k.fields.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(other) => Err(Error::Kustomization {
+            path: k.path.clone(),
+            message: format!("{field}: expected a list, got {other}"),
+        }),
+    }
+}
+
+/// The text of a patch: inline `patch`, or the file at `path` (load-restricted).
+fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<String, Error> {
+    if let Some(text) = entry.get("patch").and_then(Value::as_str) {
+        return Ok(text.to_string());
+    }
+    let relative =
+        entry
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Kustomization {
+                path: k.path.clone(),
+                message: format!("patch entry has neither 'patch' nor 'path': {entry}"),
+            })?;
+    let file = k.dir().join(relative);
+    let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
+    let root = k.dir().canonicalize().map_err(|e| io(k.dir(), e))?;
+    if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(&root) {
+        return Err(Error::Resource(format!(
+            "security; file '{}' is not in or below '{}'",
+            canonical.display(),
+            root.display()
+        )));
+    }
+    std::fs::read_to_string(&canonical).map_err(|e| io(&file, e))
+}
+
+fn apply_patches(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    options: &Options,
+) -> Result<(), Error> {
+    for entry in entries(k, "patches")? {
+        let text = patch_text(k, &entry, options)?;
+        match parse_patch(&text, &k.path)? {
+            PatchBody::Json6902(ops) => {
+                let target = entry.get("target").ok_or_else(|| Error::Kustomization {
+                    path: k.path.clone(),
+                    message: "missing target for a JSON 6902 patch".into(),
+                })?;
+                apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?;
+            }
+            PatchBody::Strategic(_) => {
+                return Err(Error::Unsupported(format!(
+                    "{}: strategic merge patches in 'patches' are not supported by Rill's kustomize engine yet",
+                    k.path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_json6902_patches(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    options: &Options,
+) -> Result<(), Error> {
+    for entry in entries(k, "patchesJson6902")? {
+        let text = patch_text(k, &entry, options)?;
+        let target = entry.get("target").ok_or_else(|| Error::Kustomization {
+            path: k.path.clone(),
+            message: "patchesJson6902 entry without target".into(),
+        })?;
+        match parse_patch(&text, &k.path)? {
+            PatchBody::Json6902(ops) => {
+                apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?
+            }
+            PatchBody::Strategic(_) => {
+                return Err(Error::Kustomization {
+                    path: k.path.clone(),
+                    message: "patchesJson6902 needs a list of JSON 6902 operations".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn set_namespace(resource: &mut Resource, namespace: &str) {

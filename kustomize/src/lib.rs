@@ -1,12 +1,13 @@
 //! Rill's native kustomize engine: builds a kustomization directory into resources and into the
 //! YAML stream, byte-identical to `kustomize build` v5.5.0, with no Kubernetes client and no
 //! network. Supported so far: resources (files, multi-document files, `List` kinds, nested
-//! kustomizations), `namespace`, the legacy output order and go-yaml v3's output format; every
+//! kustomizations), `namespace`, JSON 6902 patches (`patches` with targets, `patchesJson6902`), the legacy output order and go-yaml v3's output format; every
 //! other kustomization field fails with an error naming it.
 
 pub mod build;
 pub mod error;
 pub mod kustomization;
+pub mod patch;
 pub mod resource;
 pub mod yaml;
 
