@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::kustomization::{Kustomization, find};
 use crate::patch::{PatchBody, Selector, apply_json6902, parse_patch};
 use crate::resource::{CLUSTER_SCOPED, Resource, legacy_order};
+use crate::strategic::merge_object;
 use crate::yaml::{read_documents, to_yaml};
 
 /// Which files a kustomization may read.
@@ -75,7 +76,7 @@ fn accumulate(
         )));
     }
     stack.push(canonical.clone());
-    let path = find(dir).ok_or_else(|| {
+    let path = find(dir)?.ok_or_else(|| {
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
     let k = Kustomization::load(&path)?;
@@ -108,7 +109,6 @@ fn accumulate(
     }
     for unsupported in [
         "components",
-        "patchesStrategicMerge",
         "namePrefix",
         "nameSuffix",
         "commonLabels",
@@ -194,7 +194,7 @@ fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<Str
 
 fn apply_patches(
     k: &Kustomization,
-    resources: &mut [Resource],
+    resources: &mut Vec<Resource>,
     options: &Options,
 ) -> Result<(), Error> {
     for entry in entries(k, "patches")? {
@@ -207,12 +207,124 @@ fn apply_patches(
                 })?;
                 apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?;
             }
-            PatchBody::Strategic(_) => {
-                return Err(Error::Unsupported(format!(
-                    "{}: strategic merge patches in 'patches' are not supported by Rill's kustomize engine yet",
-                    k.path.display()
-                )));
+            PatchBody::Strategic(docs) => {
+                for doc in docs {
+                    match entry.get("target") {
+                        Some(target) => {
+                            let selector = Selector::parse(target, &k.path)?;
+                            apply_strategic(
+                                resources,
+                                &doc,
+                                &|r: &Resource| selector.matches(r),
+                                &k.path,
+                            )?;
+                        }
+                        None => apply_strategic_by_id(resources, &doc, &k.path)?,
+                    }
+                }
             }
+        }
+    }
+    for entry in entries(k, "patchesStrategicMerge")? {
+        let text = match &entry {
+            Value::String(s) if s.contains('\n') || s.trim_start().starts_with('{') => s.clone(),
+            Value::String(s) => patch_text(k, &serde_json::json!({"path": s}), options)?,
+            other => {
+                return Err(Error::Kustomization {
+                    path: k.path.clone(),
+                    message: format!("patchesStrategicMerge: unexpected entry {other}"),
+                });
+            }
+        };
+        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+            path: k.path.clone(),
+            message: e.to_string(),
+        })?;
+        if docs.is_empty() {
+            return Err(Error::Kustomization {
+                path: k.path.clone(),
+                message: format!("patch appears to be empty: {entry}"),
+            });
+        }
+        for doc in docs {
+            apply_strategic_by_id(resources, &doc, &k.path)?;
+        }
+    }
+    resources.retain(|r| !r.object.is_null());
+    Ok(())
+}
+
+/// Applies a strategic merge patch to every resource `select` accepts (the patch's own
+/// name and kind are ignored); a `$patch: delete` patch removes them.
+fn apply_strategic(
+    resources: &mut [Resource],
+    patch: &Value,
+    select: &dyn Fn(&Resource) -> bool,
+    file: &Path,
+) -> Result<(), Error> {
+    let _ = file;
+    let mut patch = patch.clone();
+    if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("name");
+        meta.remove("namespace");
+    }
+    for resource in resources
+        .iter_mut()
+        .filter(|r| !r.object.is_null() && select(r))
+    {
+        if !merge_object(&mut resource.object, &patch) {
+            resource.object = Value::Null;
+        }
+    }
+    Ok(())
+}
+
+/// Applies a strategic merge patch to the one resource with the patch's kind and name.
+fn apply_strategic_by_id(
+    resources: &mut [Resource],
+    patch: &Value,
+    file: &Path,
+) -> Result<(), Error> {
+    let kind = patch["kind"].as_str().unwrap_or_default().to_string();
+    let name = patch["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = patch["metadata"]["namespace"].as_str().map(str::to_string);
+    let api_version = patch["apiVersion"].as_str().unwrap_or_default().to_string();
+    let group = api_version
+        .split_once('/')
+        .map(|(g, _)| g.to_string())
+        .unwrap_or_default();
+    let matches = |r: &Resource| {
+        let id = r.id();
+        id.kind == kind
+            && id.name == name
+            && namespace.as_ref().is_none_or(|ns| *ns == id.namespace)
+            && (api_version.is_empty() || id.group == group)
+    };
+    let count = resources
+        .iter()
+        .filter(|r| !r.object.is_null() && matches(r))
+        .count();
+    if count == 0 {
+        return Err(Error::Resource(format!(
+            "{}: no resource matches strategic merge patch \"{kind}/{name}\"",
+            file.display()
+        )));
+    }
+    if count > 1 {
+        return Err(Error::Resource(format!(
+            "{}: multiple resources match strategic merge patch \"{kind}/{name}\"",
+            file.display()
+        )));
+    }
+    for resource in resources
+        .iter_mut()
+        .filter(|r| !r.object.is_null() && matches(r))
+    {
+        if !merge_object(&mut resource.object, patch) {
+            resource.object = Value::Null;
         }
     }
     Ok(())

@@ -59,14 +59,20 @@ pub struct Kustomization {
     pub fields: Map<String, Value>,
 }
 
-/// Finds the kustomization file in `dir`.
-pub fn find(dir: &Path) -> Option<PathBuf> {
+/// Finds the kustomization file in `dir`; more than one is an error, as in kustomize.
+pub fn find(dir: &Path) -> Result<Option<PathBuf>, Error> {
     let names: Vec<PathBuf> = FILE_NAMES
         .iter()
         .map(|n| dir.join(n))
         .filter(|p| p.is_file())
         .collect();
-    names.into_iter().next()
+    if names.len() > 1 {
+        return Err(Error::Kustomization {
+            path: dir.to_path_buf(),
+            message: "Found multiple kustomization files".into(),
+        });
+    }
+    Ok(names.into_iter().next())
 }
 
 impl Kustomization {
@@ -85,7 +91,7 @@ impl Kustomization {
             message,
         };
         let doc = match docs.len() {
-            0 => Value::Object(Map::new()),
+            0 => return Err(err("kustomization.yaml is empty".into())),
             1 => docs.into_iter().next().unwrap_or_default(),
             _ => return Err(err("a kustomization file must hold one document".into())),
         };
