@@ -182,16 +182,7 @@ impl Storage {
             path: final_path.clone(),
             source,
         })?;
-        let relative = self.relative_path(key, file);
-        Ok(Artifact {
-            url: self.url_for(&relative),
-            path: relative,
-            revision: revision.to_string(),
-            digest: Some(summary.digest.to_string()),
-            last_update_time: now,
-            size: i64::try_from(summary.size).ok(),
-            metadata: None,
-        })
+        Ok(self.record(key, file, &summary.digest, summary.size, revision, now))
     }
 
     /// Stores bytes (for example a copied OCI layer) as `file` of the object.
@@ -218,8 +209,21 @@ impl Storage {
             path: final_path.clone(),
             source,
         })?;
+        Ok(self.record(key, file, &digest, size, revision, now))
+    }
+
+    /// The Artifact record of a stored file.
+    fn record(
+        &self,
+        key: &ObjectKey,
+        file: &str,
+        digest: &Digest,
+        size: u64,
+        revision: &str,
+        now: Time,
+    ) -> Artifact {
         let relative = self.relative_path(key, file);
-        Ok(Artifact {
+        Artifact {
             url: self.url_for(&relative),
             path: relative,
             revision: revision.to_string(),
@@ -227,7 +231,7 @@ impl Storage {
             last_update_time: now,
             size: i64::try_from(size).ok(),
             metadata: None,
-        })
+        }
     }
 
     fn prepare(&self, key: &ObjectKey, file: &str) -> Result<(PathBuf, PathBuf), StorageError> {

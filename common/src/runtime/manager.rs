@@ -157,3 +157,40 @@ pub async fn shutdown_signal() {
         let _ = interrupt.await;
     }
 }
+
+/// The whole `main` of a controller binary: parses its flags (with its own defaults), sets up
+/// the runtime, connects to Kubernetes and runs `run` until shutdown. Exits 1 with a message
+/// when the runtime cannot start.
+pub async fn controller_main<Flags, F, Fut>(
+    name: &'static str,
+    defaults: super::flags::ControllerDefaults,
+    runtime_flags: fn(&Flags) -> RuntimeFlags,
+    run: F,
+) -> std::process::ExitCode
+where
+    Flags: clap::CommandFactory + clap::FromArgMatches,
+    F: FnOnce(Flags, ControllerRuntime, Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let matches = super::flags::with_controller_defaults(Flags::command(), defaults).get_matches();
+    let flags = match Flags::from_arg_matches(&matches) {
+        Ok(flags) => flags,
+        Err(e) => e.exit(),
+    };
+    let runtime = ControllerRuntime::init(name, runtime_flags(&flags));
+    let result = async {
+        let client = runtime.client().await?;
+        runtime
+            .run(client, move |runtime, client| run(flags, runtime, client))
+            .await
+    }
+    .await;
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "{name} failed");
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
