@@ -92,6 +92,15 @@ fn accumulate(
         }
         let target = dir.join(&entry);
         let loaded = if target.is_dir() {
+            if let Some(file) = find(&target)? {
+                if Kustomization::load(&file)?.string("kind").as_deref() == Some("Component") {
+                    return Err(Error::Resource(format!(
+                        "{}: expected kind != 'Component' for path '{}'",
+                        path.display(),
+                        target.display()
+                    )));
+                }
+            }
             accumulate(&target, options, stack)?
         } else {
             load_file(&target, &canonical, options)?
@@ -109,8 +118,6 @@ fn accumulate(
     }
     for unsupported in [
         "components",
-        "namePrefix",
-        "nameSuffix",
         "commonLabels",
         "labels",
         "commonAnnotations",
@@ -138,6 +145,7 @@ fn accumulate(
             )));
         }
     }
+    let before = crate::names::Snapshot::take(&resources);
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
         let service_accounts: Vec<(String, String)> = resources
@@ -150,7 +158,16 @@ fn accumulate(
             fix_subjects(resource, &namespace, &service_accounts);
         }
     }
+    let (prefix, suffix) = (
+        k.string("namePrefix").unwrap_or_default(),
+        k.string("nameSuffix").unwrap_or_default(),
+    );
+    if !prefix.is_empty() || !suffix.is_empty() {
+        crate::names::prefix_suffix(&mut resources, &prefix, &suffix);
+    }
     apply_json6902_patches(&k, &mut resources, options)?;
+    crate::names::fix_references(&mut resources, &before)
+        .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
     stack.pop();
     Ok(resources)
 }

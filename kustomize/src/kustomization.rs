@@ -116,6 +116,9 @@ impl Kustomization {
         {
             return Err(err(format!("unsupported kind {kind:?}")));
         }
+        if fields.keys().all(|k| k == "apiVersion" || k == "kind") {
+            return Err(err("kustomization.yaml is empty".into()));
+        }
         Ok(Self {
             path: path.to_path_buf(),
             fields,

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod error;
 pub mod kustomization;
+pub mod names;
 pub mod patch;
 pub mod resource;
 pub mod strategic;

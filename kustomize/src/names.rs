@@ -1,0 +1,385 @@
+//! Name transformations and name-reference fix-up: `namePrefix`/`nameSuffix`, and updating
+//! every field that refers to a renamed object (ConfigMaps and Secrets in pod specs, service
+//! accounts, roles, services, claims...), as kustomize's name-reference transformer does.
+
+use serde_json::Value;
+
+use crate::resource::{CLUSTER_SCOPED, Resource};
+
+/// Kinds whose names prefixes and suffixes never touch.
+const UNPREFIXED: &[&str] = &["Namespace", "CustomResourceDefinition"];
+
+/// Adds `prefix` and `suffix` to the names of the resources.
+pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
+    for resource in resources.iter_mut() {
+        if UNPREFIXED.contains(&resource.kind()) {
+            continue;
+        }
+        let name = resource.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default();
+        let renamed = format!("{prefix}{name}{suffix}");
+        resource.object["metadata"]["name"] = Value::String(renamed);
+    }
+}
+
+/// The identity of every resource before this level's transformations.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    ids: Vec<(String, String, String)>,
+}
+
+impl Snapshot {
+    /// Records `(kind, name, namespace)` of each resource, in order.
+    pub fn take(resources: &[Resource]) -> Self {
+        Self {
+            ids: resources
+                .iter()
+                .map(|r| {
+                    let id = r.id();
+                    (id.kind, id.name, id.namespace)
+                })
+                .collect(),
+        }
+    }
+}
+
+const WORKLOADS: &[(&str, &[&str])] = &[
+    ("Pod", &["spec"]),
+    ("Deployment", &["spec", "template", "spec"]),
+    ("ReplicaSet", &["spec", "template", "spec"]),
+    ("ReplicationController", &["spec", "template", "spec"]),
+    ("StatefulSet", &["spec", "template", "spec"]),
+    ("DaemonSet", &["spec", "template", "spec"]),
+    ("Job", &["spec", "template", "spec"]),
+    (
+        "CronJob",
+        &["spec", "jobTemplate", "spec", "template", "spec"],
+    ),
+];
+
+fn at_mut<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
+    path.iter().try_fold(value, |node, key| node.get_mut(*key))
+}
+
+/// A place that may hold a reference: the value to rewrite and the referenced kind.
+struct Slot<'a> {
+    kind: &'static str,
+    value: &'a mut Value,
+    /// Namespace given next to the reference (RBAC subjects), if any.
+    namespace: Option<String>,
+}
+
+fn containers_slots<'a>(pod: &'a mut Value, out: &mut Vec<Slot<'a>>) {
+    let Value::Object(spec) = pod else { return };
+    for (key, value) in spec.iter_mut() {
+        match key.as_str() {
+            "serviceAccountName" | "serviceAccount" => out.push(Slot {
+                kind: "ServiceAccount",
+                value,
+                namespace: None,
+            }),
+            "priorityClassName" => out.push(Slot {
+                kind: "PriorityClass",
+                value,
+                namespace: None,
+            }),
+            "imagePullSecrets" => {
+                for item in value.as_array_mut().into_iter().flatten() {
+                    if let Some(v) = item.get_mut("name") {
+                        out.push(Slot {
+                            kind: "Secret",
+                            value: v,
+                            namespace: None,
+                        });
+                    }
+                }
+            }
+            "volumes" => {
+                for volume in value.as_array_mut().into_iter().flatten() {
+                    let Value::Object(volume) = volume else {
+                        continue;
+                    };
+                    for (vkey, source) in volume.iter_mut() {
+                        match vkey.as_str() {
+                            "configMap" => push(source, "name", "ConfigMap", out),
+                            "secret" => push(source, "secretName", "Secret", out),
+                            "persistentVolumeClaim" => {
+                                push(source, "claimName", "PersistentVolumeClaim", out)
+                            }
+                            "projected" => {
+                                for s in source
+                                    .get_mut("sources")
+                                    .and_then(Value::as_array_mut)
+                                    .into_iter()
+                                    .flatten()
+                                {
+                                    let Value::Object(s) = s else { continue };
+                                    for (skey, inner) in s.iter_mut() {
+                                        match skey.as_str() {
+                                            "configMap" => push(inner, "name", "ConfigMap", out),
+                                            "secret" => push(inner, "name", "Secret", out),
+                                            _ => {}
+                                        }
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            "containers" | "initContainers" | "ephemeralContainers" => {
+                for container in value.as_array_mut().into_iter().flatten() {
+                    let Value::Object(container) = container else {
+                        continue;
+                    };
+                    for (ckey, cvalue) in container.iter_mut() {
+                        match ckey.as_str() {
+                            "env" => {
+                                for env in cvalue.as_array_mut().into_iter().flatten() {
+                                    let Some(Value::Object(from)) = env.get_mut("valueFrom") else {
+                                        continue;
+                                    };
+                                    for (fkey, r) in from.iter_mut() {
+                                        match fkey.as_str() {
+                                            "configMapKeyRef" => push(r, "name", "ConfigMap", out),
+                                            "secretKeyRef" => push(r, "name", "Secret", out),
+                                            _ => {}
+                                        }
+                                    }
+                                }
+                            }
+                            "envFrom" => {
+                                for from in cvalue.as_array_mut().into_iter().flatten() {
+                                    let Value::Object(from) = from else { continue };
+                                    for (fkey, r) in from.iter_mut() {
+                                        match fkey.as_str() {
+                                            "configMapRef" => push(r, "name", "ConfigMap", out),
+                                            "secretRef" => push(r, "name", "Secret", out),
+                                            _ => {}
+                                        }
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push<'a>(holder: &'a mut Value, field: &str, kind: &'static str, out: &mut Vec<Slot<'a>>) {
+    if let Some(value) = holder.get_mut(field) {
+        out.push(Slot {
+            kind,
+            value,
+            namespace: None,
+        });
+    }
+}
+
+fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
+    let kind = resource.kind().to_string();
+    let mut out = Vec::new();
+    let object = &mut resource.object;
+    if let Some((_, path)) = WORKLOADS.iter().find(|(k, _)| *k == kind) {
+        if let Some(pod) = at_mut(object, path) {
+            containers_slots(pod, &mut out);
+        }
+        return out;
+    }
+    match kind.as_str() {
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let Value::Object(map) = object else {
+                return out;
+            };
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "roleRef" => {
+                        let target = if value["kind"] == "Role" {
+                            "Role"
+                        } else {
+                            "ClusterRole"
+                        };
+                        push(value, "name", target, &mut out);
+                    }
+                    "subjects" => {
+                        for subject in value.as_array_mut().into_iter().flatten() {
+                            if subject["kind"] != "ServiceAccount" {
+                                continue;
+                            }
+                            let namespace = subject["namespace"].as_str().map(str::to_string);
+                            if let Some(v) = subject.get_mut("name") {
+                                out.push(Slot {
+                                    kind: "ServiceAccount",
+                                    value: v,
+                                    namespace: Some(namespace.unwrap_or_default()),
+                                });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        "ServiceAccount" => {
+            let Value::Object(map) = object else {
+                return out;
+            };
+            for (key, value) in map.iter_mut() {
+                if key == "imagePullSecrets" || key == "secrets" {
+                    for item in value.as_array_mut().into_iter().flatten() {
+                        push(item, "name", "Secret", &mut out);
+                    }
+                }
+            }
+        }
+        "Ingress" => {
+            let Some(Value::Object(spec)) = object.get_mut("spec") else {
+                return out;
+            };
+            for (key, value) in spec.iter_mut() {
+                match key.as_str() {
+                    "tls" => {
+                        for tls in value.as_array_mut().into_iter().flatten() {
+                            push(tls, "secretName", "Secret", &mut out);
+                        }
+                    }
+                    "defaultBackend" => {
+                        if let Some(service) = value.get_mut("service") {
+                            push(service, "name", "Service", &mut out);
+                        }
+                    }
+                    "rules" => {
+                        for rule in value.as_array_mut().into_iter().flatten() {
+                            for path in rule
+                                .get_mut("http")
+                                .and_then(|h| h.get_mut("paths"))
+                                .and_then(Value::as_array_mut)
+                                .into_iter()
+                                .flatten()
+                            {
+                                if let Some(service) =
+                                    path.get_mut("backend").and_then(|b| b.get_mut("service"))
+                                {
+                                    push(service, "name", "Service", &mut out);
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        "HorizontalPodAutoscaler" => {
+            if let Some(target) = object
+                .get_mut("spec")
+                .and_then(|s| s.get_mut("scaleTargetRef"))
+            {
+                let kind = match target["kind"].as_str() {
+                    Some("Deployment") => "Deployment",
+                    Some("StatefulSet") => "StatefulSet",
+                    Some("ReplicaSet") => "ReplicaSet",
+                    _ => return out,
+                };
+                push(target, "name", kind, &mut out);
+            }
+        }
+        "PersistentVolumeClaim" => {
+            if let Some(Value::Object(spec)) = object.get_mut("spec") {
+                for (key, value) in spec.iter_mut() {
+                    match key.as_str() {
+                        "volumeName" => out.push(Slot {
+                            kind: "PersistentVolume",
+                            value,
+                            namespace: None,
+                        }),
+                        "storageClassName" => out.push(Slot {
+                            kind: "StorageClass",
+                            value,
+                            namespace: None,
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn namespace_of(ns: &str) -> &str {
+    if ns.is_empty() { "default" } else { ns }
+}
+
+/// Rewrites references to resources renamed since `before` was taken; a reference that could
+/// mean several renamed objects is an error, as in kustomize.
+pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(), String> {
+    let current: Vec<(String, String, String)> = resources
+        .iter()
+        .map(|r| {
+            let id = r.id();
+            (id.kind, id.name, id.namespace)
+        })
+        .collect();
+    let renamed: Vec<(usize, &(String, String, String))> = before
+        .ids
+        .iter()
+        .enumerate()
+        .filter(|(i, old)| {
+            current
+                .get(*i)
+                .is_some_and(|now| now.1 != old.1 || now.2 != old.2)
+        })
+        .collect();
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    for (index, resource) in resources.iter_mut().enumerate() {
+        let referrer_namespace = before
+            .ids
+            .get(index)
+            .map(|id| id.2.clone())
+            .unwrap_or_default();
+        for slot in slots(resource) {
+            let Some(name) = slot.value.as_str().map(str::to_string) else {
+                continue;
+            };
+            let wanted_ns = slot
+                .namespace
+                .clone()
+                .unwrap_or_else(|| referrer_namespace.clone());
+            let candidates: Vec<usize> = renamed
+                .iter()
+                .filter(|(_, (kind, old_name, old_ns))| {
+                    kind == slot.kind
+                        && *old_name == name
+                        && (CLUSTER_SCOPED.contains(&kind.as_str())
+                            || namespace_of(old_ns) == namespace_of(&wanted_ns))
+                })
+                .map(|(i, _)| *i)
+                .collect();
+            match candidates.as_slice() {
+                [] => {}
+                [only] => *slot.value = Value::String(current[*only].1.clone()),
+                several => {
+                    let names: Vec<String> = several
+                        .iter()
+                        .map(|i| format!("{}/{}.{}", current[*i].0, current[*i].1, current[*i].2))
+                        .collect();
+                    return Err(format!(
+                        "updating name reference to {} '{name}': found multiple possible referrals: {}",
+                        slot.kind,
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
