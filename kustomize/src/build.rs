@@ -92,14 +92,14 @@ fn accumulate(
         }
         let target = dir.join(&entry);
         let loaded = if target.is_dir() {
-            if let Some(file) = find(&target)? {
-                if Kustomization::load(&file)?.string("kind").as_deref() == Some("Component") {
-                    return Err(Error::Resource(format!(
-                        "{}: expected kind != 'Component' for path '{}'",
-                        path.display(),
-                        target.display()
-                    )));
-                }
+            if let Some(file) = find(&target)?
+                && Kustomization::load(&file)?.string("kind").as_deref() == Some("Component")
+            {
+                return Err(Error::Resource(format!(
+                    "{}: expected kind != 'Component' for path '{}'",
+                    path.display(),
+                    target.display()
+                )));
             }
             accumulate(&target, options, stack)?
         } else {
