@@ -153,19 +153,35 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, bu
         *dest = patch.iter().map(strip_directives).collect();
         return;
     };
+    // kustomize's order: the patch's items first (merged with their counterpart), then the
+    // items the patch does not mention, in their original order.
+    let mut merged: Vec<Value> = Vec::with_capacity(dest.len() + patch.len());
+    let mut used = vec![false; dest.len()];
     for item in patch {
         let id = item.get(&key);
         let position = dest.iter().position(|d| id.is_some() && d.get(&key) == id);
-        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-        match (position, delete) {
-            (Some(i), true) => {
-                dest.remove(i);
+        if let Some(i) = position {
+            used[i] = true;
+        }
+        if item.get("$patch").and_then(Value::as_str) == Some("delete") {
+            continue;
+        }
+        match position {
+            Some(i) => {
+                let mut existing = dest[i].clone();
+                merge(&mut existing, item, path, builtin);
+                merged.push(existing);
             }
-            (None, true) => {}
-            (Some(i), false) => merge(&mut dest[i], item, path, builtin),
-            (None, false) => dest.push(strip_directives(item)),
+            None => merged.push(strip_directives(item)),
         }
     }
+    merged.extend(
+        dest.iter()
+            .zip(used)
+            .filter(|(_, used)| !used)
+            .map(|(d, _)| d.clone()),
+    );
+    *dest = merged;
 }
 
 fn strip_directives(value: &Value) -> Value {
