@@ -316,7 +316,7 @@ fn apply_strategic_by_id(
     let matches = |r: &Resource| {
         let id = r.id();
         id.kind == kind
-            && id.name == name
+            && r.all_names().any(|n| n == name)
             && namespace.as_ref().is_none_or(|ns| *ns == id.namespace)
             && (api_version.is_empty() || id.group == group)
     };
@@ -375,6 +375,10 @@ fn apply_json6902_patches(
 
 fn set_namespace(resource: &mut Resource, namespace: &str) {
     let kind = resource.kind().to_string();
+    if kind == "Namespace" {
+        resource.rename(namespace.to_string());
+        return;
+    }
     if CLUSTER_SCOPED.contains(&kind.as_str()) {
         return;
     }
@@ -477,6 +481,12 @@ fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error>
             serde_json::to_string(&doc).unwrap_or_default()
         )));
     }
-    out.push(Resource { object: doc });
+    let mut doc = doc;
+    if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
+        if meta.get("annotations").is_some_and(Value::is_null) {
+            meta.remove("annotations");
+        }
+    }
+    out.push(Resource::new(doc));
     Ok(())
 }

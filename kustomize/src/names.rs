@@ -19,7 +19,7 @@ pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
             .as_str()
             .unwrap_or_default();
         let renamed = format!("{prefix}{name}{suffix}");
-        resource.object["metadata"]["name"] = Value::String(renamed);
+        resource.rename(renamed);
     }
 }
 

@@ -62,7 +62,10 @@ impl Selector {
         self.group.as_ref().is_none_or(|g| *g == id.group)
             && self.version.as_ref().is_none_or(|v| *v == id.version)
             && self.kind.as_ref().is_none_or(|k| *k == id.kind)
-            && self.name.as_ref().is_none_or(|r| r.is_match(&id.name))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|r| resource.all_names().any(|n| r.is_match(n)))
             && self
                 .namespace
                 .as_ref()
@@ -198,9 +201,9 @@ mod tests {
 
     #[test]
     fn selectors_match_like_kustomize() {
-        let r = Resource {
-            object: json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web-1", "namespace": "a", "labels": {"app": "web"}}}),
-        };
+        let r = Resource::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web-1", "namespace": "a", "labels": {"app": "web"}}}),
+        );
         let file = Path::new("k.yaml");
         let cases = [
             (json!({"kind": "Deployment"}), true),

@@ -10,6 +10,8 @@ use serde_json::Value;
 pub struct Resource {
     /// The object.
     pub object: Value,
+    /// Names it had before renames (prefixes, suffixes), oldest first; selectors match them too.
+    pub previous_names: Vec<String>,
 }
 
 /// The identity of a resource.
@@ -28,6 +30,34 @@ pub struct ResId {
 }
 
 impl Resource {
+    /// A resource with no rename history.
+    pub fn new(object: Value) -> Self {
+        Self {
+            object,
+            previous_names: Vec::new(),
+        }
+    }
+
+    /// Renames the resource, remembering the old name.
+    pub fn rename(&mut self, name: String) {
+        let old = self.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if old != name {
+            self.previous_names.push(old);
+            self.object["metadata"]["name"] = Value::String(name);
+        }
+    }
+
+    /// The current name and every previous one.
+    pub fn all_names(&self) -> impl Iterator<Item = &str> {
+        self.object["metadata"]["name"]
+            .as_str()
+            .into_iter()
+            .chain(self.previous_names.iter().map(String::as_str))
+    }
+
     /// The identity of the resource.
     pub fn id(&self) -> ResId {
         let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
@@ -190,7 +220,10 @@ mod tests {
     use super::*;
 
     fn id(api: &str, kind: &str, ns: &str, name: &str) -> ResId {
-        Resource { object: json!({"apiVersion": api, "kind": kind, "metadata": {"namespace": ns, "name": name}}) }.id()
+        Resource::new(
+            json!({"apiVersion": api, "kind": kind, "metadata": {"namespace": ns, "name": name}}),
+        )
+        .id()
     }
 
     #[test]

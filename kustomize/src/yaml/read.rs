@@ -56,9 +56,10 @@ pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut current: Option<Value> = None;
+    let text_ends_with_break = text.ends_with('\n');
+    let total_chars = text.chars().count();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| YamlError(e.to_string()))?;
-        let _ = span;
         let finished: Option<(Value, Option<usize>)> = match event {
             Event::StreamStart
             | Event::StreamEnd
@@ -84,7 +85,19 @@ pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
                 return Err(YamlError(format!("unknown anchor '{name}' referenced")));
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar_value(&text, style, tag.as_deref())?;
+                let mut value = scalar_value(&text, style, tag.as_deref())?;
+                // A block scalar that ends the file without a final line break has none (the
+                // parser reports the clipped break anyway; go-yaml does not).
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && !text_ends_with_break
+                    && span.end.index() >= total_chars
+                {
+                    if let Value::String(s) = &mut value {
+                        if s.ends_with('\n') && !s.ends_with("\n\n") {
+                            s.pop();
+                        }
+                    }
+                }
                 Some((value, (anchor > 0).then_some(anchor)))
             }
             Event::SequenceStart(_, anchor, _) => {
