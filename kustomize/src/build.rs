@@ -482,10 +482,10 @@ fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error>
         )));
     }
     let mut doc = doc;
-    if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
-        if meta.get("annotations").is_some_and(Value::is_null) {
-            meta.remove("annotations");
-        }
+    if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut)
+        && meta.get("annotations").is_some_and(Value::is_null)
+    {
+        meta.remove("annotations");
     }
     out.push(Resource::new(doc));
     Ok(())

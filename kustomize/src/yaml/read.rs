@@ -91,12 +91,11 @@ pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
                     && !text_ends_with_break
                     && span.end.index() >= total_chars
+                    && let Value::String(s) = &mut value
+                    && s.ends_with('\n')
+                    && !s.ends_with("\n\n")
                 {
-                    if let Value::String(s) = &mut value {
-                        if s.ends_with('\n') && !s.ends_with("\n\n") {
-                            s.pop();
-                        }
-                    }
+                    s.pop();
                 }
                 Some((value, (anchor > 0).then_some(anchor)))
             }
