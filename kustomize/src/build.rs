@@ -46,6 +46,17 @@ fn is_remote(target: &str) -> bool {
 /// Builds the kustomization in `dir` into resources, in output order.
 pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     let mut resources = accumulate(dir, options, &mut Vec::new())?;
+    let before = crate::names::Snapshot::take(&resources);
+    for resource in resources.iter_mut().filter(|r| r.needs_hash) {
+        let hash = crate::generators::content_hash(&resource.object);
+        let name = resource.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        resource.rename(format!("{name}-{hash}"));
+        resource.needs_hash = false;
+    }
+    crate::names::fix_references(&mut resources, &before).map_err(Error::Resource)?;
     let ordered = {
         let sort_fifo = false;
         if !sort_fifo {
@@ -123,8 +134,6 @@ fn accumulate(
         "commonAnnotations",
         "images",
         "replicas",
-        "configMapGenerator",
-        "secretGenerator",
         "vars",
         "replacements",
         "configurations",
@@ -145,6 +154,21 @@ fn accumulate(
             )));
         }
     }
+    let root = canonical.clone();
+    let read = |relative: &str| -> Result<Vec<u8>, Error> {
+        let file = dir.join(relative);
+        let canonical_file = file.canonicalize().map_err(|e| io(&file, e))?;
+        if options.load_restrictor == LoadRestrictor::RootOnly && !canonical_file.starts_with(&root)
+        {
+            return Err(Error::Resource(format!(
+                "security; file '{}' is not in or below '{}'",
+                canonical_file.display(),
+                root.display()
+            )));
+        }
+        std::fs::read(&canonical_file).map_err(|e| io(&file, e))
+    };
+    crate::generators::generate(&k, &mut resources, &read)?;
     let before = crate::names::Snapshot::take(&resources);
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {

@@ -12,6 +12,8 @@ pub struct Resource {
     pub object: Value,
     /// Names it had before renames (prefixes, suffixes), oldest first; selectors match them too.
     pub previous_names: Vec<String>,
+    /// Generated and waiting for its content-hash suffix.
+    pub needs_hash: bool,
 }
 
 /// The identity of a resource.
@@ -35,6 +37,7 @@ impl Resource {
         Self {
             object,
             previous_names: Vec::new(),
+            needs_hash: false,
         }
     }
 
