@@ -1,0 +1,58 @@
+//! The namespace step of a build: sets `metadata.namespace` and fixes RoleBinding subjects.
+
+use serde_json::Value;
+
+use crate::resource::{CLUSTER_SCOPED, Resource};
+
+pub(super) fn set_namespace(resource: &mut Resource, namespace: &str) {
+    let kind = resource.kind().to_string();
+    if kind == "Namespace" {
+        resource.rename(namespace.to_string());
+        return;
+    }
+    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+        return;
+    }
+    if !resource.object["metadata"].is_object() {
+        resource.object["metadata"] = Value::Object(Default::default());
+    }
+    resource.object["metadata"]["namespace"] = Value::String(namespace.to_string());
+}
+
+/// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
+/// those naming a ServiceAccount of the build (same name and original namespace), follow the
+/// new namespace.
+pub(super) fn fix_subjects(
+    resource: &mut Resource,
+    namespace: &str,
+    service_accounts: &[(String, String)],
+) {
+    if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
+        return;
+    }
+    let Some(subjects) = resource
+        .object
+        .get_mut("subjects")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for subject in subjects {
+        if subject["kind"].as_str() != Some("ServiceAccount") {
+            continue;
+        }
+        let name = subject["name"].as_str().unwrap_or_default().to_string();
+        let current = subject["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let in_build = service_accounts
+            .iter()
+            .any(|(n, ns)| *n == name && *ns == current);
+        if (name == "default" || in_build)
+            && let Some(map) = subject.as_object_mut()
+        {
+            map.insert("namespace".into(), Value::String(namespace.to_string()));
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The patch steps of a build: `patches`, `patchesStrategicMerge` and `patchesJson6902`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{LoadRestrictor, Options, io};
+use crate::error::Error;
+use crate::kustomization::Kustomization;
+use crate::patch::{PatchBody, Selector, apply_json6902, parse_patch};
+use crate::resource::Resource;
+use crate::strategic::merge_object;
+use crate::yaml::read_documents;
+
+pub(super) fn entries(k: &Kustomization, field: &str) -> Result<Vec<Value>, Error> {
+    match k.fields.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(other) => Err(Error::Kustomization {
+            path: k.path.clone(),
+            message: format!("{field}: expected a list, got {other}"),
+        }),
+    }
+}
+
+/// The text of a patch: inline `patch`, or the file at `path` (load-restricted).
+fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<String, Error> {
+    if let Some(text) = entry.get("patch").and_then(Value::as_str) {
+        return Ok(text.to_string());
+    }
+    let relative =
+        entry
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Kustomization {
+                path: k.path.clone(),
+                message: format!("patch entry has neither 'patch' nor 'path': {entry}"),
+            })?;
+    let file = k.dir().join(relative);
+    let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
+    let root = k.dir().canonicalize().map_err(|e| io(k.dir(), e))?;
+    if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(&root) {
+        return Err(Error::Resource(format!(
+            "security; file '{}' is not in or below '{}'",
+            canonical.display(),
+            root.display()
+        )));
+    }
+    std::fs::read_to_string(&canonical).map_err(|e| io(&file, e))
+}
+
+pub(super) fn apply_patches(
+    k: &Kustomization,
+    resources: &mut Vec<Resource>,
+    options: &Options,
+) -> Result<(), Error> {
+    for entry in entries(k, "patches")? {
+        let text = patch_text(k, &entry, options)?;
+        match parse_patch(&text, &k.path)? {
+            PatchBody::Json6902(ops) => {
+                let target = entry.get("target").ok_or_else(|| Error::Kustomization {
+                    path: k.path.clone(),
+                    message: "missing target for a JSON 6902 patch".into(),
+                })?;
+                apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?;
+            }
+            PatchBody::Strategic(docs) => {
+                for doc in docs {
+                    match entry.get("target") {
+                        Some(target) => {
+                            let selector = Selector::parse(target, &k.path)?;
+                            apply_strategic(
+                                resources,
+                                &doc,
+                                &|r: &Resource| selector.matches(r),
+                                &k.path,
+                            )?;
+                        }
+                        None => apply_strategic_by_id(resources, &doc, &k.path)?,
+                    }
+                }
+            }
+        }
+    }
+    for entry in entries(k, "patchesStrategicMerge")? {
+        let text = match &entry {
+            Value::String(s) if s.contains('\n') || s.trim_start().starts_with('{') => s.clone(),
+            Value::String(s) => patch_text(k, &serde_json::json!({"path": s}), options)?,
+            other => {
+                return Err(Error::Kustomization {
+                    path: k.path.clone(),
+                    message: format!("patchesStrategicMerge: unexpected entry {other}"),
+                });
+            }
+        };
+        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+            path: k.path.clone(),
+            message: e.to_string(),
+        })?;
+        if docs.is_empty() {
+            return Err(Error::Kustomization {
+                path: k.path.clone(),
+                message: format!("patch appears to be empty: {entry}"),
+            });
+        }
+        for doc in docs {
+            apply_strategic_by_id(resources, &doc, &k.path)?;
+        }
+    }
+    resources.retain(|r| !r.object.is_null());
+    Ok(())
+}
+
+/// Applies a strategic merge patch to every resource `select` accepts (the patch's own
+/// name and kind are ignored); a `$patch: delete` patch removes them.
+fn apply_strategic(
+    resources: &mut [Resource],
+    patch: &Value,
+    select: &dyn Fn(&Resource) -> bool,
+    file: &Path,
+) -> Result<(), Error> {
+    let _ = file;
+    let mut patch = patch.clone();
+    if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("name");
+        meta.remove("namespace");
+    }
+    for resource in resources
+        .iter_mut()
+        .filter(|r| !r.object.is_null() && select(r))
+    {
+        if !merge_object(&mut resource.object, &patch) {
+            resource.object = Value::Null;
+        }
+    }
+    Ok(())
+}
+
+/// Applies a strategic merge patch to the one resource with the patch's kind and name.
+fn apply_strategic_by_id(
+    resources: &mut [Resource],
+    patch: &Value,
+    file: &Path,
+) -> Result<(), Error> {
+    let kind = patch["kind"].as_str().unwrap_or_default().to_string();
+    let name = patch["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = patch["metadata"]["namespace"].as_str().map(str::to_string);
+    let api_version = patch["apiVersion"].as_str().unwrap_or_default().to_string();
+    let group = api_version
+        .split_once('/')
+        .map(|(g, _)| g.to_string())
+        .unwrap_or_default();
+    let matches = |r: &Resource| {
+        let id = r.id();
+        id.kind == kind
+            && r.all_names().any(|n| n == name)
+            && namespace.as_ref().is_none_or(|ns| *ns == id.namespace)
+            && (api_version.is_empty() || id.group == group)
+    };
+    let count = resources
+        .iter()
+        .filter(|r| !r.object.is_null() && matches(r))
+        .count();
+    if count == 0 {
+        return Err(Error::Resource(format!(
+            "{}: no resource matches strategic merge patch \"{kind}/{name}\"",
+            file.display()
+        )));
+    }
+    if count > 1 {
+        return Err(Error::Resource(format!(
+            "{}: multiple resources match strategic merge patch \"{kind}/{name}\"",
+            file.display()
+        )));
+    }
+    for resource in resources
+        .iter_mut()
+        .filter(|r| !r.object.is_null() && matches(r))
+    {
+        if !merge_object(&mut resource.object, patch) {
+            resource.object = Value::Null;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn apply_json6902_patches(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    options: &Options,
+) -> Result<(), Error> {
+    for entry in entries(k, "patchesJson6902")? {
+        let text = patch_text(k, &entry, options)?;
+        let target = entry.get("target").ok_or_else(|| Error::Kustomization {
+            path: k.path.clone(),
+            message: "patchesJson6902 entry without target".into(),
+        })?;
+        match parse_patch(&text, &k.path)? {
+            PatchBody::Json6902(ops) => {
+                apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?
+            }
+            PatchBody::Strategic(_) => {
+                return Err(Error::Kustomization {
+                    path: k.path.clone(),
+                    message: "patchesJson6902 needs a list of JSON 6902 operations".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
