@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod error;
+pub mod fieldspec;
 pub mod generators;
 pub mod kustomization;
 pub mod names;

@@ -320,6 +320,23 @@ fn namespace_of(ns: &str) -> &str {
 /// Rewrites references to resources renamed since `before` was taken; a reference that could
 /// mean several renamed objects is an error, as in kustomize.
 pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(), String> {
+    for resource in resources.iter() {
+        if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
+            continue;
+        }
+        let subjects = resource.object["subjects"].as_array().into_iter().flatten();
+        for subject in subjects.filter(|s| s["kind"] == "ServiceAccount") {
+            if subject
+                .get("namespace")
+                .is_some_and(|ns| ns.is_null() || ns == "")
+            {
+                return Err(format!(
+                    "Invalid Input: namespace is blank for resource \"{}\"",
+                    resource.id().display_string()
+                ));
+            }
+        }
+    }
     let current: Vec<(String, String, String)> = resources
         .iter()
         .map(|r| {

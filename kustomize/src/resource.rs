@@ -102,6 +102,25 @@ impl ResId {
         )
     }
 
+    /// kustomize's `ResId.String()`: `Kind.version.group/name.namespace`.
+    pub fn display_string(&self) -> String {
+        let or = |s: &str, empty: &str| {
+            if s.is_empty() {
+                empty.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "{}.{}.{}/{}.{}",
+            self.kind,
+            self.version,
+            or(&self.group, "[noGrp]"),
+            self.name,
+            or(&self.namespace, "[noNs]")
+        )
+    }
+
     fn sort_string(&self) -> String {
         let ns = if self.namespace.is_empty() {
             "~X"

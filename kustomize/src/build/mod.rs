@@ -10,9 +10,13 @@ use crate::kustomization::{Kustomization, find};
 use crate::resource::{Resource, legacy_order};
 use crate::yaml::{read_documents, to_yaml};
 
+mod images;
+mod metadata;
 mod namespace;
 mod patches;
 
+use images::{apply_images, apply_replicas};
+use metadata::apply_metadata;
 use namespace::{fix_subjects, set_namespace};
 use patches::{apply_json6902_patches, apply_patches};
 
@@ -133,11 +137,6 @@ fn accumulate(
     }
     for unsupported in [
         "components",
-        "commonLabels",
-        "labels",
-        "commonAnnotations",
-        "images",
-        "replicas",
         "vars",
         "replacements",
         "configurations",
@@ -193,7 +192,10 @@ fn accumulate(
     if !prefix.is_empty() || !suffix.is_empty() {
         crate::names::prefix_suffix(&mut resources, &prefix, &suffix);
     }
+    apply_metadata(&k, &mut resources)?;
     apply_json6902_patches(&k, &mut resources, options)?;
+    apply_replicas(&k, &mut resources)?;
+    apply_images(&k, &mut resources)?;
     crate::names::fix_references(&mut resources, &before)
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
     stack.pop();

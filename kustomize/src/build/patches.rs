@@ -49,12 +49,27 @@ fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<Str
     std::fs::read_to_string(&canonical).map_err(|e| io(&file, e))
 }
 
+fn current_names(resources: &[Resource]) -> Vec<String> {
+    resources.iter().map(|r| r.id().name).collect()
+}
+
+/// Records names a patch changed, so later patches and selectors still find the resource
+/// by its earlier name, as kustomize does.
+fn remember_renames(resources: &mut [Resource], before: &[String]) {
+    for (resource, old) in resources.iter_mut().zip(before) {
+        if !resource.object.is_null() && resource.id().name != *old {
+            resource.previous_names.push(old.clone());
+        }
+    }
+}
+
 pub(super) fn apply_patches(
     k: &Kustomization,
     resources: &mut Vec<Resource>,
     options: &Options,
 ) -> Result<(), Error> {
     for entry in entries(k, "patches")? {
+        let names = current_names(resources);
         let text = patch_text(k, &entry, options)?;
         match parse_patch(&text, &k.path)? {
             PatchBody::Json6902(ops) => {
@@ -81,6 +96,7 @@ pub(super) fn apply_patches(
                 }
             }
         }
+        remember_renames(resources, &names);
     }
     for entry in entries(k, "patchesStrategicMerge")? {
         let text = match &entry {
@@ -136,6 +152,7 @@ fn apply_strategic(
     Ok(())
 }
 
+/// Applies a strategic merge patch to the one resource with the patch's kind and name.
 /// Applies a strategic merge patch to the one resource with the patch's kind and name.
 fn apply_strategic_by_id(
     resources: &mut [Resource],
@@ -193,6 +210,7 @@ pub(super) fn apply_json6902_patches(
     options: &Options,
 ) -> Result<(), Error> {
     for entry in entries(k, "patchesJson6902")? {
+        let names = current_names(resources);
         let text = patch_text(k, &entry, options)?;
         let target = entry.get("target").ok_or_else(|| Error::Kustomization {
             path: k.path.clone(),
@@ -200,7 +218,8 @@ pub(super) fn apply_json6902_patches(
         })?;
         match parse_patch(&text, &k.path)? {
             PatchBody::Json6902(ops) => {
-                apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?
+                apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?;
+                remember_renames(resources, &names);
             }
             PatchBody::Strategic(_) => {
                 return Err(Error::Kustomization {

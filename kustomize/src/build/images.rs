@@ -1,0 +1,207 @@
+//! The `images` and `replicas` steps of a build: new names, tags and digests for container
+//! images, and replica counts for scalable workloads.
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::fieldspec::{REPLICAS, visit};
+use crate::kustomization::Kustomization;
+use crate::resource::Resource;
+
+/// One `images` entry.
+#[derive(Clone, Debug)]
+pub struct ImageOverride {
+    /// kustomize's matcher: the name (read as a regular expression, as kustomize does),
+    /// then an optional `@sha256` and an optional `:tag`.
+    pattern: Regex,
+    /// Replacement name, if any.
+    pub new_name: String,
+    /// Replacement tag, if any.
+    pub new_tag: String,
+    /// Replacement digest, if any.
+    pub digest: String,
+}
+
+fn text(entry: &Value, field: &str) -> String {
+    match entry.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        Some(value @ (Value::Number(_) | Value::Bool(_))) => value.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Splits an image reference into name, tag and digest, looking for `:` only after the
+/// first `/` so a registry port is not taken for a tag.
+pub fn split_image(image: &str) -> (&str, &str, &str) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@').map(|i| i + slash);
+    let colon = search.find(':').map(|i| i + slash);
+    match (colon, at) {
+        (None, None) => (image, "", ""),
+        (c, Some(at)) if c.is_none_or(|c| at < c) => (&image[..at], "", &image[at + 1..]),
+        (Some(c), Some(at)) => (&image[..c], &image[c + 1..at], &image[at + 1..]),
+        (Some(c), None) => (&image[..c], &image[c + 1..], ""),
+        (None, Some(_)) => unreachable!("handled by the digest-only arm"),
+    }
+}
+
+impl ImageOverride {
+    /// An override for images named `name`; fails when the name is not a valid pattern.
+    pub fn new(name: &str, new_name: &str, new_tag: &str, digest: &str) -> Result<Self, String> {
+        let pattern = Regex::new(&format!("^{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$"))
+            .map_err(|e| format!("images: invalid image name {name:?}: {e}"))?;
+        Ok(Self {
+            pattern,
+            new_name: new_name.to_string(),
+            new_tag: new_tag.to_string(),
+            digest: digest.to_string(),
+        })
+    }
+
+    /// The rewritten image, or `None` when this entry does not match it.
+    pub fn rewrite(&self, image: &str) -> Option<String> {
+        if !self.pattern.is_match(image) {
+            return None;
+        }
+        let (name, tag, digest) = split_image(image);
+        let name = if self.new_name.is_empty() {
+            name
+        } else {
+            &self.new_name
+        };
+        let (tag, digest) = match (self.new_tag.is_empty(), self.digest.is_empty()) {
+            (false, false) => (self.new_tag.as_str(), self.digest.as_str()),
+            (false, true) => (self.new_tag.as_str(), ""),
+            (true, false) => ("", self.digest.as_str()),
+            (true, true) => (tag, digest),
+        };
+        let mut out = name.to_string();
+        if !tag.is_empty() {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if !digest.is_empty() {
+            out.push('@');
+            out.push_str(digest);
+        }
+        Some(out)
+    }
+}
+
+/// Rewrites `image` fields of every `containers` and `initContainers` list in the tree.
+fn rewrite_containers(node: &mut Value, image: &ImageOverride) {
+    match node {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if key == "containers" || key == "initContainers" {
+                    if let Value::Array(containers) = value {
+                        for container in containers {
+                            if let Some(Value::String(current)) = container.get_mut("image")
+                                && let Some(new) = image.rewrite(current)
+                            {
+                                *current = new;
+                            }
+                        }
+                    }
+                } else {
+                    rewrite_containers(value, image);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_containers(v, image)),
+        _ => {}
+    }
+}
+
+fn list(k: &Kustomization, field: &str) -> Result<Vec<Value>, Error> {
+    match k.fields.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(other) => Err(Error::Kustomization {
+            path: k.path.clone(),
+            message: format!("{field}: expected a list, got {other}"),
+        }),
+    }
+}
+
+/// Applies the `replicas` entries.
+pub(super) fn apply_replicas(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
+    for entry in list(k, "replicas")? {
+        let name = text(&entry, "name");
+        let count = entry.get("count").cloned().unwrap_or(Value::Null);
+        if !count.is_i64() {
+            return Err(Error::Kustomization {
+                path: k.path.clone(),
+                message: format!("replicas: count of {name:?} must be an integer, got {count}"),
+            });
+        }
+        for resource in resources.iter_mut() {
+            if resource.all_names().any(|n| n == name) {
+                visit(resource, REPLICAS, &mut |parent, field| {
+                    parent.insert(field.to_string(), count.clone());
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies the `images` entries.
+pub(super) fn apply_images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
+    for entry in list(k, "images")? {
+        let image = ImageOverride::new(
+            &text(&entry, "name"),
+            &text(&entry, "newName"),
+            &text(&entry, "newTag"),
+            &text(&entry, "digest"),
+        )
+        .map_err(|message| Error::Kustomization {
+            path: k.path.clone(),
+            message,
+        })?;
+        for resource in resources.iter_mut() {
+            rewrite_containers(&mut resource.object, &image);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_images_like_kustomize() {
+        for (image, want) in [
+            ("nginx", ("nginx", "", "")),
+            ("nginx:1.2", ("nginx", "1.2", "")),
+            ("reg:5000/app", ("reg:5000/app", "", "")),
+            ("reg:5000/app:v1", ("reg:5000/app", "v1", "")),
+            ("app@sha256:ab", ("app", "", "sha256:ab")),
+            ("app:v1@sha256:ab", ("app", "v1", "sha256:ab")),
+        ] {
+            assert_eq!(split_image(image), want, "{image}");
+        }
+    }
+
+    #[test]
+    fn rewrites_matching_images_only() {
+        let o = |new_name: &str, new_tag: &str, digest: &str| {
+            ImageOverride::new("nginx", new_name, new_tag, digest).expect("valid pattern")
+        };
+        for (rule, image, want) in [
+            (o("", "1.25", ""), "nginx:1.0", Some("nginx:1.25")),
+            (o("my/nginx", "", ""), "nginx:1.0", Some("my/nginx:1.0")),
+            (o("", "", "sha256:ff"), "nginx:1.0", Some("nginx@sha256:ff")),
+            (o("", "2", "sha256:ff"), "nginx", Some("nginx:2@sha256:ff")),
+            (o("", "1.25", ""), "nginx-extra:1.0", None),
+            (o("", "1.25", ""), "other/nginx", None),
+            (o("", "1.25", ""), "nginx@sha256:aa", Some("nginx:1.25")),
+        ] {
+            assert_eq!(rule.rewrite(image).as_deref(), want, "{rule:?} on {image}");
+        }
+        assert!(ImageOverride::new("[", "", "v2", "").is_err());
+    }
+}

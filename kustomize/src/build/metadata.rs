@@ -1,0 +1,104 @@
+//! The label and annotation steps of a build: `labels`, `commonLabels` and
+//! `commonAnnotations`, written wherever kustomize's field specs say.
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::fieldspec::{ANNOTATIONS, METADATA_LABELS, SELECTOR_LABELS, set_entries};
+use crate::kustomization::Kustomization;
+use crate::resource::Resource;
+
+fn invalid(k: &Kustomization, message: String) -> Error {
+    Error::Kustomization {
+        path: k.path.clone(),
+        message,
+    }
+}
+
+/// A string map from the kustomization, sorted by key as kustomize applies it.
+fn pairs(
+    k: &Kustomization,
+    field: &str,
+    value: Option<&Value>,
+) -> Result<Vec<(String, String)>, Error> {
+    let map = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(map)) => map,
+        Some(other) => return Err(invalid(k, format!("{field}: expected a map, got {other}"))),
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            other => {
+                return Err(invalid(
+                    k,
+                    format!("{field}.{key}: expected a string, got {other}"),
+                ));
+            }
+        };
+        out.push((key.clone(), text));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Applies `labels`, then `commonLabels`, then `commonAnnotations`.
+pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
+    let labels = match k.fields.get("labels") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => return Err(invalid(k, format!("labels: expected a list, got {other}"))),
+    };
+    for entry in &labels {
+        if let Some(unknown) = entry
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, _)| key)
+            .find(|key| {
+                !["pairs", "includeSelectors", "includeTemplates", "fields"].contains(&key.as_str())
+            })
+        {
+            return Err(invalid(
+                k,
+                format!("invalid Kustomization: json: unknown field \"{unknown}\""),
+            ));
+        }
+        if entry.get("fields").is_some_and(|f| !f.is_null()) {
+            return Err(Error::Unsupported(format!(
+                "{}: 'labels[].fields' is not supported by Rill's kustomize engine yet",
+                k.path.display()
+            )));
+        }
+        let pairs = pairs(k, "labels.pairs", entry.get("pairs"))?;
+        let flag = |name: &str| entry.get(name).and_then(Value::as_bool).unwrap_or(false);
+        for resource in resources.iter_mut() {
+            if flag("includeSelectors") {
+                set_entries(resource, SELECTOR_LABELS, &pairs);
+                set_entries(resource, METADATA_LABELS, &pairs);
+            } else {
+                if flag("includeTemplates") {
+                    set_entries(resource, &METADATA_LABELS[1..], &pairs);
+                }
+                set_entries(resource, &METADATA_LABELS[..1], &pairs);
+            }
+        }
+    }
+    let common = pairs(k, "commonLabels", k.fields.get("commonLabels"))?;
+    if !common.is_empty() {
+        for resource in resources.iter_mut() {
+            set_entries(resource, SELECTOR_LABELS, &common);
+            set_entries(resource, METADATA_LABELS, &common);
+        }
+    }
+    let annotations = pairs(k, "commonAnnotations", k.fields.get("commonAnnotations"))?;
+    if !annotations.is_empty() {
+        for resource in resources.iter_mut() {
+            set_entries(resource, ANNOTATIONS, &annotations);
+        }
+    }
+    Ok(())
+}
