@@ -116,6 +116,16 @@ impl Kustomization {
         {
             return Err(err(format!("unsupported kind {kind:?}")));
         }
+        if fields.get("kind").and_then(Value::as_str) == Some("Component")
+            && fields
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v != "kustomize.config.k8s.io/v1alpha1")
+        {
+            return Err(err(
+                "apiVersion for Component should be kustomize.config.k8s.io/v1alpha1".into(),
+            ));
+        }
         if fields.keys().all(|k| k == "apiVersion" || k == "kind") {
             return Err(err("kustomization.yaml is empty".into()));
         }

@@ -53,7 +53,7 @@ fn is_remote(target: &str) -> bool {
 
 /// Builds the kustomization in `dir` into resources, in output order.
 pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
-    let mut resources = accumulate(dir, options, &mut Vec::new())?;
+    let mut resources = accumulate(dir, options, &mut Vec::new(), Vec::new())?;
     let before = crate::names::Snapshot::take(&resources);
     for resource in resources.iter_mut().filter(|r| r.needs_hash) {
         let hash = crate::generators::content_hash(&resource.object);
@@ -86,6 +86,7 @@ fn accumulate(
     dir: &Path,
     options: &Options,
     stack: &mut Vec<PathBuf>,
+    mut resources: Vec<Resource>,
 ) -> Result<Vec<Resource>, Error> {
     let canonical = dir.canonicalize().map_err(|e| io(dir, e))?;
     if stack.contains(&canonical) {
@@ -99,7 +100,6 @@ fn accumulate(
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
     let k = Kustomization::load(&path)?;
-    let mut resources: Vec<Resource> = Vec::new();
     let mut entries = k.strings("resources")?;
     entries.extend(k.strings("bases")?);
     for entry in entries {
@@ -120,7 +120,7 @@ fn accumulate(
                     target.display()
                 )));
             }
-            accumulate(&target, options, stack)?
+            accumulate(&target, options, stack, Vec::new())?
         } else {
             load_file(&target, &canonical, options)?
         };
@@ -135,8 +135,41 @@ fn accumulate(
             resources.push(resource);
         }
     }
+    for entry in k.strings("components")? {
+        if is_remote(&entry) {
+            return Err(Error::Unsupported(format!(
+                "{}: remote component {entry:?} is not supported: only local directories can be used",
+                path.display()
+            )));
+        }
+        let target = dir.join(&entry);
+        let found = if target.is_dir() {
+            find(&target)?
+        } else {
+            None
+        };
+        let kind = match found {
+            Some(file) => Kustomization::load(&file)?.string("kind"),
+            None => {
+                return Err(Error::Resource(format!(
+                    "{}: component '{}' must be a directory with a kustomization file",
+                    path.display(),
+                    target.display()
+                )));
+            }
+        };
+        if kind.as_deref() != Some("Component") {
+            return Err(Error::Resource(format!(
+                "{}: expected kind 'Component' for path '{}' but got '{}'",
+                path.display(),
+                target.display(),
+                kind.unwrap_or_else(|| "Kustomization".into())
+            )));
+        }
+        // A component transforms what its parent has accumulated so far.
+        resources = accumulate(&target, options, stack, resources)?;
+    }
     for unsupported in [
-        "components",
         "vars",
         "replacements",
         "configurations",
