@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::resource::Resource;
 
-/// One place a transformer touches: a slash-separated path in resources of a kind.
+/// One place a transformer touches, as written in kustomize's built-in tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FieldSpec {
+pub struct BuiltinSpec {
     /// API group the resource must have, or `None` for any.
     pub group: Option<&'static str>,
     /// API version the resource must have, or `None` for any.
@@ -20,14 +20,66 @@ pub struct FieldSpec {
     pub create: bool,
 }
 
+/// One place a transformer touches: a slash-separated path in resources of a kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// API group the resource must have, or `None` for any.
+    pub group: Option<String>,
+    /// API version the resource must have, or `None` for any.
+    pub version: Option<String>,
+    /// Kind the resource must have, or `None` for any.
+    pub kind: Option<String>,
+    /// Slash-separated path; `name[]` marks a list, but lists are walked either way.
+    pub path: String,
+    /// Whether missing maps along the path are created.
+    pub create: bool,
+}
+
+/// Owned field specs from a built-in table.
+pub fn builtin(table: &[BuiltinSpec]) -> Vec<FieldSpec> {
+    table
+        .iter()
+        .map(|b| FieldSpec {
+            group: b.group.map(str::to_string),
+            version: b.version.map(str::to_string),
+            kind: b.kind.map(str::to_string),
+            path: b.path.to_string(),
+            create: b.create,
+        })
+        .collect()
+}
+
+impl FieldSpec {
+    /// Parses a user-written field spec (`group`, `version`, `kind`, `path`, `create`).
+    pub fn parse(value: &Value) -> Option<Self> {
+        let text = |field: &str| {
+            value
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Some(Self {
+            group: text("group"),
+            version: text("version"),
+            kind: text("kind"),
+            path: text("path")?,
+            create: value
+                .get("create")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+}
+
 const fn spec(
     group: Option<&'static str>,
     version: Option<&'static str>,
     kind: Option<&'static str>,
     path: &'static str,
     create: bool,
-) -> FieldSpec {
-    FieldSpec {
+) -> BuiltinSpec {
+    BuiltinSpec {
         group,
         version,
         kind,
@@ -42,7 +94,7 @@ const NETWORKING: Option<&str> = Some("networking.k8s.io");
 const V1: Option<&str> = Some("v1");
 
 /// Labels on the object and on the pod templates it stamps out.
-pub const METADATA_LABELS: &[FieldSpec] = &[
+pub const METADATA_LABELS: &[BuiltinSpec] = &[
     spec(None, None, None, "metadata/labels", true),
     spec(
         None,
@@ -118,7 +170,7 @@ const AFFINITY: [&str; 5] = [
 ];
 
 /// Selectors that must keep matching the labels `commonLabels` adds.
-pub const SELECTOR_LABELS: &[FieldSpec] = &[
+pub const SELECTOR_LABELS: &[BuiltinSpec] = &[
     spec(None, V1, Some("Service"), "spec/selector", true),
     spec(
         None,
@@ -204,7 +256,7 @@ pub const SELECTOR_LABELS: &[FieldSpec] = &[
 ];
 
 /// Annotations on the object and on the pod templates it stamps out.
-pub const ANNOTATIONS: &[FieldSpec] = &[
+pub const ANNOTATIONS: &[BuiltinSpec] = &[
     spec(None, None, None, "metadata/annotations", true),
     spec(
         None,
@@ -265,7 +317,7 @@ pub const ANNOTATIONS: &[FieldSpec] = &[
 ];
 
 /// Replica counts of the scalable workloads.
-pub const REPLICAS: &[FieldSpec] = &[
+pub const REPLICAS: &[BuiltinSpec] = &[
     spec(None, None, Some("Deployment"), "spec/replicas", true),
     spec(
         None,
@@ -282,9 +334,9 @@ impl FieldSpec {
     /// Whether the spec applies to the resource's group, version and kind.
     pub fn applies_to(&self, resource: &Resource) -> bool {
         let id = resource.id();
-        self.group.is_none_or(|g| g == id.group)
-            && self.version.is_none_or(|v| v == id.version)
-            && self.kind.is_none_or(|k| k == id.kind)
+        self.group.as_ref().is_none_or(|g| *g == id.group)
+            && self.version.as_ref().is_none_or(|v| *v == id.version)
+            && self.kind.as_ref().is_none_or(|k| *k == id.kind)
     }
 }
 
@@ -379,8 +431,8 @@ mod tests {
                 ]}}}}}
         }));
         let labels = [("app".to_string(), "web".to_string())];
-        set_entries(&mut deployment, METADATA_LABELS, &labels);
-        set_entries(&mut deployment, SELECTOR_LABELS, &labels);
+        set_entries(&mut deployment, &builtin(METADATA_LABELS), &labels);
+        set_entries(&mut deployment, &builtin(SELECTOR_LABELS), &labels);
         let o = &deployment.object;
         assert_eq!(o["metadata"]["labels"]["app"], "web");
         assert_eq!(o["spec"]["selector"]["matchLabels"]["app"], "web");
@@ -398,7 +450,7 @@ mod tests {
     fn specs_filter_by_group_version_kind() {
         let service = Resource::new(json!({"apiVersion": "v1", "kind": "Service"}));
         let other = Resource::new(json!({"apiVersion": "v2", "kind": "Service"}));
-        let selector = SELECTOR_LABELS[0];
+        let selector = &builtin(SELECTOR_LABELS)[0];
         assert!(selector.applies_to(&service));
         assert!(!selector.applies_to(&other));
     }

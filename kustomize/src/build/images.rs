@@ -5,7 +5,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::fieldspec::{REPLICAS, visit};
+use crate::fieldspec::{FieldSpec, REPLICAS, builtin, visit};
 use crate::kustomization::Kustomization;
 use crate::resource::Resource;
 
@@ -129,21 +129,40 @@ fn list(k: &Kustomization, field: &str) -> Result<Vec<Value>, Error> {
 /// Applies the `replicas` entries.
 pub(super) fn apply_replicas(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
     for entry in list(k, "replicas")? {
-        let name = text(&entry, "name");
-        let count = entry.get("count").cloned().unwrap_or(Value::Null);
-        if !count.is_i64() {
-            return Err(Error::Kustomization {
-                path: k.path.clone(),
-                message: format!("replicas: count of {name:?} must be an integer, got {count}"),
+        set_replicas(k, resources, &entry, &builtin(REPLICAS))?;
+    }
+    Ok(())
+}
+
+/// Sets the replica count of one `{name, count}` entry where the specs say.
+pub(super) fn set_replicas(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    entry: &Value,
+    specs: &[FieldSpec],
+) -> Result<(), Error> {
+    let name = text(entry, "name");
+    let count = entry.get("count").cloned().unwrap_or(Value::Null);
+    if !count.is_i64() {
+        return Err(Error::Kustomization {
+            path: k.path.clone(),
+            message: format!("replicas: count of {name:?} must be an integer, got {count}"),
+        });
+    }
+    let mut found = false;
+    for resource in resources.iter_mut() {
+        if resource.all_names().any(|n| n == name) {
+            found |= specs.iter().any(|s| s.applies_to(resource));
+            visit(resource, specs, &mut |parent, field| {
+                parent.insert(field.to_string(), count.clone());
             });
         }
-        for resource in resources.iter_mut() {
-            if resource.all_names().any(|n| n == name) {
-                visit(resource, REPLICAS, &mut |parent, field| {
-                    parent.insert(field.to_string(), count.clone());
-                });
-            }
-        }
+    }
+    if !found {
+        let kinds: Vec<&str> = specs.iter().filter_map(|s| s.kind.as_deref()).collect();
+        return Err(Error::Resource(format!(
+            "resource with name {name} does not match a config with the following kinds {kinds:?}"
+        )));
     }
     Ok(())
 }
@@ -151,19 +170,38 @@ pub(super) fn apply_replicas(k: &Kustomization, resources: &mut [Resource]) -> R
 /// Applies the `images` entries.
 pub(super) fn apply_images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
     for entry in list(k, "images")? {
-        let image = ImageOverride::new(
-            &text(&entry, "name"),
-            &text(&entry, "newName"),
-            &text(&entry, "newTag"),
-            &text(&entry, "digest"),
-        )
-        .map_err(|message| Error::Kustomization {
-            path: k.path.clone(),
-            message,
-        })?;
-        for resource in resources.iter_mut() {
-            rewrite_containers(&mut resource.object, &image);
-        }
+        set_image(k, resources, &entry, &[])?;
+    }
+    Ok(())
+}
+
+/// Applies one `{name, newName, newTag, digest}` entry to every container, and to the
+/// extra image fields the specs name.
+pub(super) fn set_image(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    entry: &Value,
+    specs: &[FieldSpec],
+) -> Result<(), Error> {
+    let image = ImageOverride::new(
+        &text(entry, "name"),
+        &text(entry, "newName"),
+        &text(entry, "newTag"),
+        &text(entry, "digest"),
+    )
+    .map_err(|message| Error::Kustomization {
+        path: k.path.clone(),
+        message,
+    })?;
+    for resource in resources.iter_mut() {
+        rewrite_containers(&mut resource.object, &image);
+        visit(resource, specs, &mut |parent, field| {
+            if let Some(Value::String(current)) = parent.get_mut(field)
+                && let Some(new) = image.rewrite(current)
+            {
+                *current = new;
+            }
+        });
     }
     Ok(())
 }

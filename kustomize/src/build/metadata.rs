@@ -4,7 +4,9 @@
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::fieldspec::{ANNOTATIONS, METADATA_LABELS, SELECTOR_LABELS, set_entries};
+use crate::fieldspec::{
+    ANNOTATIONS, FieldSpec, METADATA_LABELS, SELECTOR_LABELS, builtin, set_entries,
+};
 use crate::kustomization::Kustomization;
 use crate::resource::Resource;
 
@@ -16,7 +18,7 @@ fn invalid(k: &Kustomization, message: String) -> Error {
 }
 
 /// A string map from the kustomization, sorted by key as kustomize applies it.
-fn pairs(
+pub(super) fn pairs(
     k: &Kustomization,
     field: &str,
     value: Option<&Value>,
@@ -75,30 +77,36 @@ pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> R
         }
         let pairs = pairs(k, "labels.pairs", entry.get("pairs"))?;
         let flag = |name: &str| entry.get(name).and_then(Value::as_bool).unwrap_or(false);
-        for resource in resources.iter_mut() {
-            if flag("includeSelectors") {
-                set_entries(resource, SELECTOR_LABELS, &pairs);
-                set_entries(resource, METADATA_LABELS, &pairs);
-            } else {
-                if flag("includeTemplates") {
-                    set_entries(resource, &METADATA_LABELS[1..], &pairs);
-                }
-                set_entries(resource, &METADATA_LABELS[..1], &pairs);
-            }
-        }
+        let specs = if flag("includeSelectors") {
+            [builtin(SELECTOR_LABELS), builtin(METADATA_LABELS)].concat()
+        } else if flag("includeTemplates") {
+            builtin(&METADATA_LABELS[1..])
+                .into_iter()
+                .chain(builtin(&METADATA_LABELS[..1]))
+                .collect()
+        } else {
+            builtin(&METADATA_LABELS[..1])
+        };
+        set_all(resources, &specs, &pairs);
     }
     let common = pairs(k, "commonLabels", k.fields.get("commonLabels"))?;
-    if !common.is_empty() {
-        for resource in resources.iter_mut() {
-            set_entries(resource, SELECTOR_LABELS, &common);
-            set_entries(resource, METADATA_LABELS, &common);
-        }
-    }
+    let specs = [builtin(SELECTOR_LABELS), builtin(METADATA_LABELS)].concat();
+    set_all(resources, &specs, &common);
     let annotations = pairs(k, "commonAnnotations", k.fields.get("commonAnnotations"))?;
-    if !annotations.is_empty() {
-        for resource in resources.iter_mut() {
-            set_entries(resource, ANNOTATIONS, &annotations);
-        }
-    }
+    set_all(resources, &builtin(ANNOTATIONS), &annotations);
     Ok(())
+}
+
+/// Writes the entries into every field the specs reach, in every resource.
+pub(super) fn set_all(
+    resources: &mut [Resource],
+    specs: &[FieldSpec],
+    entries: &[(String, String)],
+) {
+    if entries.is_empty() {
+        return;
+    }
+    for resource in resources.iter_mut() {
+        set_entries(resource, specs, entries);
+    }
 }

@@ -14,11 +14,13 @@ mod images;
 mod metadata;
 mod namespace;
 mod patches;
+mod transformers;
 
 use images::{apply_images, apply_replicas};
 use metadata::apply_metadata;
-use namespace::{fix_subjects, set_namespace};
+use namespace::apply_namespace;
 use patches::{apply_json6902_patches, apply_patches};
+use transformers::run_transformer;
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,7 +177,6 @@ fn accumulate(
         "configurations",
         "openapi",
         "crds",
-        "transformers",
         "generators",
         "validators",
         "helmCharts",
@@ -208,15 +209,7 @@ fn accumulate(
     let before = crate::names::Snapshot::take(&resources);
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
-        let service_accounts: Vec<(String, String)> = resources
-            .iter()
-            .filter(|r| r.kind() == "ServiceAccount")
-            .map(|r| (r.id().name, r.id().namespace))
-            .collect();
-        for resource in &mut resources {
-            set_namespace(resource, &namespace);
-            fix_subjects(resource, &namespace, &service_accounts);
-        }
+        apply_namespace(&mut resources, &namespace)?;
     }
     let (prefix, suffix) = (
         k.string("namePrefix").unwrap_or_default(),
@@ -229,6 +222,26 @@ fn accumulate(
     apply_json6902_patches(&k, &mut resources, options)?;
     apply_replicas(&k, &mut resources)?;
     apply_images(&k, &mut resources)?;
+    for entry in k.strings("transformers")? {
+        let configs = if entry.contains('\n') {
+            read_documents(&entry).map_err(|e| Error::Yaml {
+                path: path.clone(),
+                message: e.to_string(),
+            })?
+        } else if dir.join(&entry).is_dir() {
+            let loaded = accumulate(&dir.join(&entry), options, stack, Vec::new())?;
+            loaded.into_iter().map(|r| r.object).collect()
+        } else {
+            let text = String::from_utf8_lossy(&read(&entry)?).into_owned();
+            read_documents(&text).map_err(|e| Error::Yaml {
+                path: dir.join(&entry),
+                message: e.to_string(),
+            })?
+        };
+        for config in &configs {
+            run_transformer(&k, config, &mut resources, options)?;
+        }
+    }
     crate::names::fix_references(&mut resources, &before)
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
     stack.pop();

@@ -2,9 +2,34 @@
 
 use serde_json::Value;
 
+use crate::error::Error;
 use crate::resource::{CLUSTER_SCOPED, Resource};
 
-pub(super) fn set_namespace(resource: &mut Resource, namespace: &str) {
+/// Moves every namespaced resource into `namespace` and points ServiceAccount subjects of
+/// role bindings at it.
+pub(super) fn apply_namespace(resources: &mut [Resource], namespace: &str) -> Result<(), Error> {
+    let service_accounts: Vec<(String, String)> = resources
+        .iter()
+        .filter(|r| r.kind() == "ServiceAccount")
+        .map(|r| (r.id().name, r.id().namespace))
+        .collect();
+    for resource in resources.iter_mut() {
+        set_namespace(resource, namespace);
+        fix_subjects(resource, namespace, &service_accounts);
+    }
+    for (i, resource) in resources.iter().enumerate() {
+        let id = resource.id();
+        if resources[..i].iter().any(|r| r.id().same_object(&id)) {
+            return Err(Error::Resource(format!(
+                "namespace transformation produces ID conflict: {}",
+                id.display_string()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn set_namespace(resource: &mut Resource, namespace: &str) {
     let kind = resource.kind().to_string();
     if kind == "Namespace" {
         resource.rename(namespace.to_string());
@@ -22,11 +47,7 @@ pub(super) fn set_namespace(resource: &mut Resource, namespace: &str) {
 /// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
 /// those naming a ServiceAccount of the build (same name and original namespace), follow the
 /// new namespace.
-pub(super) fn fix_subjects(
-    resource: &mut Resource,
-    namespace: &str,
-    service_accounts: &[(String, String)],
-) {
+fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(String, String)]) {
     if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
         return;
     }

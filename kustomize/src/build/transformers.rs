@@ -1,0 +1,152 @@
+//! The `transformers` field: kustomize's built-in transformer plugins configured by file,
+//! run after the kustomization's own transformations, each through the same steps.
+
+use serde_json::{Map, Value, json};
+
+use super::Options;
+use super::images::{set_image, set_replicas};
+use super::metadata::{pairs, set_all};
+use super::namespace::apply_namespace;
+use super::patches::{apply_json6902_patches, apply_patches};
+use crate::error::Error;
+use crate::fieldspec::FieldSpec;
+use crate::kustomization::Kustomization;
+use crate::resource::Resource;
+
+fn unsupported(k: &Kustomization, what: String) -> Error {
+    Error::Unsupported(format!(
+        "{}: transformer {what} is not supported by Rill's kustomize engine yet",
+        k.path.display()
+    ))
+}
+
+fn invalid(k: &Kustomization, kind: &str, message: &str) -> Error {
+    Error::Kustomization {
+        path: k.path.clone(),
+        message: format!("plugin {kind} fails configuration: {message}"),
+    }
+}
+
+/// A kustomization with only `fields`, reading files relative to `k`.
+fn synthetic(k: &Kustomization, fields: Value) -> Kustomization {
+    Kustomization {
+        path: k.path.clone(),
+        fields: match fields {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+    }
+}
+
+fn field_specs(config: &Value) -> Vec<FieldSpec> {
+    config["fieldSpecs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(FieldSpec::parse)
+        .collect()
+}
+
+/// Whether the config's field specs only name `metadata/<field>`, which the built-in step
+/// already covers.
+fn only_metadata(config: &Value, field: &str) -> bool {
+    field_specs(config)
+        .iter()
+        .all(|s| s.path == format!("metadata/{field}"))
+}
+
+/// Runs one built-in transformer plugin configuration over the resources.
+pub(super) fn run_transformer(
+    k: &Kustomization,
+    config: &Value,
+    resources: &mut Vec<Resource>,
+    options: &Options,
+) -> Result<(), Error> {
+    let api_version = config["apiVersion"].as_str().unwrap_or_default();
+    let kind = config["kind"].as_str().unwrap_or_default();
+    if api_version != "builtin" {
+        return Err(unsupported(
+            k,
+            format!("{api_version}/{kind} (only builtin plugins run)"),
+        ));
+    }
+    let mut body = config.clone();
+    if let Some(map) = body.as_object_mut() {
+        for key in ["apiVersion", "kind", "metadata"] {
+            map.remove(key);
+        }
+    }
+    match kind {
+        "PatchStrategicMergeTransformer" => {
+            let mut entries: Vec<Value> = config["paths"].as_array().cloned().unwrap_or_default();
+            if let Some(inline) = config.get("patches").filter(|p| !p.is_null() && *p != "") {
+                entries.push(inline.clone());
+            }
+            if entries.is_empty() {
+                return Err(invalid(k, kind, "empty file path and empty patch content"));
+            }
+            let synth = synthetic(k, json!({ "patchesStrategicMerge": entries }));
+            apply_patches(&synth, resources, options)
+        }
+        "PatchTransformer" => apply_patches(
+            &synthetic(k, json!({ "patches": [body] })),
+            resources,
+            options,
+        ),
+        "PatchJson6902Transformer" => {
+            if body.get("path").is_some() && body.get("jsonOp").is_some() {
+                return Err(invalid(
+                    k,
+                    kind,
+                    "must specify a file path or jsonOp, not both",
+                ));
+            }
+            if let Some(map) = body.as_object_mut()
+                && let Some(op) = map.remove("jsonOp")
+            {
+                map.insert("patch".into(), op);
+            }
+            let synth = synthetic(k, json!({ "patchesJson6902": [body] }));
+            apply_json6902_patches(&synth, resources, options)
+        }
+        "NamespaceTransformer" => {
+            if config.get("unsetOnly").is_some_and(|v| v != false)
+                || config
+                    .get("setRoleBindingSubjects")
+                    .is_some_and(|v| v != "defaultOnly")
+            {
+                return Err(unsupported(k, "NamespaceTransformer options".into()));
+            }
+            if let Some(ns) = config["metadata"]["namespace"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+            {
+                apply_namespace(resources, ns)?;
+            }
+            Ok(())
+        }
+        "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+            if !only_metadata(config, "name") {
+                return Err(unsupported(k, format!("{kind} with custom fieldSpecs")));
+            }
+            let text = |f: &str| config[f].as_str().unwrap_or_default().to_string();
+            crate::names::prefix_suffix(resources, &text("prefix"), &text("suffix"));
+            Ok(())
+        }
+        "LabelTransformer" | "AnnotationsTransformer" => {
+            let field = if kind == "LabelTransformer" {
+                "labels"
+            } else {
+                "annotations"
+            };
+            let entries = pairs(k, field, config.get(field))?;
+            set_all(resources, &field_specs(config), &entries);
+            Ok(())
+        }
+        "ImageTagTransformer" => set_image(k, resources, &config["imageTag"], &field_specs(config)),
+        "ReplicaCountTransformer" => {
+            set_replicas(k, resources, &config["replica"], &field_specs(config))
+        }
+        other => Err(unsupported(k, format!("builtin/{other}"))),
+    }
+}
