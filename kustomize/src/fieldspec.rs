@@ -349,11 +349,7 @@ pub fn visit(
 ) {
     let applicable: Vec<&FieldSpec> = specs.iter().filter(|s| s.applies_to(resource)).collect();
     for spec in applicable {
-        let segments: Vec<&str> = spec
-            .path
-            .split('/')
-            .map(|s| s.trim_end_matches("[]"))
-            .collect();
+        let segments: Vec<&str> = spec.path.split('/').collect();
         walk(&mut resource.object, &segments, spec.create, set);
     }
 }
@@ -371,21 +367,26 @@ fn walk(
         return;
     }
     let Value::Object(map) = node else { return };
-    let Some((first, rest)) = segments.split_first() else {
+    let Some((segment, rest)) = segments.split_first() else {
         return;
+    };
+    let (first, is_list) = match segment.strip_suffix("[]") {
+        Some(name) => (name, true),
+        None => (*segment, false),
     };
     if rest.is_empty() {
         set(map, first);
         return;
     }
-    let missing = map.get(*first).is_none_or(Value::is_null);
+    let missing = map.get(first).is_none_or(Value::is_null);
     if missing {
-        if !create {
+        // Lists are never created: there is no element to put the field in.
+        if !create || is_list {
             return;
         }
-        map.insert((*first).to_string(), Value::Object(Map::new()));
+        map.insert(first.to_string(), Value::Object(Map::new()));
     }
-    if let Some(child) = map.get_mut(*first) {
+    if let Some(child) = map.get_mut(first) {
         walk(child, rest, create, set);
     }
 }

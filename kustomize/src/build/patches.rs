@@ -193,11 +193,16 @@ fn apply_strategic_by_id(
             file.display()
         )));
     }
+    let mut patch = patch.clone();
+    if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("name");
+        meta.remove("namespace");
+    }
     for resource in resources
         .iter_mut()
         .filter(|r| !r.object.is_null() && matches(r))
     {
-        if !merge_object(&mut resource.object, patch) {
+        if !merge_object(&mut resource.object, &patch) {
             resource.object = Value::Null;
         }
     }
