@@ -67,6 +67,9 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
         resource.needs_hash = false;
     }
     crate::names::fix_references(&mut resources, &before).map_err(Error::Resource)?;
+    for resource in &mut resources {
+        drop_empty_annotations(resource);
+    }
     let ordered = {
         let sort_fifo = false;
         if !sort_fifo {
@@ -75,6 +78,18 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
         resources
     };
     Ok(ordered)
+}
+
+/// kustomize keeps its bookkeeping in annotations and removes the map again when it is
+/// left empty, so an empty `metadata.annotations` never survives a build.
+fn drop_empty_annotations(resource: &mut Resource) {
+    if let Some(meta) = resource.object.get_mut("metadata").and_then(Value::as_object_mut)
+        && meta
+            .get("annotations")
+            .is_some_and(|a| a.as_object().is_some_and(|m| m.is_empty()))
+    {
+        meta.remove("annotations");
+    }
 }
 
 /// Builds and renders the YAML stream kustomize prints.
