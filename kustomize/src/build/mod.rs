@@ -83,7 +83,10 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
 /// kustomize keeps its bookkeeping in annotations and removes the map again when it is
 /// left empty, so an empty `metadata.annotations` never survives a build.
 fn drop_empty_annotations(resource: &mut Resource) {
-    if let Some(meta) = resource.object.get_mut("metadata").and_then(Value::as_object_mut)
+    if let Some(meta) = resource
+        .object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
         && meta
             .get("annotations")
             .is_some_and(|a| a.as_object().is_some_and(|m| m.is_empty()))

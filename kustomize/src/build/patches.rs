@@ -49,6 +49,23 @@ fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<Str
     std::fs::read_to_string(&canonical).map_err(|e| io(&file, e))
 }
 
+/// The `allowNameChange` / `allowKindChange` options of a targeted patch.
+#[derive(Clone, Copy, Debug, Default)]
+struct NameKindChange {
+    name: bool,
+    kind: bool,
+}
+
+impl NameKindChange {
+    fn from_options(entry: &Value) -> Self {
+        let flag = |f: &str| entry["options"][f].as_bool().unwrap_or(false);
+        Self {
+            name: flag("allowNameChange"),
+            kind: flag("allowKindChange"),
+        }
+    }
+}
+
 fn current_names(resources: &[Resource]) -> Vec<String> {
     resources.iter().map(|r| r.id().name).collect()
 }
@@ -88,7 +105,7 @@ pub(super) fn apply_patches(
                                 resources,
                                 &doc,
                                 &|r: &Resource| selector.matches(r),
-                                &k.path,
+                                NameKindChange::from_options(&entry),
                             )?;
                         }
                         None => apply_strategic_by_id(resources, &doc, &k.path)?,
@@ -133,13 +150,20 @@ fn apply_strategic(
     resources: &mut [Resource],
     patch: &Value,
     select: &dyn Fn(&Resource) -> bool,
-    file: &Path,
+    change: NameKindChange,
 ) -> Result<(), Error> {
-    let _ = file;
     let mut patch = patch.clone();
     if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("name");
+        if !change.name {
+            meta.remove("name");
+        }
         meta.remove("namespace");
+    }
+    if !change.kind
+        && let Some(map) = patch.as_object_mut()
+    {
+        map.remove("kind");
+        map.remove("apiVersion");
     }
     for resource in resources
         .iter_mut()
@@ -152,7 +176,6 @@ fn apply_strategic(
     Ok(())
 }
 
-/// Applies a strategic merge patch to the one resource with the patch's kind and name.
 /// Applies a strategic merge patch to the one resource with the patch's kind and name.
 fn apply_strategic_by_id(
     resources: &mut [Resource],
