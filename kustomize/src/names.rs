@@ -26,7 +26,7 @@ pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
 /// The identity of every resource before this level's transformations.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    ids: Vec<(String, String, String)>,
+    ids: Vec<(u64, (String, String, String))>,
 }
 
 impl Snapshot {
@@ -37,10 +37,18 @@ impl Snapshot {
                 .iter()
                 .map(|r| {
                     let id = r.id();
-                    (id.kind, id.name, id.namespace)
+                    (r.serial, (id.kind, id.name, id.namespace))
                 })
                 .collect(),
         }
+    }
+
+    /// The `(kind, name, namespace)` the resource with this serial had, if it existed.
+    fn before(&self, serial: u64) -> Option<&(String, String, String)> {
+        self.ids
+            .iter()
+            .find(|(s, _)| *s == serial)
+            .map(|(_, id)| id)
     }
 }
 
@@ -344,25 +352,20 @@ pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(
             (id.kind, id.name, id.namespace)
         })
         .collect();
-    let renamed: Vec<(usize, &(String, String, String))> = before
-        .ids
+    let renamed: Vec<(usize, &(String, String, String))> = resources
         .iter()
         .enumerate()
-        .filter(|(i, old)| {
-            current
-                .get(*i)
-                .is_some_and(|now| now.1 != old.1 || now.2 != old.2)
-        })
+        .filter_map(|(i, r)| before.before(r.serial).map(|old| (i, old)))
+        .filter(|(i, old)| current[*i].1 != old.1 || current[*i].2 != old.2)
         .collect();
     if renamed.is_empty() {
         return Ok(());
     }
     for (index, resource) in resources.iter_mut().enumerate() {
         let referrer_namespace = before
-            .ids
-            .get(index)
+            .before(resource.serial)
             .map(|id| id.2.clone())
-            .unwrap_or_default();
+            .unwrap_or_else(|| current[index].2.clone());
         for slot in slots(resource) {
             let Some(name) = slot.value.as_str().map(str::to_string) else {
                 continue;

@@ -14,7 +14,11 @@ pub struct Resource {
     pub previous_names: Vec<String>,
     /// Generated and waiting for its content-hash suffix.
     pub needs_hash: bool,
+    /// Identifies the resource across transformations that add, remove or reorder others.
+    pub serial: u64,
 }
+
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The identity of a resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +42,7 @@ impl Resource {
             object,
             previous_names: Vec::new(),
             needs_hash: false,
+            serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
