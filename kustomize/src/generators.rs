@@ -113,9 +113,21 @@ fn pairs(
     Ok(out)
 }
 
+/// Base64 as kustomize writes generated Secret data: once the encoding reaches 70
+/// characters it is cut into 70-character lines, each ending in a newline.
 fn base64(bytes: &[u8]) -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }
 
 fn merge_metadata(object: &mut Value, options: &Value) {
@@ -385,6 +397,9 @@ mod tests {
         assert_eq!(content_hash(&cm), "2g9cdmkbf2");
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(base64(b"hi"), "aGk=");
+        let long = base64(&[b'x'; 60]);
+        assert_eq!(long.lines().map(str::len).collect::<Vec<_>>(), [70, 10]);
+        assert!(long.ends_with('\n'));
     }
 
     #[test]
