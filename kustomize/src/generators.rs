@@ -214,7 +214,7 @@ pub fn generate(
                     }
                 }
             }
-            if !text_data.is_empty() {
+            if !text_data.is_empty() || kind == "Secret" {
                 object["data"] = Value::Object(text_data);
             }
             if !binary_data.is_empty() {
