@@ -76,7 +76,20 @@ pub fn merge_object(dest: &mut Value, patch: &Value) -> bool {
     }
     let builtin = is_builtin_group(dest["apiVersion"].as_str().unwrap_or(""));
     merge(dest, patch, &mut Vec::new(), builtin);
+    drop_null_fields(dest);
     true
+}
+
+/// kyaml's merge walks the whole target and clears fields whose value is null.
+fn drop_null_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
+        _ => {}
+    }
 }
 
 fn merge(dest: &mut Value, patch: &Value, path: &mut Vec<String>, builtin: bool) {
