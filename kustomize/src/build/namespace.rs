@@ -47,6 +47,15 @@ fn set_namespace(resource: &mut Resource, namespace: &str) {
 /// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
 /// those naming a ServiceAccount of the build (same name and original namespace), follow the
 /// new namespace.
+/// An unset namespace means `default`.
+fn or_default(namespace: &str) -> &str {
+    if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    }
+}
+
 fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(String, String)]) {
     if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
         return;
@@ -69,7 +78,7 @@ fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(S
             .to_string();
         let in_build = service_accounts
             .iter()
-            .any(|(n, ns)| *n == name && *ns == current);
+            .any(|(n, ns)| *n == name && or_default(ns) == or_default(&current));
         if (name == "default" || in_build)
             && let Some(map) = subject.as_object_mut()
         {
