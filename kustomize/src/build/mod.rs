@@ -14,12 +14,14 @@ mod images;
 mod metadata;
 mod namespace;
 mod patches;
+mod replacements;
 mod transformers;
 
 use images::{apply_images, apply_replicas};
 use metadata::apply_metadata;
 use namespace::apply_namespace;
 use patches::{apply_json6902_patches, apply_patches};
+use replacements::apply_replacements;
 use transformers::run_transformer;
 
 /// Which files a kustomization may read.
@@ -191,7 +193,6 @@ fn accumulate(
     }
     for unsupported in [
         "vars",
-        "replacements",
         "configurations",
         "openapi",
         "crds",
@@ -240,6 +241,7 @@ fn accumulate(
     apply_json6902_patches(&k, &mut resources, options)?;
     apply_replicas(&k, &mut resources)?;
     apply_images(&k, &mut resources)?;
+    apply_replacements(&k, &mut resources, &read)?;
     for entry in k.strings("transformers")? {
         let configs = if entry.contains('\n') {
             read_documents(&entry).map_err(|e| Error::Yaml {

@@ -147,6 +147,12 @@ pub(super) fn run_transformer(
         "ReplicaCountTransformer" => {
             set_replicas(k, resources, &config["replica"], &field_specs(config))
         }
+        "ReplacementTransformer" => {
+            for entry in config["replacements"].as_array().into_iter().flatten() {
+                super::replacements::apply_one(k, resources, entry)?;
+            }
+            Ok(())
+        }
         other => Err(unsupported(k, format!("builtin/{other}"))),
     }
 }
