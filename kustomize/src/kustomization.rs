@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::yaml::read_documents;
+use crate::yaml::read_documents_last_key_wins;
 
 /// The file names kustomize looks for, in order.
 pub const FILE_NAMES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -82,7 +82,7 @@ impl Kustomization {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+        let docs = read_documents_last_key_wins(&text).map_err(|e| Error::Yaml {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

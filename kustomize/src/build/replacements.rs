@@ -20,7 +20,14 @@ fn invalid(k: &Kustomization, message: String) -> Error {
 pub fn split_path(path: &str) -> Vec<String> {
     let mut out = vec![String::new()];
     let mut depth = 0usize;
-    for c in path.chars() {
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let (Some(escaped), Some(last)) = (chars.next(), out.last_mut()) {
+                last.push(escaped);
+            }
+            continue;
+        }
         match c {
             '[' => depth += 1,
             ']' => depth = depth.saturating_sub(1),

@@ -5,4 +5,4 @@ pub mod read;
 pub mod resolve;
 
 pub use emit::to_yaml;
-pub use read::{YamlError, read_documents};
+pub use read::{YamlError, read_documents, read_documents_last_key_wins};

@@ -50,8 +50,18 @@ fn key_text(value: &Value) -> String {
     }
 }
 
-/// Reads every document of `text`; empty documents are skipped.
+/// Reads every document of `text`; empty documents are skipped, duplicate keys refused.
 pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    read(text, false)
+}
+
+/// Reads a kustomization file the way kustomize does (go-yaml v2): a duplicated key is
+/// allowed and the last value wins.
+pub fn read_documents_last_key_wins(text: &str) -> Result<Vec<Value>, YamlError> {
+    read(text, true)
+}
+
+fn read(text: &str, last_key_wins: bool) -> Result<Vec<Value>, YamlError> {
     let mut documents = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
@@ -131,7 +141,7 @@ pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
                 None => *pending = Some(key_text(&value)),
                 Some(key) if key == "<<" => merge_into(map, value)?,
                 Some(key) => {
-                    if map.contains_key(&key) {
+                    if map.contains_key(&key) && !last_key_wins {
                         return Err(YamlError(format!("mapping key \"{key}\" already defined")));
                     }
                     map.insert(key, value);
