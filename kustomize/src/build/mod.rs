@@ -72,14 +72,39 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     for resource in &mut resources {
         drop_empty_annotations(resource);
     }
-    let ordered = {
-        let sort_fifo = false;
-        if !sort_fifo {
-            resources.sort_by(|a, b| legacy_order(&a.id(), &b.id()));
-        }
-        resources
+    if !keeps_input_order(dir)? {
+        resources.sort_by(|a, b| legacy_order(&a.id(), &b.id()));
+    }
+    Ok(resources)
+}
+
+/// Whether the top kustomization asks for `sortOptions.order: fifo` (input order) rather
+/// than the legacy kind order.
+fn keeps_input_order(dir: &Path) -> Result<bool, Error> {
+    let Some(path) = find(dir)? else {
+        return Ok(false);
     };
-    Ok(ordered)
+    let k = Kustomization::load(&path)?;
+    let Some(options) = k.fields.get("sortOptions").filter(|o| !o.is_null()) else {
+        return Ok(false);
+    };
+    if options
+        .get("legacySortOptions")
+        .is_some_and(|o| !o.is_null())
+    {
+        return Err(Error::Unsupported(format!(
+            "{}: 'sortOptions.legacySortOptions' is not supported by Rill's kustomize engine yet",
+            path.display()
+        )));
+    }
+    match options.get("order").and_then(Value::as_str) {
+        Some("fifo") => Ok(true),
+        Some("legacy") | None => Ok(false),
+        Some(other) => Err(Error::Kustomization {
+            path,
+            message: format!("sortOptions.order must be 'legacy' or 'fifo', got {other:?}"),
+        }),
+    }
 }
 
 /// kustomize keeps its bookkeeping in annotations and removes the map again when it is
@@ -200,7 +225,6 @@ fn accumulate(
         "validators",
         "helmCharts",
         "helmChartInflationGenerator",
-        "sortOptions",
         "buildMetadata",
     ] {
         if k.fields.get(unsupported).is_some_and(|v| !v.is_null()) {
