@@ -52,6 +52,7 @@ fn pairs(
     k: &Kustomization,
     entry: &Value,
     read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
+    environment: bool,
 ) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     let mut envs = strings(entry.get("envs"));
@@ -67,7 +68,8 @@ fn pairs(
             }
             let (key, value) = match line.split_once('=') {
                 Some((key, value)) => (key.to_string(), value.to_string()),
-                None => (line.to_string(), std::env::var(line).unwrap_or_default()),
+                None if environment => (line.to_string(), std::env::var(line).unwrap_or_default()),
+                None => (line.to_string(), String::new()),
             };
             out.push((key, value.into_bytes()));
         }
@@ -153,6 +155,7 @@ pub fn generate(
     k: &Kustomization,
     resources: &mut Vec<Resource>,
     read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
+    environment: bool,
 ) -> Result<(), Error> {
     let global = k
         .fields
@@ -188,7 +191,7 @@ pub fn generate(
                 other => return Err(err(k, format!("unknown generator behavior {other:?}"))),
             };
             let options = entry.get("options").cloned().unwrap_or(Value::Null);
-            let data = pairs(k, &entry, read)?;
+            let data = pairs(k, &entry, read, environment)?;
             let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}});
             if let Some(ns) = entry
                 .get("namespace")
@@ -400,6 +403,26 @@ mod tests {
         let long = base64(&[b'x'; 60]);
         assert_eq!(long.lines().map(str::len).collect::<Vec<_>>(), [70, 10]);
         assert!(long.ends_with('\n'));
+    }
+
+    #[test]
+    fn env_file_keys_without_values_read_the_environment_only_when_allowed() {
+        let k = Kustomization {
+            path: "kustomization.yaml".into(),
+            fields: Map::new(),
+        };
+        let entry = json!({"envs": ["app.env"]});
+        let read = |_: &str| Ok(b"PATH\nA=1\n".to_vec());
+        let closed = pairs(&k, &entry, &read, false).expect("pairs");
+        assert_eq!(
+            closed,
+            [("PATH".into(), Vec::new()), ("A".into(), b"1".to_vec())]
+        );
+        let open = pairs(&k, &entry, &read, true).expect("pairs");
+        assert_eq!(
+            open[0].1,
+            std::env::var("PATH").unwrap_or_default().into_bytes()
+        );
     }
 
     #[test]

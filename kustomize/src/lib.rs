@@ -1,8 +1,12 @@
 //! Rill's native kustomize engine: builds a kustomization directory into resources and into the
 //! YAML stream, byte-identical to `kustomize build` v5.5.0, with no Kubernetes client and no
-//! network. Supported so far: resources (files, multi-document files, `List` kinds, nested
-//! kustomizations), `namespace`, patches (JSON 6902 and strategic merge, with or without targets; `patchesStrategicMerge`, `patchesJson6902`), the legacy output order and go-yaml v3's output format; every
-//! other kustomization field fails with an error naming it.
+//! network. Supported: resources (files, multi-document files, `List` kinds, nested
+//! kustomizations), components, `namespace`, `namePrefix`/`nameSuffix` with name-reference
+//! fixing, patches (JSON 6902 and strategic merge, targeted or by id), ConfigMap and Secret
+//! generators with content-hash names, labels, `commonLabels`, `commonAnnotations`, `images`,
+//! `replicas`, `replacements`, built-in transformer plugins in `transformers`, `sortOptions`,
+//! and go-yaml v3's output format. Every other kustomization field (`configurations`, `vars`,
+//! `openapi`, `buildMetadata`, Helm, remote bases) fails with an error naming it.
 
 pub mod build;
 pub mod error;

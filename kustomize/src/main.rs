@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         return usage();
     }
     let mut dir = None;
-    let mut options = Options::default();
+    // Like `kustomize build`, the CLI lets env files pull values from its environment.
+    let mut options = Options {
+        environment: true,
+        ..Options::default()
+    };
     let mut rest = args[1..].iter();
     while let Some(arg) = rest.next() {
         let value = if let Some(v) = arg.strip_prefix("--load-restrictor=") {

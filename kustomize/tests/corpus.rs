@@ -29,6 +29,7 @@ fn options(case: &serde_json::Value) -> Options {
         } else {
             LoadRestrictor::RootOnly
         },
+        environment: true,
     }
 }
 

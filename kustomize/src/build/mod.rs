@@ -39,6 +39,10 @@ pub enum LoadRestrictor {
 pub struct Options {
     /// The load restrictor.
     pub load_restrictor: LoadRestrictor,
+    /// Whether an env-file line without `=` takes its value from this process's environment,
+    /// as `kustomize build` does. Off by default: a controller must not copy its own
+    /// environment into a tenant's ConfigMaps and Secrets.
+    pub environment: bool,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -248,7 +252,7 @@ fn accumulate(
         }
         std::fs::read(&canonical_file).map_err(|e| io(&file, e))
     };
-    crate::generators::generate(&k, &mut resources, &read)?;
+    crate::generators::generate(&k, &mut resources, &read, options.environment)?;
     let before = crate::names::Snapshot::take(&resources);
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
