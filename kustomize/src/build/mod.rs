@@ -22,7 +22,7 @@ use metadata::apply_metadata;
 use namespace::apply_namespace;
 use patches::{apply_json6902_patches, apply_patches};
 use replacements::apply_replacements;
-use transformers::run_transformer;
+use transformers::{run_generator, run_transformer};
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -225,7 +225,6 @@ fn accumulate(
         "configurations",
         "openapi",
         "crds",
-        "generators",
         "validators",
         "helmCharts",
         "helmChartInflationGenerator",
@@ -253,6 +252,11 @@ fn accumulate(
         std::fs::read(&canonical_file).map_err(|e| io(&file, e))
     };
     crate::generators::generate(&k, &mut resources, &read, options.environment)?;
+    for entry in k.strings("generators")? {
+        for config in &plugin_configs(&entry, dir, options, stack, &read)? {
+            run_generator(&k, config, &mut resources, &read, options.environment)?;
+        }
+    }
     let before = crate::names::Snapshot::take(&resources);
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
@@ -271,22 +275,7 @@ fn accumulate(
     apply_images(&k, &mut resources)?;
     apply_replacements(&k, &mut resources, &read)?;
     for entry in k.strings("transformers")? {
-        let configs = if entry.contains('\n') {
-            read_documents(&entry).map_err(|e| Error::Yaml {
-                path: path.clone(),
-                message: e.to_string(),
-            })?
-        } else if dir.join(&entry).is_dir() {
-            let loaded = accumulate(&dir.join(&entry), options, stack, Vec::new())?;
-            loaded.into_iter().map(|r| r.object).collect()
-        } else {
-            let text = String::from_utf8_lossy(&read(&entry)?).into_owned();
-            read_documents(&text).map_err(|e| Error::Yaml {
-                path: dir.join(&entry),
-                message: e.to_string(),
-            })?
-        };
-        for config in &configs {
+        for config in &plugin_configs(&entry, dir, options, stack, &read)? {
             run_transformer(&k, config, &mut resources, options)?;
         }
     }
@@ -294,6 +283,31 @@ fn accumulate(
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
     stack.pop();
     Ok(resources)
+}
+
+/// The plugin configurations one `transformers`/`generators` entry names: inline YAML, a
+/// file, or a directory built as a kustomization.
+fn plugin_configs(
+    entry: &str,
+    dir: &Path,
+    options: &Options,
+    stack: &mut Vec<PathBuf>,
+    read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
+) -> Result<Vec<Value>, Error> {
+    let yaml_error = |path: PathBuf, e: crate::yaml::YamlError| Error::Yaml {
+        path,
+        message: e.to_string(),
+    };
+    if entry.contains('\n') {
+        return read_documents(entry).map_err(|e| yaml_error(dir.to_path_buf(), e));
+    }
+    let target = dir.join(entry);
+    if target.is_dir() {
+        let loaded = accumulate(&target, options, stack, Vec::new())?;
+        return Ok(loaded.into_iter().map(|r| r.object).collect());
+    }
+    let text = String::from_utf8_lossy(&read(entry)?).into_owned();
+    read_documents(&text).map_err(|e| yaml_error(target, e))
 }
 
 fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource>, Error> {

@@ -1,5 +1,6 @@
-//! The `transformers` field: kustomize's built-in transformer plugins configured by file,
-//! run after the kustomization's own transformations, each through the same steps.
+//! The `transformers` and `generators` fields: kustomize's built-in plugins configured by
+//! file, run after the kustomization's own generators or transformations through the same
+//! steps.
 
 use serde_json::{Map, Value, json};
 
@@ -53,6 +54,42 @@ fn only_metadata(config: &Value, field: &str) -> bool {
     field_specs(config)
         .iter()
         .all(|s| s.path == format!("metadata/{field}"))
+}
+
+/// Runs one built-in generator plugin configuration (ConfigMapGenerator, SecretGenerator).
+pub(super) fn run_generator(
+    k: &Kustomization,
+    config: &Value,
+    resources: &mut Vec<Resource>,
+    read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
+    environment: bool,
+) -> Result<(), Error> {
+    let api_version = config["apiVersion"].as_str().unwrap_or_default();
+    let kind = config["kind"].as_str().unwrap_or_default();
+    let field = match (api_version, kind) {
+        ("builtin", "ConfigMapGenerator") => "configMapGenerator",
+        ("builtin", "SecretGenerator") => "secretGenerator",
+        _ => {
+            return Err(Error::Unsupported(format!(
+                "{}: generator {api_version}/{kind} is not supported by Rill's kustomize engine yet",
+                k.path.display()
+            )));
+        }
+    };
+    let mut body = config.clone();
+    if let Some(map) = body.as_object_mut() {
+        for key in ["name", "namespace"] {
+            let from_meta = config["metadata"][key].clone();
+            if map.get(key).is_none_or(|v| v.is_null() || *v == "") && !from_meta.is_null() {
+                map.insert(key.into(), from_meta);
+            }
+        }
+        for key in ["apiVersion", "kind", "metadata"] {
+            map.remove(key);
+        }
+    }
+    let synth = synthetic(k, json!({ field: [body] }));
+    crate::generators::generate(&synth, resources, read, environment)
 }
 
 /// Runs one built-in transformer plugin configuration over the resources.
