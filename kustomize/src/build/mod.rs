@@ -19,7 +19,7 @@ mod transformers;
 
 use images::{apply_images, apply_replicas};
 use metadata::apply_metadata;
-use namespace::apply_namespace;
+use namespace::{NamespaceOptions, apply_namespace};
 use patches::{apply_json6902_patches, apply_patches};
 use replacements::apply_replacements;
 use transformers::{run_generator, run_transformer};
@@ -260,7 +260,7 @@ fn accumulate(
     let before = crate::names::Snapshot::take(&resources);
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
-        apply_namespace(&mut resources, &namespace)?;
+        apply_namespace(&mut resources, &namespace, NamespaceOptions::default())?;
     }
     let (prefix, suffix) = (
         k.string("namePrefix").unwrap_or_default(),

@@ -5,17 +5,44 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::resource::{CLUSTER_SCOPED, Resource};
 
+/// Which role-binding subjects the namespace step rewrites (`setRoleBindingSubjects`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum SubjectMode {
+    /// Subjects named `default` and those naming a ServiceAccount of the build.
+    #[default]
+    DefaultOnly,
+    /// Every ServiceAccount subject.
+    AllServiceAccounts,
+    /// Only subjects naming a ServiceAccount of the build (the name-reference rule).
+    None,
+}
+
+/// Options of the NamespaceTransformer plugin; the `namespace` field uses the defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct NamespaceOptions {
+    /// Leave resources that already have a namespace alone.
+    pub unset_only: bool,
+    /// Which subjects to rewrite.
+    pub subjects: SubjectMode,
+}
+
 /// Moves every namespaced resource into `namespace` and points ServiceAccount subjects of
 /// role bindings at it.
-pub(super) fn apply_namespace(resources: &mut [Resource], namespace: &str) -> Result<(), Error> {
+pub(super) fn apply_namespace(
+    resources: &mut [Resource],
+    namespace: &str,
+    options: NamespaceOptions,
+) -> Result<(), Error> {
     let service_accounts: Vec<(String, String)> = resources
         .iter()
         .filter(|r| r.kind() == "ServiceAccount")
         .map(|r| (r.id().name, r.id().namespace))
         .collect();
     for resource in resources.iter_mut() {
-        set_namespace(resource, namespace);
-        fix_subjects(resource, namespace, &service_accounts);
+        if !(options.unset_only && !resource.id().namespace.is_empty()) {
+            set_namespace(resource, namespace);
+        }
+        fix_subjects(resource, namespace, &service_accounts, options.subjects);
     }
     for (i, resource) in resources.iter().enumerate() {
         let id = resource.id();
@@ -44,9 +71,6 @@ fn set_namespace(resource: &mut Resource, namespace: &str) {
     resource.object["metadata"]["namespace"] = Value::String(namespace.to_string());
 }
 
-/// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
-/// those naming a ServiceAccount of the build (same name and original namespace), follow the
-/// new namespace.
 /// An unset namespace means `default`.
 fn or_default(namespace: &str) -> &str {
     if namespace.is_empty() {
@@ -56,7 +80,15 @@ fn or_default(namespace: &str) -> &str {
     }
 }
 
-fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(String, String)]) {
+/// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
+/// those naming a ServiceAccount of the build (same name and original namespace), follow the
+/// new namespace; `mode` widens or narrows that.
+fn fix_subjects(
+    resource: &mut Resource,
+    namespace: &str,
+    service_accounts: &[(String, String)],
+    mode: SubjectMode,
+) {
     if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
         return;
     }
@@ -79,9 +111,12 @@ fn fix_subjects(resource: &mut Resource, namespace: &str, service_accounts: &[(S
         let in_build = service_accounts
             .iter()
             .any(|(n, ns)| *n == name && or_default(ns) == or_default(&current));
-        if (name == "default" || in_build)
-            && let Some(map) = subject.as_object_mut()
-        {
+        let rewrite = match mode {
+            SubjectMode::DefaultOnly => name == "default" || in_build,
+            SubjectMode::AllServiceAccounts => true,
+            SubjectMode::None => in_build,
+        };
+        if rewrite && let Some(map) = subject.as_object_mut() {
             map.insert("namespace".into(), Value::String(namespace.to_string()));
         }
     }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::Options;
 use super::images::{set_image, set_replicas};
 use super::metadata::{pairs, set_all};
-use super::namespace::apply_namespace;
+use super::namespace::{NamespaceOptions, SubjectMode, apply_namespace};
 use super::patches::{apply_json6902_patches, apply_patches};
 use crate::error::Error;
 use crate::fieldspec::FieldSpec;
@@ -147,20 +147,64 @@ pub(super) fn run_transformer(
             apply_json6902_patches(&synth, resources, options)
         }
         "NamespaceTransformer" => {
-            if config.get("unsetOnly").is_some_and(|v| v != false)
-                || config
-                    .get("setRoleBindingSubjects")
-                    .is_some_and(|v| v != "defaultOnly")
-            {
-                return Err(unsupported(k, "NamespaceTransformer options".into()));
-            }
-            if let Some(ns) = config["metadata"]["namespace"]
+            let subjects = match config["setRoleBindingSubjects"].as_str() {
+                None | Some("") | Some("defaultOnly") => SubjectMode::DefaultOnly,
+                Some("allServiceAccounts") => SubjectMode::AllServiceAccounts,
+                Some("none") => SubjectMode::None,
+                Some(other) => {
+                    return Err(invalid(
+                        k,
+                        kind,
+                        &format!(
+                            "invalid value {other:?} for setRoleBindingSubjects: must be one of \"defaultOnly\", \"none\" or \"allServiceAccounts\""
+                        ),
+                    ));
+                }
+            };
+            let options = NamespaceOptions {
+                unset_only: config["unsetOnly"].as_bool().unwrap_or(false),
+                subjects,
+            };
+            let Some(ns) = config["metadata"]["namespace"]
                 .as_str()
                 .filter(|n| !n.is_empty())
-            {
-                apply_namespace(resources, ns)?;
+            else {
+                return Ok(());
+            };
+            apply_namespace(resources, ns, options)?;
+            // Extra places the namespace goes; each must be a scalar.
+            let extra: Vec<FieldSpec> = field_specs(config)
+                .into_iter()
+                // Both are the namespace step's own business (kustomize drops them too).
+                .filter(|s| s.path != "metadata/namespace" && s.path != "subjects/namespace")
+                .collect();
+            let mut wrong = None;
+            for resource in resources.iter_mut() {
+                let id = resource.id().display_string();
+                for spec in &extra {
+                    let one = std::slice::from_ref(spec);
+                    crate::fieldspec::visit(resource, one, &mut |parent, field| match parent
+                        .get(field)
+                    {
+                        Some(Value::Object(_) | Value::Array(_)) => {
+                            wrong.get_or_insert_with(|| format!("field '{field}' of {id}"));
+                        }
+                        Some(Value::String(s)) if options.unset_only && !s.is_empty() => {}
+                        None | Some(Value::Null) if !spec.create => {}
+                        _ => {
+                            parent.insert(field.to_string(), Value::String(ns.to_string()));
+                        }
+                    });
+                }
             }
-            Ok(())
+            match wrong {
+                Some(place) => Err(invalid(
+                    k,
+                    kind,
+                    &format!("namespace field specs must target scalar nodes: {place}"),
+                )),
+                None => Ok(()),
+            }
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
             if !only_metadata(config, "name") {
