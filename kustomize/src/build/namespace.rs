@@ -39,7 +39,7 @@ pub(super) fn apply_namespace(
         .map(|r| (r.id().name, r.id().namespace))
         .collect();
     for resource in resources.iter_mut() {
-        if !(options.unset_only && !resource.id().namespace.is_empty()) {
+        if !options.unset_only || resource.id().namespace.is_empty() {
             set_namespace(resource, namespace);
         }
         fix_subjects(resource, namespace, &service_accounts, options.subjects);
