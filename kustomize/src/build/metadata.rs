@@ -69,15 +69,9 @@ pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> R
                 format!("invalid Kustomization: json: unknown field \"{unknown}\""),
             ));
         }
-        if entry.get("fields").is_some_and(|f| !f.is_null()) {
-            return Err(Error::Unsupported(format!(
-                "{}: 'labels[].fields' is not supported by Rill's kustomize engine yet",
-                k.path.display()
-            )));
-        }
         let pairs = pairs(k, "labels.pairs", entry.get("pairs"))?;
         let flag = |name: &str| entry.get(name).and_then(Value::as_bool).unwrap_or(false);
-        let specs = if flag("includeSelectors") {
+        let mut specs = if flag("includeSelectors") {
             [builtin(SELECTOR_LABELS), builtin(METADATA_LABELS)].concat()
         } else if flag("includeTemplates") {
             builtin(&METADATA_LABELS[1..])
@@ -87,6 +81,13 @@ pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> R
         } else {
             builtin(&METADATA_LABELS[..1])
         };
+        specs.extend(
+            entry["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(FieldSpec::parse),
+        );
         set_all(resources, &specs, &pairs);
     }
     let common = pairs(k, "commonLabels", k.fields.get("commonLabels"))?;
