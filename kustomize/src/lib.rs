@@ -4,7 +4,7 @@
 //! kustomizations), components, `namespace`, `namePrefix`/`nameSuffix` with name-reference
 //! fixing, patches (JSON 6902 and strategic merge, targeted or by id), ConfigMap and Secret
 //! generators with content-hash names, labels, `commonLabels`, `commonAnnotations`, `images`,
-//! `replicas`, `replacements`, built-in transformer plugins in `transformers`, `sortOptions`,
+//! `replicas`, `replacements`, built-in plugins in `transformers` and `generators`, `sortOptions`,
 //! and go-yaml v3's output format. Every other kustomization field (`configurations`, `vars`,
 //! `openapi`, `buildMetadata`, Helm, remote bases) fails with an error naming it.
 
