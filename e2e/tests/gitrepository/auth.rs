@@ -1,0 +1,116 @@
+//! GitRepository end-to-end: Authentication: HTTP basic and bearer credentials, SSH host-key checks.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_and_bearer_tokens_work_and_wrong_credentials_keep_the_last_artifact() {
+    let env = env().await;
+    let repo = TestRepo::create(env.repos.path(), "app", APP);
+    let basic = GitHttpServer::start(
+        env.repos.path(),
+        HttpAuth::Basic {
+            user: "git".into(),
+            password: "s3cret-pass".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let bearer = GitHttpServer::start(env.repos.path(), HttpAuth::Bearer("t0ken-value".into()))
+        .await
+        .unwrap();
+    env.secret("basic", &[("username", "git"), ("password", "s3cret-pass")])
+        .await;
+    env.secret("bearer", &[("bearerToken", "t0ken-value")])
+        .await;
+    env.create("basic", json!({"url": format!("{}/app.git", basic.url), "interval": "1h", "secretRef": {"name": "basic"}})).await;
+    env.create("bearer", json!({"url": format!("{}/app.git", bearer.url), "interval": "1h", "secretRef": {"name": "bearer"}})).await;
+    env.create(
+        "anonymous",
+        json!({"url": format!("{}/app.git", basic.url), "interval": "1h"}),
+    )
+    .await;
+    let good = env.ready("basic").await;
+    env.ready("bearer").await;
+    let anonymous = env.failed_with("anonymous", "AuthenticationFailed").await;
+    let (status, _, _) = condition(&anonymous, "FetchFailed").unwrap();
+    assert_eq!(status, "True");
+
+    env.secret(
+        "basic",
+        &[("username", "git"), ("password", "wrong-password")],
+    )
+    .await;
+    repo.commit("master", &[("new.yaml", "a: 1\n")], "new");
+    env.request_reconcile("basic").await;
+    let failed = env.failed_with("basic", "AuthenticationFailed").await;
+    let message = condition(&failed, "Ready").unwrap().2;
+    assert!(
+        !message.contains("wrong-password") && !message.contains("s3cret"),
+        "no secret in {message}"
+    );
+    assert_eq!(
+        failed.status.as_ref().unwrap().artifact,
+        good.status.as_ref().unwrap().artifact,
+        "the last good artifact is kept"
+    );
+    assert_eq!(
+        condition(&failed, "Reconciling").map(|c| c.1),
+        Some("ProgressingWithRetry".into())
+    );
+    assert!(
+        artifact_files(&failed)
+            .await
+            .contains_key("deploy/app.yaml"),
+        "and still served"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_checks_host_keys_against_known_hosts() {
+    if !SshServer::available() {
+        eprintln!("skipping: /usr/sbin/sshd is not installed (apt-get install openssh-server)");
+        return;
+    }
+    let env = env().await;
+    let repo = TestRepo::create(env.repos.path(), "app", APP);
+    let ssh = SshServer::start();
+    env.secret(
+        "ssh",
+        &[
+            ("identity", &ssh.client_key),
+            ("known_hosts", &ssh.known_hosts),
+        ],
+    )
+    .await;
+    let other_host = "[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+    env.secret(
+        "ssh-unknown-host",
+        &[("identity", &ssh.client_key), ("known_hosts", other_host)],
+    )
+    .await;
+    let url = ssh.url(&repo.bare);
+    env.create(
+        "ssh",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "ssh"}}),
+    )
+    .await;
+    env.create(
+        "unknown-host",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "ssh-unknown-host"}}),
+    )
+    .await;
+    env.create("no-secret", json!({"url": url, "interval": "1h"}))
+        .await;
+    let ok = env.ready("ssh").await;
+    assert!(revision(&ok).starts_with("master@sha1:"));
+    assert!(artifact_files(&ok).await.contains_key("deploy/app.yaml"));
+    let refused = env
+        .failed_with("unknown-host", "AuthenticationFailed")
+        .await;
+    assert!(
+        condition(&refused, "Ready").unwrap().2.contains("host key"),
+        "{:?}",
+        condition(&refused, "Ready")
+    );
+    env.failed_with("no-secret", "AuthenticationFailed").await;
+}
