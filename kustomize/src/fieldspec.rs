@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::resource::Resource;
+use crate::resource::{ResId, Resource};
 
 /// One place a transformer touches, as written in kustomize's built-in tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +69,17 @@ impl FieldSpec {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
         })
+    }
+
+    /// Whether the spec applies to the resource's group, version and kind.
+    pub fn applies_to(&self, resource: &Resource) -> bool {
+        self.matches(&resource.id())
+    }
+
+    fn matches(&self, id: &ResId) -> bool {
+        self.group.as_ref().is_none_or(|g| *g == id.group)
+            && self.version.as_ref().is_none_or(|v| *v == id.version)
+            && self.kind.as_ref().is_none_or(|k| *k == id.kind)
     }
 }
 
@@ -330,39 +341,24 @@ pub const REPLICAS: &[BuiltinSpec] = &[
     spec(None, None, Some("StatefulSet"), "spec/replicas", true),
 ];
 
-impl FieldSpec {
-    /// Whether the spec applies to the resource's group, version and kind.
-    pub fn applies_to(&self, resource: &Resource) -> bool {
-        let id = resource.id();
-        self.group.as_ref().is_none_or(|g| *g == id.group)
-            && self.version.as_ref().is_none_or(|v| *v == id.version)
-            && self.kind.as_ref().is_none_or(|k| *k == id.kind)
-    }
-}
+/// What a transformer does at a reached field: gets the parent map, the field name and the
+/// spec that led there.
+pub type Setter<'a> = dyn FnMut(&mut Map<String, Value>, &str, &FieldSpec) + 'a;
 
 /// Calls `set` on every field the specs reach in the resource. The callback receives the
 /// parent map and the last path segment; lists met on the way are walked element by element.
-pub fn visit(
-    resource: &mut Resource,
-    specs: &[FieldSpec],
-    set: &mut dyn FnMut(&mut Map<String, Value>, &str),
-) {
-    let applicable: Vec<&FieldSpec> = specs.iter().filter(|s| s.applies_to(resource)).collect();
-    for spec in applicable {
+pub fn visit(resource: &mut Resource, specs: &[FieldSpec], set: &mut Setter<'_>) {
+    let id = resource.id();
+    for spec in specs.iter().filter(|s| s.matches(&id)) {
         let segments: Vec<&str> = spec.path.split('/').collect();
-        walk(&mut resource.object, &segments, spec.create, set);
+        walk(&mut resource.object, &segments, spec, set);
     }
 }
 
-fn walk(
-    node: &mut Value,
-    segments: &[&str],
-    create: bool,
-    set: &mut dyn FnMut(&mut Map<String, Value>, &str),
-) {
+fn walk(node: &mut Value, segments: &[&str], spec: &FieldSpec, set: &mut Setter<'_>) {
     if let Value::Array(items) = node {
         for item in items {
-            walk(item, segments, create, set);
+            walk(item, segments, spec, set);
         }
         return;
     }
@@ -375,45 +371,38 @@ fn walk(
         None => (*segment, false),
     };
     if rest.is_empty() {
-        set(map, first);
+        set(map, first, spec);
         return;
     }
     let missing = map.get(first).is_none_or(Value::is_null);
     if missing {
         // Lists are never created: there is no element to put the field in.
-        if !create || is_list {
+        if !spec.create || is_list {
             return;
         }
         map.insert(first.to_string(), Value::Object(Map::new()));
     }
     if let Some(child) = map.get_mut(first) {
-        walk(child, rest, create, set);
+        walk(child, rest, spec, set);
     }
 }
 
 /// Sets string entries in the map at the reached field, creating the map when allowed.
 pub fn set_entries(resource: &mut Resource, specs: &[FieldSpec], entries: &[(String, String)]) {
-    let applicable: Vec<&FieldSpec> = specs.iter().filter(|s| s.applies_to(resource)).collect();
-    for spec in applicable {
-        visit(
-            resource,
-            std::slice::from_ref(spec),
-            &mut |parent, field| {
-                let missing = parent.get(field).is_none_or(Value::is_null);
-                if missing {
-                    if !spec.create {
-                        return;
-                    }
-                    parent.insert(field.to_string(), Value::Object(Map::new()));
-                }
-                if let Some(Value::Object(target)) = parent.get_mut(field) {
-                    for (key, value) in entries {
-                        target.insert(key.clone(), Value::String(value.clone()));
-                    }
-                }
-            },
-        );
-    }
+    visit(resource, specs, &mut |parent, field, spec| {
+        let missing = parent.get(field).is_none_or(Value::is_null);
+        if missing {
+            if !spec.create {
+                return;
+            }
+            parent.insert(field.to_string(), Value::Object(Map::new()));
+        }
+        if let Some(Value::Object(target)) = parent.get_mut(field) {
+            for (key, value) in entries {
+                target.insert(key.clone(), Value::String(value.clone()));
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -166,12 +166,7 @@ pub fn generate(
         ("configMapGenerator", "ConfigMap"),
         ("secretGenerator", "Secret"),
     ] {
-        let entries = match k.fields.get(field) {
-            None | Some(Value::Null) => continue,
-            Some(Value::Array(items)) => items.clone(),
-            Some(other) => return Err(err(k, format!("{field}: expected a list, got {other}"))),
-        };
-        for entry in entries {
+        for entry in k.list(field)? {
             let name = entry
                 .get("name")
                 .and_then(Value::as_str)

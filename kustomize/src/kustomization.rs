@@ -135,6 +135,18 @@ impl Kustomization {
         })
     }
 
+    /// A list field (`patches`, `images`...): empty when absent or null.
+    pub fn list(&self, field: &str) -> Result<Vec<Value>, Error> {
+        match self.fields.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(other) => Err(Error::Kustomization {
+                path: self.path.clone(),
+                message: format!("{field}: expected a list, got {other}"),
+            }),
+        }
+    }
+
     /// A list of strings field (`resources`, `components`...).
     pub fn strings(&self, field: &str) -> Result<Vec<String>, Error> {
         match self.fields.get(field) {

@@ -26,7 +26,7 @@ pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
 /// The identity of every resource before this level's transformations.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    ids: Vec<(u64, (String, String, String))>,
+    ids: std::collections::HashMap<u64, (String, String, String)>,
 }
 
 impl Snapshot {
@@ -45,10 +45,7 @@ impl Snapshot {
 
     /// The `(kind, name, namespace)` the resource with this serial had, if it existed.
     fn before(&self, serial: u64) -> Option<&(String, String, String)> {
-        self.ids
-            .iter()
-            .find(|(s, _)| *s == serial)
-            .map(|(_, id)| id)
+        self.ids.get(&serial)
     }
 }
 

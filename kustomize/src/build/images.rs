@@ -115,20 +115,9 @@ fn rewrite_containers(node: &mut Value, image: &ImageOverride) {
     }
 }
 
-fn list(k: &Kustomization, field: &str) -> Result<Vec<Value>, Error> {
-    match k.fields.get(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => Ok(items.clone()),
-        Some(other) => Err(Error::Kustomization {
-            path: k.path.clone(),
-            message: format!("{field}: expected a list, got {other}"),
-        }),
-    }
-}
-
 /// Applies the `replicas` entries.
 pub(super) fn apply_replicas(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
-    for entry in list(k, "replicas")? {
+    for entry in k.list("replicas")? {
         set_replicas(k, resources, &entry, &builtin(REPLICAS))?;
     }
     Ok(())
@@ -153,7 +142,7 @@ pub(super) fn set_replicas(
     for resource in resources.iter_mut() {
         if resource.all_names().any(|n| n == name) {
             found |= specs.iter().any(|s| s.applies_to(resource));
-            visit(resource, specs, &mut |parent, field| {
+            visit(resource, specs, &mut |parent, field, _| {
                 parent.insert(field.to_string(), count.clone());
             });
         }
@@ -169,7 +158,7 @@ pub(super) fn set_replicas(
 
 /// Applies the `images` entries.
 pub(super) fn apply_images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
-    for entry in list(k, "images")? {
+    for entry in k.list("images")? {
         set_image(k, resources, &entry, &[])?;
     }
     Ok(())
@@ -195,7 +184,7 @@ pub(super) fn set_image(
     })?;
     for resource in resources.iter_mut() {
         rewrite_containers(&mut resource.object, &image);
-        visit(resource, specs, &mut |parent, field| {
+        visit(resource, specs, &mut |parent, field, _| {
             if let Some(Value::String(current)) = parent.get_mut(field)
                 && let Some(new) = image.rewrite(current)
             {

@@ -49,12 +49,7 @@ pub(super) fn pairs(
 
 /// Applies `labels`, then `commonLabels`, then `commonAnnotations`.
 pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
-    let labels = match k.fields.get("labels") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(other) => return Err(invalid(k, format!("labels: expected a list, got {other}"))),
-    };
-    for entry in &labels {
+    for entry in &k.list("labels")? {
         if let Some(unknown) = entry
             .as_object()
             .into_iter()

@@ -237,20 +237,7 @@ fn accumulate(
             )));
         }
     }
-    let root = canonical.clone();
-    let read = |relative: &str| -> Result<Vec<u8>, Error> {
-        let file = dir.join(relative);
-        let canonical_file = file.canonicalize().map_err(|e| io(&file, e))?;
-        if options.load_restrictor == LoadRestrictor::RootOnly && !canonical_file.starts_with(&root)
-        {
-            return Err(Error::Resource(format!(
-                "security; file '{}' is not in or below '{}'",
-                canonical_file.display(),
-                root.display()
-            )));
-        }
-        std::fs::read(&canonical_file).map_err(|e| io(&file, e))
-    };
+    let read = |relative: &str| read_restricted(dir, relative, options);
     crate::generators::generate(&k, &mut resources, &read, options.environment)?;
     for entry in k.strings("generators")? {
         for config in &plugin_configs(&entry, dir, options, stack, &read)? {
@@ -283,6 +270,22 @@ fn accumulate(
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
     stack.pop();
     Ok(resources)
+}
+
+/// Reads a file named relative to a kustomization directory, refusing (under the root-only
+/// load restrictor) anything outside that directory.
+fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<u8>, Error> {
+    let file = dir.join(relative);
+    let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
+    let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(&root) {
+        return Err(Error::Resource(format!(
+            "security; file '{}' is not in or below '{}'",
+            canonical.display(),
+            root.display()
+        )));
+    }
+    std::fs::read(&canonical).map_err(|e| io(&file, e))
 }
 
 /// The plugin configurations one `transformers`/`generators` entry names: inline YAML, a

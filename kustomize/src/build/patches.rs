@@ -4,24 +4,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{LoadRestrictor, Options, io};
+use super::{Options, io, read_restricted};
 use crate::error::Error;
 use crate::kustomization::Kustomization;
 use crate::patch::{PatchBody, Selector, apply_json6902, parse_patch};
 use crate::resource::Resource;
 use crate::strategic::merge_object;
 use crate::yaml::read_documents;
-
-pub(super) fn entries(k: &Kustomization, field: &str) -> Result<Vec<Value>, Error> {
-    match k.fields.get(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => Ok(items.clone()),
-        Some(other) => Err(Error::Kustomization {
-            path: k.path.clone(),
-            message: format!("{field}: expected a list, got {other}"),
-        }),
-    }
-}
 
 /// The text of a patch: inline `patch`, or the file at `path` (load-restricted).
 fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<String, Error> {
@@ -36,17 +25,8 @@ fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<Str
                 path: k.path.clone(),
                 message: format!("patch entry has neither 'patch' nor 'path': {entry}"),
             })?;
-    let file = k.dir().join(relative);
-    let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
-    let root = k.dir().canonicalize().map_err(|e| io(k.dir(), e))?;
-    if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(&root) {
-        return Err(Error::Resource(format!(
-            "security; file '{}' is not in or below '{}'",
-            canonical.display(),
-            root.display()
-        )));
-    }
-    std::fs::read_to_string(&canonical).map_err(|e| io(&file, e))
+    let bytes = read_restricted(k.dir(), relative, options)?;
+    String::from_utf8(bytes).map_err(|e| io(&k.dir().join(relative), e))
 }
 
 /// The `allowNameChange` / `allowKindChange` options of a targeted patch.
@@ -85,7 +65,7 @@ pub(super) fn apply_patches(
     resources: &mut Vec<Resource>,
     options: &Options,
 ) -> Result<(), Error> {
-    for entry in entries(k, "patches")? {
+    for entry in k.list("patches")? {
         let names = current_names(resources);
         let text = patch_text(k, &entry, options)?;
         match parse_patch(&text, &k.path)? {
@@ -115,7 +95,7 @@ pub(super) fn apply_patches(
         }
         remember_renames(resources, &names);
     }
-    for entry in entries(k, "patchesStrategicMerge")? {
+    for entry in k.list("patchesStrategicMerge")? {
         let text = match &entry {
             Value::String(s) if s.contains('\n') || s.trim_start().starts_with('{') => s.clone(),
             Value::String(s) => patch_text(k, &serde_json::json!({"path": s}), options)?,
@@ -237,7 +217,7 @@ pub(super) fn apply_json6902_patches(
     resources: &mut [Resource],
     options: &Options,
 ) -> Result<(), Error> {
-    for entry in entries(k, "patchesJson6902")? {
+    for entry in k.list("patchesJson6902")? {
         let names = current_names(resources);
         let text = patch_text(k, &entry, options)?;
         let target = entry.get("target").ok_or_else(|| Error::Kustomization {

@@ -151,12 +151,7 @@ fn entries(
     read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
 ) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
-    let items = match k.fields.get("replacements") {
-        None | Some(Value::Null) => return Ok(out),
-        Some(Value::Array(items)) => items.clone(),
-        Some(other) => return Err(invalid(k, format!("expected a list, got {other}"))),
-    };
-    for item in items {
+    for item in k.list("replacements")? {
         match item.get("path").and_then(Value::as_str) {
             Some(path) => {
                 let text = String::from_utf8_lossy(&read(path)?).into_owned();

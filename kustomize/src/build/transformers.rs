@@ -181,21 +181,18 @@ pub(super) fn run_transformer(
             let mut wrong = None;
             for resource in resources.iter_mut() {
                 let id = resource.id().display_string();
-                for spec in &extra {
-                    let one = std::slice::from_ref(spec);
-                    crate::fieldspec::visit(resource, one, &mut |parent, field| match parent
-                        .get(field)
-                    {
-                        Some(Value::Object(_) | Value::Array(_)) => {
-                            wrong.get_or_insert_with(|| format!("field '{field}' of {id}"));
-                        }
-                        Some(Value::String(s)) if options.unset_only && !s.is_empty() => {}
-                        None | Some(Value::Null) if !spec.create => {}
-                        _ => {
-                            parent.insert(field.to_string(), Value::String(ns.to_string()));
-                        }
-                    });
-                }
+                crate::fieldspec::visit(resource, &extra, &mut |parent, field, spec| match parent
+                    .get(field)
+                {
+                    Some(Value::Object(_) | Value::Array(_)) => {
+                        wrong.get_or_insert_with(|| format!("field '{field}' of {id}"));
+                    }
+                    Some(Value::String(s)) if options.unset_only && !s.is_empty() => {}
+                    None | Some(Value::Null) if !spec.create => {}
+                    _ => {
+                        parent.insert(field.to_string(), Value::String(ns.to_string()));
+                    }
+                });
             }
             match wrong {
                 Some(place) => Err(invalid(
