@@ -1,11 +1,20 @@
 //! Rill's kustomize-controller: reconciles `Kustomization`s (download and verify the source
-//! artifact, build with Rill's kustomize engine, substitute, server-side apply, prune, health
-//! checks, `dependsOn`, tenant impersonation). The reconciler arrives with the
-//! kustomize-controller issue; today the crate holds the binary's flags and process wiring on
-//! top of `rill_common::runtime`.
+//! artifact, build with Rill's kustomize engine, substitute, validate with a server-side
+//! dry-run, apply in stages, prune, check health, honour `dependsOn`) as the tenant's service
+//! account. A library with a thin `main`, so it can also run inside another process.
+
+pub mod error;
+pub mod kustomization;
+
+use std::sync::Arc;
 
 use clap::Parser;
+use rill_common::artifact::Fetcher;
+use rill_common::runtime::events::EventRecorder;
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
+use rill_common::runtime::manager::ControllerRuntime;
+
+use crate::kustomization::{Context, Settings, cluster::RestMapper};
 
 /// The controller name used for leases, events and field managers.
 pub const CONTROLLER_NAME: &str = "kustomize-controller";
@@ -20,13 +29,72 @@ pub struct Flags {
     /// Flags shared by every controller.
     #[command(flatten)]
     pub runtime: RuntimeFlags,
+    /// Refuse sources in another namespace than the Kustomization's.
+    #[arg(long, default_value_t = false)]
+    pub no_cross_namespace_refs: bool,
+    /// The service account impersonated when a Kustomization names none.
+    #[arg(long, default_value = "")]
+    pub default_service_account: String,
+    /// Refuse remote bases (Rill's engine always builds from local files only).
+    #[arg(long, default_value_t = false)]
+    pub no_remote_bases: bool,
+    /// Retries of an artifact download.
+    #[arg(long, default_value_t = 9)]
+    pub http_retry: u32,
 }
 
-/// Runs the controller's reconcilers until shutdown.
-pub async fn run(runtime: rill_common::runtime::manager::ControllerRuntime, _client: kube::Client) {
-    tracing::warn!(
-        controller = runtime.name,
-        "no reconcilers are implemented yet; serving metrics and health only"
-    );
-    std::future::pending::<()>().await;
+impl Flags {
+    /// The reconciler settings the flags select.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            no_cross_namespace_refs: self.no_cross_namespace_refs,
+            default_service_account: Some(self.default_service_account.clone())
+                .filter(|s| !s.is_empty()),
+            requeue_dependency: self.runtime.requeue_dependency,
+            jitter_percentage: self.runtime.interval_jitter_percentage,
+            strict_substitution: self
+                .runtime
+                .feature_enabled("StrictPostBuildSubstitutions", true),
+        }
+    }
+}
+
+/// Runs the reconcilers with the configuration found the usual way (in-cluster, then
+/// `KUBECONFIG`) until shutdown.
+pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client) {
+    match kube::Config::infer().await {
+        Ok(config) => run_with_config(flags, runtime, client, config).await,
+        Err(e) => tracing::error!(error = %e, "cannot read the Kubernetes configuration"),
+    }
+}
+
+/// Runs the reconcilers with an explicit configuration (tenant clients are derived from it).
+pub async fn run_with_config(
+    flags: Flags,
+    runtime: ControllerRuntime,
+    client: kube::Client,
+    config: kube::Config,
+) {
+    let http = match reqwest::Client::builder().build() {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client");
+            return;
+        }
+    };
+    let ctx = Arc::new(Context {
+        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME),
+        client,
+        base_config: config,
+        mapper: RestMapper::default(),
+        fetcher: Fetcher::new(http, flags.http_retry),
+        metrics: runtime.metrics.clone(),
+        settings: flags.settings(),
+    });
+    kustomization::run(
+        ctx,
+        runtime.flags.watch_namespace(),
+        runtime.flags.concurrent,
+    )
+    .await;
 }

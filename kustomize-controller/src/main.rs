@@ -1,5 +1,5 @@
-//! The `kustomize-controller` binary: flags, crypto provider, logging, then the controller under the shared
-//! runtime.
+//! The `kustomize-controller` binary: flags, crypto provider, logging, then the controller
+//! under the shared runtime.
 
 use kustomize_controller::{CONTROLLER_NAME, DEFAULTS, Flags};
 use rill_common::runtime::manager::controller_main;
@@ -10,7 +10,7 @@ async fn main() -> std::process::ExitCode {
         CONTROLLER_NAME,
         DEFAULTS,
         |f: &Flags| f.runtime.clone(),
-        |_flags, runtime, client| kustomize_controller::run(runtime, client),
+        kustomize_controller::run,
     )
     .await
 }

@@ -35,10 +35,13 @@ pub enum LoadRestrictor {
 }
 
 /// Build options.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// The load restrictor.
     pub load_restrictor: LoadRestrictor,
+    /// A folder no file or directory of the build may leave, whatever the load restrictor
+    /// says (the controller confines a build to its artifact, as Flux does).
+    pub confine_to: Option<PathBuf>,
     /// Whether an env-file line without `=` takes its value from this process's environment,
     /// as `kustomize build` does. Off by default: a controller must not copy its own
     /// environment into a tenant's ConfigMaps and Secrets.
@@ -140,6 +143,7 @@ fn accumulate(
     mut resources: Vec<Resource>,
 ) -> Result<Vec<Resource>, Error> {
     let canonical = dir.canonicalize().map_err(|e| io(dir, e))?;
+    confined(&canonical, options)?;
     if stack.contains(&canonical) {
         return Err(Error::Resource(format!(
             "cycle detected: {} includes itself",
@@ -272,12 +276,29 @@ fn accumulate(
     Ok(resources)
 }
 
+/// Refuses a canonical path outside `options.confine_to`.
+fn confined(canonical: &Path, options: &Options) -> Result<(), Error> {
+    let Some(root) = &options.confine_to else {
+        return Ok(());
+    };
+    let root = root.canonicalize().map_err(|e| io(root, e))?;
+    if canonical.starts_with(&root) {
+        return Ok(());
+    }
+    Err(Error::Resource(format!(
+        "security; path '{}' is outside the build root '{}'",
+        canonical.display(),
+        root.display()
+    )))
+}
+
 /// Reads a file named relative to a kustomization directory, refusing (under the root-only
 /// load restrictor) anything outside that directory.
 fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<u8>, Error> {
     let file = dir.join(relative);
     let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
     let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    confined(&canonical, options)?;
     if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(&root) {
         return Err(Error::Resource(format!(
             "security; file '{}' is not in or below '{}'",
@@ -320,6 +341,7 @@ fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource
             format!("{e}: must be a file or a directory with a kustomization"),
         )
     })?;
+    confined(&canonical, options)?;
     if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(root) {
         return Err(Error::Resource(format!(
             "security; file '{}' is not in or below '{}'",

@@ -1,0 +1,166 @@
+//! The kustomize-controller's errors: each names its Flux condition reason and how the
+//! reconcile is retried. Messages never carry Secret values.
+
+use std::time::Duration;
+
+use rill_common::conditions::reasons;
+use rill_common::runtime::error_policy::{ErrorClass, ReconcileError};
+
+/// Why a Kustomization reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field Rill does not implement yet; a human must change the spec.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A cross-namespace source reference refused by `--no-cross-namespace-refs`.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The spec is invalid in a way the schema cannot catch.
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// The source is missing, has no artifact, or the artifact cannot be fetched.
+    #[error("{message}")]
+    Artifact {
+        /// What happened.
+        message: String,
+        /// When to look again.
+        retry: Option<Duration>,
+    },
+    /// Generating, building or substituting the manifests failed.
+    #[error("{0}")]
+    Build(String),
+    /// A dependency is not ready.
+    #[error("{message}")]
+    DependencyNotReady {
+        /// Which dependency and why.
+        message: String,
+        /// `--requeue-dependency`.
+        retry: Duration,
+    },
+    /// Validation or apply failed (the message holds the change log so far).
+    #[error("{0}")]
+    Apply(String),
+    /// Garbage collection failed.
+    #[error("{0}")]
+    Prune(String),
+    /// Health checks failed or timed out.
+    #[error("{0}")]
+    Health(String),
+    /// The Kubernetes API failed.
+    #[error("{0}")]
+    Kube(String),
+}
+
+impl ReconcileError for Error {
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Unsupported(_) => reasons::UNSUPPORTED,
+            Error::AccessDenied(_) => reasons::ACCESS_DENIED,
+            Error::InvalidSpec(_) => reasons::INVALID_PATH,
+            Error::Artifact { .. } => reasons::ARTIFACT_FAILED,
+            Error::Build(_) => reasons::BUILD_FAILED,
+            Error::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
+            Error::Apply(_) | Error::Kube(_) => reasons::RECONCILIATION_FAILED,
+            Error::Prune(_) => reasons::PRUNE_FAILED,
+            Error::Health(_) => reasons::HEALTH_CHECK_FAILED,
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        match self {
+            Error::Unsupported(_) | Error::AccessDenied(_) | Error::InvalidSpec(_) => {
+                ErrorClass::Stalled
+            }
+            Error::Artifact {
+                retry: Some(delay), ..
+            }
+            | Error::DependencyNotReady { retry: delay, .. } => ErrorClass::Waiting(*delay),
+            _ => ErrorClass::Transient,
+        }
+    }
+
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Unsupported(_) => "unsupported",
+            Error::AccessDenied(_) => "access_denied",
+            Error::InvalidSpec(_) => "invalid_spec",
+            Error::Artifact { .. } => "artifact",
+            Error::Build(_) => "build",
+            Error::DependencyNotReady { .. } => "dependency",
+            Error::Apply(_) => "apply",
+            Error::Prune(_) => "prune",
+            Error::Health(_) => "health",
+            Error::Kube(_) => "kube",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_flux_reason_and_retry_class() {
+        let wait = Duration::from_secs(30);
+        let cases = [
+            (
+                Error::Unsupported("x".into()),
+                "Unsupported",
+                ErrorClass::Stalled,
+            ),
+            (
+                Error::AccessDenied("x".into()),
+                "AccessDenied",
+                ErrorClass::Stalled,
+            ),
+            (
+                Error::Artifact {
+                    message: "x".into(),
+                    retry: Some(wait),
+                },
+                "ArtifactFailed",
+                ErrorClass::Waiting(wait),
+            ),
+            (
+                Error::Artifact {
+                    message: "x".into(),
+                    retry: None,
+                },
+                "ArtifactFailed",
+                ErrorClass::Transient,
+            ),
+            (
+                Error::Build("x".into()),
+                "BuildFailed",
+                ErrorClass::Transient,
+            ),
+            (
+                Error::DependencyNotReady {
+                    message: "x".into(),
+                    retry: wait,
+                },
+                "DependencyNotReady",
+                ErrorClass::Waiting(wait),
+            ),
+            (
+                Error::Apply("x".into()),
+                "ReconciliationFailed",
+                ErrorClass::Transient,
+            ),
+            (
+                Error::Prune("x".into()),
+                "PruneFailed",
+                ErrorClass::Transient,
+            ),
+            (
+                Error::Health("x".into()),
+                "HealthCheckFailed",
+                ErrorClass::Transient,
+            ),
+        ];
+        for (error, reason, class) in cases {
+            assert_eq!(error.reason(), reason, "{error:?}");
+            assert_eq!(error.class(), class, "{error:?}");
+        }
+    }
+}

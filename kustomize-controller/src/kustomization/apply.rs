@@ -1,0 +1,467 @@
+//! Server-side apply of a build, as Flux does it: resolve every object, validate all of them
+//! with a server-side dry-run before anything is written, then apply in stages (CRDs,
+//! Namespaces and ClusterRoles; `*Class` kinds; the rest), waiting for the first two stages to
+//! be Current, and skipping objects whose dry-run result equals the live object.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kube::Client;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use serde_json::Value;
+
+use super::cluster::{Kind, RestMapper, api, split_api_version};
+use super::inventory::{Entry, ObjectId};
+use super::kstatus::{Health, compute};
+use super::objects::{force_enabled, if_not_present, is_ignored, kind_rank, stage};
+
+/// The field manager of applied objects.
+pub const FIELD_MANAGER: &str = "kustomize-controller";
+
+/// What happened to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// It did not exist and was created.
+    Created,
+    /// It differed and was patched.
+    Configured,
+    /// It already matched.
+    Unchanged,
+    /// An annotation or label told Flux to leave it alone.
+    Skipped,
+    /// It was garbage-collected.
+    Deleted,
+}
+
+impl Action {
+    /// Flux's verb.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped",
+            Action::Deleted => "deleted",
+        }
+    }
+}
+
+/// One line of the change set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The object and its version.
+    pub entry: Entry,
+    /// What happened.
+    pub action: Action,
+}
+
+/// The apply context of one reconcile.
+pub struct Applier<'a> {
+    /// The client acting as the tenant.
+    pub tenant: &'a Client,
+    /// The controller's own client, for discovery.
+    pub controller: &'a Client,
+    /// Kind resolution.
+    pub mapper: &'a RestMapper,
+    /// `spec.force`: recreate objects whose immutable fields changed.
+    pub force: bool,
+}
+
+struct Desired {
+    object: Value,
+    id: ObjectId,
+    version: String,
+    kind: Option<Kind>,
+    dry_run: Option<Value>,
+}
+
+impl Desired {
+    fn entry(&self) -> Entry {
+        Entry {
+            id: self.id.clone(),
+            version: self.version.clone(),
+        }
+    }
+}
+
+fn status_of(e: &kube::Error) -> Option<(u16, String, String)> {
+    match e {
+        kube::Error::Api(s) => Some((s.code, s.reason.clone(), s.message.clone())),
+        _ => None,
+    }
+}
+
+fn describe(id: &ObjectId, what: &str, e: &kube::Error) -> String {
+    match status_of(e) {
+        Some((_, reason, message)) if !reason.is_empty() => {
+            format!("{} {what} ({reason}): {message}", id.display())
+        }
+        _ => format!("{} {what}: {e}", id.display()),
+    }
+}
+
+fn params(dry_run: bool) -> PatchParams {
+    let mut p = PatchParams::apply(FIELD_MANAGER).force();
+    p.dry_run = dry_run;
+    p
+}
+
+/// Whether the dry-run result differs from the live object (labels, annotations, or anything
+/// outside `metadata` and `status`).
+pub fn drifted(dry_run: &Value, live: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("metadata");
+            map.remove("status");
+        }
+        v
+    };
+    let meta = |v: &Value, f: &str| v["metadata"][f].clone();
+    meta(dry_run, "labels") != meta(live, "labels")
+        || meta(dry_run, "annotations") != meta(live, "annotations")
+        || strip(dry_run) != strip(live)
+}
+
+fn to_value(object: DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+impl Applier<'_> {
+    /// Validates and applies `objects`; on failure the message lists what was done so far.
+    pub async fn apply(&self, objects: Vec<Value>) -> Result<Vec<Change>, String> {
+        let mut desired = self.resolve(objects).await?;
+        self.validate(&mut desired).await?;
+        let mut changes = Vec::new();
+        desired.sort_by_key(|d| (stage(&d.api_version(), &d.id.kind), kind_rank(&d.id.kind)));
+        for current in 0..=2u8 {
+            let batch: Vec<&mut Desired> = desired
+                .iter_mut()
+                .filter(|d| stage(&d.api_version(), &d.id.kind) == current)
+                .collect();
+            let mut applied = Vec::new();
+            for d in batch {
+                let change = self
+                    .apply_one(d)
+                    .await
+                    .map_err(|e| with_log(&changes, &e))?;
+                if matches!(change.action, Action::Created | Action::Configured) {
+                    applied.push((d.kind.clone(), d.id.clone()));
+                }
+                changes.push(change);
+            }
+            if current < 2 && !applied.is_empty() {
+                self.mapper.forget();
+                self.wait_current(&applied)
+                    .await
+                    .map_err(|e| with_log(&changes, &e))?;
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn resolve(&self, objects: Vec<Value>) -> Result<Vec<Desired>, String> {
+        let crds: Vec<(String, String, bool)> = objects
+            .iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition")
+            .map(|o| {
+                let spec = &o["spec"];
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                (
+                    text(&spec["group"]),
+                    text(&spec["names"]["kind"]),
+                    spec["scope"] == "Namespaced",
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for mut object in objects {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            let (api_version, kind, name) = (
+                text(&object["apiVersion"]),
+                text(&object["kind"]),
+                text(&object["metadata"]["name"]),
+            );
+            let (group, version) = split_api_version(&api_version);
+            let (group, version) = (group.to_string(), version.to_string());
+            let resolved = self
+                .mapper
+                .resolve(self.controller, &api_version, &kind)
+                .await
+                .map_err(|e| format!("{kind}/{name}: discovery failed: {e}"))?;
+            let namespaced = match &resolved {
+                Some(k) => k.namespaced,
+                None => match crds.iter().find(|(g, k, _)| *g == group && *k == kind) {
+                    Some((_, _, namespaced)) => *namespaced,
+                    None => {
+                        errors.push(format!("{kind}/{name}: no matches for kind \"{kind}\" in version \"{api_version}\""));
+                        continue;
+                    }
+                },
+            };
+            let mut namespace = text(&object["metadata"]["namespace"]);
+            if !namespaced && !namespace.is_empty() {
+                if let Some(meta) = object["metadata"].as_object_mut() {
+                    meta.remove("namespace");
+                }
+                namespace.clear();
+            }
+            if namespaced && namespace.is_empty() {
+                errors.push(format!("{kind}/{name}: namespace not specified: set metadata.namespace or spec.targetNamespace"));
+                continue;
+            }
+            let id = ObjectId {
+                namespace,
+                name,
+                group,
+                kind,
+            };
+            out.push(Desired {
+                object,
+                id,
+                version,
+                kind: resolved,
+                dry_run: None,
+            });
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+
+    /// Server-side dry-run of every object before anything is written. Objects whose
+    /// namespace or kind arrives with this same build are validated when their stage comes.
+    async fn validate(&self, desired: &mut [Desired]) -> Result<(), String> {
+        let new_namespaces: BTreeSet<String> = desired
+            .iter()
+            .filter(|d| d.id.kind == "Namespace" && d.id.group.is_empty())
+            .map(|d| d.id.name.clone())
+            .collect();
+        let mut errors = Vec::new();
+        for d in desired.iter_mut() {
+            let Some(kind) = &d.kind else { continue };
+            if is_ignored(&d.object) {
+                continue;
+            }
+            let api = api(self.tenant, kind, &d.id.namespace);
+            match api
+                .patch(&d.id.name, &params(true), &Patch::Apply(&d.object))
+                .await
+            {
+                Ok(result) => d.dry_run = Some(to_value(result)),
+                Err(e) => {
+                    let (code, _, message) = status_of(&e).unwrap_or_default();
+                    let namespace_pending = code == 404 && new_namespaces.contains(&d.id.namespace);
+                    let immutable = code == 422 && message.contains("immutable");
+                    if !(namespace_pending
+                        || (immutable && (self.force || force_enabled(&d.object))))
+                    {
+                        errors.push(describe(&d.id, "dry-run failed", &e));
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+
+    async fn apply_one(&self, d: &mut Desired) -> Result<Change, String> {
+        let skipped = Change {
+            entry: d.entry(),
+            action: Action::Skipped,
+        };
+        if is_ignored(&d.object) {
+            return Ok(skipped);
+        }
+        if d.kind.is_none() {
+            d.kind = self
+                .mapper
+                .resolve(self.controller, &d.api_version(), &d.id.kind)
+                .await
+                .map_err(|e| describe(&d.id, "discovery failed", &e))?;
+        }
+        let Some(kind) = d.kind.clone() else {
+            return Err(format!(
+                "{}: no matches for kind \"{}\" after its CRD was applied",
+                d.id.display(),
+                d.id.kind
+            ));
+        };
+        let api = api(self.tenant, &kind, &d.id.namespace);
+        let live = api
+            .get_opt(&d.id.name)
+            .await
+            .map_err(|e| describe(&d.id, "get failed", &e))?
+            .map(to_value);
+        if let Some(live) = &live
+            && (is_ignored(live) || if_not_present(&d.object))
+        {
+            return Ok(skipped);
+        }
+        let dry_run = match d.dry_run.take() {
+            Some(v) => Some(v),
+            None => match api
+                .patch(&d.id.name, &params(true), &Patch::Apply(&d.object))
+                .await
+            {
+                Ok(v) => Some(to_value(v)),
+                Err(e) => {
+                    let (code, _, message) = status_of(&e).unwrap_or_default();
+                    let forced = self.force
+                        || force_enabled(&d.object)
+                        || live.as_ref().is_some_and(force_enabled);
+                    if !(code == 422 && message.contains("immutable") && forced) {
+                        return Err(describe(&d.id, "dry-run failed", &e));
+                    }
+                    None
+                }
+            },
+        };
+        let action = match (&live, &dry_run) {
+            (None, _) => Action::Created,
+            (Some(_), None) => {
+                self.recreate(&api, &d.id).await?;
+                Action::Created
+            }
+            (Some(live), Some(dry)) if drifted(dry, live) => Action::Configured,
+            _ => Action::Unchanged,
+        };
+        if action != Action::Unchanged {
+            api.patch(&d.id.name, &params(false), &Patch::Apply(&d.object))
+                .await
+                .map_err(|e| describe(&d.id, "apply failed", &e))?;
+        }
+        Ok(Change {
+            entry: d.entry(),
+            action,
+        })
+    }
+
+    /// Deletes an object whose immutable fields changed and waits until it is gone.
+    async fn recreate(&self, api: &kube::Api<DynamicObject>, id: &ObjectId) -> Result<(), String> {
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
+        api.delete(&id.name, &dp)
+            .await
+            .map_err(|e| describe(id, "delete failed", &e))?;
+        for _ in 0..60 {
+            match api.get_opt(&id.name).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(500)).await,
+                Err(e) => return Err(describe(id, "get failed", &e)),
+            }
+        }
+        Err(format!(
+            "{} was not deleted in time for its recreation",
+            id.display()
+        ))
+    }
+
+    /// Waits (up to 60 s, as Flux) until the objects of a stage are Current.
+    async fn wait_current(&self, applied: &[(Option<Kind>, ObjectId)]) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut waiting = None;
+            for (kind, id) in applied {
+                let Some(kind) = kind else { continue };
+                let live = api(self.tenant, kind, &id.namespace)
+                    .get_opt(&id.name)
+                    .await
+                    .map_err(|e| describe(id, "get failed", &e))?;
+                match live.map(|o| compute(&to_value(o))) {
+                    Some(Health::Current) => {}
+                    Some(Health::Failed(m)) => return Err(format!("{} failed: {m}", id.display())),
+                    Some(Health::InProgress(m)) => waiting = Some(format!("{}: {m}", id.display())),
+                    None => waiting = Some(format!("{}: not found", id.display())),
+                }
+            }
+            let Some(waiting) = waiting else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("timeout waiting for {waiting}"));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+impl Desired {
+    fn api_version(&self) -> String {
+        self.entry().api_version()
+    }
+}
+
+/// An error message preceded by the change log so far.
+fn with_log(changes: &[Change], error: &str) -> String {
+    let log = change_log(changes);
+    if log.is_empty() {
+        error.to_string()
+    } else {
+        format!("{log}\n{error}")
+    }
+}
+
+/// Flux's change log: one `Kind/ns/name verb` line per created, configured or deleted object.
+pub fn change_log(changes: &[Change]) -> String {
+    changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Created | Action::Configured | Action::Deleted
+            )
+        })
+        .map(|c| format!("{} {}", c.entry.id.display(), c.action.verb()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn drift_ignores_server_metadata_and_status() {
+        let live = json!({"metadata": {"name": "a", "resourceVersion": "7", "labels": {"x": "1"}}, "spec": {"replicas": 1}, "status": {"ready": 1}});
+        let same = json!({"metadata": {"name": "a", "resourceVersion": "8", "labels": {"x": "1"}}, "spec": {"replicas": 1}});
+        let edited =
+            json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"replicas": 3}});
+        let relabelled =
+            json!({"metadata": {"name": "a", "labels": {"x": "2"}}, "spec": {"replicas": 1}});
+        assert!(!drifted(&same, &live));
+        assert!(drifted(&edited, &live));
+        assert!(drifted(&relabelled, &live));
+    }
+
+    #[test]
+    fn change_log_lists_only_changes() {
+        let change = |name: &str, action| Change {
+            entry: Entry {
+                id: ObjectId {
+                    namespace: "apps".into(),
+                    name: name.into(),
+                    group: "".into(),
+                    kind: "ConfigMap".into(),
+                },
+                version: "v1".into(),
+            },
+            action,
+        };
+        let log = change_log(&[
+            change("a", Action::Created),
+            change("b", Action::Unchanged),
+            change("c", Action::Deleted),
+        ]);
+        assert_eq!(log, "ConfigMap/apps/a created\nConfigMap/apps/c deleted");
+    }
+}

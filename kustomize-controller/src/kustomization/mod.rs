@@ -1,0 +1,254 @@
+//! The Kustomization reconciler: watches Kustomizations, their sources' artifact revisions
+//! and their dependencies' readiness; runs the pipeline under the finalizer; writes
+//! conditions, inventory and history in one status patch when something changed; publishes
+//! Flux's events; requeues at the interval (or the retry interval after a failure).
+
+pub mod apply;
+pub mod build;
+pub mod cluster;
+mod deletion;
+pub mod dependencies;
+pub mod envsubst;
+pub mod generate;
+pub mod health;
+pub mod inventory;
+pub mod kstatus;
+pub mod objects;
+pub mod pipeline;
+pub mod prune;
+mod result;
+pub mod source;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store, store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use rill_common::api::kustomize_v1::{Kustomization, SourceKind};
+use rill_common::api::source_v1::{GitRepository, OCIRepository};
+use rill_common::artifact::Fetcher;
+use rill_common::conditions::types;
+use rill_common::runtime::events::EventRecorder;
+use rill_common::runtime::metrics::Metrics;
+use rill_common::runtime::reconcile_request::generation_or_requested_at;
+
+use crate::error::Error;
+
+/// The finalizer on every Flux object.
+pub const FINALIZER: &str = "finalizers.fluxcd.io";
+/// The field manager of status writes, as Flux names it.
+pub const STATUS_MANAGER: &str = "gotk-kustomize-controller";
+const KIND: &str = "Kustomization";
+
+/// Behaviour chosen by flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `--no-cross-namespace-refs`.
+    pub no_cross_namespace_refs: bool,
+    /// `--default-service-account`.
+    pub default_service_account: Option<String>,
+    /// `--requeue-dependency`.
+    pub requeue_dependency: Duration,
+    /// `--interval-jitter-percentage`.
+    pub jitter_percentage: u8,
+    /// Feature gate `StrictPostBuildSubstitutions` (on by default, as in Flux 2.9).
+    pub strict_substitution: bool,
+}
+
+/// Shared state of the reconciler.
+pub struct Context {
+    /// The controller's own client.
+    pub client: Client,
+    /// The controller's configuration, from which tenant clients are derived.
+    pub base_config: kube::Config,
+    /// Kind resolution.
+    pub mapper: cluster::RestMapper,
+    /// Artifact downloads.
+    pub fetcher: Fetcher,
+    /// Events.
+    pub recorder: EventRecorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Flag-driven behaviour.
+    pub settings: Settings,
+}
+
+fn source_key(kind: SourceKind, namespace: &str, name: &str) -> (SourceKind, String, String) {
+    (kind, namespace.to_string(), name.to_string())
+}
+
+fn referencing(
+    store: &Store<Kustomization>,
+    kind: SourceKind,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<Kustomization>> {
+    store
+        .state()
+        .iter()
+        .filter(|ks| {
+            source_key(
+                ks.spec.source_ref.kind,
+                &source::source_namespace(ks),
+                &ks.spec.source_ref.name,
+            ) == source_key(kind, namespace, name)
+        })
+        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+fn dependents(store: &Store<Kustomization>, dep: &Kustomization) -> Vec<ObjectRef<Kustomization>> {
+    let (name, namespace) = (dep.name_any(), dep.namespace().unwrap_or_default());
+    store
+        .state()
+        .iter()
+        .filter(|ks| {
+            let own = ks.namespace().unwrap_or_default();
+            ks.spec.depends_on.iter().flatten().any(|d| {
+                d.name == name
+                    && d.namespace
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| own.clone())
+                        == namespace
+            })
+        })
+        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+fn hash_of(value: impl Hash) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+fn readiness(ks: &Kustomization) -> Option<u64> {
+    let status = ks.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_deref())
+        .and_then(|c| rill_common::conditions::get(c, types::READY))
+        .map(|c| c.status.clone());
+    hash_of((ready, status.and_then(|s| s.last_applied_revision.clone())))
+}
+
+/// Runs the Kustomization controller until the streams end.
+pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
+    let scoped = |client: &Client| -> (Api<Kustomization>, Api<GitRepository>, Api<OCIRepository>) {
+        match &namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+            ),
+        }
+    };
+    let (kustomizations, git, oci) = scoped(&ctx.client);
+    let (reader, writer) = store();
+    let trigger = watcher(kustomizations.clone(), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(generation_or_requested_at, Default::default());
+    let git_changes = watcher(git, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |r: &GitRepository| {
+                hash_of(
+                    r.status
+                        .as_ref()
+                        .and_then(|s| s.artifact.as_ref().map(|a| a.revision.clone())),
+                )
+            },
+            Default::default(),
+        );
+    let oci_changes = watcher(oci, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |r: &OCIRepository| {
+                hash_of(
+                    r.status
+                        .as_ref()
+                        .and_then(|s| s.artifact.as_ref().map(|a| a.revision.clone())),
+                )
+            },
+            Default::default(),
+        );
+    let ready_changes = watcher(kustomizations, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(readiness, Default::default());
+    let (by_git, by_oci, by_dep) = (reader.clone(), reader.clone(), reader.clone());
+    Controller::for_stream(trigger, reader)
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .watches_stream(git_changes, move |r: GitRepository| {
+            referencing(
+                &by_git,
+                SourceKind::GitRepository,
+                &r.namespace().unwrap_or_default(),
+                &r.name_any(),
+            )
+        })
+        .watches_stream(oci_changes, move |r: OCIRepository| {
+            referencing(
+                &by_oci,
+                SourceKind::OCIRepository,
+                &r.namespace().unwrap_or_default(),
+                &r.name_any(),
+            )
+        })
+        .watches_stream(ready_changes, move |ks: Kustomization| {
+            dependents(&by_dep, &ks)
+        })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy(
+    _ks: Arc<Kustomization>,
+    error: &FinalizerError<Error>,
+    _ctx: Arc<Context>,
+) -> Action {
+    tracing::warn!(error = %error, "Kustomization reconcile error");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(
+    ks: Arc<Kustomization>,
+    ctx: Arc<Context>,
+) -> Result<Action, FinalizerError<Error>> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, ks, |event| async {
+        match event {
+            FinalizerEvent::Apply(ks) => result::reconcile_and_report(ks, &ctx).await,
+            FinalizerEvent::Cleanup(ks) => deletion::finalize(ks, &ctx).await,
+        }
+    })
+    .await
+}
+
+/// Publishes an event about `ks`, logging (never failing) when that is impossible.
+async fn publish(ctx: &Context, ks: &Kustomization, note: rill_common::runtime::events::EventNote) {
+    if let Err(e) = ctx.recorder.publish(&ks.object_ref(&()), &note).await {
+        tracing::warn!(error = %e, "cannot publish event");
+    }
+}

@@ -1,0 +1,312 @@
+//! One pass of the Kustomization pipeline: source artifact, dependencies, download, build,
+//! substitution, validation and staged apply, inventory, prune and health. Each step either
+//! moves `status` forward or returns the error that stops the pass; nothing is pruned after a
+//! failed build or apply.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{Client, ResourceExt};
+use rill_common::api::kustomize_v1::{Kustomization, KustomizationStatus};
+use rill_common::conditions::{self, Status, reasons, types};
+use sha2::{Digest, Sha256};
+
+use super::apply::{Applier, Change};
+use super::cluster::{impersonating, service_account_user};
+use super::inventory::{self, Entry};
+use super::objects::{add_metadata, normalize};
+use super::{Context, build, dependencies, health, prune, source};
+use crate::error::Error;
+
+/// What a successful pass did.
+pub struct Applied {
+    /// The source revision applied.
+    pub revision: String,
+    /// The artifact's origin revision, if any.
+    pub origin_revision: Option<String>,
+    /// Every object applied or pruned, with what happened to it.
+    pub changes: Vec<Change>,
+    /// sha256 of the applied YAML.
+    pub digest: String,
+}
+
+/// `spec.timeout`, or the interval minus 30 s; never below 30 s.
+pub fn timeout(ks: &Kustomization) -> Duration {
+    let parse = |t: &str| rill_common::duration::parse(t).ok();
+    let interval = parse(&ks.spec.interval).unwrap_or(Duration::from_secs(60));
+    let t = ks
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(parse)
+        .unwrap_or_else(|| interval.saturating_sub(Duration::from_secs(30)));
+    t.max(Duration::from_secs(30))
+}
+
+/// The client for the objects of `ks`: the controller itself, or its service account.
+pub fn tenant_client(ctx: &Context, ks: &Kustomization) -> Result<Client, Error> {
+    let account = ks
+        .spec
+        .service_account_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| ctx.settings.default_service_account.clone());
+    match account {
+        None => Ok(ctx.client.clone()),
+        Some(name) => {
+            let user = service_account_user(&ks.namespace().unwrap_or_default(), &name);
+            impersonating(&ctx.base_config, &user)
+                .map_err(|e| Error::Kube(format!("cannot build the client for {user}: {e}")))
+        }
+    }
+}
+
+fn unsupported(ks: &Kustomization) -> Option<&'static str> {
+    let spec = &ks.spec;
+    if spec.decryption.is_some() {
+        Some("spec.decryption")
+    } else if spec.kube_config.is_some() {
+        Some("spec.kubeConfig")
+    } else if spec
+        .health_check_exprs
+        .as_ref()
+        .is_some_and(|e| !e.is_empty())
+    {
+        Some("spec.healthCheckExprs")
+    } else if spec.ignore.as_ref().is_some_and(|e| !e.is_empty()) {
+        Some("spec.ignore")
+    } else if spec.build_metadata.as_ref().is_some_and(|e| !e.is_empty()) {
+        Some("spec.buildMetadata")
+    } else {
+        None
+    }
+}
+
+/// Runs the pipeline. `progress` is called with the Reconciling message before the
+/// long-running steps, so that users see what is happening.
+pub async fn run(
+    ks: &Kustomization,
+    ctx: &Context,
+    status: &mut KustomizationStatus,
+    conds: &mut Vec<Condition>,
+    progress: &(dyn Fn(KustomizationStatus) -> futures::future::BoxFuture<'static, ()> + Sync),
+) -> Result<Applied, Error> {
+    if let Some(field) = unsupported(ks) {
+        return Err(Error::Unsupported(format!(
+            "{field} is not supported by Rill yet"
+        )));
+    }
+    let settings = &ctx.settings;
+    let retry_interval = ks
+        .spec
+        .retry_interval
+        .as_deref()
+        .and_then(|t| rill_common::duration::parse(t).ok())
+        .unwrap_or_else(|| {
+            rill_common::duration::parse(&ks.spec.interval).unwrap_or(Duration::from_secs(60))
+        });
+    let artifact = source::artifact(
+        &ctx.client,
+        ks,
+        settings.no_cross_namespace_refs,
+        retry_interval,
+        settings.requeue_dependency,
+    )
+    .await?;
+    let revision = artifact.revision.clone();
+    dependencies::check(&ctx.client, ks, &revision, settings.requeue_dependency).await?;
+
+    let timeout = timeout(ks);
+    let generation = ks.metadata.generation.unwrap_or(0);
+    let now = Time(jiff::Timestamp::now());
+    let settled = status.last_attempted_revision.as_deref() == Some(revision.as_str())
+        && status.observed_generation == Some(generation)
+        && conditions::is_true(conds, types::READY);
+    if !settled {
+        let message = format!(
+            "Fetching manifests for revision {revision} with a timeout of {}",
+            rill_common::duration::format(timeout)
+        );
+        conditions::mark_reconciling(conds, reasons::PROGRESSING, &message, generation, &now);
+        conditions::set(
+            conds,
+            types::READY,
+            Status::Unknown,
+            reasons::PROGRESSING,
+            "Reconciliation in progress",
+            generation,
+            &now,
+        );
+        let mut snapshot = status.clone();
+        snapshot.conditions = Some(conds.clone());
+        progress(snapshot).await;
+    }
+
+    let scratch = tempfile::tempdir().map_err(|e| Error::Artifact {
+        message: format!("cannot create a scratch folder: {e}"),
+        retry: None,
+    })?;
+    source::download(
+        &ctx.fetcher,
+        &artifact,
+        scratch.path(),
+        settings.requeue_dependency,
+    )
+    .await?;
+    status.last_attempted_revision = Some(revision.clone());
+
+    let root = scratch.path().to_path_buf();
+    let spec = ks.spec.clone();
+    let mut objects = tokio::task::spawn_blocking(move || build::build(&root, &spec))
+        .await
+        .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
+    let tenant = tenant_client(ctx, ks)?;
+    let namespace = ks.namespace().unwrap_or_default();
+    if let Some(post) = &ks.spec.post_build {
+        let vars = build::variables(&ctx.client, &namespace, post).await?;
+        build::substitute_all(&mut objects, &vars, post, settings.strict_substitution)?;
+    }
+    let common = ks.spec.common_metadata.clone().unwrap_or_default();
+    let name = ks.name_any();
+    for object in &mut objects {
+        normalize(object);
+        add_metadata(
+            object,
+            &common.labels.clone().unwrap_or_default(),
+            &common.annotations.clone().unwrap_or_default(),
+            (&name, &namespace),
+        );
+    }
+    let yaml: Vec<String> = objects.iter().map(kustomize::yaml::to_yaml).collect();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(yaml.join("---\n").as_bytes()))
+    );
+
+    let applier = Applier {
+        tenant: &tenant,
+        controller: &ctx.client,
+        mapper: &ctx.mapper,
+        force: ks.spec.force == Some(true),
+    };
+    let mut changes = applier.apply(objects).await.map_err(Error::Apply)?;
+    let applied: Vec<Entry> = changes.iter().map(|c| c.entry.clone()).collect();
+    let old = inventory::from_status(status.inventory.as_ref());
+    let mut kept = applied.clone();
+    let mut prune_error = None;
+    if ks.spec.prune {
+        let stale = inventory::stale(&old, &applied);
+        let pruned = prune::prune(
+            &tenant,
+            &ctx.client,
+            &ctx.mapper,
+            &stale,
+            (&name, &namespace),
+        )
+        .await;
+        changes.extend(pruned.changes);
+        if !pruned.failed.is_empty() {
+            kept.extend(pruned.failed.iter().map(|(e, _)| e.clone()));
+            let messages: Vec<String> = pruned.failed.into_iter().map(|(_, m)| m).collect();
+            prune_error = Some(Error::Prune(format!(
+                "pruning failed: {}",
+                messages.join("; ")
+            )));
+        }
+    }
+    status.inventory = Some(inventory::to_status(&kept));
+    if let Some(e) = prune_error {
+        return Err(e);
+    }
+
+    let checks = health_checks(ks, &changes);
+    if checks.is_empty() {
+        conditions::remove(conds, types::HEALTHY);
+    } else {
+        let message = format!(
+            "Running health checks for revision {revision} with a timeout of {}",
+            rill_common::duration::format(timeout)
+        );
+        let now = Time(jiff::Timestamp::now());
+        conditions::mark_reconciling(conds, reasons::PROGRESSING, &message, generation, &now);
+        conditions::set(
+            conds,
+            types::HEALTHY,
+            Status::Unknown,
+            reasons::PROGRESSING,
+            &message,
+            generation,
+            &now,
+        );
+        let mut snapshot = status.clone();
+        snapshot.conditions = Some(conds.clone());
+        progress(snapshot).await;
+        let started = std::time::Instant::now();
+        health::wait_healthy(&tenant, &ctx.client, &ctx.mapper, &checks, timeout)
+            .await
+            .map_err(Error::Health)?;
+        let now = Time(jiff::Timestamp::now());
+        let message = format!(
+            "Health check passed in {}",
+            rill_common::duration::format(started.elapsed())
+        );
+        conditions::set(
+            conds,
+            types::HEALTHY,
+            Status::True,
+            reasons::SUCCEEDED,
+            &message,
+            generation,
+            &now,
+        );
+    }
+    Ok(Applied {
+        revision,
+        origin_revision: artifact
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("org.opencontainers.image.revision").cloned()),
+        changes,
+        digest,
+    })
+}
+
+/// The objects to health-check: with `wait`, everything applied but skipped objects; else
+/// `healthChecks` (apiVersion defaults to `apps/v1`).
+fn health_checks(ks: &Kustomization, changes: &[Change]) -> Vec<Entry> {
+    use super::apply::Action;
+    if ks.spec.wait == Some(true) {
+        return changes
+            .iter()
+            .filter(|c| !matches!(c.action, Action::Skipped | Action::Deleted))
+            .map(|c| c.entry.clone())
+            .collect();
+    }
+    let own_ns = ks.namespace().unwrap_or_default();
+    ks.spec
+        .health_checks
+        .iter()
+        .flatten()
+        .map(|h| {
+            let api_version = h
+                .api_version
+                .clone()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "apps/v1".into());
+            let (group, version) = super::cluster::split_api_version(&api_version);
+            Entry {
+                id: inventory::ObjectId {
+                    namespace: h
+                        .namespace
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| own_ns.clone()),
+                    name: h.name.clone(),
+                    group: group.to_string(),
+                    kind: h.kind.clone(),
+                },
+                version: version.to_string(),
+            }
+        })
+        .collect()
+}
