@@ -2,6 +2,6 @@
 //! front with basic or bearer auth, and Debian's OpenSSH), Git repositories built with the
 //! `git` CLI, and helpers to run Rill's controllers against the sandbox.
 
-pub mod git_http;
+pub use rill::git_server as git_http;
 pub mod git_repo;
 pub mod git_ssh;

@@ -30,13 +30,13 @@ pub struct Flags {
     #[command(flatten)]
     pub runtime: RuntimeFlags,
     /// Refuse sources in another namespace than the Kustomization's.
-    #[arg(long, default_value_t = false)]
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
     pub no_cross_namespace_refs: bool,
     /// The service account impersonated when a Kustomization names none.
     #[arg(long, default_value = "")]
     pub default_service_account: String,
     /// Refuse remote bases (Rill's engine always builds from local files only).
-    #[arg(long, default_value_t = false)]
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
     pub no_remote_bases: bool,
     /// Retries of an artifact download.
     #[arg(long, default_value_t = 9)]

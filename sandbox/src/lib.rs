@@ -144,17 +144,21 @@ impl Sandbox {
         std::fs::write(path, self.kubeconfig())
     }
 
-    /// A kube-rs client authenticated as the admin.
-    pub async fn client(&self) -> Result<kube::Client, kube::Error> {
+    /// A kube-rs configuration authenticated as the admin.
+    pub async fn config(&self) -> Result<kube::Config, kube::Error> {
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig())
             .map_err(kube::Error::InferKubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(
+        kube::Config::from_custom_kubeconfig(
             kubeconfig,
             &kube::config::KubeConfigOptions::default(),
         )
         .await
-        .map_err(kube::Error::InferKubeconfig)?;
-        kube::Client::try_from(config)
+        .map_err(kube::Error::InferKubeconfig)
+    }
+
+    /// A kube-rs client authenticated as the admin.
+    pub async fn client(&self) -> Result<kube::Client, kube::Error> {
+        kube::Client::try_from(self.config().await?)
     }
 
     /// The server state (test hooks).

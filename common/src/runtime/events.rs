@@ -47,10 +47,13 @@ pub fn ready_transition(before: &[Condition], after: &[Condition]) -> Option<Eve
     })
 }
 
-/// Publishes events as the controller.
+/// Publishes events as the controller. Each note becomes its own Event: kube-rs would fold
+/// notes with the same reason into one series that keeps only the first message, while Flux's
+/// change logs and errors must each stay readable.
 #[derive(Clone)]
 pub struct EventRecorder {
-    recorder: Recorder,
+    client: Client,
+    reporter: Reporter,
 }
 
 impl EventRecorder {
@@ -62,9 +65,7 @@ impl EventRecorder {
                 .ok()
                 .or_else(|| std::env::var("HOSTNAME").ok()),
         };
-        Self {
-            recorder: Recorder::new(client, reporter),
-        }
+        Self { client, reporter }
     }
 
     /// Publishes one event about `object`.
@@ -83,7 +84,9 @@ impl EventRecorder {
             action: "Reconcile".to_string(),
             secondary: None,
         };
-        self.recorder.publish(&event, object).await
+        Recorder::new(self.client.clone(), self.reporter.clone())
+            .publish(&event, object)
+            .await
     }
 }
 

@@ -10,6 +10,7 @@ pub mod read;
 pub mod request;
 pub mod respond;
 pub mod reviews;
+pub mod scale;
 pub mod table;
 pub mod watch;
 pub mod write;
@@ -383,6 +384,10 @@ async fn resource(
                 if !exists && !authorizer.allowed(&ctx.user, &create) {
                     return Err(ApiError::forbidden(create.forbidden_message(&ctx.user)));
                 }
+            }
+            if path.subresource.as_deref() == Some("scale") {
+                let (code, view) = scale::patch(api, &rt, path, ctx, content_type, &body)?;
+                return Ok(respond::json_response(code, &view));
             }
             let (code, object) = write::patch(api, &rt, path, ctx, content_type, &body)?;
             Ok(read::respond_object(&rt, &object, code, ctx))

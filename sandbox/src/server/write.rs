@@ -23,9 +23,9 @@ pub fn key_for(rt: &ResourceType, path: &ResourcePath) -> ObjectKey {
     key_of(rt, path)
 }
 
-struct Write<'a> {
+pub(super) struct Write<'a> {
     rt: &'a ResourceType,
-    key: ObjectKey,
+    pub(super) key: ObjectKey,
     manager: String,
     status_endpoint: bool,
     dry_run: bool,
@@ -178,7 +178,7 @@ pub fn update(
     Ok(result)
 }
 
-fn write_for<'a>(
+pub(super) fn write_for<'a>(
     rt: &'a ResourceType,
     path: &ResourcePath,
     ctx: &RequestContext,
@@ -308,7 +308,7 @@ pub fn after_write(api: &ApiServer, rt: &ResourceType) {
 }
 
 /// Applies Kubernetes' write rules and stores the result.
-fn commit(
+pub(super) fn commit(
     tx: &mut Tx<'_>,
     w: &Write<'_>,
     old: Option<&Value>,

@@ -1,5 +1,6 @@
-//! A Git smart-HTTP server for tests: git's own `http-backend` (CGI) behind a small axum
-//! front that checks HTTP basic auth or a bearer token.
+//! A Git smart-HTTP server: git's own `http-backend` (CGI) behind a small axum front that
+//! checks HTTP basic auth or a bearer token. The quickstart serves its demo repository with it
+//! and the end-to-end tests their fixtures.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

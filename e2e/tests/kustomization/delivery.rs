@@ -1,0 +1,274 @@
+//! The delivery loop: a push is applied, `git revert` rolls back, a deleted file is pruned,
+//! a broken push changes nothing, kubectl drift is undone, a failing rollout is reported.
+
+use super::*;
+
+const BASE: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- deployment.yaml\n- config.yaml\n";
+const PROD: &str =
+    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../base\n";
+
+fn app_files(replicas: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("apps/base/kustomization.yaml", BASE.to_string()),
+        (
+            "apps/base/deployment.yaml",
+            deployment("app", replicas, "nginx:1.27"),
+        ),
+        ("apps/base/config.yaml", config_map("settings", "one")),
+        ("apps/prod/kustomization.yaml", PROD.to_string()),
+    ]
+}
+
+fn refs<'a>(files: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    files.iter().map(|(p, c)| (*p, c.as_str())).collect()
+}
+
+async fn delivered(env: &Env) -> (TestRepo, String) {
+    let files = app_files(1);
+    let repo = env.repo("app", &refs(&files));
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.namespace("apps").await;
+    env.source("default", "app", "app").await;
+    env.kustomization(
+        "default",
+        "app",
+        json!({"path": "./apps/prod", "targetNamespace": "apps"}),
+    )
+    .await;
+    env.ready_at("default", "app", &head).await;
+    (repo, head)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushes_reverts_and_deletions_reach_the_cluster() {
+    let env = env(&[]).await;
+    let (repo, _) = delivered(&env).await;
+    let deploy = env
+        .deployment("apps", "app")
+        .await
+        .expect("deployment applied");
+    let labels = deploy.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("app")
+    );
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/namespace")
+            .map(String::as_str),
+        Some("default")
+    );
+    let ks = env.kustomizations("default").get("app").await.unwrap();
+    assert_eq!(
+        inventory(&ks),
+        vec!["apps_app_apps_Deployment@v1", "apps_settings__ConfigMap@v1"]
+    );
+    let status = ks.status.clone().unwrap();
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.history.as_ref().map(Vec::len), Some(1));
+    assert!(
+        ready(&ks)
+            .unwrap()
+            .2
+            .starts_with("Applied revision: master@sha1:")
+    );
+
+    // replicas 1 -> 3
+    let bumped = repo.commit(
+        "master",
+        &[(
+            "apps/base/deployment.yaml",
+            &deployment("app", 3, "nginx:1.27"),
+        )],
+        "scale up",
+    );
+    env.refresh("default", "app").await;
+    env.ready_at("default", "app", &bumped).await;
+    env.wait_replicas("apps", "app", 3).await;
+
+    // git revert: back to 1
+    repo.run(&["revert", "--no-edit", "HEAD"]);
+    repo.run(&["push", "-q", "origin", "master"]);
+    let reverted = repo.run(&["rev-parse", "HEAD"]);
+    env.refresh("default", "app").await;
+    env.ready_at("default", "app", &reverted).await;
+    env.wait_replicas("apps", "app", 1).await;
+
+    // a file removed from Git is pruned from the cluster
+    let base = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- deployment.yaml\n";
+    let removed = repo.commit(
+        "master",
+        &[
+            ("apps/base/config.yaml", "<delete>"),
+            ("apps/base/kustomization.yaml", base),
+        ],
+        "drop config",
+    );
+    env.refresh("default", "app").await;
+    let ks = env.ready_at("default", "app", &removed).await;
+    assert!(env.config_map("apps", "settings").await.is_none(), "pruned");
+    assert_eq!(inventory(&ks), vec!["apps_app_apps_Deployment@v1"]);
+    let (ok, events) = env.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        "default",
+        "-o",
+        "custom-columns=REASON:.reason,MESSAGE:.message",
+    ]);
+    assert!(ok, "{events}");
+    assert!(
+        events.contains("ConfigMap/apps/settings deleted"),
+        "{events}"
+    );
+    assert!(
+        events.contains("Deployment/apps/app configured"),
+        "{events}"
+    );
+
+    // kubectl sees Flux's columns and can wait on the condition
+    let (ok, table) = env.kubectl(&["get", "kustomizations", "-n", "default"]);
+    assert!(
+        ok && table.contains("READY") && table.contains("Applied revision"),
+        "{table}"
+    );
+    let (ok, out) = env.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "kustomization/app",
+        "-n",
+        "default",
+        "--timeout=10s",
+    ]);
+    assert!(ok, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broken_push_keeps_the_last_good_state() {
+    let env = env(&[]).await;
+    let (repo, good) = delivered(&env).await;
+    let before = inventory(&env.kustomizations("default").get("app").await.unwrap());
+
+    let broken = repo.commit(
+        "master",
+        &[(
+            "apps/base/config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
+        )],
+        "broken yaml",
+    );
+    env.refresh("default", "app").await;
+    let ks = env.failed_with("default", "app", "BuildFailed").await;
+    let message = ready(&ks).unwrap().2;
+    assert!(message.contains("config.yaml"), "{message}");
+    let status = ks.status.clone().unwrap();
+    assert_eq!(
+        status.last_attempted_revision.as_deref(),
+        Some(format!("master@sha1:{broken}").as_str())
+    );
+    assert_eq!(
+        status.last_applied_revision.as_deref(),
+        Some(format!("master@sha1:{good}").as_str())
+    );
+    assert_eq!(inventory(&ks), before, "inventory unchanged");
+    assert!(
+        env.config_map("apps", "settings").await.is_some(),
+        "nothing pruned"
+    );
+    assert!(condition(&ks, "Reconciling").is_some_and(|c| c.1 == "ProgressingWithRetry"));
+
+    // an overlay that names a missing base fails the same way
+    let overlay = "resources:\n- ../missing\n";
+    repo.commit(
+        "master",
+        &[
+            ("apps/base/config.yaml", &config_map("settings", "one")),
+            ("apps/prod/kustomization.yaml", overlay),
+        ],
+        "broken overlay",
+    );
+    env.refresh("default", "app").await;
+    let ks = env
+        .wait("default", "app", "overlay error", |ks| {
+            ready(ks).is_some_and(|r| r.1 == "BuildFailed" && r.2.contains("missing"))
+        })
+        .await;
+    assert_eq!(inventory(&ks), before);
+    assert!(env.deployment("apps", "app").await.is_some());
+
+    let fixed = repo.commit("master", &[("apps/prod/kustomization.yaml", PROD)], "fix");
+    env.refresh("default", "app").await;
+    env.ready_at("default", "app", &fixed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
+    let env = env(&[]).await;
+    delivered(&env).await;
+    let (ok, out) = env.kubectl(&["scale", "deployment/app", "-n", "apps", "--replicas=5"]);
+    assert!(ok, "{out}");
+    env.wait_replicas("apps", "app", 5).await;
+    let (ok, out) = env.kubectl(&[
+        "patch",
+        "configmap/settings",
+        "-n",
+        "apps",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"value":"edited"}}"#,
+    ]);
+    assert!(ok, "{out}");
+    env.request(
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        "default",
+        "app",
+    )
+    .await;
+    env.wait_replicas("apps", "app", 1).await;
+    let value = env
+        .config_map("apps", "settings")
+        .await
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("value").cloned());
+    assert_eq!(value.as_deref(), Some("one"));
+    let ks = env
+        .wait("default", "app", "requestedAt handled", |ks| {
+            ks.status
+                .as_ref()
+                .and_then(|s| s.last_handled_reconcile_at.as_ref())
+                .is_some()
+        })
+        .await;
+    assert!(ready(&ks).is_some_and(|r| r.0 == "True"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_rollout_reports_health_check_failed() {
+    let env = env(&[]).await;
+    let repo = env.repo(
+        "app",
+        &[("deploy.yaml", &deployment("web", 2, "nginx:fail"))],
+    );
+    let _ = repo;
+    env.source("default", "app", "app").await;
+    env.kustomization(
+        "default",
+        "web",
+        json!({"targetNamespace": "default", "wait": true, "timeout": "30s"}),
+    )
+    .await;
+    let ks = env.failed_with("default", "web", "HealthCheckFailed").await;
+    let message = ready(&ks).unwrap().2;
+    assert!(message.contains("Deployment/default/web"), "{message}");
+    assert_eq!(
+        condition(&ks, "Healthy").map(|c| c.0),
+        Some("False".to_string())
+    );
+    assert!(
+        env.deployment("default", "web").await.is_some(),
+        "applied before the health check"
+    );
+}

@@ -1,0 +1,122 @@
+//! Lifecycle: `dependsOn` ordering, suspend and resume, and what deleting a Kustomization
+//! does to its objects under each deletion policy.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn depends_on_waits_for_the_dependency_to_be_ready() {
+    let env = env(&[]).await;
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n";
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: team\ndata:\n  a: b\n";
+    let repo = env.repo("app", &[("infra/ns.yaml", ns), ("apps/cm.yaml", cm)]);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    env.kustomization(
+        "default",
+        "apps",
+        json!({"path": "./apps", "dependsOn": [{"name": "infra"}]}),
+    )
+    .await;
+    let ks = env
+        .failed_with("default", "apps", "DependencyNotReady")
+        .await;
+    assert!(
+        ready(&ks).unwrap().2.contains("default/infra"),
+        "{:?}",
+        ready(&ks)
+    );
+    assert!(env.config_map("team", "app").await.is_none());
+
+    env.kustomization("default", "infra", json!({"path": "./infra"}))
+        .await;
+    env.ready_at("default", "infra", &head).await;
+    env.ready_at("default", "apps", &head).await;
+    assert!(env.config_map("team", "app").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn suspend_stops_the_loop_and_resume_catches_up() {
+    let env = env(&[]).await;
+    let repo = env.repo("app", &[("cm.yaml", &config_map("settings", "one"))]);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    env.kustomization("default", "app", json!({"targetNamespace": "default"}))
+        .await;
+    env.ready_at("default", "app", &head).await;
+
+    env.patch_ks("default", "app", json!({"spec": {"suspend": true}}))
+        .await;
+    let next = repo.commit(
+        "master",
+        &[("cm.yaml", &config_map("settings", "two"))],
+        "two",
+    );
+    env.refresh("default", "app").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let value = |cm: Option<ConfigMap>| {
+        cm.and_then(|c| c.data)
+            .and_then(|d| d.get("value").cloned())
+    };
+    assert_eq!(
+        value(env.config_map("default", "settings").await).as_deref(),
+        Some("one"),
+        "suspended"
+    );
+
+    env.patch_ks("default", "app", json!({"spec": {"suspend": false}}))
+        .await;
+    env.ready_at("default", "app", &next).await;
+    assert_eq!(
+        value(env.config_map("default", "settings").await).as_deref(),
+        Some("two")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deletion_prunes_or_orphans_per_policy() {
+    let env = env(&[]).await;
+    let repo = env.repo(
+        "app",
+        &[
+            ("pruned/cm.yaml", &config_map("pruned", "x")),
+            ("kept/cm.yaml", &config_map("kept", "x")),
+        ],
+    );
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    env.kustomization(
+        "default",
+        "pruned",
+        json!({"path": "./pruned", "targetNamespace": "default"}),
+    )
+    .await;
+    env.kustomization(
+        "default",
+        "kept",
+        json!({"path": "./kept", "targetNamespace": "default", "deletionPolicy": "Orphan"}),
+    )
+    .await;
+    env.ready_at("default", "pruned", &head).await;
+    env.ready_at("default", "kept", &head).await;
+
+    for name in ["pruned", "kept"] {
+        let (ok, out) = env.kubectl(&[
+            "delete",
+            "kustomization",
+            name,
+            "-n",
+            "default",
+            "--wait=true",
+            "--timeout=30s",
+        ]);
+        assert!(ok, "{out}");
+    }
+    assert!(
+        env.config_map("default", "pruned").await.is_none(),
+        "MirrorPrune with prune: true deletes"
+    );
+    assert!(
+        env.config_map("default", "kept").await.is_some(),
+        "Orphan keeps"
+    );
+}

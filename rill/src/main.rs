@@ -1,0 +1,3 @@
+//! The `rill` command: `rill quickstart [--once]`.
+
+fn main() {}
