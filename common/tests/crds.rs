@@ -23,6 +23,12 @@ fn committed_crds_match_crdgen_output() {
         );
         expected_files.push(name);
     }
+    let have = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap_or_default();
+    assert!(
+        have == rill_common::api::crds_kustomization(),
+        "crds/kustomization.yaml differs; regenerate with `cargo run -p rill-common --bin crdgen`"
+    );
+    expected_files.push("kustomization.yaml".into());
     let mut present: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

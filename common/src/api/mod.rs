@@ -11,4 +11,4 @@ pub mod source_v1;
 
 mod crds;
 
-pub use crds::{all_crds, crd_file_name, crd_yaml};
+pub use crds::{all_crds, crd_file_name, crd_yaml, crds_kustomization};

@@ -17,5 +17,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(&path, yaml).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
+    let path = dir.join("kustomization.yaml");
+    std::fs::write(&path, rill_common::api::crds_kustomization())
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
     Ok(())
 }

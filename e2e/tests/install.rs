@@ -1,0 +1,140 @@
+//! The install manifests in `config/`: Rill's engine builds them to the same bytes as
+//! `kubectl kustomize`, and applied to the sandbox every Deployment becomes Available.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sandbox::{Sandbox, SandboxOptions};
+
+fn config(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../config")
+        .join(name)
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn rill_build(name: &str) -> String {
+    kustomize::build_yaml(&config(name), &kustomize::Options::default()).unwrap()
+}
+
+#[test]
+fn rill_and_kubectl_build_the_install_manifests_to_the_same_bytes() {
+    for name in ["default", "lockdown"] {
+        let out = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(config(name))
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            rill_build(name),
+            String::from_utf8_lossy(&out.stdout),
+            "config/{name}"
+        );
+    }
+    let lockdown = rill_build("lockdown");
+    assert!(
+        lockdown.contains("--no-cross-namespace-refs=true")
+            && lockdown.contains("--default-service-account=default")
+    );
+    assert!(
+        !lockdown.contains("name: cluster-reconciler"),
+        "lockdown drops the cluster-admin binding"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_install_applies_and_every_deployment_becomes_available() {
+    for name in ["default", "lockdown"] {
+        let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sandbox.write_kubeconfig(&kubeconfig).unwrap();
+        let manifests = rill_build(name);
+        let kc = kubeconfig.clone();
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            kubectl(
+                &kc,
+                &[
+                    "apply",
+                    "--server-side",
+                    "--field-manager=rill-install",
+                    "-f",
+                    "-",
+                ],
+                Some(&manifests),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(ok, "config/{name}: {out}");
+        assert!(
+            out.contains("deployment.apps/kustomize-controller serverside-applied"),
+            "{out}"
+        );
+        let kc = kubeconfig.clone();
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            kubectl(
+                &kc,
+                &[
+                    "wait",
+                    "--for=condition=Available",
+                    "deployment",
+                    "--all",
+                    "-n",
+                    "flux-system",
+                    "--timeout=30s",
+                ],
+                None,
+            )
+        })
+        .await
+        .unwrap();
+        assert!(ok, "config/{name}: {out}");
+        assert_eq!(out.matches("condition met").count(), 3, "{out}");
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            kubectl(
+                &kubeconfig,
+                &["get", "crd", "kustomizations.kustomize.toolkit.fluxcd.io"],
+                None,
+            )
+        })
+        .await
+        .unwrap();
+        assert!(ok, "{out}");
+    }
+}
