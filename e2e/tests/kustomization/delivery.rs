@@ -220,6 +220,8 @@ async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
         r#"{"data":{"value":"edited"}}"#,
     ]);
     assert!(ok, "{out}");
+    let (ok, out) = env.kubectl(&["label", "deployment/app", "-n", "apps", "edited-by=hand"]);
+    assert!(ok, "{out}");
     env.request(
         "kustomize.toolkit.fluxcd.io/v1",
         "Kustomization",
@@ -228,6 +230,15 @@ async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
     )
     .await;
     env.wait_replicas("apps", "app", 1).await;
+    let labels = env
+        .deployment("apps", "app")
+        .await
+        .and_then(|d| d.metadata.labels)
+        .unwrap_or_default();
+    assert!(
+        !labels.contains_key("edited-by"),
+        "a label added with kubectl is removed: {labels:?}"
+    );
     let value = env
         .config_map("apps", "settings")
         .await

@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::cluster::{Kind, RestMapper, api, split_api_version};
 use super::inventory::{Entry, ObjectId};
 use super::kstatus::{Health, compute};
-use super::objects::{force_enabled, if_not_present, is_ignored, kind_rank, stage};
+use super::managed_fields::cleanup_patch;
+use super::objects::{force_enabled, if_not_present, is_ignored, kind_rank, merge_only, stage};
 
 /// The field manager of applied objects.
 pub const FIELD_MANAGER: &str = "kustomize-controller";
@@ -323,13 +324,19 @@ impl Applier<'_> {
                 }
             },
         };
+        let cleaned = match &live {
+            Some(live) if !merge_only(&d.object) && !merge_only(live) && dry_run.is_some() => {
+                self.clean_up(&api, &d.id, live).await?
+            }
+            _ => false,
+        };
         let action = match (&live, &dry_run) {
             (None, _) => Action::Created,
             (Some(_), None) => {
                 self.recreate(&api, &d.id).await?;
                 Action::Created
             }
-            (Some(live), Some(dry)) if drifted(dry, live) => Action::Configured,
+            (Some(live), Some(dry)) if cleaned || drifted(dry, live) => Action::Configured,
             _ => Action::Unchanged,
         };
         if action != Action::Unchanged {
@@ -341,6 +348,22 @@ impl Applier<'_> {
             entry: d.entry(),
             action,
         })
+    }
+
+    /// Hands fields set by `kubectl` edits to the controller; returns whether it did.
+    async fn clean_up(
+        &self,
+        api: &kube::Api<DynamicObject>,
+        id: &ObjectId,
+        live: &Value,
+    ) -> Result<bool, String> {
+        let Some(patch) = cleanup_patch(live) else {
+            return Ok(false);
+        };
+        api.patch(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| describe(id, "managed fields cleanup failed", &e))?;
+        Ok(true)
     }
 
     /// Deletes an object whose immutable fields changed and waits until it is gone.

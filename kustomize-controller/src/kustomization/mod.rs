@@ -13,6 +13,7 @@ pub mod generate;
 pub mod health;
 pub mod inventory;
 pub mod kstatus;
+pub mod managed_fields;
 pub mod objects;
 pub mod pipeline;
 pub mod prune;
