@@ -41,6 +41,15 @@ pub struct Flags {
     /// Retries of an artifact download.
     #[arg(long, default_value_t = 9)]
     pub http_retry: u32,
+    /// Objects applied at once within an apply stage.
+    #[arg(long, default_value_t = 4)]
+    pub concurrent_ssa: usize,
+    /// More field managers whose fields the controller takes over (repeatable).
+    #[arg(long)]
+    pub override_manager: Vec<String>,
+    /// `group/Kind` entries applied after the `*Class` stage and before the rest.
+    #[arg(long, value_delimiter = ',')]
+    pub custom_apply_stage_kinds: Vec<String>,
 }
 
 impl Flags {
@@ -55,6 +64,11 @@ impl Flags {
             strict_substitution: self
                 .runtime
                 .feature_enabled("StrictPostBuildSubstitutions", true),
+            apply: kustomization::apply::ApplyOptions {
+                concurrency: self.concurrent_ssa,
+                override_managers: self.override_manager.clone(),
+                custom_stage_kinds: self.custom_apply_stage_kinds.clone(),
+            },
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures::StreamExt;
 use kube::Client;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use serde_json::Value;
@@ -66,7 +67,23 @@ pub struct Applier<'a> {
     pub mapper: &'a RestMapper,
     /// `spec.force`: recreate objects whose immutable fields changed.
     pub force: bool,
+    /// Flag-driven apply behaviour.
+    pub options: &'a ApplyOptions,
 }
+
+/// Apply behaviour chosen by flags.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyOptions {
+    /// `--concurrent-ssa`: objects applied at once within a stage.
+    pub concurrency: usize,
+    /// `--override-manager`: more field managers whose fields the controller takes over.
+    pub override_managers: Vec<String>,
+    /// `--custom-apply-stage-kinds`: `group/Kind` entries applied before the rest.
+    pub custom_stage_kinds: Vec<String>,
+}
+
+/// One object's apply result and its resolved kind.
+type Outcome = (Result<Change, String>, Option<Kind>);
 
 struct Desired {
     object: Value,
@@ -134,22 +151,47 @@ impl Applier<'_> {
         let mut desired = self.resolve(objects).await?;
         self.validate(&mut desired).await?;
         let mut changes = Vec::new();
-        desired.sort_by_key(|d| (stage(&d.api_version(), &d.id.kind), kind_rank(&d.id.kind)));
-        for current in 0..=2u8 {
+        let stage_of = |d: &Desired| {
+            stage(
+                &d.api_version(),
+                &d.id.kind,
+                &self.options.custom_stage_kinds,
+            )
+        };
+        desired.sort_by_key(|d| (stage_of(d), kind_rank(&d.id.kind)));
+        for current in 0..=3u8 {
             let batch: Vec<&mut Desired> = desired
                 .iter_mut()
-                .filter(|d| stage(&d.api_version(), &d.id.kind) == current)
+                .filter(|d| stage_of(d) == current)
                 .collect();
             let mut applied = Vec::new();
-            for d in batch {
-                let change = self
-                    .apply_one(d)
-                    .await
-                    .map_err(|e| with_log(&changes, &e))?;
-                if matches!(change.action, Action::Created | Action::Configured) {
-                    applied.push((d.kind.clone(), d.id.clone()));
+            let pending: Vec<futures::future::BoxFuture<'_, Outcome>> = batch
+                .into_iter()
+                .map(|d| -> futures::future::BoxFuture<'_, _> {
+                    Box::pin(async move {
+                        let result = self.apply_one(d).await;
+                        (result, d.kind.clone())
+                    })
+                })
+                .collect();
+            let results: Vec<Outcome> = futures::stream::iter(pending)
+                .buffered(self.options.concurrency.max(1))
+                .collect()
+                .await;
+            let mut failure = None;
+            for (result, kind) in results {
+                match result {
+                    Ok(change) => {
+                        if matches!(change.action, Action::Created | Action::Configured) {
+                            applied.push((kind, change.entry.id.clone()));
+                        }
+                        changes.push(change);
+                    }
+                    Err(e) => failure = failure.or(Some(e)),
                 }
-                changes.push(change);
+            }
+            if let Some(e) = failure {
+                return Err(with_log(&changes, &e));
             }
             if current < 2 && !applied.is_empty() {
                 self.mapper.forget();
@@ -357,7 +399,7 @@ impl Applier<'_> {
         id: &ObjectId,
         live: &Value,
     ) -> Result<bool, String> {
-        let Some(patch) = cleanup_patch(live) else {
+        let Some(patch) = cleanup_patch(live, &self.options.override_managers) else {
             return Ok(false);
         };
         api.patch(&id.name, &PatchParams::default(), &Patch::Merge(&patch))

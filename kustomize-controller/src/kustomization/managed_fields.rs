@@ -9,10 +9,11 @@ use super::apply::FIELD_MANAGER;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-fn taken_over(entry: &Value) -> bool {
+fn taken_over(entry: &Value, extra: &[String]) -> bool {
     let manager = entry["manager"].as_str().unwrap_or_default();
     let operation = entry["operation"].as_str().unwrap_or_default();
-    (manager.starts_with("kubectl") && matches!(operation, "Apply" | "Update"))
+    let apply_or_update = matches!(operation, "Apply" | "Update");
+    (apply_or_update && (manager.starts_with("kubectl") || extra.iter().any(|m| m == manager)))
         || (manager == "before-first-apply" && operation == "Update")
         || (manager == FIELD_MANAGER && operation == "Update")
 }
@@ -32,14 +33,14 @@ fn union(into: &mut Value, from: &Value) {
 }
 
 /// The merge patch that hands other managers' fields to the controller, or `None` when the
-/// live object needs no cleanup.
-pub fn cleanup_patch(live: &Value) -> Option<Value> {
+/// live object needs no cleanup. `extra` are the `--override-manager` names.
+pub fn cleanup_patch(live: &Value, extra: &[String]) -> Option<Value> {
     let entries = live["metadata"]["managedFields"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let has_last_applied = live["metadata"]["annotations"].get(LAST_APPLIED).is_some();
-    if !entries.iter().any(taken_over) && !has_last_applied {
+    if !entries.iter().any(|e| taken_over(e, extra)) && !has_last_applied {
         return None;
     }
     let is_own_apply = |e: &Value| {
@@ -52,7 +53,7 @@ pub fn cleanup_patch(live: &Value) -> Option<Value> {
         .unwrap_or_else(|| json!({}));
     let mut kept = Vec::new();
     for entry in entries {
-        if taken_over(&entry) && entry["subresource"].is_null() {
+        if taken_over(&entry, extra) && entry["subresource"].is_null() {
             union(&mut fields, &entry["fieldsV1"]);
         } else if !is_own_apply(&entry) {
             kept.push(entry);
@@ -87,8 +88,9 @@ mod tests {
             entry(FIELD_MANAGER, "Apply", json!({"f:spec": {"f:replicas": {}}})),
             entry("kubectl-edit", "Update", json!({"f:metadata": {"f:labels": {"f:extra": {}}}})),
             entry("hpa", "Update", json!({"f:spec": {"f:minReplicas": {}}})),
+            entry("helm", "Update", json!({"f:data": {}})),
         ]}});
-        let patch = cleanup_patch(&live).unwrap_or_default();
+        let patch = cleanup_patch(&live, &["helm".to_string()]).unwrap_or_default();
         let entries = patch["metadata"]["managedFields"]
             .as_array()
             .cloned()
@@ -98,7 +100,7 @@ mod tests {
         assert_eq!(entries[1]["manager"], FIELD_MANAGER);
         assert_eq!(
             entries[1]["fieldsV1"],
-            json!({"f:spec": {"f:replicas": {}}, "f:metadata": {"f:labels": {"f:extra": {}}}})
+            json!({"f:spec": {"f:replicas": {}}, "f:metadata": {"f:labels": {"f:extra": {}}}, "f:data": {}})
         );
     }
 
@@ -106,10 +108,10 @@ mod tests {
     fn clean_objects_need_no_patch_and_last_applied_goes() {
         let clean =
             json!({"metadata": {"managedFields": [entry(FIELD_MANAGER, "Apply", json!({}))]}});
-        assert_eq!(cleanup_patch(&clean), None);
+        assert_eq!(cleanup_patch(&clean, &[]), None);
         let annotated =
             json!({"metadata": {"annotations": {LAST_APPLIED: "{}"}, "managedFields": []}});
-        let patch = cleanup_patch(&annotated).unwrap_or_default();
+        let patch = cleanup_patch(&annotated, &[]).unwrap_or_default();
         assert_eq!(
             patch["metadata"]["annotations"],
             json!({LAST_APPLIED: null})

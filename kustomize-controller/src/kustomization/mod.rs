@@ -60,6 +60,8 @@ pub struct Settings {
     pub jitter_percentage: u8,
     /// Feature gate `StrictPostBuildSubstitutions` (on by default, as in Flux 2.9).
     pub strict_substitution: bool,
+    /// `--concurrent-ssa`, `--override-manager`, `--custom-apply-stage-kinds`.
+    pub apply: apply::ApplyOptions,
 }
 
 /// Shared state of the reconciler.

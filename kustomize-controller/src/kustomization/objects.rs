@@ -146,8 +146,9 @@ pub fn add_metadata(
 }
 
 /// The apply stage of an object: 0 for CRDs, Namespaces and ClusterRoles, 1 for `*Class`
-/// kinds, 2 for everything else. Stages 0 and 1 are waited for before the next.
-pub fn stage(api_version: &str, kind: &str) -> u8 {
+/// kinds (both waited for before the next stage), 2 for the `--custom-apply-stage-kinds`
+/// (`group/Kind`, no wait), 3 for everything else.
+pub fn stage(api_version: &str, kind: &str, custom: &[String]) -> u8 {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     if group == "apiextensions.k8s.io"
         || (kind == "Namespace" && api_version == "v1")
@@ -156,8 +157,13 @@ pub fn stage(api_version: &str, kind: &str) -> u8 {
         0
     } else if kind.ends_with("Class") {
         1
-    } else {
+    } else if custom.iter().any(|c| {
+        c.split_once('/')
+            .is_some_and(|(g, k)| g.eq_ignore_ascii_case(group) && k.eq_ignore_ascii_case(kind))
+    }) {
         2
+    } else {
+        3
     }
 }
 
@@ -280,13 +286,16 @@ mod tests {
             ("apiextensions.k8s.io/v1", "CustomResourceDefinition", 0),
             ("v1", "Namespace", 0),
             ("rbac.authorization.k8s.io/v1", "ClusterRole", 0),
-            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 2),
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 3),
             ("storage.k8s.io/v1", "StorageClass", 1),
-            ("apps/v1", "Deployment", 2),
-            ("example.com/v1", "Namespace", 2),
+            ("apps/v1", "Deployment", 3),
+            ("example.com/v1", "Namespace", 3),
+            ("example.com/v1", "Widget", 2),
+            ("other.com/v1", "Widget", 3),
         ];
+        let custom = vec!["example.com/Widget".to_string()];
         for (api, kind, want) in cases {
-            assert_eq!(stage(api, kind), want, "{api} {kind}");
+            assert_eq!(stage(api, kind, &custom), want, "{api} {kind}");
         }
         assert!(kind_rank("Namespace") < kind_rank("ConfigMap"));
         assert!(kind_rank("Deployment") < kind_rank("Widget"));

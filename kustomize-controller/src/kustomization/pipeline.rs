@@ -188,6 +188,7 @@ pub async fn run(
         controller: &ctx.client,
         mapper: &ctx.mapper,
         force: ks.spec.force == Some(true),
+        options: &settings.apply,
     };
     let mut changes = applier.apply(objects).await.map_err(Error::Apply)?;
     let applied: Vec<Entry> = changes.iter().map(|c| c.entry.clone()).collect();
