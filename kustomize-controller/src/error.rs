@@ -18,6 +18,9 @@ pub enum Error {
     /// The spec is invalid in a way the schema cannot catch.
     #[error("{0}")]
     InvalidSpec(String),
+    /// A CEL expression of the spec does not compile.
+    #[error("{0}")]
+    InvalidCel(String),
     /// The source is missing, has no artifact, or the artifact cannot be fetched.
     #[error("{message}")]
     Artifact {
@@ -57,6 +60,7 @@ impl ReconcileError for Error {
             Error::Unsupported(_) => reasons::UNSUPPORTED,
             Error::AccessDenied(_) => reasons::ACCESS_DENIED,
             Error::InvalidSpec(_) => reasons::INVALID_PATH,
+            Error::InvalidCel(_) => reasons::INVALID_CEL_EXPRESSION,
             Error::Artifact { .. } => reasons::ARTIFACT_FAILED,
             Error::Build(_) => reasons::BUILD_FAILED,
             Error::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
@@ -68,9 +72,10 @@ impl ReconcileError for Error {
 
     fn class(&self) -> ErrorClass {
         match self {
-            Error::Unsupported(_) | Error::AccessDenied(_) | Error::InvalidSpec(_) => {
-                ErrorClass::Stalled
-            }
+            Error::Unsupported(_)
+            | Error::AccessDenied(_)
+            | Error::InvalidSpec(_)
+            | Error::InvalidCel(_) => ErrorClass::Stalled,
             Error::Artifact {
                 retry: Some(delay), ..
             }
@@ -84,6 +89,7 @@ impl ReconcileError for Error {
             Error::Unsupported(_) => "unsupported",
             Error::AccessDenied(_) => "access_denied",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::InvalidCel(_) => "invalid_cel",
             Error::Artifact { .. } => "artifact",
             Error::Build(_) => "build",
             Error::DependencyNotReady { .. } => "dependency",

@@ -64,6 +64,9 @@ impl Flags {
             strict_substitution: self
                 .runtime
                 .feature_enabled("StrictPostBuildSubstitutions", true),
+            additive_cel_dependency_check: self
+                .runtime
+                .feature_enabled("AdditiveCELDependencyCheck", false),
             apply: kustomization::apply::ApplyOptions {
                 concurrency: self.concurrent_ssa,
                 override_managers: self.override_manager.clone(),

@@ -120,3 +120,52 @@ async fn deletion_prunes_or_orphans_per_policy() {
         "Orphan keeps"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cel_expressions_drive_health_and_dependencies() {
+    let env = env(&[]).await;
+    let state = |s: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gate\ndata:\n  state: {s}\n")
+    };
+    let repo = env.repo(
+        "app",
+        &[
+            ("gate/cm.yaml", &state("broken")),
+            ("other/cm.yaml", &config_map("other", "x")),
+        ],
+    );
+    env.source("default", "app", "app").await;
+    let exprs = json!([{"apiVersion": "v1", "kind": "ConfigMap", "current": "data.state == 'ready'", "failed": "data.state == 'broken'"}]);
+    env.kustomization("default", "gate", json!({"path": "./gate", "targetNamespace": "default", "wait": true, "timeout": "30s", "healthCheckExprs": exprs})).await;
+    let ks = env
+        .failed_with("default", "gate", "HealthCheckFailed")
+        .await;
+    assert!(
+        ready(&ks).unwrap().2.contains("failed expression matched"),
+        "{:?}",
+        ready(&ks)
+    );
+    let fixed = repo.commit("master", &[("gate/cm.yaml", &state("ready"))], "ready");
+    env.refresh("default", "app").await;
+    env.ready_at("default", "gate", &fixed).await;
+
+    // readyExpr replaces the built-in check: a suspended dependency never becomes Ready
+    env.kustomization(
+        "default",
+        "paused",
+        json!({"path": "./other", "targetNamespace": "default", "suspend": true}),
+    )
+    .await;
+    env.kustomization("default", "after", json!({"path": "./other", "targetNamespace": "default", "nameSuffix": "-after",
+        "dependsOn": [{"name": "paused", "readyExpr": "dep.spec.suspend == true && self.metadata.name == 'after'"}]})).await;
+    env.ready_at("default", "after", &fixed).await;
+
+    env.kustomization("default", "bad", json!({"path": "./other", "dependsOn": [{"name": "paused", "readyExpr": "dep.spec.suspend =="}]})).await;
+    let ks = env
+        .failed_with("default", "bad", "InvalidCELExpression")
+        .await;
+    assert_eq!(
+        condition(&ks, "Stalled").map(|c| c.0),
+        Some("True".to_string())
+    );
+}

@@ -41,14 +41,10 @@ pub async fn check(
     ks: &Kustomization,
     revision: &str,
     requeue: Duration,
+    additive: bool,
 ) -> Result<(), Error> {
     let own_ns = ks.namespace().unwrap_or_default();
     for dep in ks.spec.depends_on.iter().flatten() {
-        if dep.ready_expr.is_some() {
-            return Err(Error::Unsupported(
-                "spec.dependsOn[].readyExpr is not supported by Rill yet".into(),
-            ));
-        }
         let ns = dep
             .namespace
             .clone()
@@ -72,7 +68,19 @@ pub async fn check(
         let same_source = found.spec.source_ref.kind == ks.spec.source_ref.kind
             && found.spec.source_ref.name == ks.spec.source_ref.name
             && super::source::source_namespace(&found) == super::source::source_namespace(ks);
-        if let Some(why) = not_ready(&found, same_source.then_some(revision)) {
+        let expr = dep.ready_expr.as_deref().filter(|e| !e.is_empty());
+        if let Some(expr) = expr {
+            let this = serde_json::to_value(ks).unwrap_or_default();
+            let other = serde_json::to_value(&found).unwrap_or_default();
+            match super::cel_expr::evaluate(expr, &[("self", &this), ("dep", &other)]) {
+                Ok(true) => {}
+                Ok(false) => return Err(wait(format!("does not meet readyExpr {expr:?}"))),
+                Err(e) => return Err(wait(e.to_string())),
+            }
+        }
+        if (expr.is_none() || additive)
+            && let Some(why) = not_ready(&found, same_source.then_some(revision))
+        {
             return Err(wait(why));
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod cel_expr;
 pub mod cluster;
 mod deletion;
 pub mod dependencies;
@@ -60,6 +61,9 @@ pub struct Settings {
     pub jitter_percentage: u8,
     /// Feature gate `StrictPostBuildSubstitutions` (on by default, as in Flux 2.9).
     pub strict_substitution: bool,
+    /// Feature gate `AdditiveCELDependencyCheck`: `readyExpr` adds to the built-in check
+    /// instead of replacing it.
+    pub additive_cel_dependency_check: bool,
     /// `--concurrent-ssa`, `--override-manager`, `--custom-apply-stage-kinds`.
     pub apply: apply::ApplyOptions,
 }

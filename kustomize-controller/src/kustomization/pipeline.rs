@@ -67,12 +67,6 @@ fn unsupported(ks: &Kustomization) -> Option<&'static str> {
         Some("spec.decryption")
     } else if spec.kube_config.is_some() {
         Some("spec.kubeConfig")
-    } else if spec
-        .health_check_exprs
-        .as_ref()
-        .is_some_and(|e| !e.is_empty())
-    {
-        Some("spec.healthCheckExprs")
     } else if spec.ignore.as_ref().is_some_and(|e| !e.is_empty()) {
         Some("spec.ignore")
     } else if spec.build_metadata.as_ref().is_some_and(|e| !e.is_empty()) {
@@ -80,6 +74,25 @@ fn unsupported(ks: &Kustomization) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Every CEL expression of the spec must compile (a terminal error otherwise).
+fn check_expressions(ks: &Kustomization) -> Result<(), Error> {
+    let health = ks.spec.health_check_exprs.iter().flatten().flat_map(|e| {
+        [Some(&e.current), e.in_progress.as_ref(), e.failed.as_ref()]
+            .into_iter()
+            .flatten()
+    });
+    let ready = ks
+        .spec
+        .depends_on
+        .iter()
+        .flatten()
+        .filter_map(|d| d.ready_expr.as_ref());
+    for expr in health.chain(ready).filter(|e| !e.is_empty()) {
+        super::cel_expr::check(expr).map_err(|e| Error::InvalidCel(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Runs the pipeline. `progress` is called with the Reconciling message before the
@@ -96,6 +109,7 @@ pub async fn run(
             "{field} is not supported by Rill yet"
         )));
     }
+    check_expressions(ks)?;
     let settings = &ctx.settings;
     let retry_interval = ks
         .spec
@@ -114,7 +128,14 @@ pub async fn run(
     )
     .await?;
     let revision = artifact.revision.clone();
-    dependencies::check(&ctx.client, ks, &revision, settings.requeue_dependency).await?;
+    dependencies::check(
+        &ctx.client,
+        ks,
+        &revision,
+        settings.requeue_dependency,
+        settings.additive_cel_dependency_check,
+    )
+    .await?;
 
     let timeout = timeout(ks);
     let generation = ks.metadata.generation.unwrap_or(0);
@@ -243,7 +264,8 @@ pub async fn run(
         snapshot.conditions = Some(conds.clone());
         progress(snapshot).await;
         let started = std::time::Instant::now();
-        health::wait_healthy(&tenant, &ctx.client, &ctx.mapper, &checks, timeout)
+        let exprs = ks.spec.health_check_exprs.clone().unwrap_or_default();
+        health::wait_healthy(&tenant, &ctx.client, &ctx.mapper, &checks, &exprs, timeout)
             .await
             .map_err(Error::Health)?;
         let now = Time(jiff::Timestamp::now());
