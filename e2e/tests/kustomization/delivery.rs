@@ -283,3 +283,40 @@ async fn a_failing_rollout_reports_health_check_failed() {
         "applied before the health check"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ignored_paths_keep_their_live_values() {
+    let env = env(&[]).await;
+    let repo = env.repo(
+        "app",
+        &[("deploy.yaml", &deployment("web", 1, "nginx:1.27"))],
+    );
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    let ignore = json!([{"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}}]);
+    env.kustomization(
+        "default",
+        "web",
+        json!({"targetNamespace": "default", "ignore": ignore}),
+    )
+    .await;
+    env.ready_at("default", "web", &head).await;
+    let (ok, out) = env.kubectl(&["scale", "deployment/web", "--replicas=4"]);
+    assert!(ok, "{out}");
+    let next = repo.commit(
+        "master",
+        &[("deploy.yaml", &deployment("web", 1, "nginx:1.28"))],
+        "bump image",
+    );
+    env.refresh("default", "app").await;
+    env.ready_at("default", "web", &next).await;
+    let deploy = env.deployment("default", "web").await.unwrap();
+    let spec = deploy.spec.unwrap();
+    assert_eq!(
+        spec.replicas,
+        Some(4),
+        "the ignored path keeps the value set in the cluster"
+    );
+    let image = spec.template.spec.unwrap().containers[0].image.clone();
+    assert_eq!(image.as_deref(), Some("nginx:1.28"), "the rest follows Git");
+}

@@ -12,6 +12,7 @@ use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPoli
 use serde_json::Value;
 
 use super::cluster::{Kind, RestMapper, api, split_api_version};
+use super::drift_ignore::{IgnoreRules, keep_live, without};
 use super::inventory::{Entry, ObjectId};
 use super::kstatus::{Health, compute};
 use super::managed_fields::cleanup_patch;
@@ -69,6 +70,8 @@ pub struct Applier<'a> {
     pub force: bool,
     /// Flag-driven apply behaviour.
     pub options: &'a ApplyOptions,
+    /// `spec.ignore`: paths drift detection skips and applies never revert.
+    pub ignore: &'a IgnoreRules,
 }
 
 /// Apply behaviour chosen by flags.
@@ -366,6 +369,7 @@ impl Applier<'_> {
                 }
             },
         };
+        let ignored = self.ignore.paths_for(&d.object);
         let cleaned = match &live {
             Some(live) if !merge_only(&d.object) && !merge_only(live) && dry_run.is_some() => {
                 self.clean_up(&api, &d.id, live).await?
@@ -378,9 +382,18 @@ impl Applier<'_> {
                 self.recreate(&api, &d.id).await?;
                 Action::Created
             }
-            (Some(live), Some(dry)) if cleaned || drifted(dry, live) => Action::Configured,
+            (Some(live), Some(dry))
+                if cleaned || drifted(&without(dry, &ignored), &without(live, &ignored)) =>
+            {
+                Action::Configured
+            }
             _ => Action::Unchanged,
         };
+        if let Some(live) = &live
+            && !ignored.is_empty()
+        {
+            keep_live(&mut d.object, live, &ignored);
+        }
         if action != Action::Unchanged {
             api.patch(&d.id.name, &params(false), &Patch::Apply(&d.object))
                 .await

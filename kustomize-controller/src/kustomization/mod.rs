@@ -9,6 +9,7 @@ pub mod cel_expr;
 pub mod cluster;
 mod deletion;
 pub mod dependencies;
+pub mod drift_ignore;
 pub mod envsubst;
 pub mod generate;
 pub mod health;

@@ -67,8 +67,6 @@ fn unsupported(ks: &Kustomization) -> Option<&'static str> {
         Some("spec.decryption")
     } else if spec.kube_config.is_some() {
         Some("spec.kubeConfig")
-    } else if spec.ignore.as_ref().is_some_and(|e| !e.is_empty()) {
-        Some("spec.ignore")
     } else if spec.build_metadata.as_ref().is_some_and(|e| !e.is_empty()) {
         Some("spec.buildMetadata")
     } else {
@@ -204,12 +202,16 @@ pub async fn run(
         hex::encode(Sha256::digest(yaml.join("---\n").as_bytes()))
     );
 
+    let ignore =
+        super::drift_ignore::IgnoreRules::new(ks.spec.ignore.as_deref().unwrap_or_default())
+            .map_err(Error::InvalidSpec)?;
     let applier = Applier {
         tenant: &tenant,
         controller: &ctx.client,
         mapper: &ctx.mapper,
         force: ks.spec.force == Some(true),
         options: &settings.apply,
+        ignore: &ignore,
     };
     let mut changes = applier.apply(objects).await.map_err(Error::Apply)?;
     let applied: Vec<Entry> = changes.iter().map(|c| c.entry.clone()).collect();
