@@ -11,6 +11,7 @@
 pub mod build;
 pub mod error;
 pub mod fieldspec;
+pub mod fuzzing;
 pub mod generators;
 pub mod kustomization;
 pub mod names;
@@ -19,5 +20,5 @@ pub mod resource;
 pub mod strategic;
 pub mod yaml;
 
-pub use build::{LoadRestrictor, Options, build, build_yaml};
+pub use build::{LoadRestrictor, Options, build, build_yaml, render};
 pub use error::Error;

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kustomize::{LoadRestrictor, Options, build_yaml};
+use std::io::Write;
+
+use kustomize::{LoadRestrictor, Options, build, render};
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -44,10 +46,19 @@ fn main() -> ExitCode {
         };
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-    match build_yaml(&dir, &options) {
-        Ok(yaml) => {
-            print!("{yaml}");
-            ExitCode::SUCCESS
+    match build(&dir, &options) {
+        Ok(resources) => {
+            let yaml = render(&resources);
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(yaml.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return ExitCode::FAILURE;
+            }
+            // The process ends here: returning would spend time freeing every resource.
+            std::process::exit(0)
         }
         Err(e) => {
             eprintln!("Error: {e}");

@@ -358,6 +358,14 @@ pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(
     if renamed.is_empty() {
         return Ok(());
     }
+    let mut by_name: std::collections::HashMap<(&str, &str), Vec<(usize, &str)>> =
+        std::collections::HashMap::new();
+    for (i, (kind, old_name, old_ns)) in &renamed {
+        by_name
+            .entry((kind.as_str(), old_name.as_str()))
+            .or_default()
+            .push((*i, old_ns.as_str()));
+    }
     for (index, resource) in resources.iter_mut().enumerate() {
         let referrer_namespace = before
             .before(resource.serial)
@@ -371,13 +379,13 @@ pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(
                 .namespace
                 .clone()
                 .unwrap_or_else(|| referrer_namespace.clone());
-            let candidates: Vec<usize> = renamed
-                .iter()
-                .filter(|(_, (kind, old_name, old_ns))| {
-                    kind == slot.kind
-                        && *old_name == name
-                        && (CLUSTER_SCOPED.contains(&kind.as_str())
-                            || namespace_of(old_ns) == namespace_of(&wanted_ns))
+            let candidates: Vec<usize> = by_name
+                .get(&(slot.kind, name.as_str()))
+                .into_iter()
+                .flatten()
+                .filter(|(_, old_ns)| {
+                    CLUSTER_SCOPED.contains(&slot.kind)
+                        || namespace_of(old_ns) == namespace_of(&wanted_ns)
                 })
                 .map(|(i, _)| *i)
                 .collect();

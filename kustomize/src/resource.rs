@@ -140,6 +140,22 @@ impl ResId {
         format!("{}|{ns}|{name}", self.gvk_string())
     }
 
+    /// A key equal for ids that name the same object (group, kind, name, and the namespace
+    /// with empty read as `default`), see [`ResId::same_object`].
+    pub fn object_key(&self) -> (String, String, String, String) {
+        let namespace = if self.namespace.is_empty() {
+            "default".to_string()
+        } else {
+            self.namespace.clone()
+        };
+        (
+            self.group.clone(),
+            self.kind.clone(),
+            self.name.clone(),
+            namespace,
+        )
+    }
+
     /// Whether two ids name the same object (an empty namespace equals `default`).
     pub fn same_object(&self, other: &ResId) -> bool {
         let ns = |s: &str| {

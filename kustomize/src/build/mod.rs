@@ -131,9 +131,31 @@ fn drop_empty_annotations(resource: &mut Resource) {
 
 /// Builds and renders the YAML stream kustomize prints.
 pub fn build_yaml(dir: &Path, options: &Options) -> Result<String, Error> {
-    let resources = build(dir, options)?;
-    let docs: Vec<String> = resources.iter().map(|r| to_yaml(&r.object)).collect();
-    Ok(docs.join("---\n"))
+    Ok(render(&build(dir, options)?))
+}
+
+/// Renders built resources as the YAML stream kustomize prints.
+pub fn render(resources: &[Resource]) -> String {
+    parallel_map(resources, |r| to_yaml(&r.object)).join("---\n")
+}
+
+/// Maps `items` in order, spreading large inputs over the machine's cores.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 fn accumulate(
@@ -155,8 +177,21 @@ fn accumulate(
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
     let k = Kustomization::load(&path)?;
+    let mut seen: std::collections::HashSet<(String, String, String, String)> =
+        resources.iter().map(|r| r.id().object_key()).collect();
     let mut entries = k.strings("resources")?;
     entries.extend(k.strings("bases")?);
+    let files: Vec<PathBuf> = entries
+        .iter()
+        .filter(|e| !is_remote(e))
+        .map(|e| dir.join(e))
+        .filter(|t| !t.is_dir())
+        .collect();
+    let mut preloaded: std::collections::HashMap<PathBuf, Result<Vec<Resource>, Error>> = files
+        .iter()
+        .cloned()
+        .zip(parallel_map(&files, |t| load_file(t, &canonical, options)))
+        .collect();
     for entry in entries {
         if is_remote(&entry) {
             return Err(Error::Unsupported(format!(
@@ -177,11 +212,14 @@ fn accumulate(
             }
             accumulate(&target, options, stack, Vec::new())?
         } else {
-            load_file(&target, &canonical, options)?
+            match preloaded.remove(&target) {
+                Some(loaded) => loaded?,
+                None => load_file(&target, &canonical, options)?,
+            }
         };
         for resource in loaded {
             let id = resource.id();
-            if resources.iter().any(|r| r.id().same_object(&id)) {
+            if !seen.insert(id.object_key()) {
                 return Err(Error::Resource(format!(
                     "may not add resource with an already registered id: {}.{}.{}/{}.{}",
                     id.kind, id.version, id.group, id.name, id.namespace

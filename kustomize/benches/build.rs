@@ -1,0 +1,177 @@
+//! Engine benchmark, printed as numbers and ratios against `kubectl kustomize` run side by side:
+//! 1. the synthetic trees of `../shared/kustomize-corpus/perf/gen_synthetic.py` (1,000 and
+//!    5,000 resources): wall time and peak RSS of `rill-kustomize build DIR/overlay` and of
+//!    `kubectl kustomize DIR/overlay` (`RILL_BENCH_SKIP_KUBECTL_5000=1` skips kubectl's
+//!    ~150 s run at 5,000 and prints kubectl's recorded timing instead);
+//! 2. the whole public corpus: the sum of per-case times of both tools.
+//! Run with `cargo bench -p kustomize --bench build`. Skips with a message when the corpus
+//! or kubectl is absent.
+
+// Benchmark code may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kustomize-corpus")
+}
+
+fn rill_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "kustomize",
+            "--bin",
+            "rill-kustomize",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building rill-kustomize failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("release/rill-kustomize")
+}
+
+/// Runs `cmd` under `/usr/bin/time -f %M`: (wall time, peak RSS in KiB, stdout).
+fn measure(program: &Path, args: &[&str], dir: &Path) -> (Duration, u64, Vec<u8>) {
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("/usr/bin/time runs");
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    (elapsed, rss, out.stdout)
+}
+
+fn recorded_kubectl_seconds(n: usize) -> Option<String> {
+    let tsv =
+        std::fs::read_to_string(corpus().join(format!("perf/synthetic_timing_{n}.tsv"))).ok()?;
+    tsv.lines()
+        .find(|l| l.contains("overlay"))
+        .map(str::to_string)
+}
+
+fn synthetic(rill: &Path, kubectl: &Path, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("python3")
+        .arg(corpus().join("perf/gen_synthetic.py"))
+        .arg(n.to_string())
+        .arg(dir.path())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let overlay = dir.path().join("overlay");
+    let overlay = overlay.to_str().unwrap();
+    let (rill_time, rill_rss, rill_out) = measure(rill, &["build", overlay], dir.path());
+    println!(
+        "synthetic {n:>5}: rill-kustomize {:>9.3} s  peak RSS {:>7.1} MB",
+        rill_time.as_secs_f64(),
+        rill_rss as f64 / 1024.0
+    );
+    if n >= 5000 && std::env::var("RILL_BENCH_SKIP_KUBECTL_5000").is_ok() {
+        println!(
+            "synthetic {n:>5}: kubectl skipped; recorded: {}",
+            recorded_kubectl_seconds(n).unwrap_or_default()
+        );
+        return;
+    }
+    let (kubectl_time, kubectl_rss, kubectl_out) =
+        measure(kubectl, &["kustomize", overlay], dir.path());
+    println!(
+        "synthetic {n:>5}: kubectl        {:>9.3} s  peak RSS {:>7.1} MB",
+        kubectl_time.as_secs_f64(),
+        kubectl_rss as f64 / 1024.0
+    );
+    println!(
+        "synthetic {n:>5}: speed-up {:.1}x, same bytes: {}",
+        kubectl_time.as_secs_f64() / rill_time.as_secs_f64().max(1e-9),
+        rill_out == kubectl_out
+    );
+}
+
+fn whole_corpus(rill: &Path, kubectl: &Path) {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(corpus().join("public"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    cases.sort();
+    let (mut rill_total, mut kubectl_total, mut same) = (Duration::ZERO, Duration::ZERO, 0usize);
+    for case in &cases {
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap())
+                .unwrap();
+        let input = case.join("input");
+        let build_dir = meta["build_dir"].as_str().unwrap_or(".").to_string();
+        let mut args: Vec<String> = vec![build_dir];
+        args.extend(
+            meta["flags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(str::to_string)),
+        );
+        let run = |program: &Path, first: &[&str]| {
+            let start = Instant::now();
+            let out = Command::new(program)
+                .args(first)
+                .args(&args)
+                .current_dir(&input)
+                .output()
+                .unwrap();
+            (start.elapsed(), out.stdout)
+        };
+        let (t1, o1) = run(rill, &["build"]);
+        let (t2, o2) = run(kubectl, &["kustomize"]);
+        rill_total += t1;
+        kubectl_total += t2;
+        same += usize::from(o1 == o2);
+    }
+    println!(
+        "public corpus ({} cases): rill-kustomize {:.2} s, kubectl {:.2} s, speed-up {:.1}x, same bytes in {same} cases",
+        cases.len(),
+        rill_total.as_secs_f64(),
+        kubectl_total.as_secs_f64(),
+        kubectl_total.as_secs_f64() / rill_total.as_secs_f64().max(1e-9)
+    );
+}
+
+fn main() {
+    if !corpus().join("perf/gen_synthetic.py").is_file() {
+        println!("skipped: {} is absent", corpus().display());
+        return;
+    }
+    let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("kubectl"))
+            .find(|k| k.is_file())
+    }) else {
+        println!("skipped: kubectl is not on PATH");
+        return;
+    };
+    let rill = rill_binary();
+    for n in [1000, 5000] {
+        synthetic(&rill, &kubectl, n);
+    }
+    whole_corpus(&rill, &kubectl);
+}
