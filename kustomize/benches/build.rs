@@ -4,6 +4,7 @@
 //!    `kubectl kustomize DIR/overlay` (`RILL_BENCH_SKIP_KUBECTL_5000=1` skips kubectl's
 //!    ~150 s run at 5,000 and prints kubectl's recorded timing instead);
 //! 2. the whole public corpus: the sum of per-case times of both tools.
+//!
 //! Run with `cargo bench -p kustomize --bench build`. Skips with a message when the corpus
 //! or kubectl is absent.
 
