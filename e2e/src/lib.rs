@@ -1,7 +1,9 @@
 //! End-to-end test support: real Git servers (git's own `http-backend` behind a small HTTP
 //! front with basic or bearer auth, and Debian's OpenSSH), Git repositories built with the
-//! `git` CLI, and helpers to run Rill's controllers against the sandbox.
+//! `git` CLI, a real OCI registry (`docker-registry` + `skopeo`), and helpers to run Rill's
+//! controllers against the sandbox.
 
 pub use rill::git_server as git_http;
 pub mod git_repo;
 pub mod git_ssh;
+pub mod registry;

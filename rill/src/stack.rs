@@ -1,5 +1,5 @@
 //! Rill in one process: the embedded sandbox API server with Flux's CRDs, the
-//! source-controller (with its artifact server) and the kustomize-controller, each running
+//! source-controller (GitRepository and OCIRepository, with its artifact server) and the kustomize-controller, each running
 //! exactly as its binary does, on the current tokio runtime.
 
 use std::path::PathBuf;
@@ -126,6 +126,11 @@ impl Stack {
             jitter_percentage: 5,
         });
         tasks.push(tokio::spawn(source_controller::gitrepository::run(
+            source_ctx.clone(),
+            None,
+            2,
+        )));
+        tasks.push(tokio::spawn(source_controller::ocirepository::run(
             source_ctx, None, 2,
         )));
 

@@ -24,6 +24,12 @@ pub enum Error {
     /// The Git operation failed.
     #[error("{0}")]
     Git(String),
+    /// Pulling from an OCI registry failed.
+    #[error("{0}")]
+    Pull(String),
+    /// The selected OCI layer could not be found, extracted or copied.
+    #[error("{0}")]
+    Layer(String),
     /// The repository has no commits.
     #[error("{0}")]
     EmptyRepository(String),
@@ -68,6 +74,8 @@ impl ReconcileError for Error {
             Error::Unsupported(_) => reasons::UNSUPPORTED,
             Error::Auth(_) => reasons::AUTHENTICATION_FAILED,
             Error::Git(_) => reasons::GIT_OPERATION_FAILED,
+            Error::Pull(_) => reasons::OCI_ARTIFACT_PULL_FAILED,
+            Error::Layer(_) => reasons::OCI_ARTIFACT_LAYER_OPERATION_FAILED,
             Error::EmptyRepository(_) => reasons::EMPTY_GIT_REPOSITORY,
             Error::Ignore(_) => reasons::SOURCE_IGNORE_ERROR,
             Error::Storage(_) => reasons::ARCHIVE_OPERATION_FAILED,
@@ -93,6 +101,8 @@ impl ReconcileError for Error {
             Error::Unsupported(_) => "unsupported",
             Error::Auth(_) => "auth",
             Error::Git(_) => "git",
+            Error::Pull(_) => "oci_pull",
+            Error::Layer(_) => "oci_layer",
             Error::EmptyRepository(_) => "empty_repository",
             Error::Ignore(_) => "ignore",
             Error::Storage(_) => "storage",

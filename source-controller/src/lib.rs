@@ -1,10 +1,12 @@
 //! Rill's source-controller: turns `GitRepository` objects into checksummed `tar.gz`
 //! artifacts served over HTTP and published in `status.artifact`, as Flux's
-//! source-controller does. `OCIRepository` is not reconciled yet.
+//! source-controller does, and `OCIRepository` artifacts pulled from OCI registries.
 
 pub mod error;
 pub mod git;
 pub mod gitrepository;
+pub mod oci;
+pub mod ocirepository;
 pub mod server;
 
 use std::path::PathBuf;
@@ -12,11 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use kube::Client;
 use rill_common::artifact::{Retention, Storage, advertised_base_url};
 use rill_common::runtime::error_policy::{FailureCounter, RetryPolicy};
 use rill_common::runtime::events::EventRecorder;
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
 use rill_common::runtime::manager::ControllerRuntime;
+use rill_common::runtime::metrics::Metrics;
 
 /// The controller name used for leases, events and field managers.
 pub const CONTROLLER_NAME: &str = "source-controller";
@@ -53,6 +57,26 @@ pub struct Flags {
     /// The digest algorithm of artifacts (only sha256).
     #[arg(long, default_value = "sha256", value_parser = ["sha256"])]
     pub artifact_digest_algo: String,
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Artifact storage.
+    pub storage: Storage,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Events.
+    pub recorder: EventRecorder,
+    /// Consecutive failures per object.
+    pub failures: FailureCounter,
+    /// Backoff bounds.
+    pub retry: RetryPolicy,
+    /// `--requeue-dependency`.
+    pub requeue_dependency: Duration,
+    /// `--interval-jitter-percentage`.
+    pub jitter_percentage: u8,
 }
 
 /// The storage configured by the flags.
@@ -108,10 +132,10 @@ pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client)
         requeue_dependency: runtime.flags.requeue_dependency,
         jitter_percentage: runtime.flags.interval_jitter_percentage,
     });
-    gitrepository::run(
-        ctx,
-        runtime.flags.watch_namespace(),
-        runtime.flags.concurrent,
-    )
-    .await;
+    let namespace = runtime.flags.watch_namespace();
+    let concurrency = runtime.flags.concurrent;
+    tokio::join!(
+        gitrepository::run(ctx.clone(), namespace.clone(), concurrency),
+        ocirepository::run(ctx, namespace, concurrency),
+    );
 }

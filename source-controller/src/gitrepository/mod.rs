@@ -17,16 +17,13 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::store;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
 use rill_common::artifact::{ObjectKey, Storage};
 use rill_common::conditions::{self, Outcome, Status, reasons, types};
-use rill_common::runtime::error_policy::{
-    ErrorClass, FailureCounter, ReconcileError, Requeue, RetryPolicy,
-};
-use rill_common::runtime::events::{EventNote, EventRecorder, Severity, ready_transition};
+use rill_common::runtime::error_policy::{ErrorClass, ReconcileError, Requeue};
+use rill_common::runtime::events::{EventNote, Severity, ready_transition};
 use rill_common::runtime::jitter::jittered_random;
-use rill_common::runtime::metrics::Metrics;
 use rill_common::runtime::reconcile_request::{generation_or_requested_at, handled_value};
 use rill_common::runtime::status::patch_status_if_changed;
 
@@ -38,25 +35,7 @@ pub const FINALIZER: &str = "finalizers.fluxcd.io";
 pub const FIELD_MANAGER: &str = "source-controller";
 const KIND: &str = "GitRepository";
 
-/// Shared state of the reconciler.
-pub struct Context {
-    /// The Kubernetes client.
-    pub client: Client,
-    /// Artifact storage.
-    pub storage: Storage,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Events.
-    pub recorder: EventRecorder,
-    /// Consecutive failures per object.
-    pub failures: FailureCounter,
-    /// Backoff bounds.
-    pub retry: RetryPolicy,
-    /// `--requeue-dependency`.
-    pub requeue_dependency: Duration,
-    /// `--interval-jitter-percentage`.
-    pub jitter_percentage: u8,
-}
+pub use crate::Context;
 
 /// Runs the GitRepository controller until the stream ends.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {

@@ -1,0 +1,188 @@
+//! A real OCI registry for tests: Debian's `docker-registry` (the CNCF distribution registry)
+//! on a loopback port, optionally behind htpasswd basic auth, with artifacts pushed by
+//! `skopeo` from an OCI image layout built here (Flux's artifact media types).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// Flux's artifact layer media type.
+pub const FLUX_LAYER: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
+
+/// A running registry; stops when dropped.
+pub struct TestRegistry {
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    credentials: Option<(String, String)>,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn bcrypt(password: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.METHOD_BLOWFISH))",
+            password,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A `.tar.gz` of `files`.
+pub fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    builder
+        .into_inner()
+        .and_then(|e| e.finish())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl TestRegistry {
+    /// Whether `docker-registry` and `skopeo` are installed.
+    pub fn available() -> bool {
+        ["docker-registry", "skopeo"].iter().all(|b| {
+            Command::new(b)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
+    }
+
+    /// Starts a registry; with `credentials` it requires HTTP basic auth.
+    pub fn start(credentials: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = credentials {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{}\n", bcrypt(password)))
+                .unwrap_or_else(|e| panic!("{e}"));
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("docker-registry: {e}"));
+        let host = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            host,
+            credentials: credentials.map(|(u, p)| (u.into(), p.into())),
+            child,
+            dir,
+        }
+    }
+
+    /// Pushes `files` as a Flux artifact to `repo:tag`; returns the manifest digest.
+    pub fn push(
+        &self,
+        repo: &str,
+        tag: &str,
+        files: &[(&str, &str)],
+        annotations: &[(&str, &str)],
+    ) -> String {
+        let layout = self
+            .dir
+            .path()
+            .join(format!("layout-{}-{tag}", repo.replace('/', "-")));
+        let blobs = layout.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap_or_else(|e| panic!("{e}"));
+        let write_blob = |bytes: &[u8]| {
+            let digest = sha256(bytes);
+            std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes)
+                .unwrap_or_else(|e| panic!("{e}"));
+            (digest, bytes.len())
+        };
+        let (layer, layer_size) = write_blob(&tar_gz(files));
+        let (config, config_size) = write_blob(b"{}");
+        let annotations: serde_json::Map<String, serde_json::Value> = annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.cncf.flux.config.v1+json", "digest": config, "size": config_size},
+            "layers": [{"mediaType": FLUX_LAYER, "digest": layer, "size": layer_size}],
+            "annotations": annotations,
+        });
+        let (digest, size) = write_blob(manifest.to_string().as_bytes());
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "annotations": {"org.opencontainers.image.ref.name": tag}}]});
+        std::fs::write(layout.join("index.json"), index.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            layout.join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        self.skopeo_copy(&layout, repo, tag);
+        digest
+    }
+
+    fn skopeo_copy(&self, layout: &Path, repo: &str, tag: &str) {
+        let mut command = Command::new("skopeo");
+        command.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+        if let Some((user, password)) = &self.credentials {
+            command.arg(format!("--dest-creds={user}:{password}"));
+        }
+        let out = command
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{}/{repo}:{tag}", self.host))
+            .output()
+            .unwrap_or_else(|e| panic!("skopeo: {e}"));
+        assert!(
+            out.status.success(),
+            "skopeo copy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::io::stderr().flush();
+    }
+}

@@ -1,0 +1,346 @@
+//! A small OCI distribution client (registry API v2) over reqwest with rustls: tag lists,
+//! manifest digests, manifests and blobs, every download checked against its digest, with
+//! anonymous, basic and bearer-token authentication.
+
+pub mod auth;
+pub mod reference;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+pub use auth::Credentials;
+pub use reference::{OciUrl, UrlError};
+
+/// Media types accepted for manifests.
+pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Why a registry operation failed. Messages never carry credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry refused the credentials (401/403).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The repository, tag, manifest or blob does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Transport failure or another HTTP error.
+    #[error("{0}")]
+    Transport(String),
+    /// The registry sent something that is not what was asked for.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A client for one repository of one registry.
+pub struct Registry {
+    http: reqwest::Client,
+    url: OciUrl,
+    credentials: Option<Credentials>,
+    token: Mutex<Option<String>>,
+}
+
+/// A fetched manifest: its digest, the parsed document and its annotations.
+pub struct Manifest {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// The manifest document.
+    pub document: Value,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The value of `key="value"` in a `WWW-Authenticate` header.
+fn challenge_param(header: &str, key: &str) -> Option<String> {
+    let start = header.find(&format!("{key}=\""))? + key.len() + 2;
+    let end = header[start..].find('"')? + start;
+    Some(header[start..end].to_string())
+}
+
+impl Registry {
+    /// A client for `url`, with optional credentials.
+    pub fn new(http: reqwest::Client, url: OciUrl, credentials: Option<Credentials>) -> Self {
+        Self {
+            http,
+            url,
+            credentials,
+            token: Mutex::new(None),
+        }
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", self.url.base(), self.url.repository)
+    }
+
+    /// Sends a request, answering a 401 challenge once (bearer token or basic auth).
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let transport = |e: reqwest::Error| {
+            RegistryError::Transport(format!(
+                "{} {}: {}",
+                method,
+                self.url.display(),
+                e.without_url()
+            ))
+        };
+        let build = |auth: Option<String>| {
+            let mut request = self.http.request(method.clone(), url);
+            if let Some(accept) = accept {
+                request = request.header(ACCEPT, accept);
+            }
+            if let Some(auth) = auth {
+                request = request.header(AUTHORIZATION, auth);
+            }
+            request
+        };
+        let cached = self.token.lock().await.clone();
+        let response = build(cached.clone()).send().await.map_err(transport)?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let auth = self.authenticate(&challenge).await?;
+        *self.token.lock().await = Some(auth.clone());
+        let retried = build(Some(auth)).send().await.map_err(transport)?;
+        if matches!(
+            retried.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            return Err(RegistryError::Unauthorized(format!(
+                "{}: the registry refused the credentials (HTTP {})",
+                self.url.display(),
+                retried.status().as_u16()
+            )));
+        }
+        Ok(retried)
+    }
+
+    /// The `Authorization` value answering `challenge`.
+    async fn authenticate(&self, challenge: &str) -> Result<String, RegistryError> {
+        let lower = challenge.to_ascii_lowercase();
+        if lower.starts_with("basic") {
+            return self
+                .credentials
+                .as_ref()
+                .map(Credentials::basic_header)
+                .ok_or_else(|| {
+                    RegistryError::Unauthorized(format!(
+                        "{}: authentication required and no credentials given",
+                        self.url.display()
+                    ))
+                });
+        }
+        let realm = challenge_param(challenge, "realm").ok_or_else(|| {
+            RegistryError::Unauthorized(format!(
+                "{}: unsupported authentication challenge",
+                self.url.display()
+            ))
+        })?;
+        let mut url = format!(
+            "{realm}?scope={}",
+            encode(&format!("repository:{}:pull", self.url.repository))
+        );
+        if let Some(service) = challenge_param(challenge, "service") {
+            url.push_str(&format!("&service={}", encode(&service)));
+        }
+        let mut request = self.http.get(&url);
+        if let Some(creds) = &self.credentials {
+            request = request.header(AUTHORIZATION, creds.basic_header());
+        }
+        let response = request.send().await.map_err(|e| {
+            RegistryError::Transport(format!("token request failed: {}", e.without_url()))
+        })?;
+        if !response.status().is_success() {
+            return Err(RegistryError::Unauthorized(format!(
+                "{}: token request refused (HTTP {})",
+                self.url.display(),
+                response.status().as_u16()
+            )));
+        }
+        let body = json_body(response, "token response").await?;
+        let token = body["token"]
+            .as_str()
+            .or(body["access_token"].as_str())
+            .ok_or_else(|| RegistryError::Invalid("the token response holds no token".into()))?;
+        Ok(format!("Bearer {token}"))
+    }
+
+    fn status_error(&self, what: &str, status: StatusCode) -> RegistryError {
+        match status {
+            StatusCode::NOT_FOUND => {
+                RegistryError::NotFound(format!("{}: {what} not found", self.url.display()))
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                RegistryError::Unauthorized(format!(
+                    "{}: access to {what} denied (HTTP {})",
+                    self.url.display(),
+                    status.as_u16()
+                ))
+            }
+            other => RegistryError::Transport(format!(
+                "{}: {what}: HTTP {}",
+                self.url.display(),
+                other.as_u16()
+            )),
+        }
+    }
+
+    /// Every tag of the repository (following `Link` pagination).
+    pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        let mut tags = Vec::new();
+        let mut next = Some(self.endpoint("tags/list"));
+        while let Some(url) = next.take() {
+            let response = self.send(Method::GET, &url, None).await?;
+            if !response.status().is_success() {
+                return Err(self.status_error("tag list", response.status()));
+            }
+            next = next_link(response.headers()).map(|path| format!("{}{path}", self.url.base()));
+            let body = json_body(response, "tag list").await?;
+            tags.extend(
+                body["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_string)),
+            );
+        }
+        Ok(tags)
+    }
+
+    /// The manifest digest a tag points to (HEAD, falling back to GET).
+    pub async fn digest_of(&self, tag: &str) -> Result<String, RegistryError> {
+        let url = self.endpoint(&format!("manifests/{tag}"));
+        let response = self.send(Method::HEAD, &url, Some(MANIFEST_TYPES)).await?;
+        if response.status().is_success()
+            && let Some(digest) = response
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+        {
+            return Ok(digest.to_string());
+        }
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::NotFound(format!(
+                "{}: tag '{tag}' not found",
+                self.url.display()
+            )));
+        }
+        Ok(self.manifest(tag).await?.digest)
+    }
+
+    /// The manifest at a tag or digest, checked against the digest when one is given.
+    pub async fn manifest(&self, reference: &str) -> Result<Manifest, RegistryError> {
+        let url = self.endpoint(&format!("manifests/{reference}"));
+        let response = self.send(Method::GET, &url, Some(MANIFEST_TYPES)).await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&format!("manifest '{reference}'"), response.status()));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::Transport(format!("manifest: {}", e.without_url())))?;
+        let digest = sha256(&bytes);
+        if reference.starts_with("sha256:") && reference != digest {
+            return Err(RegistryError::Invalid(format!(
+                "manifest digest mismatch: expected {reference}, got {digest}"
+            )));
+        }
+        let document = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistryError::Invalid(format!("manifest is not JSON: {e}")))?;
+        Ok(Manifest { digest, document })
+    }
+
+    /// A blob, checked against its digest.
+    pub async fn blob(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let url = self.endpoint(&format!("blobs/{digest}"));
+        let response = self.send(Method::GET, &url, None).await?;
+        if !response.status().is_success() {
+            return Err(self.status_error(&format!("blob '{digest}'"), response.status()));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::Transport(format!("blob: {}", e.without_url())))?;
+        let actual = sha256(&bytes);
+        if actual != digest {
+            return Err(RegistryError::Invalid(format!(
+                "blob digest mismatch: expected {digest}, got {actual}"
+            )));
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn json_body(response: reqwest::Response, what: &str) -> Result<Value, RegistryError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| RegistryError::Transport(format!("{what}: {}", e.without_url())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RegistryError::Invalid(format!("{what} is not JSON: {e}")))
+}
+
+/// The path of a `Link: <...>; rel="next"` header.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    let start = link.find('<')? + 1;
+    let end = link[start..].find('>')? + start;
+    link.contains("rel=\"next\"")
+        .then(|| link[start..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_and_links_parse() {
+        let header = r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull""#;
+        assert_eq!(
+            challenge_param(header, "realm").as_deref(),
+            Some("https://auth.example.com/token")
+        );
+        assert_eq!(
+            challenge_param(header, "service").as_deref(),
+            Some("registry.example.com")
+        );
+        assert_eq!(challenge_param(header, "missing"), None);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "link",
+            "</v2/a/tags/list?n=2&last=b>; rel=\"next\""
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(
+            next_link(&headers).as_deref(),
+            Some("/v2/a/tags/list?n=2&last=b")
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! The OCIRepository steps: verify the stored artifact, resolve the wanted tag or digest on
+//! the registry, and unless the stored artifact is current pull the manifest and the selected
+//! layer, extract (with ignore rules) or copy it, and store it as `<manifest digest>.tar.gz`.
+
+use std::time::SystemTime;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use rill_common::api::source_v1::{
+    OCILayerOperation, OCIProvider, OCIRepository, OCIRepositoryStatus,
+};
+use rill_common::artifact::{UnpackLimits, unpack_tar_gz};
+use rill_common::conditions::{self, Status, reasons, types};
+
+use super::client::registry;
+use super::{Context, key_of};
+use crate::error::Error;
+use crate::gitrepository::ignore::IgnoreRules;
+use crate::oci::reference::{Wanted, pick_semver, revision, wanted};
+use crate::oci::{OciUrl, RegistryError};
+
+fn pull_error(e: RegistryError) -> Error {
+    match e {
+        RegistryError::Unauthorized(m) => Error::Auth(m),
+        other => Error::Pull(other.to_string()),
+    }
+}
+
+/// What a run stored: `Some(event message)` when a new artifact was written.
+pub(super) struct Stored {
+    pub(super) new_artifact: Option<String>,
+}
+
+/// Runs the steps, updating `status` and `conds`.
+pub(super) async fn run_steps(
+    repo: &OCIRepository,
+    ctx: &Context,
+    status: &mut OCIRepositoryStatus,
+    conds: &mut Vec<Condition>,
+    generation: i64,
+    now: &Time,
+) -> Result<Stored, Error> {
+    if repo.spec.verify.is_some() {
+        return Err(Error::Unsupported(
+            "spec.verify is not supported by Rill yet: artifacts are not verified".into(),
+        ));
+    }
+    if repo
+        .spec
+        .provider
+        .is_some_and(|p| p != OCIProvider::Generic)
+    {
+        return Err(Error::Unsupported(
+            "spec.provider other than 'generic' is not supported by Rill yet".into(),
+        ));
+    }
+    let url = OciUrl::parse(&repo.spec.url, repo.spec.insecure == Some(true))
+        .map_err(|e| Error::InvalidUrl(e.to_string()))?;
+
+    let key = key_of(repo);
+    let verified = status
+        .artifact
+        .as_ref()
+        .is_some_and(|a| ctx.storage.verify(a));
+    if status.artifact.is_some() && !verified {
+        status.artifact = None;
+        conditions::remove(conds, types::ARTIFACT_IN_STORAGE);
+    }
+    if let Some(artifact) = status.artifact.as_mut() {
+        artifact.url = ctx.storage.url_for(&artifact.path);
+    }
+    let current_file = status
+        .artifact
+        .as_ref()
+        .and_then(|a| a.path.rsplit('/').next().map(str::to_string));
+    if let Err(e) = ctx
+        .storage
+        .garbage_collect(&key, current_file.as_deref(), SystemTime::now())
+    {
+        tracing::warn!(error = %e, "artifact garbage collection failed");
+    }
+
+    let client = registry(&ctx.client, repo, url.clone()).await?;
+    let (tag, digest) = match wanted(repo.spec.reference.as_ref()) {
+        Wanted::Digest(digest) => (None, digest),
+        Wanted::Semver { range, filter } => {
+            let tags = client.tags().await.map_err(pull_error)?;
+            let tag = pick_semver(&range, filter.as_deref(), &tags).map_err(Error::Pull)?;
+            let digest = client.digest_of(&tag).await.map_err(pull_error)?;
+            (Some(tag), digest)
+        }
+        Wanted::Tag(tag) => {
+            let digest = client.digest_of(&tag).await.map_err(pull_error)?;
+            (Some(tag), digest)
+        }
+    };
+    let revision = revision(tag.as_deref(), &digest);
+    let up_to_date = verified
+        && status
+            .artifact
+            .as_ref()
+            .is_some_and(|a| a.revision == revision)
+        && status.observed_ignore == repo.spec.ignore
+        && status.observed_layer_selector == repo.spec.layer_selector;
+    let stored_message = format!("stored artifact for digest '{revision}'");
+    if up_to_date {
+        conditions::set(
+            conds,
+            types::ARTIFACT_IN_STORAGE,
+            Status::True,
+            reasons::SUCCEEDED,
+            &stored_message,
+            generation,
+            now,
+        );
+        return Ok(Stored { new_artifact: None });
+    }
+    if status.artifact.is_some() {
+        let message = format!("new revision '{revision}' for '{}'", url.display());
+        conditions::set(
+            conds,
+            types::ARTIFACT_OUTDATED,
+            Status::True,
+            reasons::NEW_REVISION,
+            &message,
+            generation,
+            now,
+        );
+        conditions::mark_reconciling(
+            conds,
+            reasons::PROGRESSING,
+            &format!("building artifact: {message}"),
+            generation,
+            now,
+        );
+    }
+
+    let manifest = client.manifest(&digest).await.map_err(pull_error)?;
+    let selector = repo.spec.layer_selector.clone().unwrap_or_default();
+    let layers = manifest.document["layers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let layer = match selector.media_type.as_deref().filter(|m| !m.is_empty()) {
+        Some(media_type) => layers
+            .iter()
+            .find(|l| l["mediaType"] == media_type)
+            .ok_or_else(|| {
+                Error::Layer(format!(
+                    "failed to find layer with media type '{media_type}' in artifact"
+                ))
+            })?,
+        None => layers
+            .first()
+            .ok_or_else(|| Error::Layer("no layers found in artifact".into()))?,
+    };
+    let layer_digest = layer["digest"]
+        .as_str()
+        .ok_or_else(|| Error::Layer("the layer has no digest".into()))?;
+    let blob = client.blob(layer_digest).await.map_err(pull_error)?;
+
+    let file = format!("{digest}.tar.gz");
+    let storage = ctx.storage.clone();
+    let (ignore, rev, stored_at, key_for_store) = (
+        repo.spec.ignore.clone(),
+        revision.clone(),
+        now.clone(),
+        key.clone(),
+    );
+    let copy = selector.operation == Some(OCILayerOperation::Copy);
+    let mut artifact = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+        if copy {
+            return storage
+                .store_bytes(&key_for_store, &file, &blob[..], &rev, stored_at)
+                .map_err(|e| Error::Storage(format!("failed to store the layer: {e}")));
+        }
+        let workdir = tempfile::tempdir()
+            .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
+        let limits = UnpackLimits::default();
+        unpack_tar_gz(&blob[..], workdir.path(), &limits).map_err(|e| {
+            Error::Layer(format!(
+                "failed to extract layer contents from artifact: {e}"
+            ))
+        })?;
+        let rules = IgnoreRules::load(workdir.path(), ignore.as_deref())
+            .map_err(|e| Error::Ignore(e.to_string()))?;
+        let exclude = |path: &std::path::Path, is_dir: bool| rules.excluded(path, is_dir);
+        storage
+            .store_directory(
+                &key_for_store,
+                &file,
+                workdir.path(),
+                &exclude,
+                &rev,
+                stored_at,
+            )
+            .map_err(|e| Error::Storage(format!("failed to archive artifact: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Storage(format!("archiving panicked: {e}")))??;
+    let annotations = manifest.document["annotations"].as_object().map(|m| {
+        m.iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    });
+    artifact.metadata = annotations.filter(|m| !m.is_empty());
+    let changed = status.artifact.as_ref().map(|a| &a.revision) != Some(&artifact.revision)
+        || status.artifact.as_ref().and_then(|a| a.digest.as_ref()) != artifact.digest.as_ref();
+    let mut event = format!(
+        "stored artifact with revision '{revision}' from '{}'",
+        url.display()
+    );
+    if let Some(meta) = &artifact.metadata {
+        if let Some(source) = meta.get("org.opencontainers.image.source") {
+            event.push_str(&format!(", origin source '{source}'"));
+        }
+        if let Some(origin) = meta.get("org.opencontainers.image.revision") {
+            event.push_str(&format!(", origin revision '{origin}'"));
+        }
+    }
+    let file_name = artifact.path.rsplit('/').next().map(str::to_string);
+    status.url = Some(artifact.url.clone());
+    status.artifact = Some(artifact);
+    status.observed_ignore = repo.spec.ignore.clone();
+    status.observed_layer_selector = repo.spec.layer_selector.clone();
+    conditions::set(
+        conds,
+        types::ARTIFACT_IN_STORAGE,
+        Status::True,
+        reasons::SUCCEEDED,
+        &stored_message,
+        generation,
+        now,
+    );
+    if let Err(e) = ctx
+        .storage
+        .garbage_collect(&key, file_name.as_deref(), SystemTime::now())
+    {
+        tracing::warn!(error = %e, "artifact garbage collection failed");
+    }
+    Ok(Stored {
+        new_artifact: changed.then_some(event),
+    })
+}

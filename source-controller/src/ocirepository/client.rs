@@ -1,0 +1,155 @@
+//! The registry client of one OCIRepository: credentials from `secretRef` (or the
+//! `serviceAccountName`'s image pull secrets), CA and client certificates from
+//! `certSecretRef`, a proxy from `proxySecretRef`, and `spec.timeout`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::Client;
+use kube::api::Api;
+use rill_common::api::source_v1::OCIRepository;
+
+use crate::error::Error;
+use crate::oci::{Credentials, OciUrl, Registry, auth::from_docker_config};
+
+async fn secret_data(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| Error::Kube(format!("failed to get secret '{namespace}/{name}': {e}")))?
+        .ok_or_else(|| {
+            Error::Auth(format!(
+                "failed to get secret '{namespace}/{name}': secrets \"{name}\" not found"
+            ))
+        })?;
+    let mut data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    for (k, v) in secret.string_data.unwrap_or_default() {
+        data.insert(k, v.into_bytes());
+    }
+    Ok(data)
+}
+
+async fn credentials(
+    client: &Client,
+    repo: &OCIRepository,
+    namespace: &str,
+    host: &str,
+) -> Result<Option<Credentials>, Error> {
+    let mut names = Vec::new();
+    if let Some(secret) = &repo.spec.secret_ref {
+        names.push(secret.name.clone());
+    } else if let Some(account) = repo
+        .spec
+        .service_account_name
+        .as_ref()
+        .filter(|s| !s.is_empty())
+    {
+        let sa = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+            .get_opt(account)
+            .await
+            .map_err(|e| {
+                Error::Kube(format!(
+                    "failed to get service account '{namespace}/{account}': {e}"
+                ))
+            })?
+            .ok_or_else(|| {
+                Error::Auth(format!("service account '{namespace}/{account}' not found"))
+            })?;
+        names.extend(sa.image_pull_secrets.into_iter().flatten().map(|r| r.name));
+    }
+    for name in names {
+        let data = secret_data(client, namespace, &name).await?;
+        let Some(config) = data.get(".dockerconfigjson") else {
+            return Err(Error::Auth(format!(
+                "secret '{namespace}/{name}' has no '.dockerconfigjson' key"
+            )));
+        };
+        if let Some(found) = from_docker_config(config, host)
+            .map_err(|e| Error::Auth(format!("secret '{namespace}/{name}': {e}")))?
+        {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// The registry client for `repo`.
+pub async fn registry(
+    client: &Client,
+    repo: &OCIRepository,
+    url: OciUrl,
+) -> Result<Registry, Error> {
+    let namespace = repo
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let timeout = repo
+        .spec
+        .timeout
+        .as_deref()
+        .and_then(|t| rill_common::duration::parse(t).ok())
+        .unwrap_or(Duration::from_secs(60));
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(30)));
+    if let Some(certs) = &repo.spec.cert_secret_ref {
+        let data = secret_data(client, &namespace, &certs.name).await?;
+        let tls = |e: reqwest::Error| {
+            Error::Auth(format!(
+                "secret '{namespace}/{}': invalid TLS data: {}",
+                certs.name,
+                e.without_url()
+            ))
+        };
+        if let Some(ca) = data.get("ca.crt") {
+            for cert in reqwest::Certificate::from_pem_bundle(ca).map_err(tls)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let (Some(cert), Some(key)) = (data.get("tls.crt"), data.get("tls.key")) {
+            let mut pem = cert.clone();
+            pem.push(b'\n');
+            pem.extend_from_slice(key);
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).map_err(tls)?);
+        }
+    }
+    if let Some(proxy) = &repo.spec.proxy_secret_ref {
+        let data = secret_data(client, &namespace, &proxy.name).await?;
+        let text = |k: &str| data.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+        let address = text("address").ok_or_else(|| {
+            Error::Auth(format!(
+                "secret '{namespace}/{}': 'address' is required",
+                proxy.name
+            ))
+        })?;
+        let mut p = reqwest::Proxy::all(&address).map_err(|_| {
+            Error::Auth(format!(
+                "secret '{namespace}/{}': invalid proxy address",
+                proxy.name
+            ))
+        })?;
+        if let (Some(user), Some(password)) = (text("username"), text("password")) {
+            p = p.basic_auth(&user, &password);
+        }
+        builder = builder.proxy(p);
+    }
+    let http = builder.build().map_err(|e| {
+        Error::Auth(format!(
+            "cannot build the registry client: {}",
+            e.without_url()
+        ))
+    })?;
+    let creds = credentials(client, repo, &namespace, &url.host).await?;
+    Ok(Registry::new(http, url, creds))
+}

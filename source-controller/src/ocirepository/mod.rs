@@ -1,0 +1,193 @@
+//! The OCIRepository reconciler: finalizer, suspend, then the registry and artifact steps,
+//! conditions, one status patch when something changed, `NewArtifact` events, and the
+//! requeue the outcome asks for.
+
+mod artifact;
+mod client;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::store;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use rill_common::api::source_v1::OCIRepository;
+use rill_common::artifact::ObjectKey;
+use rill_common::conditions::{self, Outcome, Status, reasons, types};
+use rill_common::runtime::error_policy::{ErrorClass, ReconcileError, Requeue};
+use rill_common::runtime::events::{EventNote, Severity, ready_transition};
+use rill_common::runtime::jitter::jittered_random;
+use rill_common::runtime::reconcile_request::{generation_or_requested_at, handled_value};
+use rill_common::runtime::status::patch_status_if_changed;
+
+pub use crate::Context;
+use crate::error::Error;
+use crate::gitrepository::{FIELD_MANAGER, FINALIZER};
+
+const KIND: &str = "OCIRepository";
+
+fn key_of(repo: &OCIRepository) -> ObjectKey {
+    ObjectKey::new(
+        KIND,
+        &repo.namespace().unwrap_or_default(),
+        &repo.name_any(),
+    )
+}
+
+/// Runs the OCIRepository controller until the stream ends.
+pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
+    let api: Api<OCIRepository> = match &namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let (reader, writer) = store();
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(generation_or_requested_at, Default::default());
+    Controller::for_stream(trigger, reader)
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy(
+    _repo: Arc<OCIRepository>,
+    error: &FinalizerError<Error>,
+    ctx: Arc<Context>,
+) -> Action {
+    tracing::warn!(error = %error, "OCIRepository reconcile error");
+    ctx.retry.requeue_for(ErrorClass::Transient, 3).into()
+}
+
+async fn reconcile(
+    repo: Arc<OCIRepository>,
+    ctx: Arc<Context>,
+) -> Result<Action, FinalizerError<Error>> {
+    let api: Api<OCIRepository> =
+        Api::namespaced(ctx.client.clone(), &repo.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, repo, |event| async {
+        match event {
+            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
+            FinalizerEvent::Cleanup(repo) => {
+                ctx.storage
+                    .remove_all(&key_of(&repo))
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
+                ctx.metrics.record_conditions(KIND, &ns, &name, &[], true);
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+}
+
+async fn apply(repo: Arc<OCIRepository>, ctx: &Context) -> Result<Action, Error> {
+    let (namespace, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
+    let _timer = ctx.metrics.reconcile_timer(KIND, &namespace, &name);
+    let suspended = repo.spec.suspend.unwrap_or(false);
+    ctx.metrics
+        .record_suspend(KIND, &namespace, &name, suspended);
+    if suspended {
+        return Ok(Action::await_change());
+    }
+    let generation = repo.metadata.generation.unwrap_or(0);
+    let now = Time(jiff::Timestamp::now());
+    let observed = repo.status.clone();
+    let mut status = observed.clone().unwrap_or_default();
+    let mut conds: Vec<Condition> = status.conditions.take().unwrap_or_default();
+    let before = conds.clone();
+    conditions::mark_reconciling(
+        &mut conds,
+        reasons::PROGRESSING,
+        "reconciliation in progress",
+        generation,
+        &now,
+    );
+
+    let result = artifact::run_steps(&repo, ctx, &mut status, &mut conds, generation, &now).await;
+    let outcome = match &result {
+        Ok(_) => {
+            for t in [
+                types::FETCH_FAILED,
+                types::STORAGE_OPERATION_FAILED,
+                types::ARTIFACT_OUTDATED,
+                types::STALLED,
+            ] {
+                conditions::remove(&mut conds, t);
+            }
+            Outcome::Success
+        }
+        Err(e) if e.class() == ErrorClass::Stalled => {
+            conditions::mark_stalled(&mut conds, e.reason(), &e.to_string(), generation, &now);
+            Outcome::Stalled
+        }
+        Err(e) => {
+            conditions::set(
+                &mut conds,
+                e.condition(),
+                Status::True,
+                e.reason(),
+                &e.to_string(),
+                generation,
+                &now,
+            );
+            Outcome::Retrying
+        }
+    };
+    if conditions::finish(&mut conds, outcome) {
+        status.observed_generation = Some(generation);
+    }
+    if outcome != Outcome::Stalled {
+        conditions::summarize_ready(&mut conds, &conditions::SOURCE_SUMMARY, generation, &now);
+    }
+    status.last_handled_reconcile_at =
+        handled_value(&repo.metadata, status.last_handled_reconcile_at.as_deref());
+    status.conditions = Some(conds.clone());
+    let api: Api<OCIRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    patch_status_if_changed(&api, &name, observed.as_ref(), &status, FIELD_MANAGER)
+        .await
+        .map_err(|e| Error::Kube(format!("failed to patch status: {e}")))?;
+    ctx.metrics
+        .record_conditions(KIND, &namespace, &name, &conds, false);
+    let note = match &result {
+        Ok(artifact::Stored {
+            new_artifact: Some(message),
+        }) => Some(EventNote {
+            severity: Severity::Info,
+            reason: reasons::NEW_ARTIFACT.into(),
+            message: message.clone(),
+        }),
+        _ => ready_transition(&before, &conds),
+    };
+    if let Some(note) = note
+        && let Err(e) = ctx.recorder.publish(&repo.object_ref(&()), &note).await
+    {
+        tracing::warn!(error = %e, "cannot publish event");
+    }
+
+    let key = format!("{namespace}/{name}");
+    let interval =
+        rill_common::duration::parse(&repo.spec.interval).unwrap_or(Duration::from_secs(60));
+    Ok(match result {
+        Ok(_) => {
+            ctx.failures.succeeded(&key);
+            Action::requeue(jittered_random(interval, ctx.jitter_percentage))
+        }
+        Err(e) => match ctx.retry.requeue_for(e.class(), ctx.failures.failed(&key)) {
+            Requeue::After(d) => Action::requeue(d.min(interval.max(Duration::from_secs(1)))),
+            Requeue::AwaitChange => Action::await_change(),
+        },
+    })
+}
