@@ -185,7 +185,7 @@ mod tests {
             Ok("2.0.0-rc.1")
         );
         assert_eq!(
-            pick_semver("*", Some(".*-dev$"), &tags).as_deref(),
+            pick_semver(">=1.0.0-0", Some(".*-dev$"), &tags).as_deref(),
             Ok("1.3.0-dev")
         );
         assert!(pick_semver(">=5.0.0", None, &tags).is_err());
