@@ -124,6 +124,7 @@ impl Stack {
             },
             requeue_dependency: Duration::from_secs(2),
             jitter_percentage: 5,
+            archives: Default::default(),
         });
         tasks.push(tokio::spawn(source_controller::gitrepository::run(
             source_ctx.clone(),

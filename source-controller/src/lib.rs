@@ -77,6 +77,8 @@ pub struct Context {
     pub requeue_dependency: Duration,
     /// `--interval-jitter-percentage`.
     pub jitter_percentage: u8,
+    /// Archives already made of a commit, shared by GitRepositories of the same repository.
+    pub archives: gitrepository::ArchiveCache,
 }
 
 /// The storage configured by the flags.
@@ -131,6 +133,7 @@ pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client)
         },
         requeue_dependency: runtime.flags.requeue_dependency,
         jitter_percentage: runtime.flags.interval_jitter_percentage,
+        archives: Default::default(),
     });
     let namespace = runtime.flags.watch_namespace();
     let concurrency = runtime.flags.concurrent;

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::{Compression, GzBuilder};
-use tar::{Builder, HeaderMode};
+use tar::Builder;
 use walkdir::WalkDir;
 
 use super::digest::{Digest, DigestWriter};
@@ -49,12 +49,61 @@ pub struct ArchiveSummary {
     pub files: u64,
 }
 
-/// Archives `source` into the `tar.gz` file `target`. `exclude(relative_path, is_dir)` returns
-/// true for entries to leave out; it is asked about every entry below the root.
-pub fn write_archive(
-    source: &Path,
+/// One entry of an archive written by [`write_archive_with`], in the order given.
+#[derive(Clone, Copy, Debug)]
+pub enum Entry<'a> {
+    /// A directory (`/`-separated relative name).
+    Dir(&'a str),
+    /// A regular file.
+    File {
+        /// `/`-separated relative name.
+        name: &'a str,
+        /// The content.
+        data: &'a [u8],
+        /// Whether the owner execute bit is set (mode 0755 instead of 0644).
+        executable: bool,
+    },
+}
+
+/// Receives the entries of an archive, in order.
+pub type EntrySink<'s> = dyn FnMut(Entry<'_>) -> io::Result<()> + 's;
+
+/// Emits the entries of an archive into a sink.
+pub type EntrySource<'f> = dyn FnMut(&mut EntrySink<'_>) -> io::Result<()> + 'f;
+
+/// tar's deterministic timestamp (`tar::HeaderMode::Deterministic`), so both writers agree.
+const DETERMINISTIC_MTIME: u64 = 1_153_704_088;
+
+fn append<W: Write>(tar: &mut Builder<W>, entry: Entry<'_>) -> io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_mtime(DETERMINISTIC_MTIME);
+    header.set_uid(0);
+    header.set_gid(0);
+    match entry {
+        Entry::Dir(name) => {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            tar.append_data(&mut header, name, io::empty())
+        }
+        Entry::File {
+            name,
+            data,
+            executable,
+        } => {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(if executable { 0o755 } else { 0o644 });
+            header.set_size(data.len() as u64);
+            tar.append_data(&mut header, name, data)
+        }
+    }
+}
+
+/// Writes the `tar.gz` file `target` from the entries `fill` emits (for trees that are not
+/// on disk, such as a Git commit read from the object database).
+pub fn write_archive_with(
     target: &Path,
-    exclude: &dyn Fn(&Path, bool) -> bool,
+    fill: &mut EntrySource<'_>,
 ) -> Result<ArchiveSummary, ArchiveError> {
     let write_err = |source| ArchiveError::Write {
         path: target.to_path_buf(),
@@ -66,44 +115,14 @@ pub fn write_archive(
         .mtime(0)
         .write(hashed, Compression::default());
     let mut tar = Builder::new(gz);
-    tar.mode(HeaderMode::Deterministic);
-    tar.follow_symlinks(false);
-
     let mut files = 0;
-    let walker = WalkDir::new(source)
-        .follow_links(false)
-        .sort_by_file_name()
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| source.to_path_buf());
-            ArchiveError::Walk {
-                path,
-                source: e.into(),
-            }
-        })?;
-        let file_type = entry.file_type();
-        if !(file_type.is_file() || file_type.is_dir()) {
-            continue;
-        }
-        let relative = entry.path().strip_prefix(source).unwrap_or(entry.path());
-        if exclude(relative, file_type.is_dir()) {
-            continue;
-        }
-        let name = tar_name(relative);
-        if file_type.is_dir() {
-            tar.append_dir(&name, entry.path()).map_err(write_err)?;
-        } else {
-            tar.append_path_with_name(entry.path(), &name)
-                .map_err(write_err)?;
+    fill(&mut |entry| {
+        if matches!(entry, Entry::File { .. }) {
             files += 1;
         }
-    }
+        append(&mut tar, entry)
+    })
+    .map_err(write_err)?;
     let gz = tar.into_inner().map_err(write_err)?;
     let hashed = gz.finish().map_err(write_err)?;
     let (mut buffered, digest, size) = hashed.finish();
@@ -117,6 +136,76 @@ pub fn write_archive(
         size,
         files,
     })
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o100 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Archives `source` into the `tar.gz` file `target`. `exclude(relative_path, is_dir)` returns
+/// true for entries to leave out; it is asked about every entry below the root.
+pub fn write_archive(
+    source: &Path,
+    target: &Path,
+    exclude: &dyn Fn(&Path, bool) -> bool,
+) -> Result<ArchiveSummary, ArchiveError> {
+    let mut walk_error = None;
+    let result = write_archive_with(target, &mut |emit| {
+        let walker = WalkDir::new(source)
+            .follow_links(false)
+            .sort_by_file_name()
+            .min_depth(1)
+            .into_iter()
+            .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let path = e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| source.to_path_buf());
+                    walk_error = Some(ArchiveError::Walk {
+                        path,
+                        source: e.into(),
+                    });
+                    return Err(io::Error::other("walk failed"));
+                }
+            };
+            let file_type = entry.file_type();
+            if !(file_type.is_file() || file_type.is_dir()) {
+                continue;
+            }
+            let relative = entry.path().strip_prefix(source).unwrap_or(entry.path());
+            if exclude(relative, file_type.is_dir()) {
+                continue;
+            }
+            let name = tar_name(relative);
+            if file_type.is_dir() {
+                emit(Entry::Dir(&name))?;
+            } else {
+                let meta = entry.metadata().map_err(io::Error::other)?;
+                let data = std::fs::read(entry.path())?;
+                emit(Entry::File {
+                    name: &name,
+                    data: &data,
+                    executable: is_executable(&meta),
+                })?;
+            }
+        }
+        Ok(())
+    });
+    match (result, walk_error) {
+        (_, Some(e)) => Err(e),
+        (result, None) => result,
+    }
 }
 
 /// The entry name of a relative path: `/`-separated on every platform.

@@ -8,7 +8,9 @@ mod fetch;
 mod storage;
 mod unpack;
 
-pub use archive::{ArchiveError, ArchiveSummary, write_archive};
+pub use archive::{
+    ArchiveError, ArchiveSummary, Entry, EntrySink, EntrySource, write_archive, write_archive_with,
+};
 pub use digest::{Digest, DigestError, DigestWriter};
 pub use fetch::{FetchError, Fetcher, override_host};
 pub use storage::{

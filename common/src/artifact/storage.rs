@@ -185,6 +185,29 @@ impl Storage {
         Ok(self.record(key, file, &summary.digest, summary.size, revision, now))
     }
 
+    /// Archives the entries `fill` emits as `file` of the object, atomically, like
+    /// [`Storage::store_directory`].
+    pub fn store_entries(
+        &self,
+        key: &ObjectKey,
+        file: &str,
+        fill: &mut super::archive::EntrySource<'_>,
+        revision: &str,
+        now: Time,
+    ) -> Result<Artifact, StorageError> {
+        let (dir, final_path) = self.prepare(key, file)?;
+        let _lock = Lock::acquire(&final_path)?;
+        let tmp = dir.join(format!(".{file}.tmp"));
+        let summary = super::archive::write_archive_with(&tmp, fill).inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })?;
+        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
+            path: final_path.clone(),
+            source,
+        })?;
+        Ok(self.record(key, file, &summary.digest, summary.size, revision, now))
+    }
+
     /// Stores bytes (for example a copied OCI layer) as `file` of the object.
     pub fn store_bytes(
         &self,

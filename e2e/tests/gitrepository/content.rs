@@ -147,3 +147,50 @@ async fn sparse_checkouts_and_submodules() {
             .contains("'nope' does not exist")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_of_one_repository_share_the_archive_but_not_the_ignore_rules() {
+    let env = env().await;
+    TestRepo::create(
+        env.repos.path(),
+        "app",
+        &[
+            ("deploy/app.yaml", "a\n"),
+            ("docs/guide.md", "g\n"),
+            ("run.sh", "#!/bin/sh\n"),
+        ],
+    );
+    let server = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let url = format!("{}/app.git", server.url);
+    env.create("first", json!({"url": url, "interval": "1h"}))
+        .await;
+    let first = env.ready("first").await;
+    env.create("second", json!({"url": url, "interval": "1h"}))
+        .await;
+    env.create(
+        "narrow",
+        json!({"url": url, "interval": "1h", "ignore": "/docs\n"}),
+    )
+    .await;
+    let second = env.ready("second").await;
+    let narrow = env.ready("narrow").await;
+    let artifact = |r: &GitRepository| r.status.as_ref().and_then(|s| s.artifact.clone()).unwrap();
+    assert_eq!(
+        artifact(&first).digest,
+        artifact(&second).digest,
+        "same commit, same bytes"
+    );
+    assert_ne!(
+        artifact(&first).path,
+        artifact(&second).path,
+        "each source has its own file"
+    );
+    assert_eq!(artifact_files(&second).await, artifact_files(&first).await);
+    let files = artifact_files(&narrow).await;
+    assert!(
+        files.contains_key("deploy/app.yaml") && !files.contains_key("docs/guide.md"),
+        "{files:?}"
+    );
+}

@@ -80,6 +80,7 @@ async fn env() -> Env {
         },
         requeue_dependency: Duration::from_millis(500),
         jitter_percentage: 0,
+        archives: Default::default(),
     });
     let controller = tokio::spawn(gitrepository::run(ctx, None, 4));
     Env {

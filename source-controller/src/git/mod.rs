@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod known_hosts;
+pub mod tree;
 
 use std::path::Path;
 
@@ -247,7 +248,26 @@ pub fn checkout(
 ) -> Result<Checkout, GitError> {
     let secrets = secrets_of(creds);
     let err = |e: git2::Error| classify(e, &secrets);
-    let repo = Repository::init(dir).map_err(err)?;
+    let repo = fetch(url, creds, plan, dir, false)?;
+    checkout_fetched(&repo, url, creds, plan, &err)
+}
+
+/// Fetches the plan's refspecs into a new repository at `dir` (bare when `bare`).
+pub fn fetch(
+    url: &str,
+    creds: &Credentials,
+    plan: &FetchPlan,
+    dir: &Path,
+    bare: bool,
+) -> Result<Repository, GitError> {
+    let secrets = secrets_of(creds);
+    let err = |e: git2::Error| classify(e, &secrets);
+    let repo = if bare {
+        Repository::init_bare(dir)
+    } else {
+        Repository::init(dir)
+    }
+    .map_err(err)?;
     {
         let mut remote = repo.remote("origin", url).map_err(err)?;
         let extra = headers(creds);
@@ -258,6 +278,31 @@ pub fn checkout(
         let refspecs: Vec<&str> = plan.refspecs.iter().map(String::as_str).collect();
         remote.fetch(&refspecs, Some(&mut fo), None).map_err(err)?;
     }
+    Ok(repo)
+}
+
+/// The commit of the plan in a fetched repository, and the first line of its message.
+pub fn fetched_commit(repo: &Repository, plan: &FetchPlan) -> Result<(Oid, String), GitError> {
+    let oid = Oid::from_str(&plan.commit)
+        .map_err(|_| GitError::NotFound(format!("commit '{}' is not a valid id", plan.commit)))?;
+    let commit = repo
+        .find_commit(oid)
+        .map_err(|_| GitError::NotFound(format!("commit '{}' not found", plan.commit)))?;
+    let summary = String::from_utf8_lossy(commit.message_bytes())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok((oid, summary))
+}
+
+fn checkout_fetched(
+    repo: &Repository,
+    url: &str,
+    creds: &Credentials,
+    plan: &FetchPlan,
+    err: &dyn Fn(git2::Error) -> GitError,
+) -> Result<Checkout, GitError> {
     let oid = Oid::from_str(&plan.commit).map_err(err)?;
     let commit = repo
         .find_commit(oid)

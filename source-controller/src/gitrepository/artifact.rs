@@ -12,7 +12,7 @@ use super::source::{
     checkout, copy_includes, included_artifacts, load_credentials, remote_target, up_to_date,
     validate_url,
 };
-use super::{Context, Success, key_of, refresh_url};
+use super::{Context, Success, key_of, refresh_url, tree_archive};
 use crate::error::Error;
 
 /// Runs storage -> source -> artifact, updating `status` and `conds` as it goes.
@@ -111,36 +111,51 @@ pub(super) async fn run_steps(
             now,
         );
     }
-    let workdir = tempfile::tempdir()
-        .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
-    let checked_out = checkout(repo, &creds, &target, workdir.path(), timeout).await?;
-    copy_includes(repo, ctx, &included, workdir.path())?;
-
-    // Artifact.
-    let rules = IgnoreRules::load(workdir.path(), repo.spec.ignore.as_deref())
-        .map_err(|e| Error::Ignore(e.to_string()))?;
-    let storage = ctx.storage.clone();
     let file = format!("{}.tar.gz", target.commit);
-    let (source, revision, stored_at) = (
-        workdir.path().to_path_buf(),
-        target.revision.clone(),
-        now.clone(),
-    );
-    let key_for_store = key.clone();
-    let artifact = tokio::task::spawn_blocking(move || {
-        let exclude = |path: &std::path::Path, is_dir: bool| rules.excluded(path, is_dir);
-        storage.store_directory(
-            &key_for_store,
+    let (artifact, summary) = if tree_archive::applies(repo, included.len()) {
+        tree_archive::fetch_and_archive(
+            repo,
+            &creds,
+            &target,
+            timeout,
+            &ctx.storage,
+            &key,
             &file,
-            &source,
-            &exclude,
-            &revision,
-            stored_at,
+            now,
+            &ctx.archives,
         )
-    })
-    .await
-    .map_err(|e| Error::Storage(format!("archiving panicked: {e}")))?
-    .map_err(|e| Error::Storage(format!("failed to archive artifact: {e}")))?;
+        .await?
+    } else {
+        let workdir = tempfile::tempdir()
+            .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
+        let checked_out = checkout(repo, &creds, &target, workdir.path(), timeout).await?;
+        copy_includes(repo, ctx, &included, workdir.path())?;
+        let rules = IgnoreRules::load(workdir.path(), repo.spec.ignore.as_deref())
+            .map_err(|e| Error::Ignore(e.to_string()))?;
+        let storage = ctx.storage.clone();
+        let (source, revision, stored_at, file) = (
+            workdir.path().to_path_buf(),
+            target.revision.clone(),
+            now.clone(),
+            file.clone(),
+        );
+        let key_for_store = key.clone();
+        let artifact = tokio::task::spawn_blocking(move || {
+            let exclude = |path: &std::path::Path, is_dir: bool| rules.excluded(path, is_dir);
+            storage.store_directory(
+                &key_for_store,
+                &file,
+                &source,
+                &exclude,
+                &revision,
+                stored_at,
+            )
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("archiving panicked: {e}")))?
+        .map_err(|e| Error::Storage(format!("failed to archive artifact: {e}")))?;
+        (artifact, checked_out.summary)
+    };
     let changed =
         status.artifact.as_ref().and_then(|a| a.digest.as_ref()) != artifact.digest.as_ref();
     let file_name = artifact.path.rsplit('/').next().map(str::to_string);
@@ -165,7 +180,7 @@ pub(super) async fn run_steps(
     {
         tracing::warn!(error = %e, "artifact garbage collection failed");
     }
-    let summary: String = checked_out.summary.chars().take(50).collect();
+    let summary: String = summary.chars().take(50).collect();
     Ok(Success {
         new_artifact: changed.then_some(summary),
     })

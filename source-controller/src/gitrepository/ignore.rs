@@ -85,6 +85,16 @@ impl IgnoreRules {
                 sourceignores.push((entry.parent().unwrap_or(root).to_path_buf(), text));
             }
         }
+        Self::from_sources(root, sourceignores, spec_ignore)
+    }
+
+    /// The rules of a tree rooted at `root` (which need not exist on disk) given its
+    /// `.sourceignore` files as (directory, content) pairs, in walk order.
+    pub fn from_sources(
+        root: &Path,
+        sourceignores: Vec<(PathBuf, String)>,
+        spec_ignore: Option<&str>,
+    ) -> Result<Self, IgnoreError> {
         let spec_lines = spec_ignore.map(patterns).unwrap_or_default();
         let user_patterns =
             !spec_lines.is_empty() || sourceignores.iter().any(|(_, t)| !patterns(t).is_empty());

@@ -6,6 +6,9 @@ mod artifact;
 pub mod ignore;
 pub mod reference;
 pub mod source;
+mod tree_archive;
+
+pub use tree_archive::ArchiveCache;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -85,7 +85,7 @@ pub async fn load_credentials(
     credentials(&secret_ref.name, &data, scheme).map_err(|e| Error::Auth(e.to_string()))
 }
 
-fn git_error(context: &str, url: &str, e: GitError) -> Error {
+pub(super) fn git_error(context: &str, url: &str, e: GitError) -> Error {
     let url = redact(url, &[]);
     match e {
         GitError::Auth(m) => Error::Auth(format!("{context} '{url}': {m}")),
@@ -96,7 +96,7 @@ fn git_error(context: &str, url: &str, e: GitError) -> Error {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     timeout: Duration,
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
