@@ -7,3 +7,4 @@ pub use rill::git_server as git_http;
 pub mod git_repo;
 pub mod git_ssh;
 pub mod registry;
+pub mod tls_front;

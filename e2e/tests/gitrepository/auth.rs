@@ -114,3 +114,90 @@ async fn ssh_checks_host_keys_against_known_hosts() {
     );
     env.failed_with("no-secret", "AuthenticationFailed").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_servers_with_a_private_ca_need_its_ca_crt() {
+    if !e2e::tls_front::TlsFront::available() {
+        eprintln!("skipping: openssl or python3 is not installed");
+        return;
+    }
+    let env = env().await;
+    TestRepo::create(env.repos.path(), "app", APP);
+    let plain = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let front = e2e::tls_front::TlsFront::start(&plain.url);
+    let url = format!("{}/app.git", front.url);
+    let other_ca = e2e::tls_front::make_ca(env.repos.path(), "other-ca");
+    env.secret("ca", &[("ca.crt", &front.ca_pem)]).await;
+    env.secret("wrong-ca", &[("ca.crt", &other_ca)]).await;
+    env.secret("client-cert", &[("tls.crt", "x"), ("tls.key", "y")])
+        .await;
+
+    env.create(
+        "trusted",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "ca"}}),
+    )
+    .await;
+    let repo = env.ready("trusted").await;
+    assert!(artifact_files(&repo).await.contains_key("deploy/app.yaml"));
+
+    env.create("untrusted", json!({"url": url, "interval": "1h"}))
+        .await;
+    let repo = env.failed_with("untrusted", "GitOperationFailed").await;
+    assert!(
+        condition(&repo, "Ready")
+            .unwrap()
+            .2
+            .to_lowercase()
+            .contains("certificate"),
+        "{:?}",
+        condition(&repo, "Ready")
+    );
+
+    env.create(
+        "wrong",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "wrong-ca"}}),
+    )
+    .await;
+    let repo = env
+        .wait("wrong", "a failure", |r| {
+            ready(r).is_some_and(|(s, _)| s == "False")
+        })
+        .await;
+    assert!(
+        condition(&repo, "Ready")
+            .unwrap()
+            .2
+            .contains("unknown authority"),
+        "{:?}",
+        condition(&repo, "Ready")
+    );
+
+    env.create(
+        "mtls",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "client-cert"}}),
+    )
+    .await;
+    let repo = env.failed_with("mtls", "AuthenticationFailed").await;
+    assert!(
+        condition(&repo, "Ready")
+            .unwrap()
+            .2
+            .contains("client certificates")
+    );
+
+    // proxies are not supported for Git yet: a clear stall, never a silent direct connection
+    env.create(
+        "proxied",
+        json!({"url": url, "interval": "1h", "proxySecretRef": {"name": "ca"}}),
+    )
+    .await;
+    let repo = env.failed_with("proxied", "Unsupported").await;
+    assert!(
+        condition(&repo, "Ready")
+            .unwrap()
+            .2
+            .contains("proxySecretRef")
+    );
+}

@@ -16,6 +16,8 @@ pub struct Credentials {
     pub ssh_identity: Option<(String, Option<String>)>,
     /// Accepted SSH host keys.
     pub known_hosts: Option<KnownHosts>,
+    /// Certificate authorities for HTTPS (`ca.crt`).
+    pub ca: Option<super::tls::CustomCa>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -31,6 +33,7 @@ impl std::fmt::Debug for Credentials {
                 &self.ssh_identity.as_ref().map(|_| "<redacted>"),
             )
             .field("known_hosts", &self.known_hosts.is_some())
+            .field("ca", &self.ca.is_some())
             .finish()
     }
 }
@@ -60,15 +63,15 @@ pub fn credentials(
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .filter(|v| !v.is_empty())
     };
-    if ["ca.crt", "caFile", "tls.crt", "tls.key"]
-        .iter()
-        .any(|k| data.contains_key(*k))
-    {
+    if ["tls.crt", "tls.key"].iter().any(|k| data.contains_key(*k)) {
         return Err(err(
-            "custom TLS settings (ca.crt, tls.crt, tls.key) are not supported yet",
+            "client certificates (tls.crt, tls.key) are not supported by Rill's Git client yet",
         ));
     }
     let mut creds = Credentials::default();
+    if let Some(ca) = data.get("ca.crt").or_else(|| data.get("caFile")) {
+        creds.ca = Some(super::tls::CustomCa::from_pem(ca).map_err(|e| err(&e))?);
+    }
     match scheme {
         "ssh" => {
             let identity = text("identity").ok_or_else(|| err("'identity' is required for SSH"))?;

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod known_hosts;
+pub mod tls;
 pub mod tree;
 
 use std::path::Path;
@@ -158,6 +159,17 @@ fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
         ))
     });
     cb.certificate_check(move |cert, host| {
+        if let Some(x509) = cert.as_x509() {
+            return match &creds.ca {
+                None => Ok(CertificateCheckStatus::CertificatePassthrough),
+                Some(ca) => ca
+                    .verify(x509.data(), host)
+                    .map(|()| CertificateCheckStatus::CertificateOk)
+                    .map_err(|m| {
+                        git2::Error::new(git2::ErrorCode::Certificate, git2::ErrorClass::Ssl, m)
+                    }),
+            };
+        }
         let Some(hostkey) = cert.as_hostkey() else {
             return Ok(CertificateCheckStatus::CertificatePassthrough);
         };

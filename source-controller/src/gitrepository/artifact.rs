@@ -38,6 +38,11 @@ pub(super) async fn run_steps(
             "spec.provider other than 'generic' is not supported by Rill yet".into(),
         ));
     }
+    if repo.spec.proxy_secret_ref.is_some() {
+        return Err(Error::Unsupported(
+            "spec.proxySecretRef is not supported for GitRepository by Rill yet".into(),
+        ));
+    }
     let scheme = validate_url(&repo.spec.url)?;
 
     // Storage: the recorded artifact must still be on disk with its digest.
