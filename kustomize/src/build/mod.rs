@@ -16,6 +16,7 @@ mod namespace;
 mod patches;
 mod replacements;
 mod transformers;
+mod vars;
 
 use images::{apply_images, apply_replicas};
 use metadata::apply_metadata;
@@ -23,6 +24,15 @@ use namespace::{NamespaceOptions, apply_namespace};
 use patches::{apply_json6902_patches, apply_patches};
 use replacements::apply_replacements;
 use transformers::{run_generator, run_transformer};
+
+/// What the accumulation carries across kustomizations: the directories being built (cycle
+/// detection), the vars declared so far and the varReference specs of `configurations`.
+#[derive(Default)]
+struct State {
+    stack: Vec<PathBuf>,
+    vars: Vec<vars::Var>,
+    var_references: Vec<crate::fieldspec::FieldSpec>,
+}
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,7 +74,8 @@ fn is_remote(target: &str) -> bool {
 
 /// Builds the kustomization in `dir` into resources, in output order.
 pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
-    let mut resources = accumulate(dir, options, &mut Vec::new(), Vec::new())?;
+    let mut state = State::default();
+    let mut resources = accumulate(dir, options, &mut state, Vec::new())?;
     let before = crate::names::Snapshot::take(&resources);
     for resource in resources.iter_mut().filter(|r| r.needs_hash) {
         let hash = crate::generators::content_hash(&resource.object);
@@ -76,6 +87,9 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
         resource.needs_hash = false;
     }
     crate::names::fix_references(&mut resources, &before).map_err(Error::Resource)?;
+    let mut references = vars::builtin_references();
+    references.extend(state.var_references);
+    vars::apply(&mut resources, &state.vars, &references)?;
     for resource in &mut resources {
         drop_empty_annotations(resource);
     }
@@ -161,18 +175,18 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 fn accumulate(
     dir: &Path,
     options: &Options,
-    stack: &mut Vec<PathBuf>,
+    state: &mut State,
     mut resources: Vec<Resource>,
 ) -> Result<Vec<Resource>, Error> {
     let canonical = dir.canonicalize().map_err(|e| io(dir, e))?;
     confined(&canonical, options)?;
-    if stack.contains(&canonical) {
+    if state.stack.contains(&canonical) {
         return Err(Error::Resource(format!(
             "cycle detected: {} includes itself",
             dir.display()
         )));
     }
-    stack.push(canonical.clone());
+    state.stack.push(canonical.clone());
     let path = find(dir)?.ok_or_else(|| {
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
@@ -210,7 +224,7 @@ fn accumulate(
                     target.display()
                 )));
             }
-            accumulate(&target, options, stack, Vec::new())?
+            accumulate(&target, options, state, Vec::new())?
         } else {
             match preloaded.remove(&target) {
                 Some(loaded) => loaded?,
@@ -260,11 +274,33 @@ fn accumulate(
             )));
         }
         // A component transforms what its parent has accumulated so far.
-        resources = accumulate(&target, options, stack, resources)?;
+        resources = accumulate(&target, options, state, resources)?;
+    }
+    for entry in k.strings("configurations")? {
+        let text = String::from_utf8_lossy(&read_restricted(dir, &entry, options)?).into_owned();
+        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+            path: dir.join(&entry),
+            message: e.to_string(),
+        })?;
+        for doc in docs.iter().filter_map(Value::as_object) {
+            for (key, specs) in doc {
+                if key != "varReference" {
+                    return Err(Error::Unsupported(format!(
+                        "{}: '{key}' in configurations is not supported by Rill's kustomize engine yet",
+                        dir.join(&entry).display()
+                    )));
+                }
+                state.var_references.extend(
+                    specs
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(crate::fieldspec::FieldSpec::parse),
+                );
+            }
+        }
     }
     for unsupported in [
-        "vars",
-        "configurations",
         "openapi",
         "crds",
         "validators",
@@ -282,7 +318,7 @@ fn accumulate(
     let read = |relative: &str| read_restricted(dir, relative, options);
     crate::generators::generate(&k, &mut resources, &read, options.environment)?;
     for entry in k.strings("generators")? {
-        for config in &plugin_configs(&entry, dir, options, stack, &read)? {
+        for config in &plugin_configs(&entry, dir, options, state, &read)? {
             run_generator(&k, config, &mut resources, &read, options.environment)?;
         }
     }
@@ -304,13 +340,14 @@ fn accumulate(
     apply_images(&k, &mut resources)?;
     apply_replacements(&k, &mut resources, &read)?;
     for entry in k.strings("transformers")? {
-        for config in &plugin_configs(&entry, dir, options, stack, &read)? {
+        for config in &plugin_configs(&entry, dir, options, state, &read)? {
             run_transformer(&k, config, &mut resources, options)?;
         }
     }
     crate::names::fix_references(&mut resources, &before)
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
-    stack.pop();
+    vars::merge(&mut state.vars, vars::declared(&k)?, &resources)?;
+    state.stack.pop();
     Ok(resources)
 }
 
@@ -353,7 +390,7 @@ fn plugin_configs(
     entry: &str,
     dir: &Path,
     options: &Options,
-    stack: &mut Vec<PathBuf>,
+    state: &mut State,
     read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
 ) -> Result<Vec<Value>, Error> {
     let yaml_error = |path: PathBuf, e: crate::yaml::YamlError| Error::Yaml {
@@ -365,7 +402,7 @@ fn plugin_configs(
     }
     let target = dir.join(entry);
     if target.is_dir() {
-        let loaded = accumulate(&target, options, stack, Vec::new())?;
+        let loaded = accumulate(&target, options, state, Vec::new())?;
         return Ok(loaded.into_iter().map(|r| r.object).collect());
     }
     let text = String::from_utf8_lossy(&read(entry)?).into_owned();

@@ -1,0 +1,31 @@
+//! Rill's own kustomize cases (`testdata/`): each builds to the bytes `kubectl kustomize`
+//! printed for it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+#[test]
+fn own_cases_match_kubectl_kustomize() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+    {
+        let case = entry.path();
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap())
+                .unwrap();
+        let dir = case
+            .join("input")
+            .join(meta["build_dir"].as_str().unwrap_or("."));
+        let expected = std::fs::read_to_string(case.join("expected.yaml")).unwrap();
+        let built = kustomize::build_yaml(&dir, &kustomize::Options::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        assert_eq!(built, expected, "{}", case.display());
+        checked += 1;
+    }
+    assert!(checked >= 2, "the test data is missing");
+}
