@@ -76,7 +76,8 @@ impl FieldSpec {
         self.matches(&resource.id())
     }
 
-    fn matches(&self, id: &ResId) -> bool {
+    /// Whether the spec applies to a resource with this id.
+    pub fn matches(&self, id: &ResId) -> bool {
         self.group.as_ref().is_none_or(|g| *g == id.group)
             && self.version.as_ref().is_none_or(|v| *v == id.version)
             && self.kind.as_ref().is_none_or(|k| *k == id.kind)

@@ -69,7 +69,7 @@ fn at_mut<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
 
 /// A place that may hold a reference: the value to rewrite and the referenced kind.
 struct Slot<'a> {
-    kind: &'static str,
+    kind: &'a str,
     value: &'a mut Value,
     /// Namespace given next to the reference (RBAC subjects), if any.
     namespace: Option<String>,
@@ -184,6 +184,99 @@ fn push<'a>(holder: &'a mut Value, field: &str, kind: &'static str, out: &mut Ve
             value,
             namespace: None,
         });
+    }
+}
+
+/// A `nameReference` entry of `configurations`: fields (per referrer) that hold names of
+/// objects of `kind`.
+#[derive(Clone, Debug)]
+pub struct NameReference {
+    /// The referenced kind.
+    pub kind: String,
+    /// Where referrers hold the name.
+    pub field_specs: Vec<crate::fieldspec::FieldSpec>,
+}
+
+impl NameReference {
+    /// Parses one `nameReference` entry.
+    pub fn parse(value: &Value) -> Option<Self> {
+        let kind = value.get("kind")?.as_str()?.to_string();
+        let field_specs = value
+            .get("fieldSpecs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(crate::fieldspec::FieldSpec::parse)
+            .collect();
+        Some(Self { kind, field_specs })
+    }
+}
+
+fn custom_slots<'a>(resource: &'a mut Resource, custom: &'a [NameReference]) -> Vec<Slot<'a>> {
+    let id = resource.id();
+    let mut wanted: Vec<(&'a str, Vec<&'a str>)> = Vec::new();
+    for reference in custom {
+        for spec in reference.field_specs.iter().filter(|s| s.matches(&id)) {
+            wanted.push((reference.kind.as_str(), spec.path.split('/').collect()));
+        }
+    }
+    let mut found = Vec::new();
+    if !wanted.is_empty() {
+        collect_many(&mut resource.object, &wanted, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|(kind, value)| Slot {
+            kind,
+            value,
+            namespace: None,
+        })
+        .collect()
+}
+
+/// Walks several paths in one mutable pass (paths sharing a prefix descend together; lists
+/// are walked element by element; a list at the end yields its string items).
+fn collect_many<'a>(
+    value: &'a mut Value,
+    paths: &[(&'a str, Vec<&'a str>)],
+    out: &mut Vec<(&'a str, &'a mut Value)>,
+) {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                collect_many(item, paths, out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let here: Vec<(&'a str, Vec<&'a str>)> = paths
+                    .iter()
+                    .filter(|(_, p)| {
+                        p.first().map(|f| f.trim_end_matches("[]")) == Some(key.as_str())
+                    })
+                    .map(|(k, p)| (*k, p[1..].to_vec()))
+                    .collect();
+                if here.is_empty() {
+                    continue;
+                }
+                if let Some((kind, _)) = here.iter().find(|(_, p)| p.is_empty()) {
+                    match child {
+                        Value::Array(items) => {
+                            out.extend(
+                                items
+                                    .iter_mut()
+                                    .filter(|i| i.is_string())
+                                    .map(|v| (*kind, v)),
+                            );
+                        }
+                        other => out.push((kind, other)),
+                    }
+                    continue;
+                }
+                collect_many(child, &here, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -324,7 +417,11 @@ fn namespace_of(ns: &str) -> &str {
 
 /// Rewrites references to resources renamed since `before` was taken; a reference that could
 /// mean several renamed objects is an error, as in kustomize.
-pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(), String> {
+pub fn fix_references(
+    resources: &mut [Resource],
+    before: &Snapshot,
+    custom: &[NameReference],
+) -> Result<(), String> {
     for resource in resources.iter() {
         if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
             continue;
@@ -371,38 +468,54 @@ pub fn fix_references(resources: &mut [Resource], before: &Snapshot) -> Result<(
             .before(resource.serial)
             .map(|id| id.2.clone())
             .unwrap_or_else(|| current[index].2.clone());
-        for slot in slots(resource) {
-            let Some(name) = slot.value.as_str().map(str::to_string) else {
-                continue;
-            };
-            let wanted_ns = slot
-                .namespace
-                .clone()
-                .unwrap_or_else(|| referrer_namespace.clone());
-            let candidates: Vec<usize> = by_name
-                .get(&(slot.kind, name.as_str()))
-                .into_iter()
-                .flatten()
-                .filter(|(_, old_ns)| {
-                    CLUSTER_SCOPED.contains(&slot.kind)
-                        || namespace_of(old_ns) == namespace_of(&wanted_ns)
-                })
-                .map(|(i, _)| *i)
-                .collect();
-            match candidates.as_slice() {
-                [] => {}
-                [only] => *slot.value = Value::String(current[*only].1.clone()),
-                several => {
-                    let names: Vec<String> = several
-                        .iter()
-                        .map(|i| format!("{}/{}.{}", current[*i].0, current[*i].1, current[*i].2))
-                        .collect();
-                    return Err(format!(
-                        "updating name reference to {} '{name}': found multiple possible referrals: {}",
-                        slot.kind,
-                        names.join(", ")
-                    ));
-                }
+        let builtin = slots(resource);
+        rewrite(builtin, &referrer_namespace, &by_name, &current)?;
+        let extra = custom_slots(resource, custom);
+        rewrite(extra, &referrer_namespace, &by_name, &current)?;
+    }
+    Ok(())
+}
+
+type ByName<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<(usize, &'a str)>>;
+
+/// Rewrites the references found in `slots` to the new names of renamed objects.
+fn rewrite(
+    slots: Vec<Slot<'_>>,
+    referrer_namespace: &str,
+    by_name: &ByName<'_>,
+    current: &[(String, String, String)],
+) -> Result<(), String> {
+    for slot in slots {
+        let Some(name) = slot.value.as_str().map(str::to_string) else {
+            continue;
+        };
+        let wanted_ns = slot
+            .namespace
+            .clone()
+            .unwrap_or_else(|| referrer_namespace.to_string());
+        let candidates: Vec<usize> = by_name
+            .get(&(slot.kind, name.as_str()))
+            .into_iter()
+            .flatten()
+            .filter(|(_, old_ns)| {
+                CLUSTER_SCOPED.contains(&slot.kind)
+                    || namespace_of(old_ns) == namespace_of(&wanted_ns)
+            })
+            .map(|(i, _)| *i)
+            .collect();
+        match candidates.as_slice() {
+            [] => {}
+            [only] => *slot.value = Value::String(current[*only].1.clone()),
+            several => {
+                let names: Vec<String> = several
+                    .iter()
+                    .map(|i| format!("{}/{}.{}", current[*i].0, current[*i].1, current[*i].2))
+                    .collect();
+                return Err(format!(
+                    "updating name reference to {} '{name}': found multiple possible referrals: {}",
+                    slot.kind,
+                    names.join(", ")
+                ));
             }
         }
     }

@@ -32,6 +32,8 @@ struct State {
     stack: Vec<PathBuf>,
     vars: Vec<vars::Var>,
     var_references: Vec<crate::fieldspec::FieldSpec>,
+    name_references: Vec<crate::names::NameReference>,
+    namespace_specs: Vec<crate::fieldspec::FieldSpec>,
 }
 
 /// Which files a kustomization may read.
@@ -86,7 +88,8 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
         resource.rename(format!("{name}-{hash}"));
         resource.needs_hash = false;
     }
-    crate::names::fix_references(&mut resources, &before).map_err(Error::Resource)?;
+    crate::names::fix_references(&mut resources, &before, &state.name_references)
+        .map_err(Error::Resource)?;
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;
@@ -284,19 +287,24 @@ fn accumulate(
         })?;
         for doc in docs.iter().filter_map(Value::as_object) {
             for (key, specs) in doc {
-                if key != "varReference" {
-                    return Err(Error::Unsupported(format!(
-                        "{}: '{key}' in configurations is not supported by Rill's kustomize engine yet",
-                        dir.join(&entry).display()
-                    )));
+                let items = specs.as_array().into_iter().flatten();
+                match key.as_str() {
+                    "varReference" => state
+                        .var_references
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "nameReference" => state
+                        .name_references
+                        .extend(items.filter_map(crate::names::NameReference::parse)),
+                    "namespace" => state
+                        .namespace_specs
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    _ => {
+                        return Err(Error::Unsupported(format!(
+                            "{}: '{key}' in configurations is not supported by Rill's kustomize engine yet",
+                            dir.join(&entry).display()
+                        )));
+                    }
                 }
-                state.var_references.extend(
-                    specs
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(crate::fieldspec::FieldSpec::parse),
-                );
             }
         }
     }
@@ -326,6 +334,17 @@ fn accumulate(
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
         apply_namespace(&mut resources, &namespace, NamespaceOptions::default())?;
+        for resource in resources.iter_mut() {
+            crate::fieldspec::visit(
+                resource,
+                &state.namespace_specs,
+                &mut |parent, field, spec| {
+                    if spec.create || parent.contains_key(field) {
+                        parent.insert(field.to_string(), Value::String(namespace.clone()));
+                    }
+                },
+            );
+        }
     }
     let (prefix, suffix) = (
         k.string("namePrefix").unwrap_or_default(),
@@ -344,7 +363,7 @@ fn accumulate(
             run_transformer(&k, config, &mut resources, options)?;
         }
     }
-    crate::names::fix_references(&mut resources, &before)
+    crate::names::fix_references(&mut resources, &before, &state.name_references)
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
     vars::merge(&mut state.vars, vars::declared(&k)?, &resources)?;
     state.stack.pop();
