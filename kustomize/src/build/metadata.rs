@@ -47,8 +47,19 @@ pub(super) fn pairs(
     Ok(out)
 }
 
+/// Extra field specs from `configurations` for `commonLabels` and `commonAnnotations`.
+#[derive(Clone, Debug, Default)]
+pub(super) struct MetadataSpecs {
+    pub(super) common_labels: Vec<FieldSpec>,
+    pub(super) common_annotations: Vec<FieldSpec>,
+}
+
 /// Applies `labels`, then `commonLabels`, then `commonAnnotations`.
-pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
+pub(super) fn apply_metadata(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    extra: &MetadataSpecs,
+) -> Result<(), Error> {
     for entry in &k.list("labels")? {
         if let Some(unknown) = entry
             .as_object()
@@ -86,10 +97,13 @@ pub(super) fn apply_metadata(k: &Kustomization, resources: &mut [Resource]) -> R
         set_all(resources, &specs, &pairs);
     }
     let common = pairs(k, "commonLabels", k.fields.get("commonLabels"))?;
-    let specs = [builtin(SELECTOR_LABELS), builtin(METADATA_LABELS)].concat();
+    let mut specs = [builtin(SELECTOR_LABELS), builtin(METADATA_LABELS)].concat();
+    specs.extend(extra.common_labels.iter().cloned());
     set_all(resources, &specs, &common);
     let annotations = pairs(k, "commonAnnotations", k.fields.get("commonAnnotations"))?;
-    set_all(resources, &builtin(ANNOTATIONS), &annotations);
+    let mut specs = builtin(ANNOTATIONS);
+    specs.extend(extra.common_annotations.iter().cloned());
+    set_all(resources, &specs, &annotations);
     Ok(())
 }
 

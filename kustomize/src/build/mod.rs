@@ -34,6 +34,7 @@ struct State {
     var_references: Vec<crate::fieldspec::FieldSpec>,
     name_references: Vec<crate::names::NameReference>,
     namespace_specs: Vec<crate::fieldspec::FieldSpec>,
+    metadata_specs: metadata::MetadataSpecs,
 }
 
 /// Which files a kustomization may read.
@@ -298,6 +299,14 @@ fn accumulate(
                     "namespace" => state
                         .namespace_specs
                         .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "commonLabels" => state
+                        .metadata_specs
+                        .common_labels
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "commonAnnotations" => state
+                        .metadata_specs
+                        .common_annotations
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
                     _ => {
                         return Err(Error::Unsupported(format!(
                             "{}: '{key}' in configurations is not supported by Rill's kustomize engine yet",
@@ -353,7 +362,7 @@ fn accumulate(
     if !prefix.is_empty() || !suffix.is_empty() {
         crate::names::prefix_suffix(&mut resources, &prefix, &suffix);
     }
-    apply_metadata(&k, &mut resources)?;
+    apply_metadata(&k, &mut resources, &state.metadata_specs)?;
     apply_json6902_patches(&k, &mut resources, options)?;
     apply_replicas(&k, &mut resources)?;
     apply_images(&k, &mut resources)?;
