@@ -263,6 +263,14 @@ pub fn generate(
                 (Behavior::Create, None) => {
                     let mut resource = Resource::new(object);
                     resource.needs_hash = !no_hash;
+                    resource.origin = Some(crate::resource::Origin::Generator {
+                        kustomization: k.path.canonicalize().unwrap_or_else(|_| k.path.clone()),
+                        kind: if kind == "ConfigMap" {
+                            "ConfigMapGenerator"
+                        } else {
+                            "SecretGenerator"
+                        },
+                    });
                     resources.push(resource);
                 }
                 (_, None) => {

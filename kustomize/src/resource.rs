@@ -16,6 +16,22 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Identifies the resource across transformations that add, remove or reorder others.
     pub serial: u64,
+    /// Where the resource came from (for `buildMetadata: [originAnnotations]`).
+    pub origin: Option<Origin>,
+}
+
+/// Where a resource came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A file (absolute path).
+    File(std::path::PathBuf),
+    /// A built-in generator configured in a kustomization file (absolute path).
+    Generator {
+        /// The kustomization file.
+        kustomization: std::path::PathBuf,
+        /// `ConfigMapGenerator` or `SecretGenerator`.
+        kind: &'static str,
+    },
 }
 
 static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -43,6 +59,7 @@ impl Resource {
             previous_names: Vec::new(),
             needs_hash: false,
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            origin: None,
         }
     }
 

@@ -320,3 +320,21 @@ async fn ignored_paths_keep_their_live_values() {
     let image = spec.template.spec.unwrap().containers[0].image.clone();
     assert_eq!(image.as_deref(), Some("nginx:1.28"), "the rest follows Git");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn build_metadata_records_where_objects_came_from() {
+    let env = env(&[]).await;
+    let repo = env.repo("app", &[("apps/cm.yaml", &config_map("settings", "x"))]);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    env.kustomization("default", "app", json!({"path": "./apps", "targetNamespace": "default", "buildMetadata": ["originAnnotations"]})).await;
+    env.ready_at("default", "app", &head).await;
+    let cm = env.config_map("default", "settings").await.unwrap();
+    let annotations = cm.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("config.kubernetes.io/origin")
+            .map(String::as_str),
+        Some("path: cm.yaml\n")
+    );
+}

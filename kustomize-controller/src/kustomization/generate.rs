@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rill_common::api::kustomize_v1::{Image, KustomizationSpec, Selector};
+use rill_common::api::kustomize_v1::{BuildMetadataOption, Image, KustomizationSpec, Selector};
 use serde_json::{Map, Value, json};
 
 /// Why the kustomization file could not be prepared.
@@ -201,6 +201,16 @@ pub fn merge_spec(
     }
     for image in spec.images.iter().flatten() {
         merge_image(map, image);
+    }
+    if let Some(options) = spec.build_metadata.as_ref().filter(|o| !o.is_empty()) {
+        let names: Vec<Value> = options
+            .iter()
+            .map(|o| match o {
+                BuildMetadataOption::OriginAnnotations => json!("originAnnotations"),
+                BuildMetadataOption::TransformerAnnotations => json!("transformerAnnotations"),
+            })
+            .collect();
+        map.insert("buildMetadata".into(), Value::Array(names));
     }
     Ok(())
 }

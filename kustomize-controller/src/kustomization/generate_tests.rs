@@ -88,6 +88,7 @@ fn spec_overrides_merge_into_an_existing_kustomization() {
         "components": ["comp", "missing"],
         "ignoreMissingComponents": true,
         "images": [{"name": "app", "newTag": "v2"}, {"name": "db", "newName": "pg"}],
+        "buildMetadata": ["originAnnotations"],
     }));
     s.patches = Some(vec![Patch {
         patch: "- op: remove\n  path: /data\n".into(),
@@ -106,6 +107,7 @@ fn spec_overrides_merge_into_an_existing_kustomization() {
         json!([{"name": "app", "newTag": "v2"}, {"name": "db", "newName": "pg"}])
     );
     assert_eq!(doc["patches"][0]["target"], json!({"kind": "ConfigMap"}));
+    assert_eq!(doc["buildMetadata"], json!(["originAnnotations"]));
 }
 
 #[test]

@@ -67,8 +67,6 @@ fn unsupported(ks: &Kustomization) -> Option<&'static str> {
         Some("spec.decryption")
     } else if spec.kube_config.is_some() {
         Some("spec.kubeConfig")
-    } else if spec.build_metadata.as_ref().is_some_and(|e| !e.is_empty()) {
-        Some("spec.buildMetadata")
     } else {
         None
     }

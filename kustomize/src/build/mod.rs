@@ -13,6 +13,7 @@ use crate::yaml::{read_documents, to_yaml};
 mod images;
 mod metadata;
 mod namespace;
+mod origin;
 mod patches;
 mod replacements;
 mod transformers;
@@ -94,6 +95,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;
+    origin::annotate(dir, &mut resources)?;
     for resource in &mut resources {
         drop_empty_annotations(resource);
     }
@@ -323,7 +325,6 @@ fn accumulate(
         "validators",
         "helmCharts",
         "helmChartInflationGenerator",
-        "buildMetadata",
     ] {
         if k.fields.get(unsupported).is_some_and(|v| !v.is_null()) {
             return Err(Error::Unsupported(format!(
@@ -503,6 +504,10 @@ fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error>
     {
         meta.remove("annotations");
     }
-    out.push(Resource::new(doc));
+    let mut resource = Resource::new(doc);
+    resource.origin = Some(crate::resource::Origin::File(
+        path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+    ));
+    out.push(resource);
     Ok(())
 }
