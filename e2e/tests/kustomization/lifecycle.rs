@@ -169,3 +169,45 @@ async fn cel_expressions_drive_health_and_dependencies() {
         Some("True".to_string())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crds_and_namespaces_are_applied_before_what_needs_them() {
+    let env = env(&[]).await;
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names:\n    kind: Widget\n    plural: widgets\n    singular: widget\n    listKind: WidgetList\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: factory\n";
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: sprocket\n  namespace: factory\nspec:\n  size: 3\n";
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: factory\ndata:\n  a: b\n";
+    let repo = env.repo(
+        "app",
+        &[
+            ("all/widget.yaml", widget),
+            ("all/cm.yaml", cm),
+            ("all/crd.yaml", crd),
+            ("all/ns.yaml", ns),
+        ],
+    );
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    env.kustomization("default", "all", json!({"path": "./all"}))
+        .await;
+    let ks = env.ready_at("default", "all", &head).await;
+    assert_eq!(
+        inventory(&ks),
+        vec![
+            "_factory__Namespace@v1",
+            "_widgets.example.com_apiextensions.k8s.io_CustomResourceDefinition@v1",
+            "factory_settings__ConfigMap@v1",
+            "factory_sprocket_example.com_Widget@v1",
+        ]
+    );
+    let (ok, out) = env.kubectl(&[
+        "get",
+        "widgets.example.com",
+        "sprocket",
+        "-n",
+        "factory",
+        "-o",
+        "jsonpath={.spec.size}",
+    ]);
+    assert!(ok && out.trim() == "3", "{out}");
+}
