@@ -7,6 +7,7 @@ pub mod git;
 pub mod gitrepository;
 pub mod oci;
 pub mod ocirepository;
+pub mod outcome;
 pub mod server;
 
 use std::path::PathBuf;

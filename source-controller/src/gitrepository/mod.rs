@@ -11,7 +11,6 @@ mod tree_archive;
 pub use tree_archive::ArchiveCache;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -23,10 +22,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
 use rill_common::artifact::{ObjectKey, Storage};
-use rill_common::conditions::{self, Outcome, Status, reasons, types};
-use rill_common::runtime::error_policy::{ErrorClass, ReconcileError, Requeue};
+use rill_common::conditions::{self, reasons};
+use rill_common::runtime::error_policy::ErrorClass;
 use rill_common::runtime::events::{EventNote, Severity, ready_transition};
-use rill_common::runtime::jitter::jittered_random;
 use rill_common::runtime::reconcile_request::{generation_or_requested_at, handled_value};
 use rill_common::runtime::status::patch_status_if_changed;
 
@@ -139,41 +137,8 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
     );
 
     let result = artifact::run_steps(&repo, ctx, &mut status, &mut conds, generation, &now).await;
-    let outcome = match &result {
-        Ok(_) => {
-            for t in [
-                types::FETCH_FAILED,
-                types::STORAGE_OPERATION_FAILED,
-                types::INCLUDE_UNAVAILABLE,
-                types::ARTIFACT_OUTDATED,
-                types::STALLED,
-            ] {
-                conditions::remove(&mut conds, t);
-            }
-            Outcome::Success
-        }
-        Err(e) if e.class() == ErrorClass::Stalled => {
-            conditions::mark_stalled(&mut conds, e.reason(), &e.to_string(), generation, &now);
-            Outcome::Stalled
-        }
-        Err(e) => {
-            conditions::set(
-                &mut conds,
-                e.condition(),
-                Status::True,
-                e.reason(),
-                &e.to_string(),
-                generation,
-                &now,
-            );
-            Outcome::Retrying
-        }
-    };
-    if conditions::finish(&mut conds, outcome) {
+    if crate::outcome::settle(&mut conds, &result, generation, &now) {
         status.observed_generation = Some(generation);
-    }
-    if outcome != Outcome::Stalled {
-        conditions::summarize_ready(&mut conds, &conditions::SOURCE_SUMMARY, generation, &now);
     }
     status.last_handled_reconcile_at =
         handled_value(&repo.metadata, status.last_handled_reconcile_at.as_deref());
@@ -188,25 +153,12 @@ async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error>
     publish_events(&repo, ctx, &before, &conds, &result).await;
 
     let key = format!("{namespace}/{name}");
-    Ok(match result {
-        Ok(_) => {
-            ctx.failures.succeeded(&key);
-            let interval = rill_common::duration::parse(&repo.spec.interval)
-                .unwrap_or(Duration::from_secs(60));
-            Action::requeue(jittered_random(interval, ctx.jitter_percentage))
-        }
-        Err(e) => {
-            let failures = ctx.failures.failed(&key);
-            let requeue = ctx.retry.requeue_for(e.class(), failures);
-            match requeue {
-                Requeue::After(d) => {
-                    let interval = rill_common::duration::parse(&repo.spec.interval).unwrap_or(d);
-                    Action::requeue(d.min(interval.max(Duration::from_secs(1))))
-                }
-                Requeue::AwaitChange => Action::await_change(),
-            }
-        }
-    })
+    Ok(crate::outcome::next_action(
+        ctx,
+        &key,
+        &repo.spec.interval,
+        &result,
+    ))
 }
 
 async fn publish_events(
