@@ -1,11 +1,14 @@
-//! What both source reconcilers do once their steps ran: settle the conditions the Flux way
-//! (failure conditions, Stalled, Reconciling, Ready) and pick the next requeue.
+//! What both source reconcilers share: the storage step, the outdated-artifact conditions,
+//! settling the conditions the Flux way (failure conditions, Stalled, Reconciling, Ready) once
+//! the steps ran, and the next requeue.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::controller::Action;
-use rill_common::conditions::{self, Outcome, Status, types};
+use rill_common::api::meta::Artifact;
+use rill_common::artifact::{ObjectKey, Storage};
+use rill_common::conditions::{self, Outcome, Status, reasons, types};
 use rill_common::runtime::error_policy::{ErrorClass, ReconcileError, Requeue};
 use rill_common::runtime::jitter::jittered_random;
 
@@ -75,4 +78,59 @@ pub fn next_action<T>(
             Requeue::AwaitChange => Action::await_change(),
         },
     }
+}
+
+/// The storage step shared by the source kinds: a recorded artifact that is no longer on disk
+/// with its digest is dropped, the URL follows the current advertised address, and older
+/// files are garbage-collected. Returns whether the recorded artifact verified.
+pub fn check_storage(
+    storage: &Storage,
+    key: &ObjectKey,
+    artifact: &mut Option<Artifact>,
+    conds: &mut Vec<Condition>,
+    generation: i64,
+    now: &Time,
+) -> bool {
+    let verified = artifact.as_ref().is_some_and(|a| storage.verify(a));
+    if artifact.is_some() && !verified {
+        *artifact = None;
+        conditions::remove(conds, types::ARTIFACT_IN_STORAGE);
+        conditions::mark_reconciling(
+            conds,
+            reasons::PROGRESSING,
+            "building artifact: disappeared from storage",
+            generation,
+            now,
+        );
+    }
+    if let Some(a) = artifact.as_mut() {
+        a.url = storage.url_for(&a.path);
+    }
+    let current = artifact
+        .as_ref()
+        .and_then(|a| a.path.rsplit('/').next().map(str::to_string));
+    if let Err(e) = storage.garbage_collect(key, current.as_deref(), SystemTime::now()) {
+        tracing::warn!(error = %e, "artifact garbage collection failed");
+    }
+    verified
+}
+
+/// Marks the stored artifact as outdated by a new upstream revision (`message` says which).
+pub fn mark_outdated(conds: &mut Vec<Condition>, message: &str, generation: i64, now: &Time) {
+    conditions::set(
+        conds,
+        types::ARTIFACT_OUTDATED,
+        Status::True,
+        reasons::NEW_REVISION,
+        message,
+        generation,
+        now,
+    );
+    conditions::mark_reconciling(
+        conds,
+        reasons::PROGRESSING,
+        &format!("building artifact: {message}"),
+        generation,
+        now,
+    );
 }

@@ -12,8 +12,9 @@ use super::source::{
     checkout, copy_includes, included_artifacts, load_credentials, remote_target, up_to_date,
     validate_url,
 };
-use super::{Context, Success, key_of, refresh_url, tree_archive};
+use super::{Context, Success, key_of, tree_archive};
 use crate::error::Error;
+use crate::outcome::{check_storage, mark_outdated};
 
 /// Runs storage -> source -> artifact, updating `status` and `conds` as it goes.
 pub(super) async fn run_steps(
@@ -47,32 +48,14 @@ pub(super) async fn run_steps(
 
     // Storage: the recorded artifact must still be on disk with its digest.
     let key = key_of(repo);
-    let verified = status
-        .artifact
-        .as_ref()
-        .is_some_and(|a| ctx.storage.verify(a));
-    if status.artifact.is_some() && !verified {
-        status.artifact = None;
-        conditions::remove(conds, types::ARTIFACT_IN_STORAGE);
-        conditions::mark_reconciling(
-            conds,
-            reasons::PROGRESSING,
-            "building artifact: disappeared from storage",
-            generation,
-            now,
-        );
-    }
-    refresh_url(&ctx.storage, status);
-    let current_file = status
-        .artifact
-        .as_ref()
-        .and_then(|a| a.path.rsplit('/').next().map(str::to_string));
-    if let Err(e) = ctx
-        .storage
-        .garbage_collect(&key, current_file.as_deref(), SystemTime::now())
-    {
-        tracing::warn!(error = %e, "artifact garbage collection failed");
-    }
+    let verified = check_storage(
+        &ctx.storage,
+        &key,
+        &mut status.artifact,
+        conds,
+        generation,
+        now,
+    );
 
     // Source.
     let timeout = repo
@@ -99,22 +82,7 @@ pub(super) async fn run_steps(
     }
     if status.artifact.is_some() {
         let message = format!("new upstream revision '{}'", target.revision);
-        conditions::set(
-            conds,
-            types::ARTIFACT_OUTDATED,
-            Status::True,
-            reasons::NEW_REVISION,
-            &message,
-            generation,
-            now,
-        );
-        conditions::mark_reconciling(
-            conds,
-            reasons::PROGRESSING,
-            &format!("building artifact: {message}"),
-            generation,
-            now,
-        );
+        mark_outdated(conds, &message, generation, now);
     }
     let file = format!("{}.tar.gz", target.commit);
     let (artifact, summary) = if tree_archive::applies(repo, included.len()) {

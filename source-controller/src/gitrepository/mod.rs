@@ -20,8 +20,8 @@ use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent,
 use kube::runtime::reflector::store;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
-use rill_common::artifact::{ObjectKey, Storage};
+use rill_common::api::source_v1::GitRepository;
+use rill_common::artifact::ObjectKey;
 use rill_common::conditions::{self, reasons};
 use rill_common::runtime::error_policy::ErrorClass;
 use rill_common::runtime::events::{EventNote, Severity, ready_transition};
@@ -182,12 +182,5 @@ async fn publish_events(
         && let Err(e) = ctx.recorder.publish(&repo.object_ref(&()), &note).await
     {
         tracing::warn!(error = %e, "cannot publish event");
-    }
-}
-
-/// Replaces the status's artifact URL host with the storage's current advertised address.
-fn refresh_url(storage: &Storage, status: &mut GitRepositoryStatus) {
-    if let Some(artifact) = status.artifact.as_mut() {
-        artifact.url = storage.url_for(&artifact.path);
     }
 }

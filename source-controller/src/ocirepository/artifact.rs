@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::gitrepository::ignore::IgnoreRules;
 use crate::oci::reference::{Wanted, pick_semver, revision, wanted};
 use crate::oci::{OciUrl, RegistryError};
+use crate::outcome::{check_storage, mark_outdated};
 
 fn pull_error(e: RegistryError) -> Error {
     match e {
@@ -57,27 +58,14 @@ pub(super) async fn run_steps(
         .map_err(|e| Error::InvalidUrl(e.to_string()))?;
 
     let key = key_of(repo);
-    let verified = status
-        .artifact
-        .as_ref()
-        .is_some_and(|a| ctx.storage.verify(a));
-    if status.artifact.is_some() && !verified {
-        status.artifact = None;
-        conditions::remove(conds, types::ARTIFACT_IN_STORAGE);
-    }
-    if let Some(artifact) = status.artifact.as_mut() {
-        artifact.url = ctx.storage.url_for(&artifact.path);
-    }
-    let current_file = status
-        .artifact
-        .as_ref()
-        .and_then(|a| a.path.rsplit('/').next().map(str::to_string));
-    if let Err(e) = ctx
-        .storage
-        .garbage_collect(&key, current_file.as_deref(), SystemTime::now())
-    {
-        tracing::warn!(error = %e, "artifact garbage collection failed");
-    }
+    let verified = check_storage(
+        &ctx.storage,
+        &key,
+        &mut status.artifact,
+        conds,
+        generation,
+        now,
+    );
 
     let client = registry(&ctx.client, repo, url.clone()).await?;
     let (tag, digest) = match wanted(repo.spec.reference.as_ref()) {
@@ -116,22 +104,7 @@ pub(super) async fn run_steps(
     }
     if status.artifact.is_some() {
         let message = format!("new revision '{revision}' for '{}'", url.display());
-        conditions::set(
-            conds,
-            types::ARTIFACT_OUTDATED,
-            Status::True,
-            reasons::NEW_REVISION,
-            &message,
-            generation,
-            now,
-        );
-        conditions::mark_reconciling(
-            conds,
-            reasons::PROGRESSING,
-            &format!("building artifact: {message}"),
-            generation,
-            now,
-        );
+        mark_outdated(conds, &message, generation, now);
     }
 
     let manifest = client.manifest(&digest).await.map_err(pull_error)?;
