@@ -3,7 +3,6 @@
 //! Namespaces and ClusterRoles; `*Class` kinds; the rest), waiting for the first two stages to
 //! be Current, and skipping objects whose dry-run result equals the live object.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,7 +10,7 @@ use kube::Client;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use serde_json::Value;
 
-use super::cluster::{Kind, RestMapper, api, split_api_version};
+use super::cluster::{Kind, RestMapper, api};
 use super::drift_ignore::{IgnoreRules, keep_live, without};
 use super::inventory::{Entry, ObjectId};
 use super::kstatus::{Health, compute};
@@ -88,12 +87,12 @@ pub struct ApplyOptions {
 /// One object's apply result and its resolved kind.
 type Outcome = (Result<Change, String>, Option<Kind>);
 
-struct Desired {
-    object: Value,
-    id: ObjectId,
-    version: String,
-    kind: Option<Kind>,
-    dry_run: Option<Value>,
+pub(super) struct Desired {
+    pub(super) object: Value,
+    pub(super) id: ObjectId,
+    pub(super) version: String,
+    pub(super) kind: Option<Kind>,
+    pub(super) dry_run: Option<Value>,
 }
 
 impl Desired {
@@ -105,14 +104,14 @@ impl Desired {
     }
 }
 
-fn status_of(e: &kube::Error) -> Option<(u16, String, String)> {
+pub(super) fn status_of(e: &kube::Error) -> Option<(u16, String, String)> {
     match e {
         kube::Error::Api(s) => Some((s.code, s.reason.clone(), s.message.clone())),
         _ => None,
     }
 }
 
-fn describe(id: &ObjectId, what: &str, e: &kube::Error) -> String {
+pub(super) fn describe(id: &ObjectId, what: &str, e: &kube::Error) -> String {
     match status_of(e) {
         Some((_, reason, message)) if !reason.is_empty() => {
             format!("{} {what} ({reason}): {message}", id.display())
@@ -121,7 +120,7 @@ fn describe(id: &ObjectId, what: &str, e: &kube::Error) -> String {
     }
 }
 
-fn params(dry_run: bool) -> PatchParams {
+pub(super) fn params(dry_run: bool) -> PatchParams {
     let mut p = PatchParams::apply(FIELD_MANAGER).force();
     p.dry_run = dry_run;
     p
@@ -144,7 +143,7 @@ pub fn drifted(dry_run: &Value, live: &Value) -> bool {
         || strip(dry_run) != strip(live)
 }
 
-fn to_value(object: DynamicObject) -> Value {
+pub(super) fn to_value(object: DynamicObject) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
@@ -204,117 +203,6 @@ impl Applier<'_> {
             }
         }
         Ok(changes)
-    }
-
-    async fn resolve(&self, objects: Vec<Value>) -> Result<Vec<Desired>, String> {
-        let crds: Vec<(String, String, bool)> = objects
-            .iter()
-            .filter(|o| o["kind"] == "CustomResourceDefinition")
-            .map(|o| {
-                let spec = &o["spec"];
-                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-                (
-                    text(&spec["group"]),
-                    text(&spec["names"]["kind"]),
-                    spec["scope"] == "Namespaced",
-                )
-            })
-            .collect();
-        let mut out = Vec::new();
-        let mut errors = Vec::new();
-        for mut object in objects {
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            let (api_version, kind, name) = (
-                text(&object["apiVersion"]),
-                text(&object["kind"]),
-                text(&object["metadata"]["name"]),
-            );
-            let (group, version) = split_api_version(&api_version);
-            let (group, version) = (group.to_string(), version.to_string());
-            let resolved = self
-                .mapper
-                .resolve(self.controller, &api_version, &kind)
-                .await
-                .map_err(|e| format!("{kind}/{name}: discovery failed: {e}"))?;
-            let namespaced = match &resolved {
-                Some(k) => k.namespaced,
-                None => match crds.iter().find(|(g, k, _)| *g == group && *k == kind) {
-                    Some((_, _, namespaced)) => *namespaced,
-                    None => {
-                        errors.push(format!("{kind}/{name}: no matches for kind \"{kind}\" in version \"{api_version}\""));
-                        continue;
-                    }
-                },
-            };
-            let mut namespace = text(&object["metadata"]["namespace"]);
-            if !namespaced && !namespace.is_empty() {
-                if let Some(meta) = object["metadata"].as_object_mut() {
-                    meta.remove("namespace");
-                }
-                namespace.clear();
-            }
-            if namespaced && namespace.is_empty() {
-                errors.push(format!("{kind}/{name}: namespace not specified: set metadata.namespace or spec.targetNamespace"));
-                continue;
-            }
-            let id = ObjectId {
-                namespace,
-                name,
-                group,
-                kind,
-            };
-            out.push(Desired {
-                object,
-                id,
-                version,
-                kind: resolved,
-                dry_run: None,
-            });
-        }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err(errors.join("\n"))
-        }
-    }
-
-    /// Server-side dry-run of every object before anything is written. Objects whose
-    /// namespace or kind arrives with this same build are validated when their stage comes.
-    async fn validate(&self, desired: &mut [Desired]) -> Result<(), String> {
-        let new_namespaces: BTreeSet<String> = desired
-            .iter()
-            .filter(|d| d.id.kind == "Namespace" && d.id.group.is_empty())
-            .map(|d| d.id.name.clone())
-            .collect();
-        let mut errors = Vec::new();
-        for d in desired.iter_mut() {
-            let Some(kind) = &d.kind else { continue };
-            if is_ignored(&d.object) {
-                continue;
-            }
-            let api = api(self.tenant, kind, &d.id.namespace);
-            match api
-                .patch(&d.id.name, &params(true), &Patch::Apply(&d.object))
-                .await
-            {
-                Ok(result) => d.dry_run = Some(to_value(result)),
-                Err(e) => {
-                    let (code, _, message) = status_of(&e).unwrap_or_default();
-                    let namespace_pending = code == 404 && new_namespaces.contains(&d.id.namespace);
-                    let immutable = code == 422 && message.contains("immutable");
-                    if !(namespace_pending
-                        || (immutable && (self.force || force_enabled(&d.object))))
-                    {
-                        errors.push(describe(&d.id, "dry-run failed", &e));
-                    }
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("\n"))
-        }
     }
 
     async fn apply_one(&self, d: &mut Desired) -> Result<Change, String> {

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod prune;
 mod result;
 pub mod source;
+mod validate;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
