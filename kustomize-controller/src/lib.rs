@@ -64,6 +64,12 @@ impl Flags {
             strict_substitution: self
                 .runtime
                 .feature_enabled("StrictPostBuildSubstitutions", true),
+            watch_configs_selector: if self.runtime.feature_enabled("DisableConfigWatchers", false)
+            {
+                String::new()
+            } else {
+                self.runtime.watch_configs_label_selector.clone()
+            },
             additive_cel_dependency_check: self
                 .runtime
                 .feature_enabled("AdditiveCELDependencyCheck", false),

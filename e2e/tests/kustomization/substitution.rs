@@ -93,3 +93,52 @@ async fn an_undefined_variable_fails_in_strict_mode_without_leaking_values() {
         .await;
     assert_eq!(ready(&ks).unwrap().1, "BuildFailed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_labelled_variables_configmap_triggers_a_reconcile_when_it_changes() {
+    let env = env(&[]).await;
+    let cm =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: ${color}\n";
+    let repo = env.repo("app", &[("cm.yaml", cm)]);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    let vars = |color: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": "vars", "labels": {"reconcile.fluxcd.io/watch": "Enabled"}}, "data": {"color": color}})).unwrap()
+    };
+    let api = Api::<ConfigMap>::namespaced(env.client(), "default");
+    api.create(&PostParams::default(), &vars("blue"))
+        .await
+        .unwrap();
+    env.source("default", "app", "app").await;
+    env.kustomization(
+        "default",
+        "app",
+        json!({"targetNamespace": "default", "interval": "1h",
+        "postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "vars"}]}}),
+    )
+    .await;
+    env.ready_at("default", "app", &head).await;
+    let color = |cm: Option<ConfigMap>| {
+        cm.and_then(|c| c.data)
+            .and_then(|d| d.get("color").cloned())
+    };
+    assert_eq!(
+        color(env.config_map("default", "settings").await).as_deref(),
+        Some("blue")
+    );
+
+    api.replace("vars", &PostParams::default(), &{
+        let mut next = vars("green");
+        next.metadata.resource_version = api.get("vars").await.unwrap().metadata.resource_version;
+        next
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while color(env.config_map("default", "settings").await).as_deref() != Some("green") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the change of the labelled ConfigMap was not applied"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

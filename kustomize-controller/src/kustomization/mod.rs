@@ -28,13 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store, store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
-use rill_common::api::kustomize_v1::{Kustomization, SourceKind};
+use rill_common::api::kustomize_v1::{Kustomization, SourceKind, SubstituteKind};
 use rill_common::api::source_v1::{GitRepository, OCIRepository};
 use rill_common::artifact::Fetcher;
 use rill_common::conditions::types;
@@ -66,6 +67,9 @@ pub struct Settings {
     /// Feature gate `AdditiveCELDependencyCheck`: `readyExpr` adds to the built-in check
     /// instead of replacing it.
     pub additive_cel_dependency_check: bool,
+    /// `--watch-configs-label-selector`: labelled ConfigMaps and Secrets used by
+    /// `postBuild.substituteFrom` trigger a reconcile when their data change (empty: off).
+    pub watch_configs_selector: String,
     /// `--concurrent-ssa`, `--override-manager`, `--custom-apply-stage-kinds`.
     pub apply: apply::ApplyOptions,
 }
@@ -129,6 +133,37 @@ fn dependents(store: &Store<Kustomization>, dep: &Kustomization) -> Vec<ObjectRe
             })
         })
         .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+fn using_config(
+    store: &Store<Kustomization>,
+    kind: SubstituteKind,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<Kustomization>> {
+    store
+        .state()
+        .iter()
+        .filter(|ks| {
+            ks.namespace().as_deref() == Some(namespace)
+                && ks
+                    .spec
+                    .post_build
+                    .iter()
+                    .flat_map(|p| p.substitute_from.iter().flatten())
+                    .any(|r| r.kind == kind && r.name == name)
+        })
+        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+fn secret_data(secret: &Secret) -> Vec<(String, Vec<u8>)> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect()
 }
 
@@ -201,6 +236,27 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
         .applied_objects()
         .predicate_filter(readiness, Default::default());
     let (by_git, by_oci, by_dep) = (reader.clone(), reader.clone(), reader.clone());
+    let (by_cm, by_secret) = (reader.clone(), reader.clone());
+    let selector = ctx.settings.watch_configs_selector.clone();
+    let watch_configs = !selector.is_empty();
+    let configs = watcher::Config::default().labels(&selector);
+    let (config_maps, secrets): (Api<ConfigMap>, Api<Secret>) = match &namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    let cm_changes = watcher(config_maps, configs.clone())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(|c: &ConfigMap| hash_of(&c.data), Default::default())
+        .take_while(move |_| std::future::ready(watch_configs));
+    let secret_changes = watcher(secrets, configs)
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(|s: &Secret| hash_of(secret_data(s)), Default::default())
+        .take_while(move |_| std::future::ready(watch_configs));
     Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .watches_stream(git_changes, move |r: GitRepository| {
@@ -221,6 +277,14 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
         })
         .watches_stream(ready_changes, move |ks: Kustomization| {
             dependents(&by_dep, &ks)
+        })
+        .watches_stream(cm_changes, move |c: ConfigMap| {
+            let ns = c.namespace().unwrap_or_default();
+            using_config(&by_cm, SubstituteKind::ConfigMap, &ns, &c.name_any())
+        })
+        .watches_stream(secret_changes, move |s: Secret| {
+            let ns = s.namespace().unwrap_or_default();
+            using_config(&by_secret, SubstituteKind::Secret, &ns, &s.name_any())
         })
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
