@@ -211,3 +211,39 @@ async fn crds_and_namespaces_are_applied_before_what_needs_them() {
     ]);
     assert!(ok && out.trim() == "3", "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_source_or_path_waits_and_recovers() {
+    let env = env(&[]).await;
+    let repo = env.repo("app", &[("apps/cm.yaml", &config_map("settings", "x"))]);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.kustomization(
+        "default",
+        "early",
+        json!({"path": "./apps", "targetNamespace": "default"}),
+    )
+    .await;
+    let ks = env.failed_with("default", "early", "ArtifactFailed").await;
+    assert!(
+        ready(&ks).unwrap().2.contains("not found"),
+        "{:?}",
+        ready(&ks)
+    );
+    env.kustomization(
+        "default",
+        "lost",
+        json!({"path": "./nowhere", "targetNamespace": "default"}),
+    )
+    .await;
+    env.source("default", "app", "app").await;
+    env.ready_at("default", "early", &head).await;
+    let ks = env.failed_with("default", "lost", "ArtifactFailed").await;
+    assert!(
+        ready(&ks)
+            .unwrap()
+            .2
+            .contains("kustomization path not found"),
+        "{:?}",
+        ready(&ks)
+    );
+}
