@@ -116,6 +116,12 @@ fn corpus_conformance_does_not_regress() {
             .join(meta["build_dir"].as_str().unwrap_or("."));
         if build_yaml(&dir, &options(&meta)).is_err() {
             rejected += 1;
+        } else if verbose {
+            eprintln!(
+                "ACCEPTED {}: kustomize fails with: {}",
+                case.file_name().unwrap_or_default().to_string_lossy(),
+                meta["error"].as_str().unwrap_or_default()
+            );
         }
     }
     eprintln!(
