@@ -197,8 +197,9 @@ fn accumulate(
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
     let k = Kustomization::load(&path)?;
-    let mut seen: std::collections::HashSet<(String, String, String, String)> =
-        resources.iter().map(|r| r.id().object_key()).collect();
+    let key = |id: crate::resource::ResId| (id.version.clone(), id.object_key());
+    let mut seen: std::collections::HashSet<(String, (String, String, String, String))> =
+        resources.iter().map(|r| key(r.id())).collect();
     let mut entries = k.strings("resources")?;
     entries.extend(k.strings("bases")?);
     let files: Vec<PathBuf> = entries
@@ -239,7 +240,7 @@ fn accumulate(
         };
         for resource in loaded {
             let id = resource.id();
-            if !seen.insert(id.object_key()) {
+            if !seen.insert(key(id.clone())) {
                 return Err(Error::Resource(format!(
                     "may not add resource with an already registered id: {}.{}.{}/{}.{}",
                     id.kind, id.version, id.group, id.name, id.namespace
