@@ -468,20 +468,24 @@ pub fn fix_references(
             .before(resource.serial)
             .map(|id| id.2.clone())
             .unwrap_or_else(|| current[index].2.clone());
+        let cluster_scoped = CLUSTER_SCOPED.contains(&current[index].0.as_str());
+        let referrer = (referrer_namespace.as_str(), cluster_scoped);
         let builtin = slots(resource);
-        rewrite(builtin, &referrer_namespace, &by_name, &current)?;
+        rewrite(builtin, referrer, &by_name, &current)?;
         let extra = custom_slots(resource, custom);
-        rewrite(extra, &referrer_namespace, &by_name, &current)?;
+        rewrite(extra, referrer, &by_name, &current)?;
     }
     Ok(())
 }
 
 type ByName<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<(usize, &'a str)>>;
 
-/// Rewrites the references found in `slots` to the new names of renamed objects.
+/// Rewrites the references found in `slots` to the new names of renamed objects. `referrer`
+/// is the referring object's namespace and whether its kind is cluster-scoped (a
+/// cluster-scoped referrer without an explicit namespace may point into any namespace).
 fn rewrite(
     slots: Vec<Slot<'_>>,
-    referrer_namespace: &str,
+    (referrer_namespace, referrer_cluster_scoped): (&str, bool),
     by_name: &ByName<'_>,
     current: &[(String, String, String)],
 ) -> Result<(), String> {
@@ -497,9 +501,14 @@ fn rewrite(
             .get(&(slot.kind, name.as_str()))
             .into_iter()
             .flatten()
-            .filter(|(_, old_ns)| {
+            .filter(|(i, old_ns)| {
                 CLUSTER_SCOPED.contains(&slot.kind)
+                    || (referrer_cluster_scoped && slot.namespace.is_none())
                     || namespace_of(old_ns) == namespace_of(&wanted_ns)
+                    // An explicit namespace next to the reference (RBAC subjects) may already
+                    // have followed the namespace transformer.
+                    || (slot.namespace.is_some()
+                        && namespace_of(&current[*i].2) == namespace_of(&wanted_ns))
             })
             .map(|(i, _)| *i)
             .collect();

@@ -345,16 +345,14 @@ fn accumulate(
     apply_patches(&k, &mut resources, options)?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
         apply_namespace(&mut resources, &namespace, NamespaceOptions::default())?;
+        let mut specs = namespace::reference_specs();
+        specs.extend(state.namespace_specs.iter().cloned());
         for resource in resources.iter_mut() {
-            crate::fieldspec::visit(
-                resource,
-                &state.namespace_specs,
-                &mut |parent, field, spec| {
-                    if spec.create || parent.contains_key(field) {
-                        parent.insert(field.to_string(), Value::String(namespace.clone()));
-                    }
-                },
-            );
+            crate::fieldspec::visit(resource, &specs, &mut |parent, field, spec| {
+                if spec.create || parent.contains_key(field) {
+                    parent.insert(field.to_string(), Value::String(namespace.clone()));
+                }
+            });
         }
     }
     let (prefix, suffix) = (

@@ -121,3 +121,29 @@ fn fix_subjects(
         }
     }
 }
+
+/// kustomize's built-in namespace field specs beyond `metadata/namespace`: service references
+/// of APIServices and of CRD conversion webhooks follow the namespace when they are set.
+pub(super) fn reference_specs() -> Vec<crate::fieldspec::FieldSpec> {
+    [
+        (
+            "apiregistration.k8s.io",
+            "APIService",
+            "spec/service/namespace",
+        ),
+        (
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            "spec/conversion/webhook/clientConfig/service/namespace",
+        ),
+    ]
+    .into_iter()
+    .map(|(group, kind, path)| crate::fieldspec::FieldSpec {
+        group: Some(group.into()),
+        version: None,
+        kind: Some(kind.into()),
+        path: path.into(),
+        create: false,
+    })
+    .collect()
+}

@@ -16,8 +16,10 @@ fn invalid(k: &Kustomization, message: String) -> Error {
     }
 }
 
-/// Splits a field path on dots outside brackets: `a.[name=x.y].b` is three segments.
+/// Splits a field path on dots outside brackets: `a.[name=x.y].b` is three segments; a
+/// leading dot (`.metadata.name`) is allowed.
 pub fn split_path(path: &str) -> Vec<String> {
+    let path = path.strip_prefix('.').unwrap_or(path);
     let mut out = vec![String::new()];
     let mut depth = 0usize;
     let mut chars = path.chars();
