@@ -30,20 +30,35 @@ pub(super) fn declared(k: &Kustomization) -> Result<Vec<Var>, Error> {
     };
     let mut out = Vec::new();
     for entry in k.list("vars")? {
-        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
-        let name = text(&entry["name"]).ok_or_else(|| invalid("a var needs a name".into()))?;
-        let objref = &entry["objref"];
-        let kind = text(&objref["kind"])
+        // Go's JSON decoding matches field names case-insensitively (`fieldpath`, `fieldPath`).
+        let field = |v: &Value, key: &str| -> Value {
+            v.as_object()
+                .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Null)
+        };
+        let text = |v: Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        let name =
+            text(field(&entry, "name")).ok_or_else(|| invalid("a var needs a name".into()))?;
+        let objref = field(&entry, "objref");
+        let kind = text(field(&objref, "kind"))
             .ok_or_else(|| invalid(format!("var '{name}' needs objref.kind")))?;
-        let object = text(&objref["name"])
+        let object = text(field(&objref, "name"))
             .ok_or_else(|| invalid(format!("var '{name}' needs objref.name")))?;
+        let api_version = text(field(&objref, "apiVersion")).or_else(|| {
+            let version = text(field(&objref, "version"))?;
+            Some(match text(field(&objref, "group")) {
+                Some(group) => format!("{group}/{version}"),
+                None => version,
+            })
+        });
         out.push(Var {
             name,
             kind,
             object,
-            api_version: text(&objref["apiVersion"]),
-            namespace: text(&objref["namespace"]),
-            field_path: text(&entry["fieldref"]["fieldpath"])
+            api_version,
+            namespace: text(field(&objref, "namespace")),
+            field_path: text(field(&field(&entry, "fieldref"), "fieldPath"))
                 .unwrap_or_else(|| "metadata.name".into()),
             target: None,
         });
