@@ -331,3 +331,40 @@ async fn a_kustomization_applies_an_oci_artifact() {
         Some("7")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_behind_a_private_ca_needs_its_ca_crt() {
+    let Some(stack) = stack().await else { return };
+    if !e2e::tls_front::TlsFront::available() {
+        eprintln!("skipped: openssl or python3 is not installed");
+        return;
+    }
+    let registry = TestRegistry::start(None);
+    let digest = registry.push("secure/app", "v1.0.0", &refs(&files("1")), &[]);
+    let front = e2e::tls_front::TlsFront::start(&format!("http://{}", registry.host));
+    let host = front.url.trim_start_matches("https://").to_string();
+    let secret: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "registry-ca"}, "stringData": {"ca.crt": front.ca_pem}}),
+    )
+    .unwrap();
+    Api::<Secret>::namespaced(stack.client.clone(), "default")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let url = format!("oci://{host}/secure/app");
+    create(&stack, "trusted", json!({"url": url, "interval": "1m", "ref": {"tag": "v1.0.0"}, "certSecretRef": {"name": "registry-ca"}})).await;
+    ready_at(&stack, "trusted", &format!("v1.0.0@{digest}")).await;
+    create(
+        &stack,
+        "untrusted",
+        json!({"url": url, "interval": "1m", "ref": {"tag": "v1.0.0"}}),
+    )
+    .await;
+    let repo = failed(&stack, "untrusted", "OCIArtifactPullFailed").await;
+    let message = ready(&repo).unwrap().2;
+    eprintln!("untrusted registry: {message}");
+    assert!(
+        message.contains(&host) && message.contains("certificate"),
+        "{message}"
+    );
+}

@@ -88,7 +88,7 @@ impl Registry {
                 "{} {}: {}",
                 method,
                 self.url.display(),
-                e.without_url()
+                describe(e)
             ))
         };
         let build = |auth: Option<String>| {
@@ -282,6 +282,19 @@ impl Registry {
         }
         Ok(bytes.to_vec())
     }
+}
+
+/// A reqwest error with its causes (TLS failures live in the source chain), without the URL.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Percent-encodes a query value.
