@@ -368,3 +368,37 @@ async fn a_registry_behind_a_private_ca_needs_its_ca_crt() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_secret_routes_registry_traffic_through_an_authenticating_proxy() {
+    let Some(stack) = stack().await else { return };
+    let registry = TestRegistry::start(None);
+    let digest = registry.push("proxied/app", "v1.0.0", &refs(&files("1")), &[]);
+    let proxy = e2e::http_proxy::HttpProxy::start("proxy-user", "proxy-pass");
+    let secrets = Api::<Secret>::namespaced(stack.client.clone(), "default");
+    for (name, password) in [("proxy", "proxy-pass"), ("bad-proxy", "nope")] {
+        let secret: Secret = serde_json::from_value(json!({"metadata": {"name": name},
+            "stringData": {"address": proxy.address, "username": "proxy-user", "password": password}})).unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let url = format!("oci://{}/proxied/app", registry.host);
+    create(&stack, "proxied", json!({"url": url, "interval": "1m", "insecure": true, "ref": {"tag": "v1.0.0"}, "proxySecretRef": {"name": "proxy"}})).await;
+    ready_at(&stack, "proxied", &format!("v1.0.0@{digest}")).await;
+    assert!(
+        proxy.relayed() >= 1,
+        "registry traffic went through the proxy"
+    );
+    create(&stack, "refused", json!({"url": url, "interval": "1m", "insecure": true, "ref": {"tag": "v1.0.0"}, "proxySecretRef": {"name": "bad-proxy"}})).await;
+    let repo = wait(&stack, "refused", "a failure", |r| {
+        ready(r).is_some_and(|c| c.0 == "False")
+    })
+    .await;
+    let message = ready(&repo).unwrap().2;
+    assert!(
+        !message.contains("nope") && !message.contains("proxy-pass"),
+        "no proxy password in: {message}"
+    );
+}
