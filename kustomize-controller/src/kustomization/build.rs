@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use base64::Engine;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
 use kube::api::Api;
@@ -181,14 +180,6 @@ pub fn substitute_all(
         *object = docs.remove(0);
     }
     Ok(())
-}
-
-/// Decodes base64 the way Secrets store it (used by tests of Secret variables).
-pub fn decode_secret_value(text: &str) -> Option<String> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 #[cfg(test)]
