@@ -220,6 +220,7 @@ pub async fn run(once: bool, state_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(state_dir)?;
     let kubeconfig = state_dir.join("kubeconfig");
     stack.sandbox.write_kubeconfig(&kubeconfig)?;
+    let kubeconfig = kubeconfig.canonicalize().unwrap_or(kubeconfig);
     println!(
         "\nRill keeps running. In another shell:\n  export KUBECONFIG={}\n  kubectl get gitrepositories,kustomizations -A\n  kubectl get deploy -n demo\n  git clone {}/demo.git   # push changes, then: kubectl annotate gitrepository/demo -n {NS} --overwrite reconcile.fluxcd.io/requestedAt=\"$(date +%s)\"\nPress Ctrl-C to stop.",
         kubeconfig.display(),
