@@ -5,6 +5,7 @@
 pub mod error;
 pub mod git;
 pub mod gitrepository;
+pub mod kind;
 pub mod oci;
 pub mod ocirepository;
 pub mod outcome;

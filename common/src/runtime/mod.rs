@@ -13,6 +13,7 @@ pub mod manager;
 pub mod metrics;
 pub mod reconcile_request;
 pub mod status;
+pub mod watch;
 
 /// Installs rustls' aws-lc-rs crypto provider as the process default. Every `main` calls this
 /// first; calling it again is harmless.

@@ -23,16 +23,18 @@ mod result;
 pub mod source;
 mod validate;
 
+use std::fmt::Debug;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::{ObjectRef, Store, store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use rill_common::api::kustomize_v1::{Kustomization, SourceKind, SubstituteKind};
@@ -41,7 +43,8 @@ use rill_common::artifact::Fetcher;
 use rill_common::conditions::types;
 use rill_common::runtime::events::EventRecorder;
 use rill_common::runtime::metrics::Metrics;
-use rill_common::runtime::reconcile_request::generation_or_requested_at;
+use rill_common::runtime::watch::{drain, primary, scoped_api};
+use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 
@@ -184,80 +187,49 @@ fn readiness(ks: &Kustomization) -> Option<u64> {
 
 /// Runs the Kustomization controller until the streams end.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
-    let scoped = |client: &Client| -> (Api<Kustomization>, Api<GitRepository>, Api<OCIRepository>) {
-        match &namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
+    let ns = namespace.as_deref();
+    let all = watcher::Config::default;
+    let kustomizations = scoped_api::<Kustomization>(&ctx.client, ns);
+    let (reader, trigger) = primary(kustomizations.clone());
+    let git_changes = changes(scoped_api::<GitRepository>(&ctx.client, ns), all(), |r| {
+        hash_of(
+            r.status
+                .as_ref()
+                .and_then(|s| s.artifact.as_ref())
+                .map(|a| &a.revision),
+        )
+    });
+    let oci_changes = changes(scoped_api::<OCIRepository>(&ctx.client, ns), all(), |r| {
+        hash_of(
+            r.status
+                .as_ref()
+                .and_then(|s| s.artifact.as_ref())
+                .map(|a| &a.revision),
+        )
+    });
+    let ready_changes = changes(kustomizations, all(), readiness);
+    let selector = &ctx.settings.watch_configs_selector;
+    let (cm_changes, secret_changes) = if selector.is_empty() {
+        (
+            futures::stream::empty().boxed(),
+            futures::stream::empty().boxed(),
+        )
+    } else {
+        let labelled = all().labels(selector);
+        (
+            changes(
+                scoped_api::<ConfigMap>(&ctx.client, ns),
+                labelled.clone(),
+                |c| hash_of(&c.data),
             ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        }
+            changes(scoped_api::<Secret>(&ctx.client, ns), labelled, |s| {
+                hash_of(secret_data(s))
+            }),
+        )
     };
-    let (kustomizations, git, oci) = scoped(&ctx.client);
-    let (reader, writer) = store();
-    let trigger = watcher(kustomizations.clone(), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(generation_or_requested_at, Default::default());
-    let git_changes = watcher(git, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(
-            |r: &GitRepository| {
-                hash_of(
-                    r.status
-                        .as_ref()
-                        .and_then(|s| s.artifact.as_ref().map(|a| a.revision.clone())),
-                )
-            },
-            Default::default(),
-        );
-    let oci_changes = watcher(oci, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(
-            |r: &OCIRepository| {
-                hash_of(
-                    r.status
-                        .as_ref()
-                        .and_then(|s| s.artifact.as_ref().map(|a| a.revision.clone())),
-                )
-            },
-            Default::default(),
-        );
-    let ready_changes = watcher(kustomizations, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(readiness, Default::default());
     let (by_git, by_oci, by_dep) = (reader.clone(), reader.clone(), reader.clone());
     let (by_cm, by_secret) = (reader.clone(), reader.clone());
-    let selector = ctx.settings.watch_configs_selector.clone();
-    let watch_configs = !selector.is_empty();
-    let configs = watcher::Config::default().labels(&selector);
-    let (config_maps, secrets): (Api<ConfigMap>, Api<Secret>) = match &namespace {
-        Some(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
-        ),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-    };
-    let cm_changes = watcher(config_maps, configs.clone())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(|c: &ConfigMap| hash_of(&c.data), Default::default())
-        .take_while(move |_| std::future::ready(watch_configs));
-    let secret_changes = watcher(secrets, configs)
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(|s: &Secret| hash_of(secret_data(s)), Default::default())
-        .take_while(move |_| std::future::ready(watch_configs));
-    Controller::for_stream(trigger, reader)
+    let results = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(concurrency))
         .watches_stream(git_changes, move |r: GitRepository| {
             referencing(
@@ -286,13 +258,24 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
             let ns = s.namespace().unwrap_or_default();
             using_config(&by_secret, SubstituteKind::Secret, &ns, &s.name_any())
         })
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile failed");
-            }
-        })
-        .await;
+        .run(reconcile, error_policy, ctx);
+    drain(results).await;
+}
+
+/// A secondary watch: objects of `api` whose `key` changed.
+fn changes<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    key: fn(&K) -> Option<u64>,
+) -> BoxStream<'static, Result<K, watcher::Error>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    watcher(api, config)
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(key, Default::default())
+        .boxed()
 }
 
 fn error_policy(

@@ -12,26 +12,20 @@ pub use tree_archive::ArchiveCache;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::store;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::ObjectKey;
 use rill_common::conditions::{self, reasons};
-use rill_common::runtime::error_policy::ErrorClass;
 use rill_common::runtime::events::{EventNote, Severity, ready_transition};
-use rill_common::runtime::reconcile_request::{generation_or_requested_at, handled_value};
+use rill_common::runtime::reconcile_request::handled_value;
 use rill_common::runtime::status::patch_status_if_changed;
 
 use crate::error::Error;
 
-/// The finalizer on every Flux object.
-pub const FINALIZER: &str = "finalizers.fluxcd.io";
+pub use crate::kind::FINALIZER;
 /// The field manager of status writes.
 pub const FIELD_MANAGER: &str = "source-controller";
 const KIND: &str = "GitRepository";
@@ -40,71 +34,14 @@ pub use crate::Context;
 
 /// Runs the GitRepository controller until the stream ends.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
-    let api: Api<GitRepository> = match &namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
-    let (reader, writer) = store();
-    let trigger = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(generation_or_requested_at, Default::default());
-    Controller::for_stream(trigger, reader)
-        .with_config(ControllerConfig::default().concurrency(concurrency))
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile failed");
-            }
-        })
-        .await;
-}
-
-fn error_policy(
-    _repo: Arc<GitRepository>,
-    error: &FinalizerError<Error>,
-    ctx: Arc<Context>,
-) -> Action {
-    tracing::warn!(error = %error, "GitRepository reconcile error");
-    ctx.retry.requeue_for(ErrorClass::Transient, 3).into()
-}
-
-async fn reconcile(
-    repo: Arc<GitRepository>,
-    ctx: Arc<Context>,
-) -> Result<Action, FinalizerError<Error>> {
-    let namespace = repo.namespace().unwrap_or_default();
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, repo, |event| async {
-        match event {
-            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
-            FinalizerEvent::Cleanup(repo) => cleanup(repo, &ctx),
-        }
+    crate::kind::run::<GitRepository>(ctx, namespace, concurrency, |repo, ctx| {
+        Box::pin(async move { apply(repo, &ctx).await })
     })
-    .await
+    .await;
 }
 
 fn key_of(repo: &GitRepository) -> ObjectKey {
-    ObjectKey::new(
-        KIND,
-        &repo.namespace().unwrap_or_default(),
-        &repo.name_any(),
-    )
-}
-
-fn cleanup(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
-    ctx.storage
-        .remove_all(&key_of(&repo))
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    ctx.metrics.record_conditions(
-        KIND,
-        &repo.namespace().unwrap_or_default(),
-        &repo.name_any(),
-        &[],
-        true,
-    );
-    Ok(Action::await_change())
+    crate::kind::key_of(repo)
 }
 
 /// What a successful run produced.

@@ -7,88 +7,33 @@ mod client;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::Api;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
-use kube::runtime::reflector::store;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use rill_common::api::source_v1::OCIRepository;
 use rill_common::artifact::ObjectKey;
 use rill_common::conditions::{self, reasons};
-use rill_common::runtime::error_policy::ErrorClass;
 use rill_common::runtime::events::{EventNote, Severity, ready_transition};
-use rill_common::runtime::reconcile_request::{generation_or_requested_at, handled_value};
+use rill_common::runtime::reconcile_request::handled_value;
 use rill_common::runtime::status::patch_status_if_changed;
 
 pub use crate::Context;
 use crate::error::Error;
-use crate::gitrepository::{FIELD_MANAGER, FINALIZER};
+use crate::gitrepository::FIELD_MANAGER;
 
 const KIND: &str = "OCIRepository";
 
 fn key_of(repo: &OCIRepository) -> ObjectKey {
-    ObjectKey::new(
-        KIND,
-        &repo.namespace().unwrap_or_default(),
-        &repo.name_any(),
-    )
+    crate::kind::key_of(repo)
 }
 
 /// Runs the OCIRepository controller until the stream ends.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
-    let api: Api<OCIRepository> = match &namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
-    let (reader, writer) = store();
-    let trigger = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(generation_or_requested_at, Default::default());
-    Controller::for_stream(trigger, reader)
-        .with_config(ControllerConfig::default().concurrency(concurrency))
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile failed");
-            }
-        })
-        .await;
-}
-
-fn error_policy(
-    _repo: Arc<OCIRepository>,
-    error: &FinalizerError<Error>,
-    ctx: Arc<Context>,
-) -> Action {
-    tracing::warn!(error = %error, "OCIRepository reconcile error");
-    ctx.retry.requeue_for(ErrorClass::Transient, 3).into()
-}
-
-async fn reconcile(
-    repo: Arc<OCIRepository>,
-    ctx: Arc<Context>,
-) -> Result<Action, FinalizerError<Error>> {
-    let api: Api<OCIRepository> =
-        Api::namespaced(ctx.client.clone(), &repo.namespace().unwrap_or_default());
-    finalizer(&api, FINALIZER, repo, |event| async {
-        match event {
-            FinalizerEvent::Apply(repo) => apply(repo, &ctx).await,
-            FinalizerEvent::Cleanup(repo) => {
-                ctx.storage
-                    .remove_all(&key_of(&repo))
-                    .map_err(|e| Error::Storage(e.to_string()))?;
-                let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
-                ctx.metrics.record_conditions(KIND, &ns, &name, &[], true);
-                Ok(Action::await_change())
-            }
-        }
+    crate::kind::run::<OCIRepository>(ctx, namespace, concurrency, |repo, ctx| {
+        Box::pin(async move { apply(repo, &ctx).await })
     })
-    .await
+    .await;
 }
 
 async fn apply(repo: Arc<OCIRepository>, ctx: &Context) -> Result<Action, Error> {

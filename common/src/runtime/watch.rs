@@ -1,0 +1,57 @@
+//! The watches every Rill controller sets up: an API for one kind scoped to the watched
+//! namespace (or all of them), the primary watch reflected into a store and filtered on
+//! generation and `requestedAt`, and the loop that drives a kube-rs controller.
+
+use std::fmt::Debug;
+
+use futures::{Stream, StreamExt};
+use kube::api::Api;
+use kube::runtime::reflector::{Store, store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use super::reconcile_request::generation_or_requested_at;
+
+/// An API for the namespaced kind `K` in `namespace`, or in all namespaces.
+pub fn scoped_api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The primary watch of a controller: every object of `api`, kept in the returned store, and
+/// a trigger stream that fires on generation, `requestedAt`, finalizer and deletion changes.
+pub fn primary<K>(
+    api: Api<K>,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = store();
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(generation_or_requested_at, Default::default());
+    (reader, trigger)
+}
+
+/// Drives a controller's result stream to its end, logging failed reconciles at debug level
+/// (the reconcilers report their errors in conditions and events).
+pub async fn drain<T, E: std::fmt::Display>(results: impl Stream<Item = Result<T, E>>) {
+    results
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
