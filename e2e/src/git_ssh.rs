@@ -1,10 +1,9 @@
 //! An SSH Git server for tests: Debian's OpenSSH `sshd` on a free loopback port with a fresh
 //! host key and a client key; repositories are addressed by absolute path.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running sshd; killed when dropped.
 pub struct SshServer {
@@ -39,13 +38,6 @@ fn keygen(path: &Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
 impl SshServer {
     /// Whether sshd is installed (tests skip with a message otherwise).
     pub fn available() -> bool {
@@ -59,7 +51,7 @@ impl SshServer {
         keygen(&p("host_key"));
         keygen(&p("client_key"));
         std::fs::copy(p("client_key.pub"), p("authorized_keys")).unwrap_or_else(|e| panic!("{e}"));
-        let port = free_port();
+        let port = crate::ports::free_port();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin yes\nStrictModes no\nUsePAM no\nAcceptEnv GIT_PROTOCOL\nLogLevel ERROR\n",
             p("host_key").display(),
@@ -77,14 +69,7 @@ impl SshServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start sshd: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not start listening on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::ports::wait_for_listener(port, Duration::from_secs(10), "sshd");
         let host_pub = std::fs::read_to_string(p("host_key.pub")).unwrap_or_else(|e| panic!("{e}"));
         let mut fields = host_pub.split_whitespace();
         let known_hosts = format!(

@@ -2,9 +2,8 @@
 //! each connection's first request, answers 407 without them, then relays the connection to
 //! the target (absolute-form requests, as HTTP clients send them to proxies) and counts it.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PROXY: &str = r#"
 import base64, socket, sys, threading
@@ -78,10 +77,7 @@ impl HttpProxy {
     /// Starts a proxy that requires `user`/`password`.
     pub fn start(user: &str, password: &str) -> Self {
         let counter = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let port = crate::ports::free_port();
         let child = Command::new("python3")
             .args(["-c", PROXY, &port.to_string(), user, password])
             .arg(counter.path())
@@ -89,11 +85,7 @@ impl HttpProxy {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("python3: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the proxy did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::ports::wait_for_listener(port, Duration::from_secs(10), "the proxy");
         Self {
             address: format!("http://127.0.0.1:{port}"),
             counter,

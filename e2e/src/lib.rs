@@ -7,5 +7,6 @@ pub use rill::git_server as git_http;
 pub mod git_repo;
 pub mod git_ssh;
 pub mod http_proxy;
+pub mod ports;
 pub mod registry;
 pub mod tls_front;

@@ -3,10 +3,9 @@
 //! `skopeo` from an OCI image layout built here (Flux's artifact media types).
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -82,10 +81,7 @@ impl TestRegistry {
     /// Starts a registry; with `credentials` it requires HTTP basic auth.
     pub fn start(credentials: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let port = crate::ports::free_port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
@@ -109,11 +105,7 @@ impl TestRegistry {
             .spawn()
             .unwrap_or_else(|e| panic!("docker-registry: {e}"));
         let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(Instant::now() < deadline, "the registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::ports::wait_for_listener(port, Duration::from_secs(20), "the registry");
         Self {
             host,
             credentials: credentials.map(|(u, p)| (u.into(), p.into())),

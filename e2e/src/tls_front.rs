@@ -2,10 +2,9 @@
 //! 127.0.0.1 made with the `openssl` CLI, and a small Python TLS terminator that forwards each
 //! connection to a plain-HTTP backend.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running TLS front; stops when dropped.
 pub struct TlsFront {
@@ -167,10 +166,7 @@ impl TlsFront {
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_string();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let port = crate::ports::free_port();
         let child = Command::new("python3")
             .args(["-c", TERMINATOR, &port.to_string(), &backend_port])
             .arg(dir.path().join("server.crt"))
@@ -179,11 +175,7 @@ impl TlsFront {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("python3: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the TLS front did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::ports::wait_for_listener(port, Duration::from_secs(10), "the TLS front");
         Self {
             url: format!("https://127.0.0.1:{port}"),
             ca_pem,
