@@ -1,11 +1,14 @@
 //! The controller skeleton both source kinds run on: the scoped primary watch, the finalizer
 //! (cleanup removes the object's artifacts and metrics), the error policy, and a hook for the
-//! kind's own reconcile.
+//! kind's own reconcile; and reading a referenced Secret.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
@@ -107,4 +110,31 @@ async fn reconcile<K: SourceKind>(
         }
     })
     .await
+}
+
+/// The data of the Secret `namespace/name` (`data` and `stringData`), for credentials.
+pub async fn secret_data(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| Error::Kube(format!("failed to get secret '{namespace}/{name}': {e}")))?
+        .ok_or_else(|| {
+            Error::Auth(format!(
+                "failed to get secret '{namespace}/{name}': secrets \"{name}\" not found"
+            ))
+        })?;
+    let mut data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    for (k, v) in secret.string_data.unwrap_or_default() {
+        data.insert(k, v.into_bytes());
+    }
+    Ok(data)
 }

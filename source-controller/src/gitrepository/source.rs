@@ -1,11 +1,9 @@
 //! The source step: credentials from the Secret, the remote revision, the up-to-date check,
 //! the checkout, and the included GitRepositories' artifacts copied in.
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use rill_common::api::meta::Artifact;
 use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
@@ -58,30 +56,7 @@ pub async fn load_credentials(
         }
         return Ok(Credentials::default());
     };
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), namespace)
-        .get_opt(&secret_ref.name)
-        .await
-        .map_err(|e| {
-            Error::Kube(format!(
-                "failed to get secret '{namespace}/{}': {e}",
-                secret_ref.name
-            ))
-        })?
-        .ok_or_else(|| {
-            Error::Auth(format!(
-                "failed to get secret '{namespace}/{}': secrets \"{}\" not found",
-                secret_ref.name, secret_ref.name
-            ))
-        })?;
-    let mut data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    for (k, v) in secret.string_data.unwrap_or_default() {
-        data.insert(k, v.into_bytes());
-    }
+    let data = crate::kind::secret_data(&ctx.client, namespace, &secret_ref.name).await?;
     credentials(&secret_ref.name, &data, scheme).map_err(|e| Error::Auth(e.to_string()))
 }
 

@@ -2,42 +2,16 @@
 //! `serviceAccountName`'s image pull secrets), CA and client certificates from
 //! `certSecretRef`, a proxy from `proxySecretRef`, and `spec.timeout`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
 use kube::api::Api;
 use rill_common::api::source_v1::OCIRepository;
 
 use crate::error::Error;
+use crate::kind::secret_data;
 use crate::oci::{Credentials, OciUrl, Registry, auth::from_docker_config};
-
-async fn secret_data(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .map_err(|e| Error::Kube(format!("failed to get secret '{namespace}/{name}': {e}")))?
-        .ok_or_else(|| {
-            Error::Auth(format!(
-                "failed to get secret '{namespace}/{name}': secrets \"{name}\" not found"
-            ))
-        })?;
-    let mut data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    for (k, v) in secret.string_data.unwrap_or_default() {
-        data.insert(k, v.into_bytes());
-    }
-    Ok(data)
-}
 
 async fn credentials(
     client: &Client,
