@@ -1,6 +1,7 @@
 //! An HTTPS front for test servers: a certificate authority and a server certificate for
 //! 127.0.0.1 made with the `openssl` CLI, and a small Python TLS terminator that forwards each
-//! connection to a plain-HTTP backend.
+//! connection to a plain-HTTP backend; optionally it demands a client certificate issued by
+//! its CA (mutual TLS).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +13,8 @@ pub struct TlsFront {
     pub url: String,
     /// The PEM of the CA that issued the server certificate.
     pub ca_pem: String,
+    /// With mutual TLS: a client certificate and key (PEM) the front accepts.
+    pub client: Option<(String, String)>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -25,9 +28,12 @@ impl Drop for TlsFront {
 
 const TERMINATOR: &str = r#"
 import socket, ssl, sys, threading
-port, backend, cert, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+port, backend, cert, key, client_ca = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
+if client_ca != "-":
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(client_ca)
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port))
@@ -97,6 +103,43 @@ pub fn make_ca(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(format!("{name}.crt"))).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Issues `<name>.crt` and `<name>.key` from the CA in `dir` (`ca.crt`, `ca.key`).
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    let (key, csr, crt, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.cnf"),
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
+        ],
+    );
+    std::fs::write(dir.join(&ext), extensions).unwrap_or_else(|e| panic!("{e}"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    );
+}
+
 impl TlsFront {
     /// Whether `openssl` and `python3` are available.
     pub fn available() -> bool {
@@ -118,48 +161,35 @@ impl TlsFront {
 
     /// Serves `https://127.0.0.1:PORT` in front of `backend` (`http://127.0.0.1:PORT`).
     pub fn start(backend: &str) -> Self {
+        Self::start_with(backend, false)
+    }
+
+    /// Like [`TlsFront::start`], but every client must present a certificate from the CA.
+    pub fn start_mutual(backend: &str) -> Self {
+        Self::start_with(backend, true)
+    }
+
+    fn start_with(backend: &str, mutual: bool) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let ca_pem = make_ca(dir.path(), "ca");
-        openssl(
+        issue(
             dir.path(),
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        );
-        std::fs::write(
-            dir.path().join("ext.cnf"),
+            "server",
+            "/CN=127.0.0.1",
             "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        openssl(
-            dir.path(),
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.crt",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ],
         );
+        let client = mutual.then(|| {
+            issue(
+                dir.path(),
+                "client",
+                "/CN=rill-client",
+                "extendedKeyUsage=clientAuth\n",
+            );
+            let read = |f: &str| {
+                std::fs::read_to_string(dir.path().join(f)).unwrap_or_else(|e| panic!("{e}"))
+            };
+            (read("client.crt"), read("client.key"))
+        });
         let backend_port = backend
             .rsplit(':')
             .next()
@@ -171,6 +201,11 @@ impl TlsFront {
             .args(["-c", TERMINATOR, &port.to_string(), &backend_port])
             .arg(dir.path().join("server.crt"))
             .arg(dir.path().join("server.key"))
+            .arg(if mutual {
+                dir.path().join("ca.crt")
+            } else {
+                "-".into()
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -179,6 +214,7 @@ impl TlsFront {
         Self {
             url: format!("https://127.0.0.1:{port}"),
             ca_pem,
+            client,
             child,
             _dir: dir,
         }

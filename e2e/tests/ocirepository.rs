@@ -370,6 +370,42 @@ async fn a_registry_behind_a_private_ca_needs_its_ca_crt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_demanding_client_certificates_accepts_tls_crt_and_tls_key() {
+    let Some(stack) = stack().await else { return };
+    if !e2e::tls_front::TlsFront::available() {
+        eprintln!("skipped: openssl or python3 is not installed");
+        return;
+    }
+    let registry = TestRegistry::start(None);
+    let digest = registry.push("mtls/app", "v1.0.0", &refs(&files("1")), &[]);
+    let front = e2e::tls_front::TlsFront::start_mutual(&format!("http://{}", registry.host));
+    let (cert, key) = front.client.clone().unwrap();
+    let host = front.url.trim_start_matches("https://").to_string();
+    let secrets = Api::<Secret>::namespaced(stack.client.clone(), "default");
+    for (name, data) in [
+        (
+            "client-cert",
+            json!({"ca.crt": front.ca_pem, "tls.crt": cert, "tls.key": key}),
+        ),
+        ("ca-only", json!({"ca.crt": front.ca_pem})),
+    ] {
+        let secret: Secret =
+            serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data}))
+                .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let url = format!("oci://{host}/mtls/app");
+    create(&stack, "mtls", json!({"url": url, "interval": "1m", "ref": {"tag": "v1.0.0"}, "certSecretRef": {"name": "client-cert"}})).await;
+    ready_at(&stack, "mtls", &format!("v1.0.0@{digest}")).await;
+    create(&stack, "no-client-cert", json!({"url": url, "interval": "1m", "ref": {"tag": "v1.0.0"}, "certSecretRef": {"name": "ca-only"}})).await;
+    let repo = failed(&stack, "no-client-cert", "OCIArtifactPullFailed").await;
+    assert!(repo.status.unwrap().artifact.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_secret_routes_registry_traffic_through_an_authenticating_proxy() {
     let Some(stack) = stack().await else { return };
     let registry = TestRegistry::start(None);

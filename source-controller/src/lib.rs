@@ -2,6 +2,7 @@
 //! artifacts served over HTTP and published in `status.artifact`, as Flux's
 //! source-controller does, and `OCIRepository` artifacts pulled from OCI registries.
 
+pub mod client_settings;
 pub mod error;
 pub mod git;
 pub mod gitrepository;

@@ -1,4 +1,5 @@
-//! GitRepository end-to-end: Authentication: HTTP basic and bearer credentials, SSH host-key checks.
+//! GitRepository end-to-end: Authentication: HTTP basic and bearer credentials, SSH host-key
+//! checks, private CAs, client certificates (mutual TLS) and authenticated proxies.
 
 use super::*;
 
@@ -131,7 +132,7 @@ async fn https_servers_with_a_private_ca_need_its_ca_crt() {
     let other_ca = e2e::tls_front::make_ca(env.repos.path(), "other-ca");
     env.secret("ca", &[("ca.crt", &front.ca_pem)]).await;
     env.secret("wrong-ca", &[("ca.crt", &other_ca)]).await;
-    env.secret("client-cert", &[("tls.crt", "x"), ("tls.key", "y")])
+    env.secret("bad-client-cert", &[("tls.crt", "x"), ("tls.key", "y")])
         .await;
 
     env.create(
@@ -175,29 +176,117 @@ async fn https_servers_with_a_private_ca_need_its_ca_crt() {
     );
 
     env.create(
-        "mtls",
-        json!({"url": url, "interval": "1h", "secretRef": {"name": "client-cert"}}),
+        "bad-client-cert",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "bad-client-cert"}}),
     )
     .await;
-    let repo = env.failed_with("mtls", "AuthenticationFailed").await;
+    let repo = env
+        .failed_with("bad-client-cert", "AuthenticationFailed")
+        .await;
     assert!(
         condition(&repo, "Ready")
             .unwrap()
             .2
-            .contains("client certificates")
+            .contains("'tls.crt' and 'tls.key' are not a valid PEM"),
+        "{:?}",
+        condition(&repo, "Ready")
     );
+}
 
-    // proxies are not supported for Git yet: a clear stall, never a silent direct connection
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_demanding_a_client_certificate_accept_tls_crt_and_tls_key() {
+    if !e2e::tls_front::TlsFront::available() {
+        eprintln!("skipping: openssl or python3 is not installed");
+        return;
+    }
+    let env = env().await;
+    TestRepo::create(env.repos.path(), "app", APP);
+    let plain = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let front = e2e::tls_front::TlsFront::start_mutual(&plain.url);
+    let url = format!("{}/app.git", front.url);
+    let (cert, key) = front.client.clone().unwrap();
+    env.secret(
+        "mtls",
+        &[
+            ("ca.crt", &front.ca_pem),
+            ("tls.crt", &cert),
+            ("tls.key", &key),
+        ],
+    )
+    .await;
+    env.secret("ca-only", &[("ca.crt", &front.ca_pem)]).await;
+    env.create(
+        "mtls",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "mtls"}}),
+    )
+    .await;
+    env.create(
+        "no-client-cert",
+        json!({"url": url, "interval": "1h", "secretRef": {"name": "ca-only"}}),
+    )
+    .await;
+    let repo = env.ready("mtls").await;
+    assert!(revision(&repo).starts_with("master@sha1:"));
+    assert!(artifact_files(&repo).await.contains_key("deploy/app.yaml"));
+    let refused = env
+        .wait("no-client-cert", "a failure", |r| {
+            ready(r).is_some_and(|(s, _)| s == "False")
+        })
+        .await;
+    let message = condition(&refused, "Ready").unwrap().2;
+    assert!(message.contains(&front.url), "{message}");
+    assert!(refused.status.unwrap().artifact.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_secret_ref_routes_fetches_through_the_proxy_with_its_credentials() {
+    if !e2e::tls_front::TlsFront::available() {
+        eprintln!("skipping: python3 is not installed");
+        return;
+    }
+    let env = env().await;
+    TestRepo::create(env.repos.path(), "app", APP);
+    let server = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let proxy = e2e::http_proxy::HttpProxy::start("proxy-user", "pr0xy-pass");
+    let url = format!("{}/app.git", server.url);
+    env.secret(
+        "proxy",
+        &[
+            ("address", &proxy.address),
+            ("username", "proxy-user"),
+            ("password", "pr0xy-pass"),
+        ],
+    )
+    .await;
+    env.secret(
+        "wrong-proxy",
+        &[
+            ("address", &proxy.address),
+            ("username", "proxy-user"),
+            ("password", "not-the-pass"),
+        ],
+    )
+    .await;
     env.create(
         "proxied",
-        json!({"url": url, "interval": "1h", "proxySecretRef": {"name": "ca"}}),
+        json!({"url": url, "interval": "1h", "proxySecretRef": {"name": "proxy"}}),
     )
     .await;
-    let repo = env.failed_with("proxied", "Unsupported").await;
-    assert!(
-        condition(&repo, "Ready")
-            .unwrap()
-            .2
-            .contains("proxySecretRef")
-    );
+    let repo = env.ready("proxied").await;
+    assert!(artifact_files(&repo).await.contains_key("deploy/app.yaml"));
+    assert!(proxy.relayed() >= 2, "relayed {}", proxy.relayed());
+
+    env.create(
+        "wrong-proxy",
+        json!({"url": url, "interval": "1h", "proxySecretRef": {"name": "wrong-proxy"}}),
+    )
+    .await;
+    let refused = env.failed_with("wrong-proxy", "AuthenticationFailed").await;
+    let message = condition(&refused, "Ready").unwrap().2;
+    assert!(message.contains("407"), "{message}");
+    assert!(!message.contains("not-the-pass"), "{message}");
 }

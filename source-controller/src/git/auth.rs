@@ -1,11 +1,12 @@
-//! Git credentials from a Flux `secretRef` Secret, decided without I/O, and redaction of
-//! credentials from every text that leaves the controller.
+//! Git credentials and connection settings from a Flux `secretRef` Secret, decided without
+//! I/O, and redaction of credentials from every text that leaves the controller.
 
 use std::collections::BTreeMap;
 
 use super::known_hosts::KnownHosts;
+use crate::client_settings::{ProxySettings, TlsSettings};
 
-/// Credentials for one repository. `Debug` never prints secrets.
+/// Credentials and connection settings for one repository. `Debug` never prints secrets.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
     /// HTTP basic auth.
@@ -16,8 +17,29 @@ pub struct Credentials {
     pub ssh_identity: Option<(String, Option<String>)>,
     /// Accepted SSH host keys.
     pub known_hosts: Option<KnownHosts>,
-    /// Certificate authorities for HTTPS (`ca.crt`).
-    pub ca: Option<super::tls::CustomCa>,
+    /// Certificate authorities and client certificate for HTTPS.
+    pub tls: TlsSettings,
+    /// The proxy for HTTP(S), from `proxySecretRef`.
+    pub proxy: Option<ProxySettings>,
+    /// The timeout of each HTTP request (none: no limit besides the caller's).
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl Credentials {
+    /// The secret values, for redaction.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut list = Vec::new();
+        if let Some((_, pass)) = &self.basic {
+            list.push(pass.as_str());
+        }
+        if let Some(token) = &self.bearer {
+            list.push(token.as_str());
+        }
+        if let Some(password) = self.proxy.as_ref().and_then(ProxySettings::password) {
+            list.push(password);
+        }
+        list
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -33,7 +55,8 @@ impl std::fmt::Debug for Credentials {
                 &self.ssh_identity.as_ref().map(|_| "<redacted>"),
             )
             .field("known_hosts", &self.known_hosts.is_some())
-            .field("ca", &self.ca.is_some())
+            .field("tls", &self.tls)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -63,14 +86,9 @@ pub fn credentials(
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .filter(|v| !v.is_empty())
     };
-    if ["tls.crt", "tls.key"].iter().any(|k| data.contains_key(*k)) {
-        return Err(err(
-            "client certificates (tls.crt, tls.key) are not supported by Rill's Git client yet",
-        ));
-    }
     let mut creds = Credentials::default();
-    if let Some(ca) = data.get("ca.crt").or_else(|| data.get("caFile")) {
-        creds.ca = Some(super::tls::CustomCa::from_pem(ca).map_err(|e| err(&e))?);
+    if scheme == "https" {
+        creds.tls = TlsSettings::from_secret(data, true).map_err(|e| err(&e))?;
     }
     match scheme {
         "ssh" => {

@@ -1,10 +1,11 @@
 //! Git over the network, in-process with libgit2: listing remote references and shallow
-//! checkouts, with credentials from memory and SSH host keys verified against known_hosts.
-//! Everything here blocks; callers run it on the blocking pool.
+//! checkouts, with credentials from memory, SSH host keys verified against known_hosts and
+//! HTTP(S) carried by [`http_transport`]. Everything here blocks; callers run it on the
+//! blocking pool.
 
 pub mod auth;
+pub mod http_transport;
 pub mod known_hosts;
-pub mod tls;
 pub mod tree;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use git2::{
 };
 
 use self::auth::{Credentials, redact};
+use self::http_transport::{Session, with_session};
 
 /// A reference advertised by the remote, with the commit it points to (tags peeled).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,8 +80,9 @@ fn classify(error: git2::Error, secrets: &[&str]) -> GitError {
     ) || [
         "authentication",
         "credentials",
-        "401",
-        "403",
+        "http 401",
+        "http 403",
+        "http 407",
         "unauthorized",
         "permission denied",
     ]
@@ -90,17 +93,6 @@ fn classify(error: git2::Error, secrets: &[&str]) -> GitError {
     } else {
         GitError::Other(message)
     }
-}
-
-fn secrets_of(creds: &Credentials) -> Vec<&str> {
-    let mut list = Vec::new();
-    if let Some((_, pass)) = &creds.basic {
-        list.push(pass.as_str());
-    }
-    if let Some(token) = &creds.bearer {
-        list.push(token.as_str());
-    }
-    list
 }
 
 /// Host and port of a Git URL, for host key checks.
@@ -158,18 +150,8 @@ fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
             "authentication required but no credentials were provided",
         ))
     });
+    // HTTP(S) goes through `http_transport`; only SSH host keys reach this callback.
     cb.certificate_check(move |cert, host| {
-        if let Some(x509) = cert.as_x509() {
-            return match &creds.ca {
-                None => Ok(CertificateCheckStatus::CertificatePassthrough),
-                Some(ca) => ca
-                    .verify(x509.data(), host)
-                    .map(|()| CertificateCheckStatus::CertificateOk)
-                    .map_err(|m| {
-                        git2::Error::new(git2::ErrorCode::Certificate, git2::ErrorClass::Ssl, m)
-                    }),
-            };
-        }
         let Some(hostkey) = cert.as_hostkey() else {
             return Ok(CertificateCheckStatus::CertificatePassthrough);
         };
@@ -187,21 +169,21 @@ fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
     cb
 }
 
-fn fetch_options<'a>(creds: &'a Credentials, url: &str, headers: &'a [String]) -> FetchOptions<'a> {
+fn fetch_options<'a>(creds: &'a Credentials, url: &str) -> FetchOptions<'a> {
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(callbacks(creds, url));
-    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    fo.custom_headers(&refs);
     fo.download_tags(git2::AutotagOption::None);
     fo
 }
 
-fn headers(creds: &Credentials) -> Vec<String> {
-    creds
-        .bearer
-        .iter()
-        .map(|t| format!("Authorization: Bearer {t}"))
-        .collect()
+/// Runs a network operation with the credentials' HTTP session installed.
+fn networked<T>(
+    creds: &Credentials,
+    op: impl FnOnce() -> Result<T, GitError>,
+) -> Result<T, GitError> {
+    let session = Session::new(creds, creds.timeout)
+        .map_err(|e| GitError::Other(redact(&e, &creds.secrets())))?;
+    with_session(session, op)
 }
 
 /// Lists the remote's references (annotated tags resolved to their commits).
@@ -210,14 +192,17 @@ pub fn ls_remote(
     creds: &Credentials,
     scratch: &Path,
 ) -> Result<Vec<RemoteRef>, GitError> {
-    let secrets = secrets_of(creds);
+    networked(creds, || list_refs(url, creds, scratch))
+}
+
+fn list_refs(url: &str, creds: &Credentials, scratch: &Path) -> Result<Vec<RemoteRef>, GitError> {
+    let secrets = creds.secrets();
     let err = |e: git2::Error| classify(e, &secrets);
     let repo = Repository::init_bare(scratch).map_err(err)?;
     let mut remote = repo.remote_anonymous(url).map_err(err)?;
-    let extra = headers(creds);
-    let mut fo = fetch_options(creds, url, &extra);
+    let mut fo = fetch_options(creds, url);
     // Fetching a refspec that matches nothing connects, lists the references and downloads
-    // nothing; unlike `connect_auth`, it also sends the bearer header.
+    // nothing.
     remote
         .fetch(
             &["+refs/rill-ls-remote/*:refs/rill-ls-remote/*"],
@@ -258,10 +243,12 @@ pub fn checkout(
     plan: &FetchPlan,
     dir: &Path,
 ) -> Result<Checkout, GitError> {
-    let secrets = secrets_of(creds);
-    let err = |e: git2::Error| classify(e, &secrets);
-    let repo = fetch(url, creds, plan, dir, false)?;
-    checkout_fetched(&repo, url, creds, plan, &err)
+    networked(creds, || {
+        let secrets = creds.secrets();
+        let err = |e: git2::Error| classify(e, &secrets);
+        let repo = fetch_into(url, creds, plan, dir, false)?;
+        checkout_fetched(&repo, url, creds, plan, &err)
+    })
 }
 
 /// Fetches the plan's refspecs into a new repository at `dir` (bare when `bare`).
@@ -272,7 +259,17 @@ pub fn fetch(
     dir: &Path,
     bare: bool,
 ) -> Result<Repository, GitError> {
-    let secrets = secrets_of(creds);
+    networked(creds, || fetch_into(url, creds, plan, dir, bare))
+}
+
+fn fetch_into(
+    url: &str,
+    creds: &Credentials,
+    plan: &FetchPlan,
+    dir: &Path,
+    bare: bool,
+) -> Result<Repository, GitError> {
+    let secrets = creds.secrets();
     let err = |e: git2::Error| classify(e, &secrets);
     let repo = if bare {
         Repository::init_bare(dir)
@@ -282,8 +279,7 @@ pub fn fetch(
     .map_err(err)?;
     {
         let mut remote = repo.remote("origin", url).map_err(err)?;
-        let extra = headers(creds);
-        let mut fo = fetch_options(creds, url, &extra);
+        let mut fo = fetch_options(creds, url);
         if let Some(depth) = plan.depth {
             fo.depth(depth);
         }
@@ -336,9 +332,8 @@ fn checkout_fetched(
     repo.set_head_detached(oid).map_err(err)?;
     if plan.submodules {
         for mut submodule in repo.submodules().map_err(err)? {
-            let extra = headers(creds);
             let mut options = git2::SubmoduleUpdateOptions::new();
-            options.fetch(fetch_options(creds, url, &extra));
+            options.fetch(fetch_options(creds, url));
             submodule.update(true, Some(&mut options)).map_err(err)?;
         }
     }
@@ -355,6 +350,32 @@ fn checkout_fetched(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_classified_by_what_they_say() {
+        let auth = |m: &str| matches!(classify(git2::Error::from_str(m), &[]), GitError::Auth(_));
+        let cases = [
+            (
+                "authentication failed: the server rejected the credentials (HTTP 401)",
+                true,
+            ),
+            ("authentication failed: access denied (HTTP 403)", true),
+            (
+                "failed to authenticate SSH session: Permission denied",
+                true,
+            ),
+            ("host key verification failed for 127.0.0.1", true),
+            // a port number is not a status code
+            (
+                "http://127.0.0.1:40103/app.git: tcp connect error: Connection refused",
+                false,
+            ),
+            ("repository not found (HTTP 404)", false),
+        ];
+        for (message, want) in cases {
+            assert_eq!(auth(message), want, "{message}");
+        }
+    }
 
     #[test]
     fn host_and_port_come_from_the_url() {

@@ -39,11 +39,6 @@ pub(super) async fn run_steps(
             "spec.provider other than 'generic' is not supported by Rill yet".into(),
         ));
     }
-    if repo.spec.proxy_secret_ref.is_some() {
-        return Err(Error::Unsupported(
-            "spec.proxySecretRef is not supported for GitRepository by Rill yet".into(),
-        ));
-    }
     let scheme = validate_url(&repo.spec.url)?;
 
     // Storage: the recorded artifact must still be on disk with its digest.
@@ -64,7 +59,8 @@ pub(super) async fn run_steps(
         .as_deref()
         .and_then(|t| rill_common::duration::parse(t).ok())
         .unwrap_or(Duration::from_secs(60));
-    let creds = load_credentials(repo, ctx, scheme).await?;
+    let mut creds = load_credentials(repo, ctx, scheme).await?;
+    creds.timeout = Some(timeout);
     let included = included_artifacts(repo, ctx).await?;
     let target = remote_target(repo, &creds, timeout).await?;
     if up_to_date(repo, status, &target, &included, verified) {

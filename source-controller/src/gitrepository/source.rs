@@ -12,6 +12,7 @@ use rill_common::conditions::reasons;
 
 use super::Context;
 use super::reference::{RefError, Target, resolve};
+use crate::client_settings::ProxySettings;
 use crate::error::Error;
 use crate::git::auth::{Credentials, credentials, redact};
 use crate::git::{self, Checkout, FetchPlan, GitError};
@@ -48,16 +49,34 @@ pub async fn load_credentials(
     scheme: &str,
 ) -> Result<Credentials, Error> {
     let namespace = repo.metadata.namespace.as_deref().unwrap_or("default");
-    let Some(secret_ref) = &repo.spec.secret_ref else {
-        if scheme == "ssh" {
+    let mut creds = match &repo.spec.secret_ref {
+        None if scheme == "ssh" => {
             return Err(Error::Auth(
                 "SSH URLs need a secretRef with 'identity' and 'known_hosts'".into(),
             ));
         }
-        return Ok(Credentials::default());
+        None => Credentials::default(),
+        Some(secret_ref) => {
+            let data = crate::kind::secret_data(&ctx.client, namespace, &secret_ref.name).await?;
+            credentials(&secret_ref.name, &data, scheme).map_err(|e| Error::Auth(e.to_string()))?
+        }
     };
-    let data = crate::kind::secret_data(&ctx.client, namespace, &secret_ref.name).await?;
-    credentials(&secret_ref.name, &data, scheme).map_err(|e| Error::Auth(e.to_string()))
+    if let Some(proxy) = &repo.spec.proxy_secret_ref {
+        if scheme == "ssh" {
+            return Err(Error::Unsupported(
+                "spec.proxySecretRef applies to HTTP(S) URLs only, not SSH".into(),
+            ));
+        }
+        let data = crate::kind::secret_data(&ctx.client, namespace, &proxy.name).await?;
+        let settings = ProxySettings::from_secret(&data).map_err(|e| {
+            Error::Auth(format!(
+                "invalid proxy secret '{namespace}/{}': {e}",
+                proxy.name
+            ))
+        })?;
+        creds.proxy = Some(settings);
+    }
+    Ok(creds)
 }
 
 pub(super) fn git_error(context: &str, url: &str, e: GitError) -> Error {

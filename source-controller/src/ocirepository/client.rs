@@ -9,6 +9,7 @@ use kube::Client;
 use kube::api::Api;
 use rill_common::api::source_v1::OCIRepository;
 
+use crate::client_settings::{ProxySettings, TlsSettings};
 use crate::error::Error;
 use crate::kind::secret_data;
 use crate::oci::{Credentials, OciUrl, Registry, auth::from_docker_config};
@@ -79,44 +80,21 @@ pub async fn registry(
         .connect_timeout(timeout.min(Duration::from_secs(30)));
     if let Some(certs) = &repo.spec.cert_secret_ref {
         let data = secret_data(client, &namespace, &certs.name).await?;
-        let tls = |e: reqwest::Error| {
-            Error::Auth(format!(
-                "secret '{namespace}/{}': invalid TLS data: {}",
-                certs.name,
-                e.without_url()
-            ))
-        };
-        if let Some(ca) = data.get("ca.crt") {
-            for cert in reqwest::Certificate::from_pem_bundle(ca).map_err(tls)? {
-                builder = builder.add_root_certificate(cert);
-            }
+        let tls = TlsSettings::from_secret(&data, false)
+            .map_err(|e| Error::Auth(format!("secret '{namespace}/{}': {e}", certs.name)))?;
+        for cert in tls.certificates() {
+            builder = builder.add_root_certificate(cert);
         }
-        if let (Some(cert), Some(key)) = (data.get("tls.crt"), data.get("tls.key")) {
-            let mut pem = cert.clone();
-            pem.push(b'\n');
-            pem.extend_from_slice(key);
-            builder = builder.identity(reqwest::Identity::from_pem(&pem).map_err(tls)?);
+        if let Some(identity) = tls.identity() {
+            builder = builder.identity(identity);
         }
     }
     if let Some(proxy) = &repo.spec.proxy_secret_ref {
         let data = secret_data(client, &namespace, &proxy.name).await?;
-        let text = |k: &str| data.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
-        let address = text("address").ok_or_else(|| {
-            Error::Auth(format!(
-                "secret '{namespace}/{}': 'address' is required",
-                proxy.name
-            ))
-        })?;
-        let mut p = reqwest::Proxy::all(&address).map_err(|_| {
-            Error::Auth(format!(
-                "secret '{namespace}/{}': invalid proxy address",
-                proxy.name
-            ))
-        })?;
-        if let (Some(user), Some(password)) = (text("username"), text("password")) {
-            p = p.basic_auth(&user, &password);
-        }
-        builder = builder.proxy(p);
+        let settings = ProxySettings::from_secret(&data)
+            .and_then(|p| p.proxy())
+            .map_err(|e| Error::Auth(format!("secret '{namespace}/{}': {e}", proxy.name)))?;
+        builder = builder.proxy(settings);
     }
     let http = builder.build().map_err(|e| {
         Error::Auth(format!(
