@@ -18,6 +18,24 @@ pub struct Resource {
     pub serial: u64,
     /// Where the resource came from (for `buildMetadata: [originAnnotations]`).
     pub origin: Option<Origin>,
+    /// The transformers that ran while the resource was in the build, in order (recorded only
+    /// for `buildMetadata: [transformerAnnotations]`).
+    pub transformations: Vec<std::sync::Arc<Transformation>>,
+}
+
+/// A transformer that ran over a resource: the file that configured it and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transformation {
+    /// The kustomization or plugin configuration file (absolute path).
+    pub configured_in: std::path::PathBuf,
+    /// `builtin` for the kustomization's own fields, else the plugin config's apiVersion.
+    pub api_version: String,
+    /// `PrefixTransformer`, `PatchTransformer`, ... or the plugin config's kind.
+    pub kind: String,
+    /// The plugin config's name (empty for built-in fields).
+    pub name: String,
+    /// The plugin config's namespace (usually empty).
+    pub namespace: String,
 }
 
 /// Where a resource came from.
@@ -60,6 +78,7 @@ impl Resource {
             needs_hash: false,
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             origin: None,
+            transformations: Vec::new(),
         }
     }
 

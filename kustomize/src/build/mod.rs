@@ -36,6 +36,8 @@ struct State {
     name_references: Vec<crate::names::NameReference>,
     namespace_specs: Vec<crate::fieldspec::FieldSpec>,
     metadata_specs: metadata::MetadataSpecs,
+    /// Record the transformers that run over each resource (`transformerAnnotations`).
+    transformations: bool,
 }
 
 /// Which files a kustomization may read.
@@ -78,7 +80,11 @@ fn is_remote(target: &str) -> bool {
 
 /// Builds the kustomization in `dir` into resources, in output order.
 pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
-    let mut state = State::default();
+    let wanted = origin::requested(dir)?;
+    let mut state = State {
+        transformations: wanted.transformations,
+        ..State::default()
+    };
     let mut resources = accumulate(dir, options, &mut state, Vec::new())?;
     let before = crate::names::Snapshot::take(&resources);
     for resource in resources.iter_mut().filter(|r| r.needs_hash) {
@@ -95,7 +101,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;
-    origin::annotate(dir, &mut resources)?;
+    origin::annotate(dir, wanted, &mut resources);
     for resource in &mut resources {
         drop_empty_annotations(resource);
     }
@@ -337,7 +343,7 @@ fn accumulate(
     let read = |relative: &str| read_restricted(dir, relative, options);
     crate::generators::generate(&k, &mut resources, &read, options.environment)?;
     for entry in k.strings("generators")? {
-        for config in &plugin_configs(&entry, dir, options, state, &read)? {
+        for (config, _) in &plugin_configs(&k, &entry, options, state, &read)? {
             run_generator(&k, config, &mut resources, &read, options.environment)?;
         }
     }
@@ -367,10 +373,21 @@ fn accumulate(
     apply_replicas(&k, &mut resources)?;
     apply_images(&k, &mut resources)?;
     apply_replacements(&k, &mut resources, &read)?;
+    let mut ran = if state.transformations {
+        origin::builtin_transformations(&k)?
+    } else {
+        Vec::new()
+    };
     for entry in k.strings("transformers")? {
-        for config in &plugin_configs(&entry, dir, options, state, &read)? {
+        for (config, configured_in) in &plugin_configs(&k, &entry, options, state, &read)? {
             run_transformer(&k, config, &mut resources, options)?;
+            if state.transformations {
+                ran.push(origin::plugin_transformation(config, configured_in));
+            }
         }
+    }
+    for resource in resources.iter_mut() {
+        resource.transformations.extend(ran.iter().cloned());
     }
     crate::names::fix_references(&mut resources, &before, &state.name_references)
         .map_err(|e| Error::Resource(format!("{}: {e}", path.display())))?;
@@ -456,26 +473,48 @@ fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<
 /// The plugin configurations one `transformers`/`generators` entry names: inline YAML, a
 /// file, or a directory built as a kustomization.
 fn plugin_configs(
+    k: &Kustomization,
     entry: &str,
-    dir: &Path,
     options: &Options,
     state: &mut State,
     read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
-) -> Result<Vec<Value>, Error> {
+) -> Result<Vec<(Value, PathBuf)>, Error> {
+    let dir = k.dir();
     let yaml_error = |path: PathBuf, e: crate::yaml::YamlError| Error::Yaml {
         path,
         message: e.to_string(),
     };
+    let with_path = |docs: Vec<Value>, path: &Path| {
+        docs.into_iter()
+            .map(|d| (d, path.to_path_buf()))
+            .collect::<Vec<_>>()
+    };
     if entry.contains('\n') {
-        return read_documents(entry).map_err(|e| yaml_error(dir.to_path_buf(), e));
+        let docs = read_documents(entry).map_err(|e| yaml_error(dir.to_path_buf(), e))?;
+        let file = k.path.canonicalize().unwrap_or_else(|_| k.path.clone());
+        return Ok(with_path(docs, &file));
     }
     let target = dir.join(entry);
     if target.is_dir() {
         let loaded = accumulate(&target, options, state, Vec::new())?;
-        return Ok(loaded.into_iter().map(|r| r.object).collect());
+        return Ok(loaded
+            .into_iter()
+            .map(|r| {
+                let path = match &r.origin {
+                    Some(crate::resource::Origin::File(path)) => path.clone(),
+                    Some(crate::resource::Origin::Generator { kustomization, .. }) => {
+                        kustomization.clone()
+                    }
+                    None => target.clone(),
+                };
+                (r.object, path)
+            })
+            .collect());
     }
     let text = String::from_utf8_lossy(&read(entry)?).into_owned();
-    read_documents(&text).map_err(|e| yaml_error(target, e))
+    let docs = read_documents(&text).map_err(|e| yaml_error(target.clone(), e))?;
+    let canonical = target.canonicalize().unwrap_or(target);
+    Ok(with_path(docs, &canonical))
 }
 
 fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource>, Error> {

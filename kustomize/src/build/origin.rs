@@ -1,16 +1,21 @@
-//! `buildMetadata: [originAnnotations]`: each resource records the file it was read from, or
-//! the kustomization whose generator made it, in `config.kubernetes.io/origin`, with paths
-//! relative to the kustomization being built.
+//! `buildMetadata`: with `originAnnotations` each resource records the file it was read from,
+//! or the kustomization whose generator made it, in `config.kubernetes.io/origin`; with
+//! `transformerAnnotations` it lists every transformer that ran while it was in the build
+//! (kustomize records "ran over", not "changed") in
+//! `alpha.config.kubernetes.io/transformations`. Paths are relative to the kustomization being
+//! built.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::kustomization::{Kustomization, find};
-use crate::resource::{Origin, Resource};
+use crate::resource::{Origin, Resource, Transformation};
 
 const ANNOTATION: &str = "config.kubernetes.io/origin";
+const TRANSFORMATIONS: &str = "alpha.config.kubernetes.io/transformations";
 
 /// `target` relative to `base` (both absolute), with `..` where needed.
 fn relative(target: &Path, base: &Path) -> String {
@@ -27,16 +32,26 @@ fn relative(target: &Path, base: &Path) -> String {
     out.to_string_lossy().into_owned()
 }
 
-/// Which build metadata the top kustomization asks for; unknown or unsupported options fail.
-fn wants_origin(dir: &Path) -> Result<bool, Error> {
+/// The build metadata the top kustomization asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct BuildMetadata {
+    /// `originAnnotations`.
+    pub origin: bool,
+    /// `transformerAnnotations`.
+    pub transformations: bool,
+}
+
+/// Reads `buildMetadata` of the kustomization in `dir`; unknown options fail.
+pub(super) fn requested(dir: &Path) -> Result<BuildMetadata, Error> {
     let Some(path) = find(dir)? else {
-        return Ok(false);
+        return Ok(BuildMetadata::default());
     };
     let k = Kustomization::load(&path)?;
-    let mut origin = false;
+    let mut wanted = BuildMetadata::default();
     for option in k.strings("buildMetadata")? {
         match option.as_str() {
-            "originAnnotations" => origin = true,
+            "originAnnotations" => wanted.origin = true,
+            "transformerAnnotations" => wanted.transformations = true,
             other => {
                 return Err(Error::Unsupported(format!(
                     "{}: buildMetadata '{other}' is not supported by Rill's kustomize engine yet",
@@ -45,34 +60,149 @@ fn wants_origin(dir: &Path) -> Result<bool, Error> {
             }
         }
     }
-    Ok(origin)
+    Ok(wanted)
 }
 
-/// Adds the origin annotation when the kustomization in `dir` asks for it.
-pub(super) fn annotate(dir: &Path, resources: &mut [Resource]) -> Result<(), Error> {
-    if !wants_origin(dir)? {
-        return Ok(());
+/// The built-in transformers kustomize configures from `k`'s fields, in the order it runs
+/// them, one per instance (one per patch, image, replica, `labels` entry, ...).
+pub(super) fn builtin_transformations(
+    k: &Kustomization,
+) -> Result<Vec<Arc<Transformation>>, Error> {
+    let set = |field: &str| k.string(field).is_some_and(|v| !v.is_empty());
+    let entries = |field: &str| k.list(field).map(|l| l.len());
+    let non_empty_map = |field: &str| {
+        k.fields
+            .get(field)
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
+    };
+    let labels = entries("labels")?;
+    let counts = [
+        (
+            "PatchStrategicMergeTransformer",
+            usize::from(entries("patchesStrategicMerge")? > 0),
+        ),
+        ("PatchTransformer", entries("patches")?),
+        ("NamespaceTransformer", usize::from(set("namespace"))),
+        ("PrefixTransformer", usize::from(set("namePrefix"))),
+        ("SuffixTransformer", usize::from(set("nameSuffix"))),
+        (
+            "LabelTransformer",
+            if labels > 0 || non_empty_map("commonLabels") {
+                labels + 1
+            } else {
+                0
+            },
+        ),
+        (
+            "AnnotationsTransformer",
+            usize::from(non_empty_map("commonAnnotations")),
+        ),
+        ("PatchJson6902Transformer", entries("patchesJson6902")?),
+        ("ReplicaCountTransformer", entries("replicas")?),
+        ("ImageTagTransformer", entries("images")?),
+        (
+            "ReplacementTransformer",
+            usize::from(entries("replacements")? > 0),
+        ),
+    ];
+    let configured_in = k.path.canonicalize().unwrap_or_else(|_| k.path.clone());
+    let mut out = Vec::new();
+    for (kind, count) in counts {
+        let record = Arc::new(Transformation {
+            configured_in: configured_in.clone(),
+            api_version: "builtin".into(),
+            kind: kind.into(),
+            name: String::new(),
+            namespace: String::new(),
+        });
+        out.extend(std::iter::repeat_n(record, count));
+    }
+    Ok(out)
+}
+
+/// A transformer configured by a plugin config object read from `configured_in`.
+pub(super) fn plugin_transformation(config: &Value, configured_in: &Path) -> Arc<Transformation> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Arc::new(Transformation {
+        configured_in: configured_in.to_path_buf(),
+        api_version: text(&config["apiVersion"]),
+        kind: text(&config["kind"]),
+        name: text(&config["metadata"]["name"]),
+        namespace: text(&config["metadata"]["namespace"]),
+    })
+}
+
+/// `configuredIn:` and `configuredBy:` lines, indented by `indent`.
+fn configured(out: &mut String, indent: &str, file: &Path, base: &Path, by: [(&str, &str); 4]) {
+    out.push_str(&format!("configuredIn: {}\n", relative(file, base)));
+    out.push_str(&format!("{indent}configuredBy:\n"));
+    for (key, value) in by.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push_str(&format!("{indent}  {key}: {value}\n"));
+    }
+}
+
+/// Writes the annotations the top kustomization asked for.
+pub(super) fn annotate(dir: &Path, wanted: BuildMetadata, resources: &mut [Resource]) {
+    if !wanted.origin && !wanted.transformations {
+        return;
     }
     let base = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     for resource in resources.iter_mut() {
+        let mut add = |key: &str, text: String| {
+            let meta = &mut resource.object["metadata"];
+            if !meta["annotations"].is_object() {
+                meta["annotations"] = json!({});
+            }
+            meta["annotations"][key] = Value::String(text);
+        };
+        if wanted.transformations && !resource.transformations.is_empty() {
+            let mut text = String::new();
+            for t in &resource.transformations {
+                text.push_str("- ");
+                configured(
+                    &mut text,
+                    "  ",
+                    &t.configured_in,
+                    &base,
+                    [
+                        ("apiVersion", &t.api_version),
+                        ("kind", &t.kind),
+                        ("name", &t.name),
+                        ("namespace", &t.namespace),
+                    ],
+                );
+            }
+            add(TRANSFORMATIONS, text);
+        }
+        if !wanted.origin {
+            continue;
+        }
         let text = match &resource.origin {
             Some(Origin::File(path)) => format!("path: {}\n", relative(path, &base)),
             Some(Origin::Generator {
                 kustomization,
                 kind,
-            }) => format!(
-                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
-                relative(kustomization, &base)
-            ),
+            }) => {
+                let mut text = String::new();
+                configured(
+                    &mut text,
+                    "",
+                    kustomization,
+                    &base,
+                    [
+                        ("apiVersion", "builtin"),
+                        ("kind", kind),
+                        ("name", ""),
+                        ("namespace", ""),
+                    ],
+                );
+                text
+            }
             None => continue,
         };
-        let meta = &mut resource.object["metadata"];
-        if !meta["annotations"].is_object() {
-            meta["annotations"] = json!({});
-        }
-        meta["annotations"][ANNOTATION] = Value::String(text);
+        add(ANNOTATION, text);
     }
-    Ok(())
 }
 
 #[cfg(test)]
