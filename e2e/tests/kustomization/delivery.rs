@@ -327,7 +327,7 @@ async fn build_metadata_records_where_objects_came_from() {
     let repo = env.repo("app", &[("apps/cm.yaml", &config_map("settings", "x"))]);
     let head = repo.run(&["rev-parse", "HEAD"]);
     env.source("default", "app", "app").await;
-    env.kustomization("default", "app", json!({"path": "./apps", "targetNamespace": "default", "buildMetadata": ["originAnnotations"]})).await;
+    env.kustomization("default", "app", json!({"path": "./apps", "targetNamespace": "default", "buildMetadata": ["originAnnotations", "transformerAnnotations"]})).await;
     env.ready_at("default", "app", &head).await;
     let cm = env.config_map("default", "settings").await.unwrap();
     let annotations = cm.metadata.annotations.unwrap_or_default();
@@ -336,5 +336,14 @@ async fn build_metadata_records_where_objects_came_from() {
             .get("config.kubernetes.io/origin")
             .map(String::as_str),
         Some("path: cm.yaml\n")
+    );
+    let transformations = annotations
+        .get("alpha.config.kubernetes.io/transformations")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        transformations.contains("configuredIn: kustomization.yaml")
+            && transformations.contains("kind: NamespaceTransformer"),
+        "{transformations}"
     );
 }

@@ -342,7 +342,7 @@ fn accumulate(
     }
     let read = |relative: &str| read_restricted(dir, relative, options);
     crate::generators::generate(&k, &mut resources, &read, options.environment)?;
-    for entry in k.strings("generators")? {
+    for entry in inline_first(k.strings("generators")?) {
         for (config, _) in &plugin_configs(&k, &entry, options, state, &read)? {
             run_generator(&k, config, &mut resources, &read, options.environment)?;
         }
@@ -378,7 +378,7 @@ fn accumulate(
     } else {
         Vec::new()
     };
-    for entry in k.strings("transformers")? {
+    for entry in inline_first(k.strings("transformers")?) {
         for (config, configured_in) in &plugin_configs(&k, &entry, options, state, &read)? {
             run_transformer(&k, config, &mut resources, options)?;
             if state.transformations {
@@ -472,6 +472,13 @@ fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<
 
 /// The plugin configurations one `transformers`/`generators` entry names: inline YAML, a
 /// file, or a directory built as a kustomization.
+/// kustomize reads inline plugin configs (YAML text in the list) before the files and
+/// directories the list names, and runs them in that order.
+fn inline_first(mut entries: Vec<String>) -> Vec<String> {
+    entries.sort_by_key(|e| !e.contains('\n'));
+    entries
+}
+
 fn plugin_configs(
     k: &Kustomization,
     entry: &str,

@@ -210,6 +210,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn builtin_transformers_are_counted_per_instance_in_kustomizes_order() {
+        let cases: [(&str, &[&str]); 4] = [
+            ("resources: [a.yaml]\n", &[]),
+            (
+                "namePrefix: p-\nnamespace: ns\npatchesStrategicMerge: [a.yaml, b.yaml]\n",
+                &[
+                    "PatchStrategicMergeTransformer",
+                    "NamespaceTransformer",
+                    "PrefixTransformer",
+                ],
+            ),
+            (
+                "images: [{name: a}, {name: b}]\nlabels: [{pairs: {a: b}}]\n",
+                &[
+                    "LabelTransformer",
+                    "LabelTransformer",
+                    "ImageTagTransformer",
+                    "ImageTagTransformer",
+                ],
+            ),
+            (
+                "replacements: [{path: r.yaml}]\ncommonAnnotations: {a: b}\npatches: [{path: p.yaml}]\n",
+                &[
+                    "PatchTransformer",
+                    "AnnotationsTransformer",
+                    "ReplacementTransformer",
+                ],
+            ),
+        ];
+        for (text, want) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kustomization.yaml");
+            std::fs::write(&path, text).unwrap();
+            let k = Kustomization::load(&path).unwrap();
+            let kinds: Vec<String> = builtin_transformations(&k)
+                .unwrap()
+                .iter()
+                .map(|t| t.kind.clone())
+                .collect();
+            assert_eq!(kinds, want, "{text}");
+        }
+    }
+
+    #[test]
     fn relative_paths_climb_with_dots() {
         assert_eq!(
             relative(Path::new("/a/base/x.yaml"), Path::new("/a/prod")),
