@@ -263,14 +263,15 @@ pub fn generate(
                 (Behavior::Create, None) => {
                     let mut resource = Resource::new(object);
                     resource.needs_hash = !no_hash;
-                    resource.origin = Some(crate::resource::Origin::Generator {
-                        kustomization: k.path.canonicalize().unwrap_or_else(|_| k.path.clone()),
-                        kind: if kind == "ConfigMap" {
-                            "ConfigMapGenerator"
-                        } else {
-                            "SecretGenerator"
-                        },
-                    });
+                    resource.origin = Some(crate::resource::Origin::Generator(
+                        std::sync::Arc::new(crate::resource::Configured {
+                            configured_in: k.path.canonicalize().unwrap_or_else(|_| k.path.clone()),
+                            api_version: "builtin".into(),
+                            kind: format!("{kind}Generator"),
+                            name: String::new(),
+                            namespace: String::new(),
+                        }),
+                    ));
                     resources.push(resource);
                 }
                 (_, None) => {

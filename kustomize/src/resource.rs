@@ -20,17 +20,17 @@ pub struct Resource {
     pub origin: Option<Origin>,
     /// The transformers that ran while the resource was in the build, in order (recorded only
     /// for `buildMetadata: [transformerAnnotations]`).
-    pub transformations: Vec<std::sync::Arc<Transformation>>,
+    pub transformations: Vec<std::sync::Arc<Configured>>,
 }
 
-/// A transformer that ran over a resource: the file that configured it and what it is.
+/// A generator or transformer: the file that configured it and what it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transformation {
+pub struct Configured {
     /// The kustomization or plugin configuration file (absolute path).
     pub configured_in: std::path::PathBuf,
     /// `builtin` for the kustomization's own fields, else the plugin config's apiVersion.
     pub api_version: String,
-    /// `PrefixTransformer`, `PatchTransformer`, ... or the plugin config's kind.
+    /// `ConfigMapGenerator`, `PrefixTransformer`, ... or the plugin config's kind.
     pub kind: String,
     /// The plugin config's name (empty for built-in fields).
     pub name: String,
@@ -43,13 +43,8 @@ pub struct Transformation {
 pub enum Origin {
     /// A file (absolute path).
     File(std::path::PathBuf),
-    /// A built-in generator configured in a kustomization file (absolute path).
-    Generator {
-        /// The kustomization file.
-        kustomization: std::path::PathBuf,
-        /// `ConfigMapGenerator` or `SecretGenerator`.
-        kind: &'static str,
-    },
+    /// A generator (a kustomization field or a plugin config).
+    Generator(std::sync::Arc<Configured>),
 }
 
 static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -343,8 +343,14 @@ fn accumulate(
     let read = |relative: &str| read_restricted(dir, relative, options);
     crate::generators::generate(&k, &mut resources, &read, options.environment)?;
     for entry in inline_first(k.strings("generators")?) {
-        for (config, _) in &plugin_configs(&k, &entry, options, state, &read)? {
+        for (config, configured_in) in &plugin_configs(&k, &entry, options, state, &read)? {
+            let known: std::collections::HashSet<u64> =
+                resources.iter().map(|r| r.serial).collect();
             run_generator(&k, config, &mut resources, &read, options.environment)?;
+            let by = origin::configured_by(config, configured_in);
+            for made in resources.iter_mut().filter(|r| !known.contains(&r.serial)) {
+                made.origin = Some(crate::resource::Origin::Generator(by.clone()));
+            }
         }
     }
     let before = crate::names::Snapshot::take(&resources);
@@ -382,7 +388,7 @@ fn accumulate(
         for (config, configured_in) in &plugin_configs(&k, &entry, options, state, &read)? {
             run_transformer(&k, config, &mut resources, options)?;
             if state.transformations {
-                ran.push(origin::plugin_transformation(config, configured_in));
+                ran.push(origin::configured_by(config, configured_in));
             }
         }
     }
@@ -509,9 +515,7 @@ fn plugin_configs(
             .map(|r| {
                 let path = match &r.origin {
                     Some(crate::resource::Origin::File(path)) => path.clone(),
-                    Some(crate::resource::Origin::Generator { kustomization, .. }) => {
-                        kustomization.clone()
-                    }
+                    Some(crate::resource::Origin::Generator(by)) => by.configured_in.clone(),
                     None => target.clone(),
                 };
                 (r.object, path)

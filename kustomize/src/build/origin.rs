@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::kustomization::{Kustomization, find};
-use crate::resource::{Origin, Resource, Transformation};
+use crate::resource::{Configured, Origin, Resource};
 
 const ANNOTATION: &str = "config.kubernetes.io/origin";
 const TRANSFORMATIONS: &str = "alpha.config.kubernetes.io/transformations";
@@ -65,9 +65,7 @@ pub(super) fn requested(dir: &Path) -> Result<BuildMetadata, Error> {
 
 /// The built-in transformers kustomize configures from `k`'s fields, in the order it runs
 /// them, one per instance (one per patch, image, replica, `labels` entry, ...).
-pub(super) fn builtin_transformations(
-    k: &Kustomization,
-) -> Result<Vec<Arc<Transformation>>, Error> {
+pub(super) fn builtin_transformations(k: &Kustomization) -> Result<Vec<Arc<Configured>>, Error> {
     let set = |field: &str| k.string(field).is_some_and(|v| !v.is_empty());
     let entries = |field: &str| k.list(field).map(|l| l.len());
     let non_empty_map = |field: &str| {
@@ -109,7 +107,7 @@ pub(super) fn builtin_transformations(
     let configured_in = k.path.canonicalize().unwrap_or_else(|_| k.path.clone());
     let mut out = Vec::new();
     for (kind, count) in counts {
-        let record = Arc::new(Transformation {
+        let record = Arc::new(Configured {
             configured_in: configured_in.clone(),
             api_version: "builtin".into(),
             kind: kind.into(),
@@ -121,10 +119,10 @@ pub(super) fn builtin_transformations(
     Ok(out)
 }
 
-/// A transformer configured by a plugin config object read from `configured_in`.
-pub(super) fn plugin_transformation(config: &Value, configured_in: &Path) -> Arc<Transformation> {
+/// A generator or transformer configured by a plugin config object read from `configured_in`.
+pub(super) fn configured_by(config: &Value, configured_in: &Path) -> Arc<Configured> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    Arc::new(Transformation {
+    Arc::new(Configured {
         configured_in: configured_in.to_path_buf(),
         api_version: text(&config["apiVersion"]),
         kind: text(&config["kind"]),
@@ -134,10 +132,19 @@ pub(super) fn plugin_transformation(config: &Value, configured_in: &Path) -> Arc
 }
 
 /// `configuredIn:` and `configuredBy:` lines, indented by `indent`.
-fn configured(out: &mut String, indent: &str, file: &Path, base: &Path, by: [(&str, &str); 4]) {
-    out.push_str(&format!("configuredIn: {}\n", relative(file, base)));
+fn configured(out: &mut String, indent: &str, by: &Configured, base: &Path) {
+    out.push_str(&format!(
+        "configuredIn: {}\n",
+        relative(&by.configured_in, base)
+    ));
     out.push_str(&format!("{indent}configuredBy:\n"));
-    for (key, value) in by.iter().filter(|(_, v)| !v.is_empty()) {
+    let fields = [
+        ("apiVersion", &by.api_version),
+        ("kind", &by.kind),
+        ("name", &by.name),
+        ("namespace", &by.namespace),
+    ];
+    for (key, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
         out.push_str(&format!("{indent}  {key}: {value}\n"));
     }
 }
@@ -160,18 +167,7 @@ pub(super) fn annotate(dir: &Path, wanted: BuildMetadata, resources: &mut [Resou
             let mut text = String::new();
             for t in &resource.transformations {
                 text.push_str("- ");
-                configured(
-                    &mut text,
-                    "  ",
-                    &t.configured_in,
-                    &base,
-                    [
-                        ("apiVersion", &t.api_version),
-                        ("kind", &t.kind),
-                        ("name", &t.name),
-                        ("namespace", &t.namespace),
-                    ],
-                );
+                configured(&mut text, "  ", t, &base);
             }
             add(TRANSFORMATIONS, text);
         }
@@ -180,23 +176,9 @@ pub(super) fn annotate(dir: &Path, wanted: BuildMetadata, resources: &mut [Resou
         }
         let text = match &resource.origin {
             Some(Origin::File(path)) => format!("path: {}\n", relative(path, &base)),
-            Some(Origin::Generator {
-                kustomization,
-                kind,
-            }) => {
+            Some(Origin::Generator(by)) => {
                 let mut text = String::new();
-                configured(
-                    &mut text,
-                    "",
-                    kustomization,
-                    &base,
-                    [
-                        ("apiVersion", "builtin"),
-                        ("kind", kind),
-                        ("name", ""),
-                        ("namespace", ""),
-                    ],
-                );
+                configured(&mut text, "", by, &base);
                 text
             }
             None => continue,
