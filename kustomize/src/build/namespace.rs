@@ -18,12 +18,25 @@ pub(super) enum SubjectMode {
 }
 
 /// Options of the NamespaceTransformer plugin; the `namespace` field uses the defaults.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct NamespaceOptions {
     /// Leave resources that already have a namespace alone.
     pub unset_only: bool,
     /// Which subjects to rewrite.
     pub subjects: SubjectMode,
+    /// Rename core `v1` Namespace objects to the namespace (kustomize's default field specs
+    /// hold `metadata/name` for kind Namespace; a plugin's own field specs may not).
+    pub rename_namespaces: bool,
+}
+
+impl Default for NamespaceOptions {
+    fn default() -> Self {
+        Self {
+            unset_only: false,
+            subjects: SubjectMode::default(),
+            rename_namespaces: true,
+        }
+    }
 }
 
 /// Moves every namespaced resource into `namespace` and points ServiceAccount subjects of
@@ -33,16 +46,19 @@ pub(super) fn apply_namespace(
     namespace: &str,
     options: NamespaceOptions,
 ) -> Result<(), Error> {
+    // ServiceAccounts that move: subjects naming them follow (kustomize's name references).
     let service_accounts: Vec<(String, String)> = resources
         .iter()
         .filter(|r| r.kind() == "ServiceAccount")
-        .map(|r| (r.id().name, r.id().namespace))
+        .map(Resource::id)
+        .filter(|id| !options.unset_only || id.namespace.is_empty())
+        .map(|id| (id.name, id.namespace))
         .collect();
     for resource in resources.iter_mut() {
         if !options.unset_only || resource.id().namespace.is_empty() {
-            set_namespace(resource, namespace);
+            set_namespace(resource, namespace, options.rename_namespaces);
         }
-        fix_subjects(resource, namespace, &service_accounts, options.subjects);
+        fix_subjects(resource, namespace, &service_accounts, options);
     }
     for (i, resource) in resources.iter().enumerate() {
         let id = resource.id();
@@ -56,13 +72,15 @@ pub(super) fn apply_namespace(
     Ok(())
 }
 
-fn set_namespace(resource: &mut Resource, namespace: &str) {
-    let kind = resource.kind().to_string();
-    if kind == "Namespace" {
+fn set_namespace(resource: &mut Resource, namespace: &str, rename_namespaces: bool) {
+    let id = resource.id();
+    let core_namespace = id.kind == "Namespace" && id.group.is_empty();
+    if core_namespace && rename_namespaces {
         resource.rename(namespace.to_string());
         return;
     }
-    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+    // A `Namespace` of another API group is an ordinary namespaced kind.
+    if core_namespace || (id.kind != "Namespace" && CLUSTER_SCOPED.contains(&id.kind.as_str())) {
         return;
     }
     if !resource.object["metadata"].is_object() {
@@ -80,14 +98,15 @@ fn or_default(namespace: &str) -> &str {
     }
 }
 
-/// The namespace transformer's subject handling: ServiceAccount subjects named `default`, and
-/// those naming a ServiceAccount of the build (same name and original namespace), follow the
-/// new namespace; `mode` widens or narrows that.
+/// The namespace transformer's subject handling: subjects named `default` (any kind), and
+/// ServiceAccount subjects naming a ServiceAccount of the build that moves (same name and
+/// original namespace), follow the new namespace; the mode widens or narrows that, and
+/// `unset_only` keeps subjects that name a namespace.
 fn fix_subjects(
     resource: &mut Resource,
     namespace: &str,
     service_accounts: &[(String, String)],
-    mode: SubjectMode,
+    options: NamespaceOptions,
 ) {
     if !matches!(resource.kind(), "RoleBinding" | "ClusterRoleBinding") {
         return;
@@ -100,20 +119,22 @@ fn fix_subjects(
         return;
     };
     for subject in subjects {
-        if subject["kind"].as_str() != Some("ServiceAccount") {
-            continue;
-        }
+        let service_account = subject["kind"].as_str() == Some("ServiceAccount");
         let name = subject["name"].as_str().unwrap_or_default().to_string();
         let current = subject["namespace"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let in_build = service_accounts
-            .iter()
-            .any(|(n, ns)| *n == name && or_default(ns) == or_default(&current));
-        let rewrite = match mode {
+        if options.unset_only && !current.is_empty() {
+            continue;
+        }
+        let in_build = service_account
+            && service_accounts
+                .iter()
+                .any(|(n, ns)| *n == name && or_default(ns) == or_default(&current));
+        let rewrite = match options.subjects {
             SubjectMode::DefaultOnly => name == "default" || in_build,
-            SubjectMode::AllServiceAccounts => true,
+            SubjectMode::AllServiceAccounts => service_account,
             SubjectMode::None => in_build,
         };
         if rewrite && let Some(map) = subject.as_object_mut() {
@@ -146,4 +167,72 @@ pub(super) fn reference_specs() -> Vec<crate::fieldspec::FieldSpec> {
         create: false,
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn binding(subjects: Value) -> Resource {
+        Resource::new(json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding", "metadata": {"name": "b"}, "subjects": subjects}))
+    }
+
+    #[test]
+    fn subjects_follow_the_mode_and_unset_only() {
+        let subjects = json!([
+            {"kind": "ServiceAccount", "name": "default", "namespace": "old"},
+            {"kind": "ServiceAccount", "name": "other"},
+            {"kind": "User", "name": "default"},
+        ]);
+        let cases = [
+            (SubjectMode::DefaultOnly, false, ["new", "", "new"]),
+            (SubjectMode::AllServiceAccounts, false, ["new", "new", ""]),
+            (SubjectMode::AllServiceAccounts, true, ["old", "new", ""]),
+            (SubjectMode::None, false, ["old", "", ""]),
+        ];
+        for (mode, unset_only, want) in cases {
+            let mut resources = vec![binding(subjects.clone())];
+            let options = NamespaceOptions {
+                unset_only,
+                subjects: mode,
+                ..NamespaceOptions::default()
+            };
+            apply_namespace(&mut resources, "new", options).unwrap();
+            let got: Vec<&str> = resources[0].object["subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["namespace"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(got, want, "{mode:?} unset_only={unset_only}");
+        }
+    }
+
+    #[test]
+    fn only_core_namespaces_are_renamed_and_only_when_asked() {
+        let cases = [
+            ("v1", true, ("new", "")),
+            ("v1", false, ("ns", "")),
+            ("servicebus.azure.com/v1", true, ("ns", "new")),
+        ];
+        for (api, rename, (name, namespace)) in cases {
+            let mut resources = vec![Resource::new(
+                json!({"apiVersion": api, "kind": "Namespace", "metadata": {"name": "ns"}}),
+            )];
+            let options = NamespaceOptions {
+                rename_namespaces: rename,
+                ..NamespaceOptions::default()
+            };
+            apply_namespace(&mut resources, "new", options).unwrap();
+            let id = resources[0].id();
+            assert_eq!(
+                (id.name.as_str(), id.namespace.as_str()),
+                (name, namespace),
+                "{api}"
+            );
+        }
+    }
 }

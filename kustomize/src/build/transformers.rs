@@ -161,9 +161,13 @@ pub(super) fn run_transformer(
                     ));
                 }
             };
+            let specs = field_specs(config);
             let options = NamespaceOptions {
                 unset_only: config["unsetOnly"].as_bool().unwrap_or(false),
                 subjects,
+                rename_namespaces: specs.iter().any(|s| {
+                    s.path == "metadata/name" && s.kind.as_deref().is_none_or(|k| k == "Namespace")
+                }),
             };
             let Some(ns) = config["metadata"]["namespace"]
                 .as_str()
@@ -173,10 +177,13 @@ pub(super) fn run_transformer(
             };
             apply_namespace(resources, ns, options)?;
             // Extra places the namespace goes; each must be a scalar.
-            let extra: Vec<FieldSpec> = field_specs(config)
+            let extra: Vec<FieldSpec> = specs
                 .into_iter()
-                // Both are the namespace step's own business (kustomize drops them too).
-                .filter(|s| s.path != "metadata/namespace" && s.path != "subjects/namespace")
+                // The namespace step's own business (kustomize drops them too).
+                .filter(|s| {
+                    !["metadata/namespace", "metadata/name", "subjects/namespace"]
+                        .contains(&s.path.as_str())
+                })
                 .collect();
             let mut wrong = None;
             for resource in resources.iter_mut() {
