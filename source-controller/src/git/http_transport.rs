@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Transport};
@@ -37,32 +37,48 @@ enum Auth {
 pub struct Session {
     client: Client,
     auth: Auth,
+    timeout: Option<Duration>,
     secrets: Vec<String>,
 }
 
+/// The client of every repository without its own CAs, client certificate or proxy: building
+/// a client loads the system's trust store, so it is built once and shared.
+static SHARED_CLIENT: OnceLock<Result<Client, String>> = OnceLock::new();
+
+fn client_builder() -> reqwest::blocking::ClientBuilder {
+    Client::builder()
+        .user_agent(AGENT)
+        .timeout(None)
+        .connect_timeout(Duration::from_secs(30))
+}
+
+fn build(builder: reqwest::blocking::ClientBuilder) -> Result<Client, String> {
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
+}
+
 impl Session {
-    /// A client with the credentials' CAs, client certificate and proxy.
+    /// A session with the credentials' CAs, client certificate and proxy; `timeout` bounds
+    /// each request.
     pub fn new(creds: &Credentials, timeout: Option<Duration>) -> Result<Self, String> {
-        let mut builder = Client::builder()
-            .user_agent(AGENT)
-            .timeout(timeout)
-            .connect_timeout(
-                timeout
-                    .unwrap_or(Duration::from_secs(30))
-                    .min(Duration::from_secs(30)),
-            );
-        for cert in creds.tls.certificates() {
-            builder = builder.add_root_certificate(cert);
-        }
-        if let Some(identity) = creds.tls.identity() {
-            builder = builder.identity(identity);
-        }
-        if let Some(proxy) = &creds.proxy {
-            builder = builder.proxy(proxy.proxy()?);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))?;
+        let client = if creds.tls.is_set() || creds.proxy.is_some() {
+            let mut builder = client_builder();
+            for cert in creds.tls.certificates() {
+                builder = builder.add_root_certificate(cert);
+            }
+            if let Some(identity) = creds.tls.identity() {
+                builder = builder.identity(identity);
+            }
+            if let Some(proxy) = &creds.proxy {
+                builder = builder.proxy(proxy.proxy()?);
+            }
+            build(builder)?
+        } else {
+            SHARED_CLIENT
+                .get_or_init(|| build(client_builder()))
+                .clone()?
+        };
         let auth = match (&creds.basic, &creds.bearer) {
             (Some((user, pass)), _) => Auth::Basic(user.clone(), pass.clone()),
             (None, Some(token)) => Auth::Bearer(token.clone()),
@@ -71,11 +87,15 @@ impl Session {
         Ok(Self {
             client,
             auth,
+            timeout,
             secrets: creds.secrets().into_iter().map(str::to_string).collect(),
         })
     }
 
-    fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+    fn authorize(&self, mut request: RequestBuilder) -> RequestBuilder {
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
         match &self.auth {
             Auth::None => request,
             Auth::Basic(user, pass) => request.basic_auth(user, Some(pass)),
