@@ -21,6 +21,8 @@ pub struct Resource {
     /// The transformers that ran while the resource was in the build, in order (recorded only
     /// for `buildMetadata: [transformerAnnotations]`).
     pub transformations: Vec<std::sync::Arc<Configured>>,
+    /// Mapping values the source file spelled `null` or `~` (strategic merge keeps them).
+    pub explicit_nulls: crate::yaml::ExplicitNulls,
 }
 
 /// A generator or transformer: the file that configured it and what it is.
@@ -74,6 +76,7 @@ impl Resource {
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             origin: None,
             transformations: Vec::new(),
+            explicit_nulls: Vec::new(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::yaml::{ExplicitNulls, PathSeg};
+
 /// Merge keys of built-in kinds by field name (from the Kubernetes OpenAPI
 /// `x-kubernetes-patch-merge-key` extensions of the core/v1 and apps/v1 types).
 fn builtin_merge_key(path: &[String]) -> Option<&'static str> {
@@ -70,24 +72,43 @@ fn merge_key(path: &[String], builtin: bool, dest: &[Value], patch: &[Value]) ->
 }
 
 /// Merges `patch` into `dest` (a whole object). Returns false when the patch deletes it.
-pub fn merge_object(dest: &mut Value, patch: &Value) -> bool {
+/// Null mapping values of `dest` are cleared unless `explicit` says the file spelled them.
+pub fn merge_object(dest: &mut Value, patch: &Value, explicit: &ExplicitNulls) -> bool {
     if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
         return false;
     }
     let builtin = is_builtin_group(dest["apiVersion"].as_str().unwrap_or(""));
     merge(dest, patch, &mut Vec::new(), builtin);
-    drop_null_fields(dest);
+    drop_null_fields(dest, &mut Vec::new(), explicit);
     true
 }
 
-/// kyaml's merge walks the whole target and clears fields whose value is null.
-fn drop_null_fields(value: &mut Value) {
+/// kyaml's merge walks the whole target and clears fields whose value is null, except those
+/// written as `null` or `~` (go-yaml keeps their text, and kyaml keeps such nodes).
+fn drop_null_fields(value: &mut Value, path: &mut Vec<PathSeg>, explicit: &ExplicitNulls) {
     match value {
         Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(drop_null_fields);
+            map.retain(|key, v| {
+                !v.is_null() || {
+                    path.push(PathSeg::Key(key.clone()));
+                    let keep = explicit.contains(path);
+                    path.pop();
+                    keep
+                }
+            });
+            for (key, child) in map.iter_mut() {
+                path.push(PathSeg::Key(key.clone()));
+                drop_null_fields(child, path, explicit);
+                path.pop();
+            }
         }
-        Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                path.push(PathSeg::Index(i));
+                drop_null_fields(child, path, explicit);
+                path.pop();
+            }
+        }
         _ => {}
     }
 }
@@ -230,7 +251,7 @@ mod tests {
         let patch = json!({"spec": {"template": {"spec": {
             "containers": [{"name": "app", "image": "nginx:2", "args": ["c"]}, {"name": "side", "image": "envoy"}],
             "tolerations": [{"key": "y"}]}}}});
-        assert!(merge_object(&mut deploy, &patch));
+        assert!(merge_object(&mut deploy, &patch, &Vec::new()));
         assert_eq!(
             deploy["spec"]["template"]["spec"],
             json!({
@@ -244,11 +265,16 @@ mod tests {
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "1"}}});
         assert!(merge_object(
             &mut cm,
-            &json!({"data": {"a": null, "c": "3"}, "metadata": {"labels": {"$patch": "replace", "y": "2"}}})
+            &json!({"data": {"a": null, "c": "3"}, "metadata": {"labels": {"$patch": "replace", "y": "2"}}}),
+            &Vec::new()
         ));
         assert_eq!(cm["data"], json!({"b": "2", "c": "3"}));
         assert_eq!(cm["metadata"]["labels"], json!({"y": "2"}));
-        assert!(!merge_object(&mut cm, &json!({"$patch": "delete"})));
+        assert!(!merge_object(
+            &mut cm,
+            &json!({"$patch": "delete"}),
+            &Vec::new()
+        ));
     }
 
     #[test]
@@ -257,6 +283,7 @@ mod tests {
         merge_object(
             &mut cr,
             &json!({"spec": {"items": [{"name": "a", "v": 2}, {"name": "b", "v": 3}]}}),
+            &Vec::new(),
         );
         assert_eq!(
             cr["spec"]["items"],

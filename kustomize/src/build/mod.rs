@@ -544,18 +544,23 @@ fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource
         )));
     }
     let text = std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?;
-    let docs = read_documents(&text).map_err(|e| Error::Yaml {
+    let docs = crate::yaml::read_documents_with_nulls(&text).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
-    for doc in docs {
-        expand(doc, path, &mut out)?;
+    for (doc, nulls) in docs {
+        expand(doc, nulls, path, &mut out)?;
     }
     Ok(out)
 }
 
-fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error> {
+fn expand(
+    doc: Value,
+    nulls: crate::yaml::ExplicitNulls,
+    path: &Path,
+    out: &mut Vec<Resource>,
+) -> Result<(), Error> {
     let Value::Object(map) = &doc else {
         return Err(Error::Resource(format!(
             "{}: a resource must be a mapping",
@@ -564,13 +569,21 @@ fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error>
     };
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
     if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
-        for item in map
+        let items = map
             .get("items")
             .and_then(Value::as_array)
             .cloned()
-            .unwrap_or_default()
-        {
-            expand(item, path, out)?;
+            .unwrap_or_default();
+        for (i, item) in items.into_iter().enumerate() {
+            let prefix = [
+                crate::yaml::PathSeg::Key("items".into()),
+                crate::yaml::PathSeg::Index(i),
+            ];
+            let inner = nulls
+                .iter()
+                .filter_map(|p| p.strip_prefix(&prefix[..]).map(<[_]>::to_vec))
+                .collect();
+            expand(item, inner, path, out)?;
         }
         return Ok(());
     }
@@ -595,6 +608,7 @@ fn expand(doc: Value, path: &Path, out: &mut Vec<Resource>) -> Result<(), Error>
         meta.remove("annotations");
     }
     let mut resource = Resource::new(doc);
+    resource.explicit_nulls = nulls;
     resource.origin = Some(crate::resource::Origin::File(
         path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
     ));

@@ -149,7 +149,7 @@ fn apply_strategic(
         .iter_mut()
         .filter(|r| !r.object.is_null() && select(r))
     {
-        if !merge_object(&mut resource.object, &patch) {
+        if !merge_object(&mut resource.object, &patch, &resource.explicit_nulls) {
             resource.object = Value::Null;
         }
     }
@@ -205,7 +205,7 @@ fn apply_strategic_by_id(
         .iter_mut()
         .filter(|r| !r.object.is_null() && matches(r))
     {
-        if !merge_object(&mut resource.object, &patch) {
+        if !merge_object(&mut resource.object, &patch, &resource.explicit_nulls) {
             resource.object = Value::Null;
         }
     }

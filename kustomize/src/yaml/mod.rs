@@ -5,4 +5,7 @@ pub mod read;
 pub mod resolve;
 
 pub use emit::to_yaml;
-pub use read::{YamlError, read_documents, read_documents_last_key_wins};
+pub use read::{
+    ExplicitNulls, PathSeg, YamlError, read_documents, read_documents_last_key_wins,
+    read_documents_with_nulls,
+};

@@ -14,6 +14,19 @@ use super::resolve::plain_value;
 #[error("{0}")]
 pub struct YamlError(pub String);
 
+/// One step of a path into a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSeg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// Where a document spells a mapping value as `null` or `~` (rather than leaving it empty):
+/// kustomize's strategic merge keeps those and clears the empty ones.
+pub type ExplicitNulls = Vec<Vec<PathSeg>>;
+
 enum Frame {
     Seq(Vec<Value>, Option<usize>),
     Map(Map<String, Value>, Option<String>, Option<usize>),
@@ -52,17 +65,38 @@ fn key_text(value: &Value) -> String {
 
 /// Reads every document of `text`; empty documents are skipped, duplicate keys refused.
 pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    Ok(read(text, false)?.into_iter().map(|(doc, _)| doc).collect())
+}
+
+/// Like [`read_documents`], with each document's explicit nulls.
+pub fn read_documents_with_nulls(text: &str) -> Result<Vec<(Value, ExplicitNulls)>, YamlError> {
     read(text, false)
+}
+
+/// The path of the value being read, when it is a mapping value.
+fn value_path(stack: &[Frame]) -> Option<Vec<PathSeg>> {
+    if !matches!(stack.last(), Some(Frame::Map(_, Some(_), _))) {
+        return None;
+    }
+    stack
+        .iter()
+        .map(|frame| match frame {
+            Frame::Map(_, Some(key), _) => Some(PathSeg::Key(key.clone())),
+            Frame::Map(_, None, _) => None,
+            Frame::Seq(items, _) => Some(PathSeg::Index(items.len())),
+        })
+        .collect()
 }
 
 /// Reads a kustomization file the way kustomize does (go-yaml v2): a duplicated key is
 /// allowed and the last value wins.
 pub fn read_documents_last_key_wins(text: &str) -> Result<Vec<Value>, YamlError> {
-    read(text, true)
+    Ok(read(text, true)?.into_iter().map(|(doc, _)| doc).collect())
 }
 
-fn read(text: &str, last_key_wins: bool) -> Result<Vec<Value>, YamlError> {
+fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, YamlError> {
     let mut documents = Vec::new();
+    let mut nulls: ExplicitNulls = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
     let mut current: Option<Value> = None;
@@ -79,8 +113,9 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<Value>, YamlError> {
                 if let Some(doc) = current.take()
                     && !doc.is_null()
                 {
-                    documents.push(doc);
+                    documents.push((doc, std::mem::take(&mut nulls)));
                 }
+                nulls.clear();
                 anchors.clear();
                 None
             }
@@ -96,6 +131,13 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<Value>, YamlError> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let mut value = scalar_value(&text, style, tag.as_deref())?;
+                // The parser reports an empty value as `~`; its span is empty.
+                if value.is_null()
+                    && span.end.index() > span.start.index()
+                    && let Some(path) = value_path(&stack)
+                {
+                    nulls.push(path);
+                }
                 // A block scalar that ends the file without a final line break has none (the
                 // parser reports the clipped break anyway; go-yaml does not).
                 if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
@@ -152,7 +194,7 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<Value>, YamlError> {
     if let Some(doc) = current.take()
         && !doc.is_null()
     {
-        documents.push(doc);
+        documents.push((doc, nulls));
     }
     Ok(documents)
 }
@@ -206,5 +248,21 @@ mod tests {
     fn duplicate_keys_and_bad_yaml_are_errors() {
         assert!(read_documents("a: 1\na: 2\n").is_err());
         assert!(read_documents("a: [1\n").is_err());
+    }
+}
+#[cfg(test)]
+mod explicit_null_tests {
+    use super::*;
+
+    #[test]
+    fn explicit_nulls_are_told_from_empty_values() {
+        let docs =
+            read_documents_with_nulls("a: null\nb:\nc: ~\nd:\n  e:\n  f: null\ng: [x, null]\n")
+                .unwrap();
+        let key = |k: &str| PathSeg::Key(k.into());
+        assert_eq!(
+            docs[0].1,
+            vec![vec![key("a")], vec![key("c")], vec![key("d"), key("f")]]
+        );
     }
 }
