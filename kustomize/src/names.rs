@@ -4,22 +4,55 @@
 
 use serde_json::Value;
 
+use crate::fieldspec::FieldSpec;
 use crate::resource::{CLUSTER_SCOPED, Resource};
 
 /// Kinds whose names prefixes and suffixes never touch.
-const UNPREFIXED: &[&str] = &["Namespace", "CustomResourceDefinition"];
+/// Kinds kustomize never prefixes or suffixes: `(group, kind)`, `None` for any group.
+const UNPREFIXED: &[(Option<&str>, &str)] = &[
+    (None, "Namespace"),
+    (None, "CustomResourceDefinition"),
+    (Some("apiregistration.k8s.io"), "APIService"),
+];
 
-/// Adds `prefix` and `suffix` to the names of the resources.
-pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str) {
+/// The default field specs of `namePrefix` and `nameSuffix`.
+pub fn default_name_specs() -> Vec<FieldSpec> {
+    vec![FieldSpec {
+        path: "metadata/name".into(),
+        ..FieldSpec::default()
+    }]
+}
+
+/// Adds `prefix` and `suffix` at the places `specs` name: `metadata/name` renames the resource
+/// (kept in its rename history), other paths change the string found there.
+pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str, specs: &[FieldSpec]) {
     for resource in resources.iter_mut() {
-        if UNPREFIXED.contains(&resource.kind()) {
+        let id = resource.id();
+        if UNPREFIXED
+            .iter()
+            .any(|(group, kind)| id.kind == *kind && group.is_none_or(|g| g == id.group))
+        {
             continue;
         }
-        let name = resource.object["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default();
-        let renamed = format!("{prefix}{name}{suffix}");
-        resource.rename(renamed);
+        for spec in specs.iter().filter(|s| s.matches(&id)) {
+            if spec.path == "metadata/name" {
+                let name = resource.object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default();
+                let renamed = format!("{prefix}{name}{suffix}");
+                resource.rename(renamed);
+                continue;
+            }
+            crate::fieldspec::visit(
+                resource,
+                std::slice::from_ref(spec),
+                &mut |parent, field, _| {
+                    if let Some(Value::String(value)) = parent.get_mut(field) {
+                        *value = format!("{prefix}{value}{suffix}");
+                    }
+                },
+            );
+        }
     }
 }
 

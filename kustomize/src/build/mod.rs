@@ -36,6 +36,9 @@ struct State {
     name_references: Vec<crate::names::NameReference>,
     namespace_specs: Vec<crate::fieldspec::FieldSpec>,
     metadata_specs: metadata::MetadataSpecs,
+    /// Extra `namePrefix` / `nameSuffix` field specs from `configurations`.
+    prefix_specs: Vec<crate::fieldspec::FieldSpec>,
+    suffix_specs: Vec<crate::fieldspec::FieldSpec>,
     /// Record the transformers that run over each resource (`transformerAnnotations`).
     transformations: bool,
 }
@@ -101,6 +104,12 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;
+    // Local configuration (for example name-reference sources) never leaves the build.
+    resources.retain(|r| {
+        r.object["metadata"]["annotations"]
+            .get("config.kubernetes.io/local-config")
+            .is_none()
+    });
     origin::annotate(dir, wanted, &mut resources);
     for resource in &mut resources {
         drop_empty_annotations(resource);
@@ -317,6 +326,12 @@ fn accumulate(
                         .metadata_specs
                         .common_annotations
                         .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "namePrefix" => state
+                        .prefix_specs
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "nameSuffix" => state
+                        .suffix_specs
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
                     _ => {
                         return Err(Error::Unsupported(format!(
                             "{}: '{key}' in configurations is not supported by Rill's kustomize engine yet",
@@ -371,8 +386,38 @@ fn accumulate(
         k.string("namePrefix").unwrap_or_default(),
         k.string("nameSuffix").unwrap_or_default(),
     );
-    if !prefix.is_empty() || !suffix.is_empty() {
-        crate::names::prefix_suffix(&mut resources, &prefix, &suffix);
+    // A `configurations` spec for the same path takes the place of kustomize's wildcard
+    // default (checked with kubectl kustomize: only the configured kinds are renamed).
+    let with_defaults = |extra: &[crate::fieldspec::FieldSpec]| {
+        let mut specs = crate::names::default_name_specs();
+        for spec in extra {
+            match specs
+                .iter()
+                .position(|s| s.path == spec.path && s.kind.is_none())
+            {
+                Some(i) => specs[i] = spec.clone(),
+                None if !specs.contains(spec) => specs.push(spec.clone()),
+                None => {}
+            }
+        }
+        specs
+    };
+    let (prefix_specs, suffix_specs) = (
+        with_defaults(&state.prefix_specs),
+        with_defaults(&state.suffix_specs),
+    );
+    if prefix_specs == suffix_specs {
+        if !prefix.is_empty() || !suffix.is_empty() {
+            crate::names::prefix_suffix(&mut resources, &prefix, &suffix, &prefix_specs);
+        }
+    } else {
+        // kustomize runs the two transformers one after the other, each with its own specs.
+        if !prefix.is_empty() {
+            crate::names::prefix_suffix(&mut resources, &prefix, "", &prefix_specs);
+        }
+        if !suffix.is_empty() {
+            crate::names::prefix_suffix(&mut resources, "", &suffix, &suffix_specs);
+        }
     }
     apply_metadata(&k, &mut resources, &state.metadata_specs)?;
     apply_json6902_patches(&k, &mut resources, options)?;

@@ -48,14 +48,6 @@ fn field_specs(config: &Value) -> Vec<FieldSpec> {
         .collect()
 }
 
-/// Whether the config's field specs only name `metadata/<field>`, which the built-in step
-/// already covers.
-fn only_metadata(config: &Value, field: &str) -> bool {
-    field_specs(config)
-        .iter()
-        .all(|s| s.path == format!("metadata/{field}"))
-}
-
 /// Runs one built-in generator plugin configuration (ConfigMapGenerator, SecretGenerator).
 pub(super) fn run_generator(
     k: &Kustomization,
@@ -211,11 +203,12 @@ pub(super) fn run_transformer(
             }
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
-            if !only_metadata(config, "name") {
-                return Err(unsupported(k, format!("{kind} with custom fieldSpecs")));
+            let mut specs = field_specs(config);
+            if specs.is_empty() {
+                specs = crate::names::default_name_specs();
             }
             let text = |f: &str| config[f].as_str().unwrap_or_default().to_string();
-            crate::names::prefix_suffix(resources, &text("prefix"), &text("suffix"));
+            crate::names::prefix_suffix(resources, &text("prefix"), &text("suffix"), &specs);
             Ok(())
         }
         "LabelTransformer" | "AnnotationsTransformer" => {
