@@ -115,10 +115,22 @@ fn rewrite_containers(node: &mut Value, image: &ImageOverride) {
     }
 }
 
-/// Applies the `replicas` entries.
-pub(super) fn apply_replicas(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
+/// Applies the `replicas` entries at the built-in places and those `configurations` add.
+pub(super) fn apply_replicas(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    extra: &[FieldSpec],
+) -> Result<(), Error> {
+    let mut specs = builtin(REPLICAS);
+    specs.extend(
+        extra
+            .iter()
+            .filter(|s| !specs.contains(s))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     for entry in k.list("replicas")? {
-        set_replicas(k, resources, &entry, &builtin(REPLICAS))?;
+        set_replicas(k, resources, &entry, &specs)?;
     }
     Ok(())
 }
@@ -156,10 +168,15 @@ pub(super) fn set_replicas(
     Ok(())
 }
 
-/// Applies the `images` entries.
-pub(super) fn apply_images(k: &Kustomization, resources: &mut [Resource]) -> Result<(), Error> {
+/// Applies the `images` entries to every container and to the image fields `configurations`
+/// add.
+pub(super) fn apply_images(
+    k: &Kustomization,
+    resources: &mut [Resource],
+    extra: &[FieldSpec],
+) -> Result<(), Error> {
     for entry in k.list("images")? {
-        set_image(k, resources, &entry, &[])?;
+        set_image(k, resources, &entry, extra)?;
     }
     Ok(())
 }

@@ -47,11 +47,14 @@ pub(super) fn pairs(
     Ok(out)
 }
 
-/// Extra field specs from `configurations` for `commonLabels` and `commonAnnotations`.
+/// Extra field specs from `configurations` for `commonLabels`, `commonAnnotations` and every
+/// `labels` entry (kubectl kustomize applies a configured `labels` spec to each entry, whatever
+/// its `includeSelectors`, and not to `commonLabels`).
 #[derive(Clone, Debug, Default)]
 pub(super) struct MetadataSpecs {
     pub(super) common_labels: Vec<FieldSpec>,
     pub(super) common_annotations: Vec<FieldSpec>,
+    pub(super) labels: Vec<FieldSpec>,
 }
 
 /// Applies `labels`, then `commonLabels`, then `commonAnnotations`.
@@ -94,6 +97,7 @@ pub(super) fn apply_metadata(
                 .flatten()
                 .filter_map(FieldSpec::parse),
         );
+        specs.extend(extra.labels.iter().cloned());
         set_all(resources, &specs, &pairs);
     }
     let common = pairs(k, "commonLabels", k.fields.get("commonLabels"))?;

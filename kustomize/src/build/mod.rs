@@ -39,6 +39,9 @@ struct State {
     /// Extra `namePrefix` / `nameSuffix` field specs from `configurations`.
     prefix_specs: Vec<crate::fieldspec::FieldSpec>,
     suffix_specs: Vec<crate::fieldspec::FieldSpec>,
+    /// Extra `images` / `replicas` field specs from `configurations`.
+    image_specs: Vec<crate::fieldspec::FieldSpec>,
+    replica_specs: Vec<crate::fieldspec::FieldSpec>,
     /// Record the transformers that run over each resource (`transformerAnnotations`).
     transformations: bool,
 }
@@ -332,6 +335,16 @@ fn accumulate(
                     "nameSuffix" => state
                         .suffix_specs
                         .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "labels" => state
+                        .metadata_specs
+                        .labels
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "images" => state
+                        .image_specs
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "replicas" => state
+                        .replica_specs
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
                     _ => {
                         return Err(Error::Unsupported(format!(
                             "{}: '{key}' in configurations is not supported by Rill's kustomize engine yet",
@@ -421,8 +434,8 @@ fn accumulate(
     }
     apply_metadata(&k, &mut resources, &state.metadata_specs)?;
     apply_json6902_patches(&k, &mut resources, options)?;
-    apply_replicas(&k, &mut resources)?;
-    apply_images(&k, &mut resources)?;
+    apply_replicas(&k, &mut resources, &state.replica_specs)?;
+    apply_images(&k, &mut resources, &state.image_specs)?;
     apply_replacements(&k, &mut resources, &read)?;
     let mut ran = if state.transformations {
         origin::builtin_transformations(&k)?
