@@ -375,10 +375,14 @@ fn walk(node: &mut Value, segments: &[&str], spec: &FieldSpec, set: &mut Setter<
         set(map, first, spec);
         return;
     }
-    let missing = map.get(first).is_none_or(Value::is_null);
-    if missing {
-        // Lists are never created: there is no element to put the field in.
-        if !spec.create || is_list {
+    if is_list {
+        // Lists are never created (there is no element to put the field in), but kyaml turns
+        // a null list field into an empty list on the way.
+        if map.get(first).is_some_and(Value::is_null) {
+            map.insert(first.to_string(), Value::Array(Vec::new()));
+        }
+    } else if map.get(first).is_none_or(Value::is_null) {
+        if !spec.create {
             return;
         }
         map.insert(first.to_string(), Value::Object(Map::new()));

@@ -157,7 +157,9 @@ pub fn parse_patch(text: &str, file: &Path) -> Result<PatchBody, Error> {
         message: e.to_string(),
     })?;
     match docs.as_slice() {
-        [Value::Array(_)] => {
+        // kustomize converts the patch to JSON, which keeps only the first document: further
+        // operation lists after `---` are ignored.
+        [Value::Array(_), ..] => {
             let ops: json_patch::Patch =
                 serde_json::from_value(docs[0].clone()).map_err(|e| Error::Kustomization {
                     path: file.to_path_buf(),

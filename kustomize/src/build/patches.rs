@@ -77,6 +77,18 @@ pub(super) fn apply_patches(
                 apply_json6902(resources, &Selector::parse(target, &k.path)?, &ops, &k.path)?;
             }
             PatchBody::Strategic(docs) => {
+                if docs.len() > 1 && entry.get("target").is_some_and(|t| !t.is_null()) {
+                    let source = match entry.get("path").and_then(Value::as_str) {
+                        Some(path) => format!("path: {path:?}"),
+                        None => format!("patch: {:?}", text),
+                    };
+                    return Err(Error::Kustomization {
+                        path: k.path.clone(),
+                        message: format!(
+                            "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field: [{source}]"
+                        ),
+                    });
+                }
                 for doc in docs {
                     match entry.get("target") {
                         Some(target) => {

@@ -48,6 +48,102 @@ fn field_specs(config: &Value) -> Vec<FieldSpec> {
         .collect()
 }
 
+/// The struct fields of kustomize's builtin plugin configs, by level: Go decodes them
+/// matching names without regard to case (`Digest` is `digest`).
+const CONFIG_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "prefix",
+            "suffix",
+            "fieldSpecs",
+            "imageTag",
+            "replica",
+            "replacements",
+            "path",
+            "patch",
+            "paths",
+            "target",
+            "options",
+            "jsonOp",
+            "labels",
+            "annotations",
+            "setRoleBindingSubjects",
+            "unsetOnly",
+            "name",
+            "namespace",
+            "behavior",
+            "literals",
+            "files",
+            "envs",
+            "env",
+            "type",
+        ],
+    ),
+    (
+        "imageTag",
+        &["name", "newName", "newTag", "digest", "tagSuffix"],
+    ),
+    ("replica", &["name", "count"]),
+    (
+        "target",
+        &[
+            "group",
+            "version",
+            "kind",
+            "name",
+            "namespace",
+            "labelSelector",
+            "annotationSelector",
+        ],
+    ),
+    (
+        "fieldSpecs",
+        &["group", "version", "kind", "path", "create"],
+    ),
+];
+
+/// Renames keys of a plugin config to their canonical spelling, at the top level and in the
+/// struct-valued fields `levels` names (list fields apply to each element).
+fn canonical_keys(config: &Value, levels: &[(&str, &[&str])]) -> Value {
+    let rename = |value: &Value, names: &[&str]| -> Value {
+        let Some(map) = value.as_object() else {
+            return value.clone();
+        };
+        Value::Object(
+            map.iter()
+                .map(|(key, v)| {
+                    let canonical = names
+                        .iter()
+                        .find(|n| n.eq_ignore_ascii_case(key))
+                        .map_or_else(|| key.clone(), |n| (*n).to_string());
+                    (canonical, v.clone())
+                })
+                .collect(),
+        )
+    };
+    let top = levels
+        .iter()
+        .find(|(l, _)| l.is_empty())
+        .map_or(&[][..], |(_, n)| n);
+    let mut out = rename(config, top);
+    for (field, names) in levels.iter().filter(|(l, _)| !l.is_empty()) {
+        if let Some(value) = out.get_mut(*field) {
+            let renamed = match &*value {
+                Value::Array(items) => {
+                    Value::Array(items.iter().map(|i| rename(i, names)).collect())
+                }
+                other => rename(other, names),
+            };
+            *value = renamed;
+        }
+    }
+    out
+}
+
 /// Runs one built-in generator plugin configuration (ConfigMapGenerator, SecretGenerator).
 pub(super) fn run_generator(
     k: &Kustomization,
@@ -56,6 +152,7 @@ pub(super) fn run_generator(
     read: &dyn Fn(&str) -> Result<Vec<u8>, Error>,
     environment: bool,
 ) -> Result<(), Error> {
+    let config = &canonical_keys(config, CONFIG_FIELDS);
     let api_version = config["apiVersion"].as_str().unwrap_or_default();
     let kind = config["kind"].as_str().unwrap_or_default();
     let field = match (api_version, kind) {
@@ -91,6 +188,7 @@ pub(super) fn run_transformer(
     resources: &mut Vec<Resource>,
     options: &Options,
 ) -> Result<(), Error> {
+    let config = &canonical_keys(config, CONFIG_FIELDS);
     let api_version = config["apiVersion"].as_str().unwrap_or_default();
     let kind = config["kind"].as_str().unwrap_or_default();
     if api_version != "builtin" {
