@@ -417,6 +417,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn list_segments_never_create_but_turn_null_into_empty_lists() {
+        let spec = |create| FieldSpec {
+            path: "spec/containers[]/image".into(),
+            create,
+            ..FieldSpec::default()
+        };
+        let cases = [
+            (
+                json!({"spec": {"containers": null}}),
+                true,
+                json!({"spec": {"containers": []}}),
+            ),
+            (
+                json!({"spec": {"containers": null}}),
+                false,
+                json!({"spec": {"containers": []}}),
+            ),
+            (json!({"spec": {}}), true, json!({"spec": {}})),
+        ];
+        for (object, create, want) in cases {
+            let mut r = Resource::new(object);
+            visit(&mut r, &[spec(create)], &mut |_, _, _| {});
+            assert_eq!(r.object, want, "create={create}");
+        }
+    }
+
+    #[test]
     fn labels_reach_selectors_and_templates() {
         let mut deployment = Resource::new(json!({
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},

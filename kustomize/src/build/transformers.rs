@@ -332,3 +332,32 @@ pub(super) fn run_transformer(
         other => Err(unsupported(k, format!("builtin/{other}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn plugin_config_keys_match_without_case() {
+        let cases = [
+            (
+                json!({"Path": "p.yaml", "Target": {"Kind": "Deployment"}}),
+                json!({"path": "p.yaml", "target": {"kind": "Deployment"}}),
+            ),
+            (
+                json!({"imageTag": {"Digest": "sha256:1"}, "FieldSpecs": [{"PATH": "a"}]}),
+                json!({"imageTag": {"digest": "sha256:1"}, "fieldSpecs": [{"path": "a"}]}),
+            ),
+            // data maps keep their keys
+            (
+                json!({"labels": {"App": "x"}, "unknown": 1}),
+                json!({"labels": {"App": "x"}, "unknown": 1}),
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(canonical_keys(&config, CONFIG_FIELDS), want);
+        }
+    }
+}
