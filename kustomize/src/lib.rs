@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod generators;
 pub mod kustomization;
 pub mod names;
+pub mod openapi;
 pub mod patch;
 pub mod resource;
 pub mod strategic;

@@ -1,10 +1,12 @@
 //! Strategic merge patches as kustomize (kyaml merge2) applies them: maps merge, `null`
 //! deletes, `$patch: delete|replace` directives, lists merged by their patch merge key
-//! (Kubernetes' keys for built-in kinds, kyaml's inferred keys for custom kinds), other lists
-//! replaced.
+//! (Kubernetes' keys for built-in kinds, a custom `openapi` schema's keys for the kinds it
+//! describes), other lists replaced: kyaml infers no keys, so without a schema a custom
+//! kind's lists are replaced whole.
 
 use serde_json::{Map, Value};
 
+use crate::openapi::{CustomSchema, ListKey};
 use crate::yaml::{ExplicitNulls, PathSeg};
 
 /// Merge keys of built-in kinds by field name (from the Kubernetes OpenAPI
@@ -37,15 +39,69 @@ fn builtin_merge_key(path: &[String]) -> Option<&'static str> {
     }
 }
 
-/// Keys kyaml uses to merge lists of objects when it has no schema.
-const INFERRED_KEYS: &[&str] = &[
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
+/// Kinds of kustomize's built-in schema (Kubernetes v1.21), whose lists merge by the keys of
+/// [`builtin_merge_key`]; a kind of a built-in group that is not here has no schema.
+const BUILTIN_KINDS: &[&str] = &[
+    "APIService",
+    "Binding",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "ConfigMap",
+    "ControllerRevision",
+    "CronJob",
+    "CSIDriver",
+    "CSINode",
+    "CSIStorageCapacity",
+    "CustomResourceDefinition",
+    "DaemonSet",
+    "Deployment",
+    "Endpoints",
+    "EndpointSlice",
+    "Event",
+    "Eviction",
+    "FlowSchema",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "IngressClass",
+    "Job",
+    "Lease",
+    "LimitRange",
+    "LocalSubjectAccessReview",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "NetworkPolicy",
+    "Node",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Pod",
+    "PodDisruptionBudget",
+    "PodSecurityPolicy",
+    "PodTemplate",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "ReplicaSet",
+    "ReplicationController",
+    "ResourceQuota",
+    "Role",
+    "RoleBinding",
+    "RuntimeClass",
+    "Scale",
+    "Secret",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "Service",
+    "ServiceAccount",
+    "StatefulSet",
+    "StorageClass",
+    "SubjectAccessReview",
+    "TokenRequest",
+    "TokenReview",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
 ];
 
 fn is_builtin_group(api_version: &str) -> bool {
@@ -53,32 +109,74 @@ fn is_builtin_group(api_version: &str) -> bool {
     group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
 }
 
-fn merge_key(path: &[String], builtin: bool, dest: &[Value], patch: &[Value]) -> Option<String> {
-    if builtin {
-        return builtin_merge_key(path).map(str::to_string);
+/// Where the merge keys of an object's lists come from.
+#[derive(Clone, Copy)]
+enum Keys<'a> {
+    /// A built-in kind.
+    Builtin,
+    /// A definition of the custom schema.
+    Schema(&'a CustomSchema, &'a str),
+    /// No schema: every list is replaced.
+    None,
+}
+
+impl<'a> Keys<'a> {
+    fn of(object: &Value, schema: Option<&'a CustomSchema>) -> Self {
+        let api_version = object["apiVersion"].as_str().unwrap_or("");
+        let kind = object["kind"].as_str().unwrap_or("");
+        if is_builtin_group(api_version) && BUILTIN_KINDS.contains(&kind) {
+            return Keys::Builtin;
+        }
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        match schema.and_then(|s| s.definition(group, version, kind).map(|d| (s, d))) {
+            Some((schema, definition)) => Keys::Schema(schema, definition),
+            None => Keys::None,
+        }
     }
-    let all = || {
-        dest.iter()
-            .chain(patch.iter())
-            .filter(|v| v.get("$patch").is_none())
-    };
-    if !all().all(Value::is_object) || patch.is_empty() {
-        return None;
+
+    fn merge_key(self, path: &[String]) -> Option<String> {
+        match self {
+            Keys::Builtin => builtin_merge_key(path).map(str::to_string),
+            Keys::Schema(schema, definition) => match schema.list_key(definition, path) {
+                ListKey::Merge(key) => Some(key),
+                ListKey::Replace => None,
+                ListKey::BuiltIn => builtin_merge_key(path).map(str::to_string),
+            },
+            Keys::None => None,
+        }
     }
-    INFERRED_KEYS
-        .iter()
-        .find(|k| all().all(|v| v.get(**k).is_some()))
-        .map(|k| k.to_string())
+}
+
+/// What a strategic merge needs besides the two objects.
+#[derive(Clone, Copy, Debug)]
+pub struct MergeContext<'a> {
+    /// The kind the patch was written for: when the target's own kind has no schema, kyaml
+    /// merges with the schema of the target's apiVersion and this kind.
+    pub patch_kind: Option<&'a str>,
+    /// Null values the target's file spelled out (kept).
+    pub explicit_nulls: &'a ExplicitNulls,
+    /// The build's custom OpenAPI schema.
+    pub schema: Option<&'a CustomSchema>,
 }
 
 /// Merges `patch` into `dest` (a whole object). Returns false when the patch deletes it.
-/// Null mapping values of `dest` are cleared unless `explicit` says the file spelled them.
-pub fn merge_object(dest: &mut Value, patch: &Value, explicit: &ExplicitNulls) -> bool {
+/// Null mapping values of `dest` are cleared unless the file spelled them.
+pub fn merge_object(dest: &mut Value, patch: &Value, context: MergeContext<'_>) -> bool {
     if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
         return false;
     }
-    let builtin = is_builtin_group(dest["apiVersion"].as_str().unwrap_or(""));
-    merge(dest, patch, &mut Vec::new(), builtin);
+    let explicit = context.explicit_nulls;
+    let snapshot = dest.clone();
+    let mut keys = Keys::of(&snapshot, context.schema);
+    let as_patch_kind = context.patch_kind.map(
+        |kind| serde_json::json!({"apiVersion": snapshot["apiVersion"].clone(), "kind": kind}),
+    );
+    if matches!(keys, Keys::None)
+        && let Some(typed) = &as_patch_kind
+    {
+        keys = Keys::of(typed, context.schema);
+    }
+    merge(dest, patch, &mut Vec::new(), keys);
     drop_null_fields(dest, &mut Vec::new(), explicit);
     true
 }
@@ -113,9 +211,9 @@ fn drop_null_fields(value: &mut Value, path: &mut Vec<PathSeg>, explicit: &Expli
     }
 }
 
-fn merge(dest: &mut Value, patch: &Value, path: &mut Vec<String>, builtin: bool) {
+fn merge(dest: &mut Value, patch: &Value, path: &mut Vec<String>, keys: Keys<'_>) {
     match (dest, patch) {
-        (Value::Object(d), Value::Object(p)) => merge_maps(d, p, path, builtin),
+        (Value::Object(d), Value::Object(p)) => merge_maps(d, p, path, keys),
         (dest, patch) => *dest = strip_directives(patch),
     }
 }
@@ -124,7 +222,7 @@ fn merge_maps(
     dest: &mut Map<String, Value>,
     patch: &Map<String, Value>,
     path: &mut Vec<String>,
-    builtin: bool,
+    keys: Keys<'_>,
 ) {
     if patch.get("$patch").and_then(Value::as_str) == Some("replace") {
         *dest = strip_directives(&Value::Object(patch.clone()))
@@ -146,11 +244,11 @@ fn merge_maps(
                 if p.get("$patch").and_then(Value::as_str) == Some("delete") {
                     dest.remove(key);
                 } else {
-                    merge(existing, value, path, builtin);
+                    merge(existing, value, path, keys);
                 }
             }
             (Some(Value::Array(existing)), Value::Array(items)) => {
-                merge_list(existing, items, path, builtin)
+                merge_list(existing, items, path, keys)
             }
             (_, v) => {
                 if v.get("$patch").and_then(Value::as_str) != Some("delete") {
@@ -162,7 +260,7 @@ fn merge_maps(
     }
 }
 
-fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, builtin: bool) {
+fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, keys: Keys<'_>) {
     if patch
         .iter()
         .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
@@ -175,7 +273,12 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, bu
         return;
     }
     let scalars = patch.iter().all(|v| !v.is_object() && !v.is_array());
-    if scalars && builtin && path.len() == 2 && path[0] == "metadata" && path[1] == "finalizers" {
+    if scalars
+        && matches!(keys, Keys::Builtin)
+        && path.len() == 2
+        && path[0] == "metadata"
+        && path[1] == "finalizers"
+    {
         for item in patch {
             if !dest.contains(item) {
                 dest.push(item.clone());
@@ -183,7 +286,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, bu
         }
         return;
     }
-    let Some(key) = merge_key(path, builtin, dest, patch) else {
+    let Some(key) = keys.merge_key(path) else {
         *dest = patch.iter().map(strip_directives).collect();
         return;
     };
@@ -203,7 +306,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, bu
         match position {
             Some(i) => {
                 let mut existing = dest[i].clone();
-                merge(&mut existing, item, path, builtin);
+                merge(&mut existing, item, path, keys);
                 merged.push(existing);
             }
             None => merged.push(strip_directives(item)),
@@ -243,6 +346,16 @@ mod tests {
 
     use super::*;
 
+    const NO_NULLS: &ExplicitNulls = &Vec::new();
+
+    fn context(schema: Option<&CustomSchema>) -> MergeContext<'_> {
+        MergeContext {
+            patch_kind: None,
+            explicit_nulls: NO_NULLS,
+            schema,
+        }
+    }
+
     #[test]
     fn containers_merge_by_name_and_other_lists_are_replaced() {
         let mut deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {
@@ -251,7 +364,7 @@ mod tests {
         let patch = json!({"spec": {"template": {"spec": {
             "containers": [{"name": "app", "image": "nginx:2", "args": ["c"]}, {"name": "side", "image": "envoy"}],
             "tolerations": [{"key": "y"}]}}}});
-        assert!(merge_object(&mut deploy, &patch, &Vec::new()));
+        assert!(merge_object(&mut deploy, &patch, context(None)));
         assert_eq!(
             deploy["spec"]["template"]["spec"],
             json!({
@@ -266,28 +379,51 @@ mod tests {
         assert!(merge_object(
             &mut cm,
             &json!({"data": {"a": null, "c": "3"}, "metadata": {"labels": {"$patch": "replace", "y": "2"}}}),
-            &Vec::new()
+            context(None)
         ));
         assert_eq!(cm["data"], json!({"b": "2", "c": "3"}));
         assert_eq!(cm["metadata"]["labels"], json!({"y": "2"}));
         assert!(!merge_object(
             &mut cm,
             &json!({"$patch": "delete"}),
-            &Vec::new()
+            context(None)
         ));
     }
 
     #[test]
-    fn custom_kinds_infer_keys() {
-        let mut cr = json!({"apiVersion": "example.com/v1", "kind": "W", "spec": {"items": [{"name": "a", "v": 1}]}});
-        merge_object(
-            &mut cr,
-            &json!({"spec": {"items": [{"name": "a", "v": 2}, {"name": "b", "v": 3}]}}),
-            &Vec::new(),
-        );
-        assert_eq!(
-            cr["spec"]["items"],
-            json!([{"name": "a", "v": 2}, {"name": "b", "v": 3}])
-        );
+    fn custom_kinds_merge_lists_only_by_schema_keys() {
+        let schema = CustomSchema::parse(&json!({"definitions": {"W": {
+            "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "W"}],
+            "properties": {"spec": {"properties": {"items": {"type": "array",
+                "x-kubernetes-patch-strategy": "merge", "x-kubernetes-patch-merge-key": "name"}}}}}}}))
+        .unwrap();
+        let patch = json!({"spec": {"items": [{"name": "a", "v": 2}, {"name": "b", "v": 3}]}});
+        let cases = [
+            // kyaml infers no keys: without a schema the list is replaced
+            (
+                "example.com/v1",
+                "W",
+                None,
+                json!([{"name": "a", "v": 2}, {"name": "b", "v": 3}]),
+            ),
+            (
+                "example.com/v1",
+                "W",
+                Some(&schema),
+                json!([{"name": "a", "v": 2, "x": 1}, {"name": "b", "v": 3}]),
+            ),
+            // an unknown kind of a built-in group has no schema either
+            (
+                "apps/v1",
+                "W",
+                None,
+                json!([{"name": "a", "v": 2}, {"name": "b", "v": 3}]),
+            ),
+        ];
+        for (api, kind, schema, want) in cases {
+            let mut cr = json!({"apiVersion": api, "kind": kind, "spec": {"items": [{"name": "a", "v": 1, "x": 1}]}});
+            merge_object(&mut cr, &patch, context(schema));
+            assert_eq!(cr["spec"]["items"], want, "{api} {kind}");
+        }
     }
 }

@@ -42,6 +42,9 @@ struct State {
     /// Extra `images` / `replicas` field specs from `configurations`.
     image_specs: Vec<crate::fieldspec::FieldSpec>,
     replica_specs: Vec<crate::fieldspec::FieldSpec>,
+    /// The custom OpenAPI schema: the top kustomization's, else the first one met (kustomize
+    /// keeps one schema for the whole build).
+    schema: Option<crate::openapi::CustomSchema>,
     /// Record the transformers that run over each resource (`transformerAnnotations`).
     transformations: bool,
 }
@@ -215,6 +218,10 @@ fn accumulate(
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
     let k = Kustomization::load(&path)?;
+    let schema = load_openapi(&k, dir, options)?;
+    if state.schema.is_none() {
+        state.schema = schema;
+    }
     let key = |id: crate::resource::ResId| (id.version.clone(), id.object_key());
     let mut seen: std::collections::HashSet<(String, (String, String, String, String))> =
         resources.iter().map(|r| key(r.id())).collect();
@@ -301,7 +308,6 @@ fn accumulate(
         // A component transforms what its parent has accumulated so far.
         resources = accumulate(&target, options, state, resources)?;
     }
-    check_openapi(&k, dir, options)?;
     for entry in k.strings("configurations")? {
         let text = String::from_utf8_lossy(&read_restricted(dir, &entry, options)?).into_owned();
         let docs = read_documents(&text).map_err(|e| Error::Yaml {
@@ -382,7 +388,7 @@ fn accumulate(
         }
     }
     let before = crate::names::Snapshot::take(&resources);
-    apply_patches(&k, &mut resources, options)?;
+    apply_patches(&k, &mut resources, options, state.schema.as_ref())?;
     if let Some(namespace) = k.string("namespace").filter(|n| !n.is_empty()) {
         apply_namespace(&mut resources, &namespace, NamespaceOptions::default())?;
         let mut specs = namespace::reference_specs();
@@ -444,7 +450,7 @@ fn accumulate(
     };
     for entry in inline_first(k.strings("transformers")?) {
         for (config, configured_in) in &plugin_configs(&k, &entry, options, state, &read)? {
-            run_transformer(&k, config, &mut resources, options)?;
+            run_transformer(&k, config, &mut resources, options, state.schema.as_ref())?;
             if state.transformations {
                 ran.push(origin::configured_by(config, configured_in));
             }
@@ -463,12 +469,15 @@ fn accumulate(
 /// kustomize's built-in OpenAPI version.
 const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
 
-/// Checks `openapi`: a schema file that must exist and parse, or the built-in version. The
-/// schema's contents are not consulted: lists of custom kinds are merged with kyaml's inferred
-/// keys, which give the same result as the schemas of the corpus.
-fn check_openapi(k: &Kustomization, dir: &Path, options: &Options) -> Result<(), Error> {
+/// Reads `openapi`: a schema file that must exist and parse (its merge keys are used for the
+/// kinds it describes), or the built-in version.
+fn load_openapi(
+    k: &Kustomization,
+    dir: &Path,
+    options: &Options,
+) -> Result<Option<crate::openapi::CustomSchema>, Error> {
     let Some(openapi) = k.fields.get("openapi").filter(|v| !v.is_null()) else {
-        return Ok(());
+        return Ok(None);
     };
     let invalid = |message: String| Error::Kustomization {
         path: k.path.clone(),
@@ -491,13 +500,17 @@ fn check_openapi(k: &Kustomization, dir: &Path, options: &Options) -> Result<(),
         ))),
         (Some(path), None) => {
             let text = String::from_utf8_lossy(&read_restricted(dir, path, options)?).into_owned();
-            read_documents(&text).map_err(|e| Error::Yaml {
+            let yaml = |message: String| Error::Yaml {
                 path: dir.join(path),
-                message: e.to_string(),
-            })?;
-            Ok(())
+                message,
+            };
+            let docs = read_documents(&text).map_err(|e| yaml(e.to_string()))?;
+            let document = docs.first().cloned().unwrap_or(Value::Null);
+            crate::openapi::CustomSchema::parse(&document)
+                .map(Some)
+                .map_err(yaml)
         }
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 

@@ -7,9 +7,10 @@ use serde_json::Value;
 use super::{Options, io, read_restricted};
 use crate::error::Error;
 use crate::kustomization::Kustomization;
+use crate::openapi::CustomSchema;
 use crate::patch::{PatchBody, Selector, apply_json6902, parse_patch};
 use crate::resource::Resource;
-use crate::strategic::merge_object;
+use crate::strategic::{MergeContext, merge_object};
 use crate::yaml::read_documents;
 
 /// The text of a patch: inline `patch`, or the file at `path` (load-restricted).
@@ -64,6 +65,7 @@ pub(super) fn apply_patches(
     k: &Kustomization,
     resources: &mut Vec<Resource>,
     options: &Options,
+    schema: Option<&CustomSchema>,
 ) -> Result<(), Error> {
     for entry in k.list("patches")? {
         let names = current_names(resources);
@@ -98,9 +100,10 @@ pub(super) fn apply_patches(
                                 &doc,
                                 &|r: &Resource| selector.matches(r),
                                 NameKindChange::from_options(&entry),
+                                schema,
                             )?;
                         }
-                        None => apply_strategic_by_id(resources, &doc, &k.path)?,
+                        None => apply_strategic_by_id(resources, &doc, &k.path, schema)?,
                     }
                 }
             }
@@ -129,7 +132,7 @@ pub(super) fn apply_patches(
             });
         }
         for doc in docs {
-            apply_strategic_by_id(resources, &doc, &k.path)?;
+            apply_strategic_by_id(resources, &doc, &k.path, schema)?;
         }
     }
     resources.retain(|r| !r.object.is_null());
@@ -143,7 +146,9 @@ fn apply_strategic(
     patch: &Value,
     select: &dyn Fn(&Resource) -> bool,
     change: NameKindChange,
+    schema: Option<&CustomSchema>,
 ) -> Result<(), Error> {
+    let patch_kind = patch["kind"].as_str().map(str::to_string);
     let mut patch = patch.clone();
     if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
         if !change.name {
@@ -161,7 +166,12 @@ fn apply_strategic(
         .iter_mut()
         .filter(|r| !r.object.is_null() && select(r))
     {
-        if !merge_object(&mut resource.object, &patch, &resource.explicit_nulls) {
+        let context = MergeContext {
+            patch_kind: patch_kind.as_deref(),
+            explicit_nulls: &resource.explicit_nulls,
+            schema,
+        };
+        if !merge_object(&mut resource.object, &patch, context) {
             resource.object = Value::Null;
         }
     }
@@ -173,6 +183,7 @@ fn apply_strategic_by_id(
     resources: &mut [Resource],
     patch: &Value,
     file: &Path,
+    schema: Option<&CustomSchema>,
 ) -> Result<(), Error> {
     let kind = patch["kind"].as_str().unwrap_or_default().to_string();
     let name = patch["metadata"]["name"]
@@ -217,7 +228,12 @@ fn apply_strategic_by_id(
         .iter_mut()
         .filter(|r| !r.object.is_null() && matches(r))
     {
-        if !merge_object(&mut resource.object, &patch, &resource.explicit_nulls) {
+        let context = MergeContext {
+            patch_kind: Some(&kind),
+            explicit_nulls: &resource.explicit_nulls,
+            schema,
+        };
+        if !merge_object(&mut resource.object, &patch, context) {
             resource.object = Value::Null;
         }
     }

@@ -187,6 +187,7 @@ pub(super) fn run_transformer(
     config: &Value,
     resources: &mut Vec<Resource>,
     options: &Options,
+    schema: Option<&crate::openapi::CustomSchema>,
 ) -> Result<(), Error> {
     let config = &canonical_keys(config, CONFIG_FIELDS);
     let api_version = config["apiVersion"].as_str().unwrap_or_default();
@@ -213,12 +214,13 @@ pub(super) fn run_transformer(
                 return Err(invalid(k, kind, "empty file path and empty patch content"));
             }
             let synth = synthetic(k, json!({ "patchesStrategicMerge": entries }));
-            apply_patches(&synth, resources, options)
+            apply_patches(&synth, resources, options, schema)
         }
         "PatchTransformer" => apply_patches(
             &synthetic(k, json!({ "patches": [body] })),
             resources,
             options,
+            schema,
         ),
         "PatchJson6902Transformer" => {
             if body.get("path").is_some() && body.get("jsonOp").is_some() {
