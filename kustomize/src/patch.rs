@@ -175,6 +175,34 @@ pub fn parse_patch(text: &str, file: &Path) -> Result<PatchBody, Error> {
     }
 }
 
+/// Applies JSON 6902 operations one by one as kustomize's json-patch (evanphx v4) does: a
+/// `replace` of a key an object does not have adds it.
+fn json6902(doc: &mut Value, ops: &json_patch::Patch) -> Result<(), json_patch::PatchError> {
+    for op in ops.iter() {
+        let result = json_patch::patch(doc, std::slice::from_ref(op));
+        match (result, op) {
+            (Ok(()), _) => {}
+            (Err(e), json_patch::PatchOperation::Replace(replace)) => {
+                let parent_is_object = replace
+                    .path
+                    .parent()
+                    .and_then(|parent| parent.resolve(doc).ok())
+                    .is_some_and(Value::is_object);
+                if !parent_is_object {
+                    return Err(e);
+                }
+                let add = json_patch::PatchOperation::Add(json_patch::AddOperation {
+                    path: replace.path.clone(),
+                    value: replace.value.clone(),
+                });
+                json_patch::patch(doc, &[add])?;
+            }
+            (Err(e), _) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Applies JSON 6902 operations to every selected resource.
 pub fn apply_json6902(
     resources: &mut [Resource],
@@ -183,7 +211,7 @@ pub fn apply_json6902(
     file: &Path,
 ) -> Result<(), Error> {
     for resource in resources.iter_mut().filter(|r| selector.matches(r)) {
-        json_patch::patch(&mut resource.object, ops).map_err(|e| Error::Kustomization {
+        json6902(&mut resource.object, ops).map_err(|e| Error::Kustomization {
             path: file.to_path_buf(),
             message: format!(
                 "unable to apply JSON patch to {}/{}: {e}",
@@ -225,6 +253,38 @@ mod tests {
                 want,
                 "{target}"
             );
+        }
+    }
+
+    #[test]
+    fn replace_of_a_missing_key_adds_it_like_kustomize() {
+        let cases = [
+            (
+                json!([{"op": "replace", "path": "/spec/b", "value": 2}]),
+                Some(json!({"spec": {"a": 1, "b": 2}})),
+            ),
+            (
+                json!([{"op": "replace", "path": "/spec/a", "value": 3}]),
+                Some(json!({"spec": {"a": 3}})),
+            ),
+            // a missing parent still fails, and so does an index past the end
+            (
+                json!([{"op": "replace", "path": "/other/b", "value": 2}]),
+                None,
+            ),
+            (
+                json!([{"op": "replace", "path": "/list/5", "value": 2}]),
+                None,
+            ),
+        ];
+        for (ops, want) in cases {
+            let mut doc = json!({"spec": {"a": 1}});
+            if ops[0]["path"] == "/list/5" {
+                doc["list"] = json!([1]);
+            }
+            let ops: json_patch::Patch = serde_json::from_value(ops).unwrap();
+            let got = json6902(&mut doc, &ops).ok().map(|()| doc);
+            assert_eq!(got, want, "{ops:?}");
         }
     }
 }
