@@ -248,7 +248,9 @@ fn merge_maps(
                 }
             }
             (Some(Value::Array(existing)), Value::Array(items)) => {
-                merge_list(existing, items, path, keys)
+                if !merge_list(existing, items, path, keys) {
+                    dest.remove(key);
+                }
             }
             (_, v) => {
                 if v.get("$patch").and_then(Value::as_str) != Some("delete") {
@@ -260,18 +262,40 @@ fn merge_maps(
     }
 }
 
-fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, keys: Keys<'_>) {
+/// Merges a patch list into `dest`; false when the patch deletes the whole list (an item that
+/// is only `$patch: delete`).
+fn merge_list(
+    dest: &mut Vec<Value>,
+    patch: &[Value],
+    path: &mut Vec<String>,
+    keys: Keys<'_>,
+) -> bool {
+    let directive = |p: &Value, d: &str| p.get("$patch").and_then(Value::as_str) == Some(d);
+    let directive_only = |p: &Value| {
+        p.as_object()
+            .is_some_and(|m| m.len() == 1 && m.contains_key("$patch"))
+    };
     if patch
         .iter()
-        .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
+        .any(|p| directive_only(p) && directive(p, "delete"))
     {
+        return false;
+    }
+    if patch.iter().any(|p| directive(p, "replace")) {
         *dest = patch
             .iter()
             .filter(|p| p.get("$patch").is_none())
             .map(strip_directives)
             .collect();
-        return;
+        return true;
     }
+    // `$patch: merge` is the default: the marker item itself is dropped.
+    let patch: Vec<Value> = patch
+        .iter()
+        .filter(|p| !(directive_only(p) && directive(p, "merge")))
+        .cloned()
+        .collect();
+    let patch = patch.as_slice();
     let scalars = patch.iter().all(|v| !v.is_object() && !v.is_array());
     if scalars
         && matches!(keys, Keys::Builtin)
@@ -279,16 +303,19 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, ke
         && path[0] == "metadata"
         && path[1] == "finalizers"
     {
-        for item in patch {
-            if !dest.contains(item) {
-                dest.push(item.clone());
+        // The patch's items first, then the others in their order (checked with kubectl).
+        let mut merged: Vec<Value> = Vec::with_capacity(dest.len() + patch.len());
+        for item in patch.iter().chain(dest.iter()) {
+            if !merged.contains(item) {
+                merged.push(item.clone());
             }
         }
-        return;
+        *dest = merged;
+        return true;
     }
     let Some(key) = keys.merge_key(path) else {
         *dest = patch.iter().map(strip_directives).collect();
-        return;
+        return true;
     };
     // kustomize's order: the patch's items first (merged with their counterpart), then the
     // items the patch does not mention, in their original order.
@@ -319,6 +346,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, ke
             .map(|(d, _)| d.clone()),
     );
     *dest = merged;
+    true
 }
 
 fn strip_directives(value: &Value) -> Value {
@@ -425,5 +453,37 @@ mod tests {
             merge_object(&mut cr, &patch, context(schema));
             assert_eq!(cr["spec"]["items"], want, "{api} {kind}");
         }
+    }
+
+    #[test]
+    fn list_directives_and_finalizers() {
+        let deploy = |list: Value| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"finalizers": ["b", "c"]}, "spec": {"containers": list}})
+        };
+        let cases = [
+            // a bare `$patch: delete` item removes the whole list
+            (
+                json!({"spec": {"containers": [{"name": "x"}, {"$patch": "delete"}]}}),
+                json!({}),
+            ),
+            // a bare `$patch: merge` item is the default and disappears
+            (
+                json!({"spec": {"containers": [{"name": "x"}, {"$patch": "merge"}]}}),
+                json!({"containers": [{"name": "x"}, {"name": "a"}]}),
+            ),
+        ];
+        for (patch, want_spec) in cases {
+            let mut d = deploy(json!([{"name": "a"}]));
+            merge_object(&mut d, &patch, context(None));
+            assert_eq!(d["spec"], want_spec, "{patch}");
+        }
+        let mut d = deploy(json!([]));
+        merge_object(
+            &mut d,
+            &json!({"metadata": {"finalizers": ["c", "a", "d"]}}),
+            context(None),
+        );
+        assert_eq!(d["metadata"]["finalizers"], json!(["c", "a", "d", "b"]));
     }
 }
