@@ -128,10 +128,16 @@ fn fix_subjects(
         if options.unset_only && !current.is_empty() {
             continue;
         }
+        // A subject without a namespace names the build's only ServiceAccount of that name.
+        let named: Vec<&(String, String)> = service_accounts
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .collect();
         let in_build = service_account
-            && service_accounts
+            && (named
                 .iter()
-                .any(|(n, ns)| *n == name && or_default(ns) == or_default(&current));
+                .any(|(_, ns)| or_default(ns) == or_default(&current))
+                || (current.is_empty() && named.len() == 1));
         let rewrite = match options.subjects {
             SubjectMode::DefaultOnly => name == "default" || in_build,
             SubjectMode::AllServiceAccounts => service_account,
@@ -208,6 +214,24 @@ mod tests {
                 .map(|s| s["namespace"].as_str().unwrap_or_default())
                 .collect();
             assert_eq!(got, want, "{mode:?} unset_only={unset_only}");
+        }
+    }
+
+    #[test]
+    fn a_subject_without_namespace_follows_the_only_service_account_of_its_name() {
+        let sa = |ns: &str| {
+            Resource::new(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "runner", "namespace": ns}}))
+        };
+        let cases = [(vec![sa("base")], "new"), (vec![sa("a"), sa("b")], "")];
+        for (accounts, want) in cases {
+            let mut resources = accounts;
+            resources.push(binding(
+                json!([{"kind": "ServiceAccount", "name": "runner"}]),
+            ));
+            apply_namespace(&mut resources, "new", NamespaceOptions::default()).unwrap_or_default();
+            let subject = &resources.last().unwrap().object["subjects"][0];
+            assert_eq!(subject["namespace"].as_str().unwrap_or_default(), want);
         }
     }
 
