@@ -103,9 +103,13 @@ fn at_mut<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
 /// A place that may hold a reference: the value to rewrite and the referenced kind.
 struct Slot<'a> {
     kind: &'a str,
+    /// The name, or (for a whole-object reference) the `{name, namespace}` map.
     value: &'a mut Value,
     /// Namespace given next to the reference (RBAC subjects), if any.
     namespace: Option<String>,
+    /// `value` is a `{name, namespace}` map whose namespace follows the referral too
+    /// (webhook `clientConfig.service`).
+    map_target: bool,
 }
 
 fn containers_slots<'a>(pod: &'a mut Value, out: &mut Vec<Slot<'a>>) {
@@ -116,11 +120,13 @@ fn containers_slots<'a>(pod: &'a mut Value, out: &mut Vec<Slot<'a>>) {
                 kind: "ServiceAccount",
                 value,
                 namespace: None,
+                map_target: false,
             }),
             "priorityClassName" => out.push(Slot {
                 kind: "PriorityClass",
                 value,
                 namespace: None,
+                map_target: false,
             }),
             "imagePullSecrets" => {
                 for item in value.as_array_mut().into_iter().flatten() {
@@ -129,6 +135,7 @@ fn containers_slots<'a>(pod: &'a mut Value, out: &mut Vec<Slot<'a>>) {
                             kind: "Secret",
                             value: v,
                             namespace: None,
+                            map_target: false,
                         });
                     }
                 }
@@ -216,6 +223,7 @@ fn push<'a>(holder: &'a mut Value, field: &str, kind: &'static str, out: &mut Ve
             kind,
             value,
             namespace: None,
+            map_target: false,
         });
     }
 }
@@ -263,6 +271,7 @@ fn custom_slots<'a>(resource: &'a mut Resource, custom: &'a [NameReference]) -> 
             kind,
             value,
             namespace: None,
+            map_target: false,
         })
         .collect()
 }
@@ -349,6 +358,7 @@ fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
                                     kind: "ServiceAccount",
                                     value: v,
                                     namespace: Some(namespace.unwrap_or_default()),
+                                    map_target: false,
                                 });
                             }
                         }
@@ -406,6 +416,29 @@ fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
                 }
             }
         }
+        "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
+            let webhooks = object.get_mut("webhooks").and_then(Value::as_array_mut);
+            for webhook in webhooks.into_iter().flatten() {
+                if let Some(service) = webhook
+                    .get_mut("clientConfig")
+                    .and_then(|c| c.get_mut("service"))
+                    .filter(|s| s.is_object())
+                {
+                    let namespace = service["namespace"].as_str().map(str::to_string);
+                    out.push(Slot {
+                        kind: "Service",
+                        value: service,
+                        namespace,
+                        map_target: true,
+                    });
+                }
+            }
+        }
+        "APIService" => {
+            if let Some(service) = object.get_mut("spec").and_then(|s| s.get_mut("service")) {
+                push(service, "name", "Service", &mut out);
+            }
+        }
         "HorizontalPodAutoscaler" => {
             if let Some(target) = object
                 .get_mut("spec")
@@ -428,11 +461,13 @@ fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
                             kind: "PersistentVolume",
                             value,
                             namespace: None,
+                            map_target: false,
                         }),
                         "storageClassName" => out.push(Slot {
                             kind: "StorageClass",
                             value,
                             namespace: None,
+                            map_target: false,
                         }),
                         _ => {}
                     }
@@ -523,7 +558,12 @@ fn rewrite(
     current: &[(String, String, String)],
 ) -> Result<(), String> {
     for slot in slots {
-        let Some(name) = slot.value.as_str().map(str::to_string) else {
+        let name = if slot.map_target {
+            slot.value["name"].as_str().map(str::to_string)
+        } else {
+            slot.value.as_str().map(str::to_string)
+        };
+        let Some(name) = name else {
             continue;
         };
         let wanted_ns = slot
@@ -547,6 +587,13 @@ fn rewrite(
             .collect();
         match candidates.as_slice() {
             [] => {}
+            [only] if slot.map_target => {
+                let (_, new_name, new_namespace) = &current[*only];
+                slot.value["name"] = Value::String(new_name.clone());
+                if slot.value.get("namespace").is_some() {
+                    slot.value["namespace"] = Value::String(new_namespace.clone());
+                }
+            }
             [only] => *slot.value = Value::String(current[*only].1.clone()),
             several => {
                 let names: Vec<String> = several
