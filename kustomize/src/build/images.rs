@@ -5,7 +5,39 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::fieldspec::{FieldSpec, REPLICAS, builtin, visit};
+use crate::fieldspec::{BuiltinSpec, FieldSpec, REPLICAS, builtin, visit};
+
+/// kustomize's default `images` field specs (builtinpluginconsts).
+const IMAGES: &[BuiltinSpec] = &[
+    BuiltinSpec {
+        group: None,
+        version: None,
+        kind: None,
+        path: "spec/containers[]/image",
+        create: false,
+    },
+    BuiltinSpec {
+        group: None,
+        version: None,
+        kind: None,
+        path: "spec/initContainers[]/image",
+        create: false,
+    },
+    BuiltinSpec {
+        group: None,
+        version: None,
+        kind: None,
+        path: "spec/template/spec/containers[]/image",
+        create: false,
+    },
+    BuiltinSpec {
+        group: None,
+        version: None,
+        kind: None,
+        path: "spec/template/spec/initContainers[]/image",
+        create: false,
+    },
+];
 use crate::kustomization::Kustomization;
 use crate::resource::Resource;
 
@@ -21,6 +53,8 @@ pub struct ImageOverride {
     pub new_tag: String,
     /// Replacement digest, if any.
     pub digest: String,
+    /// Appended to the (new or kept) tag.
+    pub tag_suffix: String,
 }
 
 fn text(entry: &Value, field: &str) -> String {
@@ -57,6 +91,7 @@ impl ImageOverride {
             new_name: new_name.to_string(),
             new_tag: new_tag.to_string(),
             digest: digest.to_string(),
+            tag_suffix: String::new(),
         })
     }
 
@@ -77,10 +112,11 @@ impl ImageOverride {
             (true, false) => ("", self.digest.as_str()),
             (true, true) => (tag, digest),
         };
+        let tag = format!("{tag}{}", self.tag_suffix);
         let mut out = name.to_string();
         if !tag.is_empty() {
             out.push(':');
-            out.push_str(tag);
+            out.push_str(&tag);
         }
         if !digest.is_empty() {
             out.push('@');
@@ -189,7 +225,7 @@ pub(super) fn set_image(
     entry: &Value,
     specs: &[FieldSpec],
 ) -> Result<(), Error> {
-    let image = ImageOverride::new(
+    let mut image = ImageOverride::new(
         &text(entry, "name"),
         &text(entry, "newName"),
         &text(entry, "newTag"),
@@ -199,9 +235,15 @@ pub(super) fn set_image(
         path: k.path.clone(),
         message,
     })?;
+    image.tag_suffix = text(entry, "tagSuffix");
+    // kustomize runs its legacy pass over every container list, then its field specs (the
+    // pod template ones by default): an image both reach is rewritten twice, which shows
+    // with `tagSuffix`.
+    let mut all_specs = builtin(IMAGES);
+    all_specs.extend(specs.iter().cloned());
     for resource in resources.iter_mut() {
         rewrite_containers(&mut resource.object, &image);
-        visit(resource, specs, &mut |parent, field, _| {
+        visit(resource, &all_specs, &mut |parent, field, _| {
             if let Some(Value::String(current)) = parent.get_mut(field)
                 && let Some(new) = image.rewrite(current)
             {
@@ -247,5 +289,13 @@ mod tests {
             assert_eq!(rule.rewrite(image).as_deref(), want, "{rule:?} on {image}");
         }
         assert!(ImageOverride::new("[", "", "v2", "").is_err());
+        let mut suffixed = o("", "", "");
+        suffixed.tag_suffix = "-rc".into();
+        assert_eq!(
+            suffixed.rewrite("nginx:1.0").as_deref(),
+            Some("nginx:1.0-rc")
+        );
+        suffixed.new_tag = "2".into();
+        assert_eq!(suffixed.rewrite("nginx:1.0").as_deref(), Some("nginx:2-rc"));
     }
 }
