@@ -10,6 +10,7 @@ use crate::kustomization::{Kustomization, find};
 use crate::resource::{Resource, legacy_order};
 use crate::yaml::{read_documents, to_yaml};
 
+mod iam_policy;
 mod images;
 mod metadata;
 mod namespace;

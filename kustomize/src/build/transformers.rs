@@ -158,6 +158,10 @@ pub(super) fn run_generator(
     let field = match (api_version, kind) {
         ("builtin", "ConfigMapGenerator") => "configMapGenerator",
         ("builtin", "SecretGenerator") => "secretGenerator",
+        ("builtin", "IAMPolicyGenerator") => {
+            resources.push(super::iam_policy::generate(k, config)?);
+            return Ok(());
+        }
         _ => {
             return Err(Error::Unsupported(format!(
                 "{}: generator {api_version}/{kind} is not supported by Rill's kustomize engine yet",
@@ -301,6 +305,19 @@ pub(super) fn run_transformer(
                 )),
                 None => Ok(()),
             }
+        }
+        // Generated resources waiting for their hash get it now rather than at the end.
+        "HashTransformer" => {
+            for resource in resources.iter_mut().filter(|r| r.needs_hash) {
+                let hash = crate::generators::content_hash(&resource.object);
+                let name = resource.object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                resource.rename(format!("{name}-{hash}"));
+                resource.needs_hash = false;
+            }
+            Ok(())
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
             let mut specs = field_specs(config);
