@@ -18,6 +18,7 @@ mod origin;
 mod patches;
 mod replacements;
 mod transformers;
+mod value_add;
 mod vars;
 
 use images::{apply_images, apply_replicas};

@@ -306,6 +306,7 @@ pub(super) fn run_transformer(
                 None => Ok(()),
             }
         }
+        "ValueAddTransformer" => super::value_add::apply(k, config, resources),
         // Generated resources waiting for their hash get it now rather than at the end.
         "HashTransformer" => {
             for resource in resources.iter_mut().filter(|r| r.needs_hash) {
