@@ -180,10 +180,10 @@ pub fn generate(
                 .and_then(Value::as_str)
                 .unwrap_or("create")
             {
-                "" | "create" => Behavior::Create,
                 "merge" => Behavior::Merge,
                 "replace" => Behavior::Replace,
-                other => return Err(err(k, format!("unknown generator behavior {other:?}"))),
+                // kustomize reads any other word as "unspecified", which creates.
+                _ => Behavior::Create,
             };
             let options = entry.get("options").cloned().unwrap_or(Value::Null);
             let data = pairs(k, &entry, read, environment)?;
