@@ -344,10 +344,11 @@ pub(super) fn run_transformer(
             set_replicas(k, resources, &config["replica"], &field_specs(config))
         }
         "ReplacementTransformer" => {
-            for entry in config["replacements"].as_array().into_iter().flatten() {
-                super::replacements::apply_one(k, resources, entry)?;
-            }
-            Ok(())
+            // Entries may name files of replacements (`path:`), read like the field's.
+            let synth = synthetic(k, json!({ "replacements": config["replacements"].clone() }));
+            let dir = k.dir().to_path_buf();
+            let read = |relative: &str| super::read_restricted(&dir, relative, options);
+            super::replacements::apply_replacements(&synth, resources, &read)
         }
         other => Err(unsupported(k, format!("builtin/{other}"))),
     }
