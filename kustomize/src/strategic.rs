@@ -177,8 +177,57 @@ pub fn merge_object(dest: &mut Value, patch: &Value, context: MergeContext<'_>) 
         keys = Keys::of(typed, context.schema);
     }
     merge(dest, patch, &mut Vec::new(), keys);
+    dedupe_keyed_lists(dest, &mut Vec::new(), keys);
     drop_null_fields(dest, &mut Vec::new(), explicit);
     true
+}
+
+/// kyaml rebuilds every keyed list of the target from its distinct keys, so of items sharing
+/// a key only the last survives (even in lists the patch does not touch).
+fn dedupe_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                path.push(key.clone());
+                dedupe_keyed_lists(child, path, keys);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            if let Some(key) = keys.merge_key(path) {
+                // Port lists are keyed by port and protocol (`x-kubernetes-list-map-keys`).
+                let by_protocol = path.last().is_some_and(|f| f == "ports");
+                let identity = |item: &Value| {
+                    item.get(&key).map(|id| {
+                        let protocol = by_protocol.then(|| {
+                            item.get("protocol")
+                                .and_then(Value::as_str)
+                                .unwrap_or("TCP")
+                        });
+                        (id.clone(), protocol.map(str::to_string))
+                    })
+                };
+                let mut index = 0;
+                while index < items.len() {
+                    let id = identity(&items[index]);
+                    let later = id.as_ref().is_some_and(|id| {
+                        items[index + 1..]
+                            .iter()
+                            .any(|i| identity(i).as_ref() == Some(id))
+                    });
+                    if later {
+                        items.remove(index);
+                    } else {
+                        index += 1;
+                    }
+                }
+            }
+            for item in items.iter_mut() {
+                dedupe_keyed_lists(item, path, keys);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// kyaml's merge walks the whole target and clears fields whose value is null, except those
@@ -485,5 +534,29 @@ mod tests {
             context(None),
         );
         assert_eq!(d["metadata"]["finalizers"], json!(["c", "a", "d", "b"]));
+    }
+
+    #[test]
+    fn items_sharing_a_key_collapse_to_the_last_even_when_untouched() {
+        let ports = json!([
+            {"containerPort": 8080, "name": "first"},
+            {"containerPort": 8080, "name": "second"},
+            {"containerPort": 8301, "protocol": "UDP", "name": "udp"},
+            {"containerPort": 8301, "name": "tcp"}
+        ]);
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template":
+            {"spec": {"containers": [{"name": "c", "ports": ports}]}}}});
+        merge_object(
+            &mut d,
+            &json!({"metadata": {"labels": {"a": "b"}}}),
+            context(None),
+        );
+        let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["second", "udp", "tcp"]);
     }
 }
