@@ -55,6 +55,28 @@ fn scalar_value(
     }
 }
 
+/// go-yaml v3 keeps one more line break than YAML 1.2 before a more-indented line of a folded
+/// scalar that follows a normal line (`a\n  b` reads as `a\n\n  b`); kustomize prints what
+/// go-yaml read, so the engine reads it the same way.
+fn go_yaml_folding(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous_indented: Option<bool> = None;
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            let indented = line.starts_with([' ', '\t']);
+            if indented && previous_indented == Some(false) {
+                out.push('\n');
+            }
+            previous_indented = Some(indented);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 fn key_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -137,6 +159,11 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                     && let Some(path) = value_path(&stack)
                 {
                     nulls.push(path);
+                }
+                if style == ScalarStyle::Folded
+                    && let Value::String(s) = &mut value
+                {
+                    *s = go_yaml_folding(s);
                 }
                 // A block scalar that ends the file without a final line break has none (the
                 // parser reports the clipped break anyway; go-yaml does not).
