@@ -12,6 +12,8 @@ pub struct Resource {
     pub object: Value,
     /// Names it had before renames (prefixes, suffixes), oldest first; selectors match them too.
     pub previous_names: Vec<String>,
+    /// `(kind, name)` it had before a patch changed its kind, oldest first.
+    pub previous_ids: Vec<(String, String)>,
     /// Generated and waiting for its content-hash suffix.
     pub needs_hash: bool,
     /// Identifies the resource across transformations that add, remove or reorder others.
@@ -72,6 +74,7 @@ impl Resource {
         Self {
             object,
             previous_names: Vec::new(),
+            previous_ids: Vec::new(),
             needs_hash: false,
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             origin: None,

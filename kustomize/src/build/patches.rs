@@ -47,16 +47,31 @@ impl NameKindChange {
     }
 }
 
-fn current_names(resources: &[Resource]) -> Vec<String> {
-    resources.iter().map(|r| r.id().name).collect()
+fn current_names(resources: &[Resource]) -> Vec<(String, String)> {
+    resources
+        .iter()
+        .map(|r| {
+            let id = r.id();
+            (id.name, id.kind)
+        })
+        .collect()
 }
 
-/// Records names a patch changed, so later patches and selectors still find the resource
-/// by its earlier name, as kustomize does.
-fn remember_renames(resources: &mut [Resource], before: &[String]) {
-    for (resource, old) in resources.iter_mut().zip(before) {
-        if !resource.object.is_null() && resource.id().name != *old {
-            resource.previous_names.push(old.clone());
+/// Records names and kinds a patch changed, so later patches and selectors still find the
+/// resource by its earlier id, as kustomize does.
+fn remember_renames(resources: &mut [Resource], before: &[(String, String)]) {
+    for (resource, (old_name, old_kind)) in resources.iter_mut().zip(before) {
+        if resource.object.is_null() {
+            continue;
+        }
+        let id = resource.id();
+        if id.name != *old_name {
+            resource.previous_names.push(old_name.clone());
+        }
+        if id.kind != *old_kind {
+            resource
+                .previous_ids
+                .push((old_kind.clone(), old_name.clone()));
         }
     }
 }
@@ -198,8 +213,8 @@ fn apply_strategic_by_id(
         .unwrap_or_default();
     let matches = |r: &Resource| {
         let id = r.id();
-        id.kind == kind
-            && r.all_names().any(|n| n == name)
+        ((id.kind == kind && r.all_names().any(|n| n == name))
+            || r.previous_ids.iter().any(|(k, n)| *k == kind && *n == name))
             && namespace.as_ref().is_none_or(|ns| *ns == id.namespace)
             && (api_version.is_empty() || id.group == group)
     };
@@ -219,10 +234,15 @@ fn apply_strategic_by_id(
             file.display()
         )));
     }
+    // The target keeps its own identity: kustomize gives the patch the target's GVK.
     let mut patch = patch.clone();
     if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("name");
         meta.remove("namespace");
+    }
+    if let Some(map) = patch.as_object_mut() {
+        map.remove("kind");
+        map.remove("apiVersion");
     }
     for resource in resources
         .iter_mut()
