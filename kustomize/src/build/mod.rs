@@ -10,6 +10,7 @@ use crate::kustomization::{Kustomization, find};
 use crate::resource::{Resource, legacy_order};
 use crate::yaml::{read_documents, to_yaml};
 
+mod crds;
 mod iam_policy;
 mod images;
 mod metadata;
@@ -363,12 +364,23 @@ fn accumulate(
             }
         }
     }
-    for unsupported in [
-        "crds",
-        "validators",
-        "helmCharts",
-        "helmChartInflationGenerator",
-    ] {
+    for entry in k.strings("crds")? {
+        let text = String::from_utf8_lossy(&read_restricted(dir, &entry, options)?).into_owned();
+        let yaml = |message: String| Error::Yaml {
+            path: dir.join(&entry),
+            message,
+        };
+        let docs = read_documents(&text).map_err(|e| yaml(e.to_string()))?;
+        let config = crds::config_from(docs.first().unwrap_or(&Value::Null)).map_err(yaml)?;
+        state.name_references.extend(config.name_references);
+        state
+            .metadata_specs
+            .common_annotations
+            .extend(config.annotations);
+        state.metadata_specs.common_labels.extend(config.labels);
+        state.prefix_specs.extend(config.prefixes);
+    }
+    for unsupported in ["validators", "helmCharts", "helmChartInflationGenerator"] {
         if k.fields.get(unsupported).is_some_and(|v| !v.is_null()) {
             return Err(Error::Unsupported(format!(
                 "{}: '{unsupported}' is not supported by Rill's kustomize engine yet",
