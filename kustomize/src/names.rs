@@ -434,6 +434,11 @@ fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
                 }
             }
         }
+        "ValidatingAdmissionPolicyBinding" => {
+            if let Some(spec) = object.get_mut("spec") {
+                push(spec, "policyName", "ValidatingAdmissionPolicy", &mut out);
+            }
+        }
         "APIService" => {
             if let Some(service) = object.get_mut("spec").and_then(|s| s.get_mut("service")) {
                 push(service, "name", "Service", &mut out);
