@@ -582,6 +582,9 @@ fn rewrite(
             .filter(|(i, old_ns)| {
                 CLUSTER_SCOPED.contains(&slot.kind)
                     || (referrer_cluster_scoped && slot.namespace.is_none())
+                    // kustomize lets ServiceAccounts through its namespace sieve: a workload
+                    // may name one from another namespace.
+                    || (slot.kind == "ServiceAccount" && slot.namespace.is_none())
                     || namespace_of(old_ns) == namespace_of(&wanted_ns)
                     // An explicit namespace next to the reference (RBAC subjects) may already
                     // have followed the namespace transformer.
