@@ -354,6 +354,19 @@ fn go_json(value: &Value, out: &mut String) {
     }
 }
 
+/// Gives every generated resource still waiting for it its content-hash name suffix.
+pub fn apply_pending_hashes(resources: &mut [Resource]) {
+    for resource in resources.iter_mut().filter(|r| r.needs_hash) {
+        let hash = content_hash(&resource.object);
+        let name = resource.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        resource.rename(format!("{name}-{hash}"));
+        resource.needs_hash = false;
+    }
+}
+
 /// kustomize's content hash of a ConfigMap or Secret (the name is not part of it).
 pub fn content_hash(object: &Value) -> String {
     let field = |name: &str| match object.get(name) {

@@ -121,9 +121,7 @@ enum Keys<'a> {
 }
 
 impl<'a> Keys<'a> {
-    fn of(object: &Value, schema: Option<&'a CustomSchema>) -> Self {
-        let api_version = object["apiVersion"].as_str().unwrap_or("");
-        let kind = object["kind"].as_str().unwrap_or("");
+    fn of(api_version: &str, kind: &str, schema: Option<&'a CustomSchema>) -> Self {
         if is_builtin_group(api_version) && BUILTIN_KINDS.contains(&kind) {
             return Keys::Builtin;
         }
@@ -166,15 +164,16 @@ pub fn merge_object(dest: &mut Value, patch: &Value, context: MergeContext<'_>) 
         return false;
     }
     let explicit = context.explicit_nulls;
-    let snapshot = dest.clone();
-    let mut keys = Keys::of(&snapshot, context.schema);
-    let as_patch_kind = context.patch_kind.map(
-        |kind| serde_json::json!({"apiVersion": snapshot["apiVersion"].clone(), "kind": kind}),
+    let api_version = dest["apiVersion"].as_str().unwrap_or("").to_string();
+    let mut keys = Keys::of(
+        &api_version,
+        dest["kind"].as_str().unwrap_or(""),
+        context.schema,
     );
     if matches!(keys, Keys::None)
-        && let Some(typed) = &as_patch_kind
+        && let Some(kind) = context.patch_kind
     {
-        keys = Keys::of(typed, context.schema);
+        keys = Keys::of(&api_version, kind, context.schema);
     }
     merge(dest, patch, &mut Vec::new(), keys);
     dedupe_keyed_lists(dest, &mut Vec::new(), keys);

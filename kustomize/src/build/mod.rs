@@ -99,15 +99,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     };
     let mut resources = accumulate(dir, options, &mut state, Vec::new())?;
     let before = crate::names::Snapshot::take(&resources);
-    for resource in resources.iter_mut().filter(|r| r.needs_hash) {
-        let hash = crate::generators::content_hash(&resource.object);
-        let name = resource.object["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        resource.rename(format!("{name}-{hash}"));
-        resource.needs_hash = false;
-    }
+    crate::generators::apply_pending_hashes(&mut resources);
     crate::names::fix_references(&mut resources, &before, &state.name_references)
         .map_err(Error::Resource)?;
     let mut references = vars::builtin_references();
@@ -635,15 +627,16 @@ fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource
     })?;
     let mut out = Vec::new();
     for (doc, nulls) in docs {
-        expand(doc, nulls, path, &mut out)?;
+        expand(doc, nulls, (path, &canonical), &mut out)?;
     }
     Ok(out)
 }
 
+/// Turns a document of the file at `path` (as written, and canonical) into resources.
 fn expand(
     doc: Value,
     nulls: crate::yaml::ExplicitNulls,
-    path: &Path,
+    (path, canonical): (&Path, &Path),
     out: &mut Vec<Resource>,
 ) -> Result<(), Error> {
     let Value::Object(map) = &doc else {
@@ -668,7 +661,7 @@ fn expand(
                 .iter()
                 .filter_map(|p| p.strip_prefix(&prefix[..]).map(<[_]>::to_vec))
                 .collect();
-            expand(item, inner, path, out)?;
+            expand(item, inner, (path, canonical), out)?;
         }
         return Ok(());
     }
@@ -694,9 +687,7 @@ fn expand(
     }
     let mut resource = Resource::new(doc);
     resource.explicit_nulls = nulls;
-    resource.origin = Some(crate::resource::Origin::File(
-        path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
-    ));
+    resource.origin = Some(crate::resource::Origin::File(canonical.to_path_buf()));
     out.push(resource);
     Ok(())
 }

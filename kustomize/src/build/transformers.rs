@@ -309,15 +309,7 @@ pub(super) fn run_transformer(
         "ValueAddTransformer" => super::value_add::apply(k, config, resources),
         // Generated resources waiting for their hash get it now rather than at the end.
         "HashTransformer" => {
-            for resource in resources.iter_mut().filter(|r| r.needs_hash) {
-                let hash = crate::generators::content_hash(&resource.object);
-                let name = resource.object["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                resource.rename(format!("{name}-{hash}"));
-                resource.needs_hash = false;
-            }
+            crate::generators::apply_pending_hashes(resources);
             Ok(())
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
