@@ -116,7 +116,11 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
         drop_empty_annotations(resource);
     }
     if !keeps_input_order(dir)? {
-        resources.sort_by(|a, b| legacy_order(&a.id(), &b.id()));
+        // Ids are computed once: building one allocates, and sorting compares n log n times.
+        let mut keyed: Vec<(crate::resource::ResId, Resource)> =
+            resources.into_iter().map(|r| (r.id(), r)).collect();
+        keyed.sort_by(|(a, _), (b, _)| legacy_order(a, b));
+        resources = keyed.into_iter().map(|(_, r)| r).collect();
     }
     Ok(resources)
 }
