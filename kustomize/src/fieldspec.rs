@@ -78,9 +78,14 @@ impl FieldSpec {
 
     /// Whether the spec applies to a resource with this id.
     pub fn matches(&self, id: &ResId) -> bool {
-        self.group.as_ref().is_none_or(|g| *g == id.group)
-            && self.version.as_ref().is_none_or(|v| *v == id.version)
-            && self.kind.as_ref().is_none_or(|k| *k == id.kind)
+        self.matches_gvk(&id.group, &id.version, &id.kind)
+    }
+
+    /// Whether the spec applies to this group, version and kind.
+    pub fn matches_gvk(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.group.as_ref().is_none_or(|g| g == group)
+            && self.version.as_ref().is_none_or(|v| v == version)
+            && self.kind.as_ref().is_none_or(|k| k == kind)
     }
 }
 
@@ -349,8 +354,12 @@ pub type Setter<'a> = dyn FnMut(&mut Map<String, Value>, &str, &FieldSpec) + 'a;
 /// Calls `set` on every field the specs reach in the resource. The callback receives the
 /// parent map and the last path segment; lists met on the way are walked element by element.
 pub fn visit(resource: &mut Resource, specs: &[FieldSpec], set: &mut Setter<'_>) {
-    let id = resource.id();
-    for spec in specs.iter().filter(|s| s.matches(&id)) {
+    let (group, version, kind) = resource.gvk();
+    let (group, version, kind) = (group.to_string(), version.to_string(), kind.to_string());
+    for spec in specs
+        .iter()
+        .filter(|s| s.matches_gvk(&group, &version, &kind))
+    {
         let segments: Vec<&str> = spec.path.split('/').collect();
         walk(&mut resource.object, &segments, spec, set);
     }

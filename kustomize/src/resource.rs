@@ -120,6 +120,13 @@ impl Resource {
         }
     }
 
+    /// Group, version and kind, borrowed.
+    pub fn gvk(&self) -> (&str, &str, &str) {
+        let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        (group, version, self.kind())
+    }
+
     /// The kind.
     pub fn kind(&self) -> &str {
         self.object["kind"].as_str().unwrap_or_default()

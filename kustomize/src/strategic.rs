@@ -181,12 +181,30 @@ pub fn merge_object(dest: &mut Value, patch: &Value, context: MergeContext<'_>) 
     true
 }
 
+/// [`drop_null_fields`] when no value was written as `null`: no paths to track.
+fn drop_all_null_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_all_null_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_all_null_fields),
+        _ => {}
+    }
+}
+
 /// kyaml rebuilds every keyed list of the target from its distinct keys, so of items sharing
 /// a key only the last survives (even in lists the patch does not touch).
 fn dedupe_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>) {
+    if matches!(keys, Keys::None) {
+        return;
+    }
     match value {
         Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
+            for (key, child) in map
+                .iter_mut()
+                .filter(|(_, c)| c.is_object() || c.is_array())
+            {
                 path.push(key.clone());
                 dedupe_keyed_lists(child, path, keys);
                 path.pop();
@@ -232,6 +250,10 @@ fn dedupe_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>)
 /// kyaml's merge walks the whole target and clears fields whose value is null, except those
 /// written as `null` or `~` (go-yaml keeps their text, and kyaml keeps such nodes).
 fn drop_null_fields(value: &mut Value, path: &mut Vec<PathSeg>, explicit: &ExplicitNulls) {
+    if explicit.is_empty() {
+        drop_all_null_fields(value);
+        return;
+    }
     match value {
         Value::Object(map) => {
             map.retain(|key, v| {
