@@ -153,6 +153,16 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let mut value = scalar_value(&text, style, tag.as_deref())?;
+                // A mapping key left empty (`: value`) is an error for go-yaml.
+                if value.is_null()
+                    && span.end.index() == span.start.index()
+                    && matches!(stack.last(), Some(Frame::Map(_, None, _)))
+                {
+                    return Err(YamlError(format!(
+                        "did not find expected key (an empty mapping key at char {})",
+                        span.start.index()
+                    )));
+                }
                 // The parser reports an empty value as `~`; its span is empty.
                 if value.is_null()
                     && span.end.index() > span.start.index()
