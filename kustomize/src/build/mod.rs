@@ -102,6 +102,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     crate::generators::apply_pending_hashes(&mut resources);
     crate::names::fix_references(&mut resources, &before, &state.name_references)
         .map_err(Error::Resource)?;
+    crate::names::fix_dangling_references(&mut resources, &state.name_references);
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;
