@@ -1,6 +1,8 @@
 //! Name references across the whole build: the last pass follows objects renamed at other
 //! levels of the build (kustomize fixes references once, with every rename on record).
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 
 use super::slots::{NameReference, Slot, custom_slots, slots};
@@ -20,32 +22,54 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
             (id.kind, id.name, id.namespace)
         })
         .collect();
-    let previous: Vec<Vec<String>> = resources.iter().map(|r| r.previous_names.clone()).collect();
-    if previous.iter().all(Vec::is_empty) {
+    // (kind, earlier name) -> objects that had it; (kind, name) of every current object.
+    let mut earlier: Index = HashMap::new();
+    for (i, resource) in resources.iter().enumerate() {
+        for name in &resource.previous_names {
+            earlier
+                .entry((current[i].0.clone(), name.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    if earlier.is_empty() {
         return;
     }
+    let names: HashSet<(&str, &str)> = current
+        .iter()
+        .map(|(k, n, _)| (k.as_str(), n.as_str()))
+        .collect();
+    let lookup = Lookup {
+        current: &current,
+        names: &names,
+        earlier: &earlier,
+    };
     for (index, resource) in resources.iter_mut().enumerate() {
         let referrer = (
             current[index].2.as_str(),
             CLUSTER_SCOPED.contains(&current[index].0.as_str()),
         );
-        follow_earlier_names(slots(resource), referrer, &current, &previous);
-        follow_earlier_names(
-            custom_slots(resource, custom),
-            referrer,
-            &current,
-            &previous,
-        );
+        follow_earlier_names(slots(resource), referrer, &lookup);
+        follow_earlier_names(custom_slots(resource, custom), referrer, &lookup);
     }
+}
+
+type Index = HashMap<(String, String), Vec<usize>>;
+
+/// The build's objects, indexed for [`follow_earlier_names`].
+struct Lookup<'a> {
+    current: &'a [(String, String, String)],
+    names: &'a HashSet<(&'a str, &'a str)>,
+    earlier: &'a Index,
 }
 
 /// [`fix_dangling_references`] for one referrer's slots.
 fn follow_earlier_names(
     slots: Vec<Slot<'_>>,
     (referrer_ns, referrer_cluster): (&str, bool),
-    current: &[(String, String, String)],
-    previous: &[Vec<String>],
+    lookup: &Lookup<'_>,
 ) {
+    let current = lookup.current;
     for slot in slots {
         let name = if slot.map_target {
             slot.value["name"].as_str().map(str::to_string)
@@ -53,11 +77,16 @@ fn follow_earlier_names(
             slot.value.as_str().map(str::to_string)
         };
         let Some(name) = name else { continue };
-        if current.iter().any(|(k, n, _)| k == slot.kind && *n == name) {
+        if lookup.names.contains(&(slot.kind, name.as_str())) {
             continue;
         }
-        let candidates: Vec<usize> = (0..current.len())
-            .filter(|&i| current[i].0 == slot.kind && previous[i].contains(&name))
+        let key = (slot.kind.to_string(), name);
+        let candidates: Vec<usize> = lookup
+            .earlier
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|&i| {
                 referrer_cluster
                     || CLUSTER_SCOPED.contains(&slot.kind)
