@@ -116,18 +116,31 @@ async fn ssh_checks_host_keys_against_known_hosts() {
     env.failed_with("no-secret", "AuthenticationFailed").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_servers_with_a_private_ca_need_its_ca_crt() {
+/// The `app` repository behind an HTTPS front (demanding client certificates when `mutual`),
+/// or `None` (skipped) without openssl and python3.
+async fn tls_env(mutual: bool) -> Option<(Env, GitHttpServer, e2e::tls_front::TlsFront)> {
     if !e2e::tls_front::TlsFront::available() {
         eprintln!("skipping: openssl or python3 is not installed");
-        return;
+        return None;
     }
     let env = env().await;
     TestRepo::create(env.repos.path(), "app", APP);
     let plain = GitHttpServer::start(env.repos.path(), HttpAuth::None)
         .await
         .unwrap();
-    let front = e2e::tls_front::TlsFront::start(&plain.url);
+    let front = if mutual {
+        e2e::tls_front::TlsFront::start_mutual(&plain.url)
+    } else {
+        e2e::tls_front::TlsFront::start(&plain.url)
+    };
+    Some((env, plain, front))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_servers_with_a_private_ca_need_its_ca_crt() {
+    let Some((env, _plain, front)) = tls_env(false).await else {
+        return;
+    };
     let url = format!("{}/app.git", front.url);
     let other_ca = e2e::tls_front::make_ca(env.repos.path(), "other-ca");
     env.secret("ca", &[("ca.crt", &front.ca_pem)]).await;
@@ -195,16 +208,9 @@ async fn https_servers_with_a_private_ca_need_its_ca_crt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_demanding_a_client_certificate_accept_tls_crt_and_tls_key() {
-    if !e2e::tls_front::TlsFront::available() {
-        eprintln!("skipping: openssl or python3 is not installed");
+    let Some((env, _plain, front)) = tls_env(true).await else {
         return;
-    }
-    let env = env().await;
-    TestRepo::create(env.repos.path(), "app", APP);
-    let plain = GitHttpServer::start(env.repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
-    let front = e2e::tls_front::TlsFront::start_mutual(&plain.url);
+    };
     let url = format!("{}/app.git", front.url);
     let (cert, key) = front.client.clone().unwrap();
     env.secret(

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::slots::{NameReference, Slot, custom_slots, slots};
-use super::{CLUSTER_SCOPED, namespace_of};
+use super::{CLUSTER_SCOPED, current_ids, namespace_of};
 use crate::resource::Resource;
 
 /// The last pass of a build, as kustomize fixes references once with every resource's whole
@@ -15,13 +15,7 @@ use crate::resource::Resource;
 /// candidates pass kustomize's namespace sieve (same current namespace as the referrer, unless
 /// either is cluster-scoped or the object is a ServiceAccount).
 pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReference]) {
-    let current: Vec<(String, String, String)> = resources
-        .iter()
-        .map(|r| {
-            let id = r.id();
-            (id.kind, id.name, id.namespace)
-        })
-        .collect();
+    let current = current_ids(resources);
     // (kind, earlier name) -> objects that had it; (kind, name) of every current object.
     let mut earlier: Index = HashMap::new();
     for (i, resource) in resources.iter().enumerate() {

@@ -89,6 +89,17 @@ impl Snapshot {
     }
 }
 
+/// `(kind, name, namespace)` of every resource, in order.
+fn current_ids(resources: &[Resource]) -> Vec<(String, String, String)> {
+    resources
+        .iter()
+        .map(|r| {
+            let id = r.id();
+            (id.kind, id.name, id.namespace)
+        })
+        .collect()
+}
+
 fn namespace_of(ns: &str) -> &str {
     if ns.is_empty() { "default" } else { ns }
 }
@@ -117,13 +128,7 @@ pub fn fix_references(
             }
         }
     }
-    let current: Vec<(String, String, String)> = resources
-        .iter()
-        .map(|r| {
-            let id = r.id();
-            (id.kind, id.name, id.namespace)
-        })
-        .collect();
+    let current = current_ids(resources);
     let renamed: Vec<(usize, &(String, String, String))> = resources
         .iter()
         .enumerate()
