@@ -81,7 +81,13 @@ pub(super) fn apply_metadata(
         let pairs = pairs(k, "labels.pairs", entry.get("pairs"))?;
         let flag = |name: &str| entry.get(name).and_then(Value::as_bool).unwrap_or(false);
         let mut specs = if flag("includeSelectors") {
-            [builtin(SELECTOR_LABELS), builtin(METADATA_LABELS)].concat()
+            // The same specs as `commonLabels`, those of `configurations` included.
+            [
+                builtin(SELECTOR_LABELS),
+                builtin(METADATA_LABELS),
+                extra.common_labels.clone(),
+            ]
+            .concat()
         } else if flag("includeTemplates") {
             builtin(&METADATA_LABELS[1..])
                 .into_iter()
