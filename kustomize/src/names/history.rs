@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::slots::{NameReference, Slot, custom_slots, slots};
+use super::slots::{NameReference, Slot, custom_slots, secondary_slots, slots};
 use super::{CLUSTER_SCOPED, current_ids, namespace_of};
 use crate::resource::Resource;
 
@@ -44,6 +44,7 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
             CLUSTER_SCOPED.contains(&current[index].0.as_str()),
         );
         follow_earlier_names(slots(resource), referrer, &lookup);
+        follow_earlier_names(secondary_slots(resource), referrer, &lookup);
         follow_earlier_names(custom_slots(resource, custom), referrer, &lookup);
     }
 }

@@ -9,7 +9,7 @@ mod slots;
 
 pub use history::fix_dangling_references;
 pub use slots::NameReference;
-use slots::{Slot, custom_slots, slots};
+use slots::{Slot, custom_slots, secondary_slots, slots};
 
 use crate::fieldspec::FieldSpec;
 use crate::resource::{CLUSTER_SCOPED, Resource};
@@ -155,6 +155,7 @@ pub fn fix_references(
         let referrer = (referrer_namespace.as_str(), cluster_scoped);
         let builtin = slots(resource);
         rewrite(builtin, referrer, &by_name, &current)?;
+        rewrite(secondary_slots(resource), referrer, &by_name, &current)?;
         let extra = custom_slots(resource, custom);
         rewrite(extra, referrer, &by_name, &current)?;
     }

@@ -260,6 +260,7 @@ pub(super) fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
         return out;
     }
     match kind.as_str() {
+        "Role" | "ClusterRole" => role_resource_names(object, "ConfigMap", &mut out),
         "RoleBinding" | "ClusterRoleBinding" => {
             let Value::Object(map) = object else {
                 return out;
@@ -407,6 +408,33 @@ pub(super) fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
             }
         }
         _ => {}
+    }
+    out
+}
+
+/// `rules[].resourceNames[]` of a Role or ClusterRole as references to objects of `kind`
+/// (kustomize lists them for ConfigMaps and for Secrets, whatever the rule's resources).
+fn role_resource_names<'a>(object: &'a mut Value, kind: &'static str, out: &mut Vec<Slot<'a>>) {
+    let rules = object.get_mut("rules").and_then(Value::as_array_mut);
+    for rule in rules.into_iter().flatten() {
+        let names = rule.get_mut("resourceNames").and_then(Value::as_array_mut);
+        for value in names.into_iter().flatten().filter(|v| v.is_string()) {
+            out.push(Slot {
+                kind,
+                value,
+                namespace: None,
+                map_target: false,
+            });
+        }
+    }
+}
+
+/// References a field holds to a second kind (role `resourceNames` also name Secrets),
+/// rewritten in a pass of their own after [`slots`].
+pub(super) fn secondary_slots(resource: &mut Resource) -> Vec<Slot<'_>> {
+    let mut out = Vec::new();
+    if matches!(resource.kind(), "Role" | "ClusterRole") {
+        role_resource_names(&mut resource.object, "Secret", &mut out);
     }
     out
 }
