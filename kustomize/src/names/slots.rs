@@ -254,6 +254,29 @@ pub(super) fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
     let mut out = Vec::new();
     let object = &mut resource.object;
     if let Some((_, path)) = WORKLOADS.iter().find(|(k, _)| *k == kind) {
+        if kind == "StatefulSet" {
+            // The governing Service, next to the pod template.
+            let Some(Value::Object(spec)) = object.get_mut("spec") else {
+                return out;
+            };
+            for (key, value) in spec.iter_mut() {
+                match key.as_str() {
+                    "serviceName" => out.push(Slot {
+                        kind: "Service",
+                        value,
+                        namespace: None,
+                        map_target: false,
+                    }),
+                    "template" => {
+                        if let Some(pod) = value.get_mut("spec") {
+                            containers_slots(pod, &mut out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            return out;
+        }
         if let Some(pod) = at_mut(object, path) {
             containers_slots(pod, &mut out);
         }
