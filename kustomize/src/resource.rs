@@ -14,6 +14,8 @@ pub struct Resource {
     pub previous_names: Vec<String>,
     /// `(kind, name)` it had before a patch changed its kind, oldest first.
     pub previous_ids: Vec<(String, String)>,
+    /// `(name, namespace)` it had before each rename or move, oldest first.
+    pub previous_places: Vec<(String, String)>,
     /// Generated and waiting for its content-hash suffix.
     pub needs_hash: bool,
     /// Identifies the resource across transformations that add, remove or reorder others.
@@ -75,6 +77,7 @@ impl Resource {
             object,
             previous_names: Vec::new(),
             previous_ids: Vec::new(),
+            previous_places: Vec::new(),
             needs_hash: false,
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             origin: None,
@@ -90,6 +93,11 @@ impl Resource {
             .unwrap_or_default()
             .to_string();
         if old != name {
+            let namespace = self.object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            self.previous_places.push((old.clone(), namespace));
             self.previous_names.push(old);
             self.object["metadata"]["name"] = Value::String(name);
         }

@@ -86,6 +86,10 @@ fn set_namespace(resource: &mut Resource, namespace: &str, rename_namespaces: bo
     if !resource.object["metadata"].is_object() {
         resource.object["metadata"] = Value::Object(Default::default());
     }
+    let id = resource.id();
+    if id.namespace != namespace {
+        resource.previous_places.push((id.name, id.namespace));
+    }
     resource.object["metadata"]["namespace"] = Value::String(namespace.to_string());
 }
 

@@ -26,7 +26,21 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
                 .push(i);
         }
     }
-    if earlier.is_empty() {
+    // (kind, earlier name, earlier namespace) -> objects that were there.
+    let mut places: Places = HashMap::new();
+    for (i, resource) in resources.iter().enumerate() {
+        for (name, namespace) in &resource.previous_places {
+            places
+                .entry((
+                    current[i].0.clone(),
+                    name.clone(),
+                    namespace_of(namespace).to_string(),
+                ))
+                .or_default()
+                .push(i);
+        }
+    }
+    if earlier.is_empty() && places.is_empty() {
         return;
     }
     let names: HashSet<(&str, &str)> = current
@@ -37,6 +51,7 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
         current: &current,
         names: &names,
         earlier: &earlier,
+        places: &places,
     };
     for (index, resource) in resources.iter_mut().enumerate() {
         let referrer = (
@@ -50,12 +65,14 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
 }
 
 type Index = HashMap<(String, String), Vec<usize>>;
+type Places = HashMap<(String, String, String), Vec<usize>>;
 
 /// The build's objects, indexed for [`follow_earlier_names`].
 struct Lookup<'a> {
     current: &'a [(String, String, String)],
     names: &'a HashSet<(&'a str, &'a str)>,
     earlier: &'a Index,
+    places: &'a Places,
 }
 
 /// [`fix_dangling_references`] for one referrer's slots.
@@ -72,6 +89,23 @@ fn follow_earlier_names(
             slot.value.as_str().map(str::to_string)
         };
         let Some(name) = name else { continue };
+        // A `{name, namespace}` reference follows the one object that was at that place, even
+        // when another object is there now (kustomize only considers objects that moved).
+        if slot.map_target
+            && let Some(namespace) = slot.value["namespace"].as_str()
+        {
+            let key = (
+                slot.kind.to_string(),
+                name.clone(),
+                namespace_of(namespace).to_string(),
+            );
+            if let Some([only]) = lookup.places.get(&key).map(Vec::as_slice) {
+                let (_, new_name, new_namespace) = &current[*only];
+                slot.value["name"] = Value::String(new_name.clone());
+                slot.value["namespace"] = Value::String(new_namespace.clone());
+            }
+            continue;
+        }
         if lookup.names.contains(&(slot.kind, name.as_str())) {
             continue;
         }
