@@ -16,6 +16,12 @@ pub struct Resource {
     pub previous_ids: Vec<(String, String)>,
     /// `(name, namespace)` it had before each rename or move, oldest first.
     pub previous_places: Vec<(String, String)>,
+    /// For role bindings: the ServiceAccount subjects as the file wrote them (name, namespace).
+    pub original_subjects: Vec<(String, Option<String>)>,
+    /// Name prefixes applied to it, innermost first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes applied to it, innermost first.
+    pub suffixes: Vec<String>,
     /// Generated and waiting for its content-hash suffix.
     pub needs_hash: bool,
     /// Identifies the resource across transformations that add, remove or reorder others.
@@ -78,6 +84,9 @@ impl Resource {
             previous_names: Vec::new(),
             previous_ids: Vec::new(),
             previous_places: Vec::new(),
+            original_subjects: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
             needs_hash: false,
             serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             origin: None,

@@ -103,6 +103,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     crate::names::fix_references(&mut resources, &before, &state.name_references)
         .map_err(Error::Resource)?;
     crate::names::fix_dangling_references(&mut resources, &state.name_references);
+    crate::names::check_subject_referrals(&resources).map_err(Error::Resource)?;
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;
@@ -692,6 +693,7 @@ fn expand(
     }
     let mut resource = Resource::new(doc);
     resource.explicit_nulls = nulls;
+    resource.original_subjects = crate::names::service_account_subjects(&resource.object);
     resource.origin = Some(crate::resource::Origin::File(canonical.to_path_buf()));
     out.push(resource);
     Ok(())

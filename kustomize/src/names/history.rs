@@ -140,3 +140,170 @@ fn follow_earlier_names(
         }
     }
 }
+
+/// The ServiceAccount subjects of a role binding, as `(name, namespace)`.
+pub fn service_account_subjects(object: &Value) -> Vec<(String, Option<String>)> {
+    if !matches!(
+        object["kind"].as_str(),
+        Some("RoleBinding" | "ClusterRoleBinding")
+    ) {
+        return Vec::new();
+    }
+    object["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["kind"] == "ServiceAccount")
+        .filter_map(|s| {
+            let name = s["name"].as_str()?.to_string();
+            Some((name, s["namespace"].as_str().map(str::to_string)))
+        })
+        .collect()
+}
+
+/// kustomize resolves a role binding's ServiceAccount subject once, over the whole build: of
+/// the accounts renamed or moved from the name the file wrote (in the namespace it wrote, if
+/// any), they must all be the same object now, else the build fails. Per level, each base saw
+/// only its own accounts; this is the check across them.
+pub fn check_subject_referrals(resources: &[Resource]) -> Result<(), String> {
+    let mut by_earlier_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, resource) in resources.iter().enumerate() {
+        if resource.kind() != "ServiceAccount" {
+            continue;
+        }
+        let mut names: Vec<&str> = resource
+            .previous_places
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            by_earlier_name.entry(name).or_default().push(i);
+        }
+    }
+    if by_earlier_name.is_empty() {
+        return Ok(());
+    }
+    for binding in resources.iter().filter(|r| !r.original_subjects.is_empty()) {
+        for (name, namespace) in &binding.original_subjects {
+            let candidates: Vec<usize> = by_earlier_name
+                .get(name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|&&i| {
+                    namespace.as_ref().is_none_or(|ns| {
+                        let r = &resources[i];
+                        namespace_of(&r.id().namespace) == namespace_of(ns)
+                            || r.previous_places
+                                .iter()
+                                .any(|(n, pns)| n == name && namespace_of(pns) == namespace_of(ns))
+                    })
+                })
+                .copied()
+                .collect();
+            let distinct = |list: &[usize]| {
+                let mut ids: Vec<(String, String)> = list
+                    .iter()
+                    .map(|&i| {
+                        let id = resources[i].id();
+                        (id.name, id.namespace)
+                    })
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                ids
+            };
+            if distinct(&candidates).len() <= 1 {
+                continue;
+            }
+            // kustomize then prefers the accounts renamed like the binding (same prefixes and
+            // suffixes, an empty list matching anything first).
+            let alike = |either_empty: bool| {
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|&i| same_affixes(binding, &resources[i], either_empty))
+                    .collect::<Vec<usize>>()
+            };
+            let loose = alike(true);
+            if distinct(&loose).len() <= 1 {
+                continue;
+            }
+            let strict: Vec<usize> = alike(false)
+                .into_iter()
+                .filter(|i| loose.contains(i))
+                .collect();
+            let distinct = distinct(&strict);
+            if distinct.len() > 1 {
+                let listed: Vec<String> = distinct
+                    .iter()
+                    .map(|(n, ns)| {
+                        format!(
+                            "ServiceAccount.v1.[noGrp]/{n}.{}",
+                            if ns.is_empty() { "[noNs]" } else { ns }
+                        )
+                    })
+                    .collect();
+                return Err(format!(
+                    "updating name reference in 'subjects' field of '{}': found multiple possible referrals: {}",
+                    binding.id().display_string(),
+                    listed.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// kustomize's `PrefixesSuffixesEquals`: both lists end the same way (the shorter is the end
+/// of the longer); with `either_empty`, an empty list on either side matches.
+fn same_affixes(a: &Resource, b: &Resource, either_empty: bool) -> bool {
+    let same_ending = |x: &[String], y: &[String]| {
+        let (short, long) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+        if short.is_empty() {
+            return long.is_empty();
+        }
+        long.ends_with(short)
+    };
+    let fits = |x: &[String], y: &[String]| {
+        (either_empty && (x.is_empty() || y.is_empty())) || same_ending(x, y)
+    };
+    fits(&a.prefixes, &b.prefixes) && fits(&a.suffixes, &b.suffixes)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn with_affixes(prefixes: &[&str], suffixes: &[&str]) -> Resource {
+        let mut r = Resource::new(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "x"}}));
+        r.prefixes = prefixes.iter().map(|s| s.to_string()).collect();
+        r.suffixes = suffixes.iter().map(|s| s.to_string()).collect();
+        r
+    }
+
+    #[test]
+    fn affixes_match_when_the_shorter_list_ends_the_longer() {
+        let binding = with_affixes(&["pfx-", "a-"], &["-sfx", "-a"]);
+        let cases = [
+            (with_affixes(&["pfx-", "a-"], &["-sfx", "-a"]), false, true),
+            (with_affixes(&["a-"], &["-a"]), false, true),
+            (with_affixes(&["pfx-", "b-"], &["-sfx", "-b"]), false, false),
+            (with_affixes(&[], &[]), false, false),
+            (with_affixes(&[], &[]), true, true),
+        ];
+        for (account, either_empty, want) in cases {
+            assert_eq!(
+                same_affixes(&binding, &account, either_empty),
+                want,
+                "{:?} {:?} {either_empty}",
+                account.prefixes,
+                account.suffixes
+            );
+        }
+    }
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 mod history;
 mod slots;
 
-pub use history::fix_dangling_references;
+pub use history::{check_subject_referrals, fix_dangling_references, service_account_subjects};
 pub use slots::NameReference;
 use slots::{Slot, custom_slots, secondary_slots, slots};
 
@@ -48,6 +48,12 @@ pub fn prefix_suffix(resources: &mut [Resource], prefix: &str, suffix: &str, spe
                     .unwrap_or_default();
                 let renamed = format!("{prefix}{name}{suffix}");
                 resource.rename(renamed);
+                if !prefix.is_empty() {
+                    resource.prefixes.push(prefix.to_string());
+                }
+                if !suffix.is_empty() {
+                    resource.suffixes.push(suffix.to_string());
+                }
                 continue;
             }
             crate::fieldspec::visit(
