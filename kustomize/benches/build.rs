@@ -1,6 +1,6 @@
 //! Engine benchmark, printed as numbers and ratios against `kubectl kustomize` run side by side:
 //! 1. the synthetic trees of `../shared/kustomize-corpus/perf/gen_synthetic.py` (1,000 and
-//!    5,000 resources): wall time and peak RSS of `rill-kustomize build DIR/overlay` and of
+//!    5,000 resources): wall time (median of several runs) and peak RSS of `rill-kustomize build DIR/overlay` and of
 //!    `kubectl kustomize DIR/overlay` (`RILL_BENCH_SKIP_KUBECTL_5000=1` skips kubectl's
 //!    ~150 s run at 5,000 and prints kubectl's recorded timing instead);
 //! 2. the whole public corpus: the sum of per-case times of both tools.
@@ -64,6 +64,25 @@ fn measure(program: &Path, args: &[&str], dir: &Path) -> (Duration, u64, Vec<u8>
     (elapsed, rss, out.stdout)
 }
 
+/// [`measure`] `runs` times: the median wall time, the largest peak RSS, the last output.
+fn measure_median(
+    program: &Path,
+    args: &[&str],
+    dir: &Path,
+    runs: usize,
+) -> (Duration, u64, Vec<u8>) {
+    let mut times = Vec::with_capacity(runs);
+    let (mut rss, mut out) = (0, Vec::new());
+    for _ in 0..runs.max(1) {
+        let (time, run_rss, run_out) = measure(program, args, dir);
+        times.push(time);
+        rss = rss.max(run_rss);
+        out = run_out;
+    }
+    times.sort();
+    (times[times.len() / 2], rss, out)
+}
+
 fn recorded_kubectl_seconds(n: usize) -> Option<String> {
     let tsv =
         std::fs::read_to_string(corpus().join(format!("perf/synthetic_timing_{n}.tsv"))).ok()?;
@@ -83,9 +102,9 @@ fn synthetic(rill: &Path, kubectl: &Path, n: usize) {
     assert!(status.success());
     let overlay = dir.path().join("overlay");
     let overlay = overlay.to_str().unwrap();
-    let (rill_time, rill_rss, rill_out) = measure(rill, &["build", overlay], dir.path());
+    let (rill_time, rill_rss, rill_out) = measure_median(rill, &["build", overlay], dir.path(), 5);
     println!(
-        "synthetic {n:>5}: rill-kustomize {:>9.3} s  peak RSS {:>7.1} MB",
+        "synthetic {n:>5}: rill-kustomize {:>9.3} s  peak RSS {:>7.1} MB (median of 5 runs)",
         rill_time.as_secs_f64(),
         rill_rss as f64 / 1024.0
     );
@@ -96,8 +115,9 @@ fn synthetic(rill: &Path, kubectl: &Path, n: usize) {
         );
         return;
     }
+    let kubectl_runs = if n <= 1000 { 3 } else { 1 };
     let (kubectl_time, kubectl_rss, kubectl_out) =
-        measure(kubectl, &["kustomize", overlay], dir.path());
+        measure_median(kubectl, &["kustomize", overlay], dir.path(), kubectl_runs);
     println!(
         "synthetic {n:>5}: kubectl        {:>9.3} s  peak RSS {:>7.1} MB",
         kubectl_time.as_secs_f64(),

@@ -8,6 +8,9 @@ use std::io::Write;
 
 use kustomize::{LoadRestrictor, Options, build, render};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn usage() -> ExitCode {
     eprintln!(
         "usage: rill-kustomize build DIR [--load-restrictor LoadRestrictionsRootOnly|LoadRestrictionsNone]"
