@@ -262,11 +262,11 @@ const ORDER_LAST: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-fn kind_rank(kind: &str) -> i64 {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - ORDER_FIRST.len() as i64;
+fn kind_rank<S: AsRef<str>>(kind: &str, first: &[S], last: &[S]) -> i64 {
+    if let Some(i) = first.iter().position(|k| k.as_ref() == kind) {
+        return i as i64 - first.len() as i64;
     }
-    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+    if let Some(i) = last.iter().position(|k| k.as_ref() == kind) {
         return 1 + i as i64;
     }
     0
@@ -274,9 +274,17 @@ fn kind_rank(kind: &str) -> i64 {
 
 /// kustomize's legacy order.
 pub fn legacy_order(a: &ResId, b: &ResId) -> Ordering {
+    legacy_order_with(a, b, ORDER_FIRST, ORDER_LAST)
+}
+
+/// The legacy order with `sortOptions.legacySortOptions`' own first and last kinds.
+pub fn legacy_order_with<S: AsRef<str>>(a: &ResId, b: &ResId, first: &[S], last: &[S]) -> Ordering {
     let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
     if !same_gvk {
-        let (ra, rb) = (kind_rank(&a.kind), kind_rank(&b.kind));
+        let (ra, rb) = (
+            kind_rank(&a.kind, first, last),
+            kind_rank(&b.kind, first, last),
+        );
         if ra != rb {
             return ra.cmp(&rb);
         }

@@ -55,6 +55,8 @@ pub(super) struct MetadataSpecs {
     pub(super) common_labels: Vec<FieldSpec>,
     pub(super) common_annotations: Vec<FieldSpec>,
     pub(super) labels: Vec<FieldSpec>,
+    /// `templateLabels`: where `labels` entries with `includeTemplates` also write.
+    pub(super) template_labels: Vec<FieldSpec>,
 }
 
 /// Applies `labels`, then `commonLabels`, then `commonAnnotations`.
@@ -91,6 +93,7 @@ pub(super) fn apply_metadata(
         } else if flag("includeTemplates") {
             builtin(&METADATA_LABELS[1..])
                 .into_iter()
+                .chain(extra.template_labels.iter().cloned())
                 .chain(builtin(&METADATA_LABELS[..1]))
                 .collect()
         } else {

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::kustomization::{Kustomization, find};
-use crate::resource::{Resource, legacy_order};
+use crate::resource::{Resource, legacy_order, legacy_order_with};
 use crate::yaml::{read_documents, to_yaml};
 
 mod crds;
@@ -117,42 +117,77 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
     for resource in &mut resources {
         drop_empty_annotations(resource);
     }
-    if !keeps_input_order(dir)? {
+    if let SortOrder::Legacy { first, last } = sort_order(dir)? {
         // Ids are computed once: building one allocates, and sorting compares n log n times.
         let mut keyed: Vec<(crate::resource::ResId, Resource)> =
             resources.into_iter().map(|r| (r.id(), r)).collect();
-        keyed.sort_by(|(a, _), (b, _)| legacy_order(a, b));
+        keyed.sort_by(|(a, _), (b, _)| match (&first, &last) {
+            (Some(first), Some(last)) => legacy_order_with(a, b, first, last),
+            _ => legacy_order(a, b),
+        });
         resources = keyed.into_iter().map(|(_, r)| r).collect();
     }
     Ok(resources)
 }
 
-/// Whether the top kustomization asks for `sortOptions.order: fifo` (input order) rather
-/// than the legacy kind order.
-fn keeps_input_order(dir: &Path) -> Result<bool, Error> {
+/// How the top kustomization orders the output.
+enum SortOrder {
+    /// Input order (`sortOptions.order: fifo`).
+    Fifo,
+    /// kustomize's kind order, with `legacySortOptions`' lists when given.
+    Legacy {
+        first: Option<Vec<String>>,
+        last: Option<Vec<String>>,
+    },
+}
+
+/// Reads `sortOptions` of the top kustomization.
+fn sort_order(dir: &Path) -> Result<SortOrder, Error> {
+    let default = SortOrder::Legacy {
+        first: None,
+        last: None,
+    };
     let Some(path) = find(dir)? else {
-        return Ok(false);
+        return Ok(default);
     };
     let k = Kustomization::load(&path)?;
     let Some(options) = k.fields.get("sortOptions").filter(|o| !o.is_null()) else {
-        return Ok(false);
+        return Ok(default);
     };
-    if options
-        .get("legacySortOptions")
-        .is_some_and(|o| !o.is_null())
-    {
-        return Err(Error::Unsupported(format!(
-            "{}: 'sortOptions.legacySortOptions' is not supported by Rill's kustomize engine yet",
-            path.display()
-        )));
-    }
+    let invalid = |message: String| Error::Kustomization {
+        path: path.clone(),
+        message,
+    };
+    let legacy = options.get("legacySortOptions").filter(|o| !o.is_null());
     match options.get("order").and_then(Value::as_str) {
-        Some("fifo") => Ok(true),
-        Some("legacy") | None => Ok(false),
-        Some(other) => Err(Error::Kustomization {
-            path,
-            message: format!("sortOptions.order must be 'legacy' or 'fifo', got {other:?}"),
-        }),
+        Some("fifo") if legacy.is_some() => Err(invalid(
+            "sortOptions.legacySortOptions is set but sortOptions.order is fifo".into(),
+        )),
+        Some("fifo") => Ok(SortOrder::Fifo),
+        Some("legacy") | None => {
+            let Some(legacy) = legacy else {
+                return Ok(default);
+            };
+            let kinds = |field: &str| {
+                legacy
+                    .get(field)
+                    .and_then(Value::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect::<Vec<String>>()
+                    })
+                    .unwrap_or_default()
+            };
+            Ok(SortOrder::Legacy {
+                first: Some(kinds("orderFirst")),
+                last: Some(kinds("orderLast")),
+            })
+        }
+        Some(other) => Err(invalid(format!(
+            "sortOptions.order must be 'legacy' or 'fifo', got {other:?}"
+        ))),
     }
 }
 
@@ -345,6 +380,10 @@ fn accumulate(
                     "labels" => state
                         .metadata_specs
                         .labels
+                        .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
+                    "templateLabels" => state
+                        .metadata_specs
+                        .template_labels
                         .extend(items.filter_map(crate::fieldspec::FieldSpec::parse)),
                     "images" => state
                         .image_specs
