@@ -164,6 +164,9 @@ fn sort_order(dir: &Path) -> Result<SortOrder, Error> {
             "sortOptions.legacySortOptions is set but sortOptions.order is fifo".into(),
         )),
         Some("fifo") => Ok(SortOrder::Fifo),
+        None if legacy.is_some() => Err(invalid(
+            "the field 'sortOptions.order' must be one of [fifo, legacy]".into(),
+        )),
         Some("legacy") | None => {
             let Some(legacy) = legacy else {
                 return Ok(default);
