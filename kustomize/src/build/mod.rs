@@ -13,6 +13,7 @@ use crate::yaml::{read_documents, to_yaml};
 mod crds;
 mod iam_policy;
 mod images;
+mod in_memory;
 mod metadata;
 mod namespace;
 mod origin;
@@ -21,6 +22,8 @@ mod replacements;
 mod transformers;
 mod value_add;
 mod vars;
+
+pub use in_memory::build_files;
 
 use images::{apply_images, apply_replicas};
 use metadata::apply_metadata;
