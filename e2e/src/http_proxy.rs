@@ -3,7 +3,6 @@
 //! the target (absolute-form requests, as HTTP clients send them to proxies) and counts it.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const PROXY: &str = r#"
 import base64, socket, sys, threading
@@ -53,6 +52,7 @@ server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port))
 server.listen(64)
+print(server.getsockname()[1], flush=True)
 while True:
     c, _ = server.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
@@ -77,15 +77,13 @@ impl HttpProxy {
     /// Starts a proxy that requires `user`/`password`.
     pub fn start(user: &str, password: &str) -> Self {
         let counter = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
-        let port = crate::ports::free_port();
-        let child = Command::new("python3")
-            .args(["-c", PROXY, &port.to_string(), user, password])
-            .arg(counter.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("python3: {e}"));
-        crate::ports::wait_for_listener(port, Duration::from_secs(10), "the proxy");
+        let (child, port) = crate::ports::spawn_on_any_port(
+            Command::new("python3")
+                .args(["-c", PROXY, "0", user, password])
+                .arg(counter.path())
+                .stderr(Stdio::null()),
+            "the proxy",
+        );
         Self {
             address: format!("http://127.0.0.1:{port}"),
             counter,

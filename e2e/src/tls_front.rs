@@ -5,7 +5,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// A running TLS front; stops when dropped.
 pub struct TlsFront {
@@ -38,6 +37,7 @@ server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port))
 server.listen(64)
+print(server.getsockname()[1], flush=True)
 def pipe(a, b):
     try:
         while True:
@@ -196,21 +196,19 @@ impl TlsFront {
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_string();
-        let port = crate::ports::free_port();
-        let child = Command::new("python3")
-            .args(["-c", TERMINATOR, &port.to_string(), &backend_port])
-            .arg(dir.path().join("server.crt"))
-            .arg(dir.path().join("server.key"))
-            .arg(if mutual {
-                dir.path().join("ca.crt")
-            } else {
-                "-".into()
-            })
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("python3: {e}"));
-        crate::ports::wait_for_listener(port, Duration::from_secs(10), "the TLS front");
+        let (child, port) = crate::ports::spawn_on_any_port(
+            Command::new("python3")
+                .args(["-c", TERMINATOR, "0", &backend_port])
+                .arg(dir.path().join("server.crt"))
+                .arg(dir.path().join("server.key"))
+                .arg(if mutual {
+                    dir.path().join("ca.crt")
+                } else {
+                    "-".into()
+                })
+                .stderr(Stdio::null()),
+            "the TLS front",
+        );
         Self {
             url: format!("https://127.0.0.1:{port}"),
             ca_pem,
