@@ -10,6 +10,7 @@ pub mod kind;
 pub mod oci;
 pub mod ocirepository;
 pub mod outcome;
+pub mod reconcile;
 pub mod server;
 
 use std::path::PathBuf;

@@ -1,28 +1,18 @@
-//! The OCIRepository reconciler: finalizer, suspend, then the registry and artifact steps,
-//! conditions, one status patch when something changed, `NewArtifact` events, and the
-//! requeue the outcome asks for.
+//! The OCIRepository reconciler: the registry and artifact steps inside the frame both source
+//! kinds share (`crate::reconcile`: suspend, conditions, one status patch when something
+//! changed, events, requeue).
 
 mod artifact;
 mod client;
 
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 use rill_common::api::source_v1::OCIRepository;
 use rill_common::artifact::ObjectKey;
-use rill_common::conditions::{self, reasons};
-use rill_common::runtime::events::{EventNote, Severity, ready_transition};
-use rill_common::runtime::reconcile_request::handled_value;
-use rill_common::runtime::status::patch_status_if_changed;
 
 pub use crate::Context;
 use crate::error::Error;
-use crate::gitrepository::FIELD_MANAGER;
-
-const KIND: &str = "OCIRepository";
 
 fn key_of(repo: &OCIRepository) -> ObjectKey {
     crate::kind::key_of(repo)
@@ -37,62 +27,13 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
 }
 
 async fn apply(repo: Arc<OCIRepository>, ctx: &Context) -> Result<Action, Error> {
-    let (namespace, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
-    let _timer = ctx.metrics.reconcile_timer(KIND, &namespace, &name);
-    let suspended = repo.spec.suspend.unwrap_or(false);
-    ctx.metrics
-        .record_suspend(KIND, &namespace, &name, suspended);
-    if suspended {
-        return Ok(Action::await_change());
-    }
-    let generation = repo.metadata.generation.unwrap_or(0);
-    let now = Time(jiff::Timestamp::now());
-    let observed = repo.status.clone();
-    let mut status = observed.clone().unwrap_or_default();
-    let mut conds: Vec<Condition> = status.conditions.take().unwrap_or_default();
-    let before = conds.clone();
-    conditions::mark_reconciling(
-        &mut conds,
-        reasons::PROGRESSING,
-        "reconciliation in progress",
-        generation,
-        &now,
-    );
-
-    let result = artifact::run_steps(&repo, ctx, &mut status, &mut conds, generation, &now).await;
-    if crate::outcome::settle(&mut conds, &result, generation, &now) {
-        status.observed_generation = Some(generation);
-    }
-    status.last_handled_reconcile_at =
-        handled_value(&repo.metadata, status.last_handled_reconcile_at.as_deref());
-    status.conditions = Some(conds.clone());
-    let api: Api<OCIRepository> = Api::namespaced(ctx.client.clone(), &namespace);
-    patch_status_if_changed(&api, &name, observed.as_ref(), &status, FIELD_MANAGER)
-        .await
-        .map_err(|e| Error::Kube(format!("failed to patch status: {e}")))?;
-    ctx.metrics
-        .record_conditions(KIND, &namespace, &name, &conds, false);
-    let note = match &result {
-        Ok(artifact::Stored {
-            new_artifact: Some(message),
-        }) => Some(EventNote {
-            severity: Severity::Info,
-            reason: reasons::NEW_ARTIFACT.into(),
-            message: message.clone(),
-        }),
-        _ => ready_transition(&before, &conds),
-    };
-    if let Some(note) = note
-        && let Err(e) = ctx.recorder.publish(&repo.object_ref(&()), &note).await
-    {
-        tracing::warn!(error = %e, "cannot publish event");
-    }
-
-    let key = format!("{namespace}/{name}");
-    Ok(crate::outcome::next_action(
+    crate::reconcile::reconcile(
+        repo.as_ref(),
         ctx,
-        &key,
-        &repo.spec.interval,
-        &result,
-    ))
+        async |status, conds, generation, now| {
+            let stored = artifact::run_steps(&repo, ctx, status, conds, generation, now).await?;
+            Ok(stored.new_artifact)
+        },
+    )
+    .await
 }
