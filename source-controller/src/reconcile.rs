@@ -19,6 +19,13 @@ use crate::Context;
 use crate::error::Error;
 use crate::kind::SourceKind;
 
+/// `spec.timeout` of a source, 60 s when unset or unreadable (Flux's default).
+pub fn spec_timeout(timeout: Option<&str>) -> std::time::Duration {
+    timeout
+        .and_then(|t| rill_common::duration::parse(t).ok())
+        .unwrap_or(std::time::Duration::from_secs(60))
+}
+
 /// The field manager of status writes.
 pub const FIELD_MANAGER: &str = "source-controller";
 

@@ -99,44 +99,47 @@ fn source_key(kind: SourceKind, namespace: &str, name: &str) -> (SourceKind, Str
     (kind, namespace.to_string(), name.to_string())
 }
 
+/// The Kustomizations of the store that `wanted` picks, as references to reconcile.
+fn matching(
+    store: &Store<Kustomization>,
+    wanted: impl Fn(&Kustomization) -> bool,
+) -> Vec<ObjectRef<Kustomization>> {
+    store
+        .state()
+        .iter()
+        .filter(|ks| wanted(ks))
+        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
 fn referencing(
     store: &Store<Kustomization>,
     kind: SourceKind,
     namespace: &str,
     name: &str,
 ) -> Vec<ObjectRef<Kustomization>> {
-    store
-        .state()
-        .iter()
-        .filter(|ks| {
-            source_key(
-                ks.spec.source_ref.kind,
-                &source::source_namespace(ks),
-                &ks.spec.source_ref.name,
-            ) == source_key(kind, namespace, name)
-        })
-        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
-        .collect()
+    matching(store, |ks| {
+        source_key(
+            ks.spec.source_ref.kind,
+            &source::source_namespace(ks),
+            &ks.spec.source_ref.name,
+        ) == source_key(kind, namespace, name)
+    })
 }
 
 fn dependents(store: &Store<Kustomization>, dep: &Kustomization) -> Vec<ObjectRef<Kustomization>> {
     let (name, namespace) = (dep.name_any(), dep.namespace().unwrap_or_default());
-    store
-        .state()
-        .iter()
-        .filter(|ks| {
-            let own = ks.namespace().unwrap_or_default();
-            ks.spec.depends_on.iter().flatten().any(|d| {
-                d.name == name
-                    && d.namespace
-                        .clone()
-                        .filter(|n| !n.is_empty())
-                        .unwrap_or_else(|| own.clone())
-                        == namespace
-            })
+    matching(store, |ks| {
+        let own = ks.namespace().unwrap_or_default();
+        ks.spec.depends_on.iter().flatten().any(|d| {
+            d.name == name
+                && d.namespace
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| own.clone())
+                    == namespace
         })
-        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
-        .collect()
+    })
 }
 
 fn using_config(
@@ -145,20 +148,15 @@ fn using_config(
     namespace: &str,
     name: &str,
 ) -> Vec<ObjectRef<Kustomization>> {
-    store
-        .state()
-        .iter()
-        .filter(|ks| {
-            ks.namespace().as_deref() == Some(namespace)
-                && ks
-                    .spec
-                    .post_build
-                    .iter()
-                    .flat_map(|p| p.substitute_from.iter().flatten())
-                    .any(|r| r.kind == kind && r.name == name)
-        })
-        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
-        .collect()
+    matching(store, |ks| {
+        ks.namespace().as_deref() == Some(namespace)
+            && ks
+                .spec
+                .post_build
+                .iter()
+                .flat_map(|p| p.substitute_from.iter().flatten())
+                .any(|r| r.kind == kind && r.name == name)
+    })
 }
 
 fn secret_data(secret: &Secret) -> Vec<(String, Vec<u8>)> {

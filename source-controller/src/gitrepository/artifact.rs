@@ -1,7 +1,7 @@
 //! The storage and artifact steps: verify and collect the stored artifacts, then (unless the
 //! stored artifact is current) check out, apply ignore rules and archive the new revision.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
@@ -53,12 +53,7 @@ pub(super) async fn run_steps(
     );
 
     // Source.
-    let timeout = repo
-        .spec
-        .timeout
-        .as_deref()
-        .and_then(|t| rill_common::duration::parse(t).ok())
-        .unwrap_or(Duration::from_secs(60));
+    let timeout = crate::reconcile::spec_timeout(repo.spec.timeout.as_deref());
     let mut creds = load_credentials(repo, ctx, scheme).await?;
     creds.timeout = Some(timeout);
     let included = included_artifacts(repo, ctx).await?;

@@ -69,12 +69,7 @@ pub async fn registry(
         .namespace
         .clone()
         .unwrap_or_else(|| "default".into());
-    let timeout = repo
-        .spec
-        .timeout
-        .as_deref()
-        .and_then(|t| rill_common::duration::parse(t).ok())
-        .unwrap_or(Duration::from_secs(60));
+    let timeout = crate::reconcile::spec_timeout(repo.spec.timeout.as_deref());
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(30)));
