@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod artifact;
+pub mod client_settings;
 pub mod conditions;
 pub mod duration;
 pub mod runtime;

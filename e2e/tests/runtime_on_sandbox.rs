@@ -33,6 +33,7 @@ async fn only_one_replica_leads_and_the_lease_names_it() {
         identity: id.into(),
         lease_duration: Duration::from_secs(5),
         renew_deadline: Duration::from_secs(3),
+        retry_period: Duration::from_secs(1),
     };
     let mut first = start(client.clone(), &config("replica-a")).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), first.wait_for(|leading| *leading))

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rill_common::conditions::reasons;
 use rill_common::runtime::error_policy::{ErrorClass, ReconcileError};
+use rill_common::runtime::frame::StatusPatchError;
 
 /// Why a Kustomization reconcile failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,9 @@ pub enum Error {
     /// The Kubernetes API failed.
     #[error("{0}")]
     Kube(String),
+    /// The status could not be written.
+    #[error(transparent)]
+    Status(#[from] StatusPatchError),
 }
 
 impl ReconcileError for Error {
@@ -64,7 +68,7 @@ impl ReconcileError for Error {
             Error::Artifact { .. } => reasons::ARTIFACT_FAILED,
             Error::Build(_) => reasons::BUILD_FAILED,
             Error::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
-            Error::Apply(_) | Error::Kube(_) => reasons::RECONCILIATION_FAILED,
+            Error::Apply(_) | Error::Kube(_) | Error::Status(_) => reasons::RECONCILIATION_FAILED,
             Error::Prune(_) => reasons::PRUNE_FAILED,
             Error::Health(_) => reasons::HEALTH_CHECK_FAILED,
         }
@@ -97,6 +101,7 @@ impl ReconcileError for Error {
             Error::Prune(_) => "prune",
             Error::Health(_) => "health",
             Error::Kube(_) => "kube",
+            Error::Status(_) => "status_patch",
         }
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use rill_common::artifact::Fetcher;
-use rill_common::runtime::events::EventRecorder;
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
+use rill_common::runtime::frame::Frame;
 use rill_common::runtime::manager::ControllerRuntime;
 
 use crate::kustomization::{Context, Settings, cluster::RestMapper};
@@ -91,6 +91,30 @@ pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client)
     }
 }
 
+impl Context {
+    /// The reconciler's state for `flags`, reporting through `runtime`; tenant clients are
+    /// derived from `config`.
+    pub fn new(
+        flags: &Flags,
+        runtime: &ControllerRuntime,
+        client: kube::Client,
+        config: kube::Config,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().build()?;
+        let rt = &runtime.flags;
+        Ok(Self {
+            frame: Frame::new(client, runtime, kustomization::STATUS_MANAGER),
+            base_config: config,
+            mapper: RestMapper::default(),
+            fetcher: Fetcher::new(http, flags.http_retry),
+            settings: flags.settings(),
+            namespace: rt.watch_namespace(),
+            label_selector: rt.label_selector().map(str::to_string),
+            concurrency: rt.concurrent,
+        })
+    }
+}
+
 /// Runs the reconcilers with an explicit configuration (tenant clients are derived from it).
 pub async fn run_with_config(
     flags: Flags,
@@ -98,26 +122,8 @@ pub async fn run_with_config(
     client: kube::Client,
     config: kube::Config,
 ) {
-    let http = match reqwest::Client::builder().build() {
-        Ok(http) => http,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the HTTP client");
-            return;
-        }
-    };
-    let ctx = Arc::new(Context {
-        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME),
-        client,
-        base_config: config,
-        mapper: RestMapper::default(),
-        fetcher: Fetcher::new(http, flags.http_retry),
-        metrics: runtime.metrics.clone(),
-        settings: flags.settings(),
-    });
-    kustomization::run(
-        ctx,
-        runtime.flags.watch_namespace(),
-        runtime.flags.concurrent,
-    )
-    .await;
+    match Context::new(&flags, &runtime, client, config) {
+        Ok(ctx) => kustomization::run(Arc::new(ctx)).await,
+        Err(e) => tracing::error!(error = %e, "cannot build the HTTP client"),
+    }
 }

@@ -4,16 +4,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 use kube::Client;
-use rill_common::artifact::{Retention, Storage};
-use rill_common::runtime::error_policy::{FailureCounter, RetryPolicy};
-use rill_common::runtime::events::EventRecorder;
-use rill_common::runtime::health::Readiness;
 use rill_common::runtime::manager::ControllerRuntime;
-use rill_common::runtime::metrics::Metrics;
 use sandbox::{Sandbox, SandboxOptions};
 
 /// Why the stack could not start.
@@ -28,8 +22,8 @@ pub enum StackError {
     /// A listener or folder could not be created.
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    /// The kustomize-controller flags do not parse.
-    #[error("kustomize-controller flags: {0}")]
+    /// The controller flags do not parse or cannot be honoured.
+    #[error("controller flags: {0}")]
     Flags(String),
 }
 
@@ -70,13 +64,8 @@ pub fn crd_dir() -> PathBuf {
 fn runtime(
     name: &'static str,
     flags: rill_common::runtime::flags::RuntimeFlags,
-) -> ControllerRuntime {
-    ControllerRuntime {
-        name,
-        flags,
-        metrics: Metrics::new(),
-        readiness: Readiness::default(),
-    }
+) -> Result<ControllerRuntime, StackError> {
+    ControllerRuntime::new(name, flags).map_err(|e| StackError::Flags(e.to_string()))
 }
 
 impl Stack {
@@ -95,14 +84,21 @@ impl Stack {
         let storage_dir = tempfile::tempdir()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let artifact_url = format!("http://{}", listener.local_addr()?);
-        let storage = Storage::new(
-            storage_dir.path(),
-            &artifact_url,
-            Retention {
-                ttl: Duration::from_secs(60),
-                records: 2,
-            },
-        );
+        let source_flags = source_controller::Flags::try_parse_from([
+            "source-controller".to_string(),
+            format!("--storage-path={}", storage_dir.path().display()),
+            format!("--storage-adv-addr={artifact_url}"),
+            "--requeue-dependency=2s".to_string(),
+            "--min-retry-delay=500ms".to_string(),
+            "--max-retry-delay=30s".to_string(),
+        ])
+        .map_err(|e| StackError::Flags(e.to_string()))?;
+        let rt = runtime(
+            source_controller::CONTROLLER_NAME,
+            source_flags.runtime.clone(),
+        )?;
+        let source_ctx = source_controller::Context::new(&source_flags, &rt, client.clone());
+        let storage = source_ctx.storage.clone();
         let server = rill_common::runtime::health::serve(
             listener,
             source_controller::server::router(storage.clone()),
@@ -112,28 +108,9 @@ impl Stack {
                 tracing::error!(error = %e, "artifact server stopped");
             }
         })];
-        let source_ctx = Arc::new(source_controller::gitrepository::Context {
-            recorder: EventRecorder::new(client.clone(), source_controller::CONTROLLER_NAME),
-            client: client.clone(),
-            storage,
-            metrics: Metrics::new(),
-            failures: FailureCounter::default(),
-            retry: RetryPolicy {
-                min: Duration::from_millis(500),
-                max: Duration::from_secs(30),
-            },
-            requeue_dependency: Duration::from_secs(2),
-            jitter_percentage: 5,
-            archives: Default::default(),
-        });
-        tasks.push(tokio::spawn(source_controller::gitrepository::run(
-            source_ctx.clone(),
-            None,
-            2,
-        )));
-        tasks.push(tokio::spawn(source_controller::ocirepository::run(
-            source_ctx, None, 2,
-        )));
+        tasks.push(tokio::spawn(source_controller::run_reconcilers(Arc::new(
+            source_ctx,
+        ))));
 
         let mut args = vec![
             "kustomize-controller".to_string(),
@@ -142,7 +119,7 @@ impl Stack {
         args.extend(options.kustomize_flags.iter().cloned());
         let flags = kustomize_controller::Flags::try_parse_from(&args)
             .map_err(|e| StackError::Flags(e.to_string()))?;
-        let rt = runtime(kustomize_controller::CONTROLLER_NAME, flags.runtime.clone());
+        let rt = runtime(kustomize_controller::CONTROLLER_NAME, flags.runtime.clone())?;
         tasks.push(tokio::spawn(kustomize_controller::run_with_config(
             flags,
             rt,

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use rill_common::client_settings::SecretError;
 use rill_common::conditions::{reasons, types};
 use rill_common::runtime::error_policy::{ErrorClass, ReconcileError};
+use rill_common::runtime::frame::StatusPatchError;
 
 /// Why a GitRepository reconcile failed. Messages never carry credentials.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,12 @@ pub enum Error {
     /// The Kubernetes API failed.
     #[error("{0}")]
     Kube(String),
+    /// A referenced Secret is missing or cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The status could not be written.
+    #[error(transparent)]
+    Status(#[from] StatusPatchError),
 }
 
 impl Error {
@@ -80,7 +88,8 @@ impl ReconcileError for Error {
             Error::Ignore(_) => reasons::SOURCE_IGNORE_ERROR,
             Error::Storage(_) => reasons::ARCHIVE_OPERATION_FAILED,
             Error::IncludeUnavailable { reason, .. } => reason,
-            Error::Kube(_) => reasons::FAILED,
+            Error::Secret(SecretError::NotFound { .. }) => reasons::AUTHENTICATION_FAILED,
+            Error::Kube(_) | Error::Secret(_) | Error::Status(_) => reasons::FAILED,
         }
     }
 
@@ -108,6 +117,8 @@ impl ReconcileError for Error {
             Error::Storage(_) => "storage",
             Error::IncludeUnavailable { .. } => "include_unavailable",
             Error::Kube(_) => "kube",
+            Error::Secret(_) => "secret",
+            Error::Status(_) => "status_patch",
         }
     }
 }

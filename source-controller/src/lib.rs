@@ -2,11 +2,9 @@
 //! artifacts served over HTTP and published in `status.artifact`, as Flux's
 //! source-controller does, and `OCIRepository` artifacts pulled from OCI registries.
 
-pub mod client_settings;
 pub mod error;
 pub mod git;
 pub mod gitrepository;
-pub mod kind;
 pub mod oci;
 pub mod ocirepository;
 pub mod outcome;
@@ -20,11 +18,9 @@ use std::time::Duration;
 use clap::Parser;
 use kube::Client;
 use rill_common::artifact::{Retention, Storage, advertised_base_url};
-use rill_common::runtime::error_policy::{FailureCounter, RetryPolicy};
-use rill_common::runtime::events::EventRecorder;
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
+use rill_common::runtime::frame::Frame;
 use rill_common::runtime::manager::ControllerRuntime;
-use rill_common::runtime::metrics::Metrics;
 
 /// The controller name used for leases, events and field managers.
 pub const CONTROLLER_NAME: &str = "source-controller";
@@ -65,24 +61,36 @@ pub struct Flags {
 
 /// Shared state of the reconcilers.
 pub struct Context {
-    /// The Kubernetes client.
-    pub client: Client,
+    /// The shared reconcile frame (client, metrics, events, retries).
+    pub frame: Frame,
     /// Artifact storage.
     pub storage: Storage,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Events.
-    pub recorder: EventRecorder,
-    /// Consecutive failures per object.
-    pub failures: FailureCounter,
-    /// Backoff bounds.
-    pub retry: RetryPolicy,
     /// `--requeue-dependency`.
     pub requeue_dependency: Duration,
-    /// `--interval-jitter-percentage`.
-    pub jitter_percentage: u8,
     /// Archives already made of a commit, shared by GitRepositories of the same repository.
     pub archives: gitrepository::ArchiveCache,
+    /// The watched namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// `--watch-label-selector`.
+    pub label_selector: Option<String>,
+    /// `--concurrent`.
+    pub concurrency: u16,
+}
+
+impl Context {
+    /// The reconcilers' state for `flags`, reporting through `runtime`.
+    pub fn new(flags: &Flags, runtime: &ControllerRuntime, client: Client) -> Self {
+        let rt = &runtime.flags;
+        Self {
+            frame: Frame::new(client, runtime, reconcile::FIELD_MANAGER),
+            storage: storage(flags),
+            requeue_dependency: rt.requeue_dependency,
+            archives: Default::default(),
+            namespace: rt.watch_namespace(),
+            label_selector: rt.label_selector().map(str::to_string),
+            concurrency: rt.concurrent,
+        }
+    }
 }
 
 /// The storage configured by the flags.
@@ -99,11 +107,16 @@ pub fn storage(flags: &Flags) -> Storage {
     )
 }
 
+/// Runs the GitRepository and OCIRepository reconcilers until their watches end.
+pub async fn run_reconcilers(ctx: Arc<Context>) {
+    tokio::join!(gitrepository::run(ctx.clone()), ocirepository::run(ctx),);
+}
+
 /// Serves the storage and runs the reconcilers until shutdown.
 pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client) {
-    let storage = storage(&flags);
-    if let Err(e) = std::fs::create_dir_all(storage.root()) {
-        tracing::error!(error = %e, path = %storage.root().display(), "cannot create the storage directory");
+    let ctx = Arc::new(Context::new(&flags, &runtime, client));
+    if let Err(e) = std::fs::create_dir_all(ctx.storage.root()) {
+        tracing::error!(error = %e, path = %ctx.storage.root().display(), "cannot create the storage directory");
         return;
     }
     let listener = match rill_common::runtime::health::parse_listen_addr(&flags.storage_addr) {
@@ -117,7 +130,7 @@ pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client)
         Ok(listener) => {
             tokio::spawn(rill_common::runtime::health::serve(
                 listener,
-                server::router(storage.clone()),
+                server::router(ctx.storage.clone()),
             ));
         }
         Err(e) => {
@@ -125,24 +138,5 @@ pub async fn run(flags: Flags, runtime: ControllerRuntime, client: kube::Client)
             return;
         }
     }
-    let ctx = Arc::new(gitrepository::Context {
-        recorder: EventRecorder::new(client.clone(), CONTROLLER_NAME),
-        client,
-        storage,
-        metrics: runtime.metrics.clone(),
-        failures: FailureCounter::default(),
-        retry: RetryPolicy {
-            min: runtime.flags.min_retry_delay,
-            max: runtime.flags.max_retry_delay,
-        },
-        requeue_dependency: runtime.flags.requeue_dependency,
-        jitter_percentage: runtime.flags.interval_jitter_percentage,
-        archives: Default::default(),
-    });
-    let namespace = runtime.flags.watch_namespace();
-    let concurrency = runtime.flags.concurrent;
-    tokio::join!(
-        gitrepository::run(ctx.clone(), namespace.clone(), concurrency),
-        ocirepository::run(ctx, namespace, concurrency),
-    );
+    run_reconcilers(ctx).await;
 }

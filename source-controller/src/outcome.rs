@@ -1,28 +1,25 @@
-//! What both source reconcilers share: the storage step, the outdated-artifact conditions,
-//! settling the conditions the Flux way (failure conditions, Stalled, Reconciling, Ready) once
-//! the steps ran, and the next requeue.
+//! What both source reconcilers share: the storage step, the outdated-artifact conditions, and
+//! the conditions a pass's result implies (failure conditions, Stalled).
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::runtime::controller::Action;
 use rill_common::api::meta::Artifact;
 use rill_common::artifact::{ObjectKey, Storage};
 use rill_common::conditions::{self, Outcome, Status, reasons, types};
-use rill_common::runtime::error_policy::{ErrorClass, ReconcileError, Requeue};
-use rill_common::runtime::jitter::jittered_random;
+use rill_common::runtime::error_policy::{ErrorClass, ReconcileError};
 
-use crate::Context;
 use crate::error::Error;
 
-/// Settles the conditions after the steps; returns whether `observedGeneration` advances.
+/// Sets the conditions a pass's result implies (failure conditions, Stalled) and says what kind
+/// of outcome it was; the frame then finishes Reconciling/Stalled and summarises Ready.
 pub fn settle<T>(
     conds: &mut Vec<Condition>,
     result: &Result<T, Error>,
     generation: i64,
     now: &Time,
-) -> bool {
-    let outcome = match result {
+) -> Outcome {
+    match result {
         Ok(_) => {
             for t in [
                 types::FETCH_FAILED,
@@ -51,32 +48,6 @@ pub fn settle<T>(
             );
             Outcome::Retrying
         }
-    };
-    let advance = conditions::finish(conds, outcome);
-    if outcome != Outcome::Stalled {
-        conditions::summarize_ready(conds, &conditions::SOURCE_SUMMARY, generation, now);
-    }
-    advance
-}
-
-/// The next run of `key`: the jittered interval after success; after a failure the error's
-/// requeue, never later than the interval.
-pub fn next_action<T>(
-    ctx: &Context,
-    key: &str,
-    interval: &str,
-    result: &Result<T, Error>,
-) -> Action {
-    let interval = rill_common::duration::parse(interval).unwrap_or(Duration::from_secs(60));
-    match result {
-        Ok(_) => {
-            ctx.failures.succeeded(key);
-            Action::requeue(jittered_random(interval, ctx.jitter_percentage))
-        }
-        Err(e) => match ctx.retry.requeue_for(e.class(), ctx.failures.failed(key)) {
-            Requeue::After(d) => Action::requeue(d.min(interval.max(Duration::from_secs(1)))),
-            Requeue::AwaitChange => Action::await_change(),
-        },
     }
 }
 

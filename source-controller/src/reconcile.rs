@@ -1,23 +1,25 @@
-//! The reconcile frame both source kinds share: suspend, the Reconciling mark, the kind's
-//! steps, settled conditions, `lastHandledReconcileAt`, one status patch when something
-//! changed, metrics, the `NewArtifact` or Ready-transition event, and the requeue.
+//! The source kinds in the shared reconcile frame (`rill_common::runtime::frame`): the watch,
+//! the finalizer (cleanup removes the object's artifacts), Flux's source conditions with Ready
+//! summarised from `SOURCE_SUMMARY`, the `NewArtifact` or Ready-transition event, and
+//! exponential backoff after a failure.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use std::future::Future;
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
-use kube::api::Api;
-use kube::runtime::controller::Action;
-use rill_common::api::source_v1::{
-    GitRepository, GitRepositoryStatus, OCIRepository, OCIRepositoryStatus,
-};
-use rill_common::conditions::{self, reasons};
-use rill_common::runtime::events::{EventNote, Severity, ready_transition};
-use rill_common::runtime::reconcile_request::handled_value;
-use rill_common::runtime::status::patch_status_if_changed;
-use serde::Serialize;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use rill_common::api::meta::Artifact;
+use rill_common::api::object::FluxObject;
+use rill_common::api::source_v1::{GitRepository, OCIRepository};
+use rill_common::artifact::ObjectKey;
+use rill_common::conditions::{self, Outcome, reasons};
+use rill_common::runtime::events::{EventNote, ready_transition};
+use rill_common::runtime::frame::{Pass, ReadyRule, Steps};
+use rill_common::runtime::watch::{drain, primary, scoped_api};
 
 use crate::Context;
 use crate::error::Error;
-use crate::kind::SourceKind;
 
 /// `spec.timeout` of a source, 60 s when unset or unreadable (Flux's default).
 pub fn spec_timeout(timeout: Option<&str>) -> std::time::Duration {
@@ -29,127 +31,151 @@ pub fn spec_timeout(timeout: Option<&str>) -> std::time::Duration {
 /// The field manager of status writes.
 pub const FIELD_MANAGER: &str = "source-controller";
 
-/// The status fields the frame maintains.
-pub struct StatusParts<'a> {
-    /// `status.conditions`.
-    pub conditions: &'a mut Option<Vec<Condition>>,
-    /// `status.observedGeneration`.
-    pub observed_generation: &'a mut Option<i64>,
-    /// `status.lastHandledReconcileAt`.
-    pub last_handled_reconcile_at: &'a mut Option<String>,
+/// A source kind: its steps, and where its status keeps the artifact.
+pub trait SourceKind: FluxObject {
+    /// Runs the kind's steps; returns the message of a `NewArtifact` event when a new artifact
+    /// was stored.
+    fn steps<'a>(
+        &'a self,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send + 'a;
+
+    /// The artifact recorded in a status.
+    fn artifact(status: &Self::Status) -> Option<&Artifact>;
 }
 
-/// What the frame needs from a source kind.
-pub trait SourceObject: SourceKind {
-    /// The kind's status.
-    type Status: Clone + Default + PartialEq + Serialize + Send;
-    /// The kind name, for metrics.
-    const KIND: &'static str;
-    /// `spec.suspend`.
-    fn suspended(&self) -> bool;
-    /// `spec.interval`.
-    fn interval(&self) -> &str;
-    /// The observed status.
-    fn observed(&self) -> Option<&Self::Status>;
-    /// The fields of a status the frame writes.
-    fn parts(status: &mut Self::Status) -> StatusParts<'_>;
-}
-
-macro_rules! source_object {
-    ($kind:ty, $status:ty, $name:literal) => {
-        impl SourceObject for $kind {
-            type Status = $status;
-            const KIND: &'static str = $name;
-            fn suspended(&self) -> bool {
-                self.spec.suspend.unwrap_or(false)
-            }
-            fn interval(&self) -> &str {
-                &self.spec.interval
-            }
-            fn observed(&self) -> Option<&Self::Status> {
-                self.status.as_ref()
-            }
-            fn parts(status: &mut Self::Status) -> StatusParts<'_> {
-                StatusParts {
-                    conditions: &mut status.conditions,
-                    observed_generation: &mut status.observed_generation,
-                    last_handled_reconcile_at: &mut status.last_handled_reconcile_at,
-                }
-            }
-        }
-    };
-}
-
-source_object!(GitRepository, GitRepositoryStatus, "GitRepository");
-source_object!(OCIRepository, OCIRepositoryStatus, "OCIRepository");
-
-/// Reconciles `object` around `steps`, which update the status and conditions and return the
-/// message of a `NewArtifact` event when they stored a new artifact.
-pub async fn reconcile<K: SourceObject>(
-    object: &K,
-    ctx: &Context,
-    steps: impl AsyncFnOnce(
-        &mut K::Status,
-        &mut Vec<Condition>,
-        i64,
-        &Time,
-    ) -> Result<Option<String>, Error>,
-) -> Result<Action, Error> {
-    let (namespace, name) = (object.namespace().unwrap_or_default(), object.name_any());
-    let _timer = ctx.metrics.reconcile_timer(K::KIND, &namespace, &name);
-    let suspended = object.suspended();
-    ctx.metrics
-        .record_suspend(K::KIND, &namespace, &name, suspended);
-    if suspended {
-        return Ok(Action::await_change());
+impl SourceKind for GitRepository {
+    fn steps<'a>(
+        &'a self,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send + 'a {
+        crate::gitrepository::steps(self, ctx, pass)
     }
-    let generation = object.meta().generation.unwrap_or(0);
-    let now = Time(jiff::Timestamp::now());
-    let observed = object.observed().cloned();
-    let mut status = observed.clone().unwrap_or_default();
-    let mut conds: Vec<Condition> = K::parts(&mut status).conditions.take().unwrap_or_default();
-    let before = conds.clone();
-    conditions::mark_reconciling(
-        &mut conds,
-        reasons::PROGRESSING,
-        "reconciliation in progress",
-        generation,
-        &now,
-    );
 
-    let result = steps(&mut status, &mut conds, generation, &now).await;
-    let parts = K::parts(&mut status);
-    if crate::outcome::settle(&mut conds, &result, generation, &now) {
-        *parts.observed_generation = Some(generation);
+    fn artifact(status: &Self::Status) -> Option<&Artifact> {
+        status.artifact.as_ref()
     }
-    *parts.last_handled_reconcile_at =
-        handled_value(object.meta(), parts.last_handled_reconcile_at.as_deref());
-    *parts.conditions = Some(conds.clone());
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    patch_status_if_changed(&api, &name, observed.as_ref(), &status, FIELD_MANAGER)
+}
+
+impl SourceKind for OCIRepository {
+    fn steps<'a>(
+        &'a self,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send + 'a {
+        crate::ocirepository::steps(self, ctx, pass)
+    }
+
+    fn artifact(status: &Self::Status) -> Option<&Artifact> {
+        status.artifact.as_ref()
+    }
+}
+
+/// The frame's view of the source kinds.
+pub struct Sources<'a>(pub &'a Context);
+
+impl<K: SourceKind> Steps<K> for Sources<'_> {
+    type Done = Option<String>;
+    type Error = Error;
+    const READY: ReadyRule = ReadyRule::Summary(&conditions::SOURCE_SUMMARY);
+
+    fn begin(&self, _object: &K, pass: &mut Pass<K>) {
+        conditions::mark_reconciling(
+            &mut pass.conditions,
+            reasons::PROGRESSING,
+            "reconciliation in progress",
+            pass.generation,
+            &pass.now,
+        );
+    }
+
+    fn run<'a>(
+        &'a self,
+        object: &'a K,
+        pass: &'a mut Pass<K>,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send + 'a {
+        object.steps(self.0, pass)
+    }
+
+    fn settle(
+        &self,
+        _object: &K,
+        pass: &mut Pass<K>,
+        result: &Result<Self::Done, Error>,
+    ) -> Outcome {
+        crate::outcome::settle(&mut pass.conditions, result, pass.generation, &pass.now)
+    }
+
+    fn events(
+        &self,
+        _object: &K,
+        before: &[Condition],
+        pass: &Pass<K>,
+        result: &Result<Self::Done, Error>,
+    ) -> Vec<EventNote> {
+        let note = match result {
+            Ok(Some(message)) => Some(EventNote::info(reasons::NEW_ARTIFACT, message.clone())),
+            _ => ready_transition(before, &pass.conditions),
+        };
+        let artifact = K::artifact(&pass.status);
+        note.map(|n| match artifact {
+            Some(a) => n
+                .with("revision", a.revision.clone())
+                .with("digest", a.digest.clone().unwrap_or_default()),
+            None => n,
+        })
+        .into_iter()
+        .collect()
+    }
+}
+
+/// Where the artifacts of an object live in storage.
+pub fn key_of<K: FluxObject>(object: &K) -> ObjectKey {
+    ObjectKey::new(
+        &K::kind(&()),
+        &object.namespace().unwrap_or_default(),
+        &object.name_any(),
+    )
+}
+
+/// Runs the controller of the source kind `K` until its watch ends.
+pub async fn run<K: SourceKind>(ctx: Arc<Context>) {
+    let api = scoped_api::<K>(&ctx.frame.client, ctx.namespace.as_deref());
+    let (reader, trigger) = primary(api, ctx.label_selector.as_deref());
+    let results = Controller::for_stream(trigger, reader)
+        .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
+        .run(
+            reconcile::<K>,
+            |object, error, ctx| ctx.frame.error_policy(object.as_ref(), error),
+            ctx,
+        );
+    drain(results).await;
+}
+
+async fn reconcile<K: SourceKind>(
+    object: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let frame = &ctx.frame;
+    frame
+        .finalized(
+            object,
+            async |object| frame.reconcile(object.as_ref(), &Sources(&ctx)).await,
+            async |object| {
+                let storage = ctx.storage.clone();
+                let key = key_of(object.as_ref());
+                tokio::task::spawn_blocking(move || storage.remove_all(&key))
+                    .await
+                    .map_err(|e| Error::Storage(e.to_string()))?
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                let (ns, name) = (object.namespace().unwrap_or_default(), object.name_any());
+                frame
+                    .metrics
+                    .record_conditions(&K::kind(&()), &ns, &name, &[], true);
+                Ok(Action::await_change())
+            },
+        )
         .await
-        .map_err(|e| Error::Kube(format!("failed to patch status: {e}")))?;
-    ctx.metrics
-        .record_conditions(K::KIND, &namespace, &name, &conds, false);
-
-    let note = match &result {
-        Ok(Some(message)) => Some(EventNote {
-            severity: Severity::Info,
-            reason: reasons::NEW_ARTIFACT.into(),
-            message: message.clone(),
-        }),
-        _ => ready_transition(&before, &conds),
-    };
-    if let Some(note) = note
-        && let Err(e) = ctx.recorder.publish(&object.object_ref(&()), &note).await
-    {
-        tracing::warn!(error = %e, "cannot publish event");
-    }
-    let key = format!("{namespace}/{name}");
-    Ok(crate::outcome::next_action(
-        ctx,
-        &key,
-        object.interval(),
-        &result,
-    ))
 }

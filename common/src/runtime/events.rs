@@ -1,4 +1,8 @@
-//! Kubernetes events, emitted only on transitions of the Ready condition.
+//! Events: Kubernetes Events, and Flux's JSON event payload posted to `--events-addr` (the
+//! notification-controller) when it is set. Ready emits events only on transitions.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -25,6 +29,35 @@ pub struct EventNote {
     pub reason: String,
     /// The human-readable message.
     pub message: String,
+    /// Flux's event metadata (`revision`, `digest`, ...); forwarded prefixed with the API
+    /// group of the object, as Flux does.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl EventNote {
+    /// A Normal event.
+    pub fn info(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Info,
+            reason: reason.into(),
+            message: message.into(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// A Warning event.
+    pub fn error(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            ..Self::info(reason, message)
+        }
+    }
+
+    /// Adds a metadata entry (`key` without the group prefix).
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.to_string(), value.into());
+        self
+    }
 }
 
 /// The event for a Ready transition between two condition lists, or `None` when Ready's
@@ -44,6 +77,7 @@ pub fn ready_transition(before: &[Condition], after: &[Condition]) -> Option<Eve
         severity,
         reason: now.reason.clone(),
         message: now.message.clone(),
+        metadata: BTreeMap::new(),
     })
 }
 
@@ -54,6 +88,7 @@ pub fn ready_transition(before: &[Condition], after: &[Condition]) -> Option<Eve
 pub struct EventRecorder {
     client: Client,
     reporter: Reporter,
+    forwarder: Option<EventForwarder>,
 }
 
 impl EventRecorder {
@@ -65,7 +100,17 @@ impl EventRecorder {
                 .ok()
                 .or_else(|| std::env::var("HOSTNAME").ok()),
         };
-        Self { client, reporter }
+        Self {
+            client,
+            reporter,
+            forwarder: None,
+        }
+    }
+
+    /// Also posts every event to `forwarder` (`--events-addr`), when there is one.
+    pub fn with_forwarding(mut self, forwarder: Option<EventForwarder>) -> Self {
+        self.forwarder = forwarder;
+        self
     }
 
     /// Publishes one event about `object`.
@@ -84,10 +129,117 @@ impl EventRecorder {
             action: "Reconcile".to_string(),
             secondary: None,
         };
+        if let Some(forwarder) = &self.forwarder {
+            forwarder.post(flux_payload(object, note, &self.reporter));
+        }
         Recorder::new(self.client.clone(), self.reporter.clone())
             .publish(&event, object)
             .await
     }
+}
+
+/// Flux's event payload (`fluxcd/pkg/apis/event` v1beta1) for `note` about `object`.
+pub fn flux_payload(
+    object: &ObjectReference,
+    note: &EventNote,
+    reporter: &Reporter,
+) -> serde_json::Value {
+    let group = object
+        .api_version
+        .as_deref()
+        .and_then(|v| v.split_once('/').map(|(g, _)| g))
+        .unwrap_or_default();
+    let metadata: BTreeMap<String, String> = note
+        .metadata
+        .iter()
+        .map(|(k, v)| (format!("{group}/{k}"), v.clone()))
+        .collect();
+    let mut payload = serde_json::json!({
+        "involvedObject": object,
+        "severity": match note.severity { Severity::Info => "info", Severity::Error => "error" },
+        "timestamp": jiff::Timestamp::now().to_string(),
+        "message": note.message,
+        "reason": note.reason,
+        "reportingController": reporter.controller,
+    });
+    if let Some(instance) = &reporter.instance {
+        payload["reportingInstance"] = serde_json::json!(instance);
+    }
+    if !metadata.is_empty() {
+        payload["metadata"] = serde_json::json!(metadata);
+    }
+    payload
+}
+
+/// Posts events to the notification-controller (`--events-addr`) in the background: 5 s per
+/// attempt, up to four attempts on network errors and 5xx answers; a 429 means the receiver
+/// already has it (dropped, as in Flux).
+#[derive(Clone, Debug)]
+pub struct EventForwarder {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl EventForwarder {
+    /// A forwarder posting to `address` (a URL, as Flux's `--events-addr`).
+    pub fn new(address: &str) -> Result<Self, EventAddressError> {
+        let url = url::Url::parse(address).map_err(|source| EventAddressError::Url {
+            address: address.to_string(),
+            source,
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(EventAddressError::Client)?;
+        Ok(Self {
+            http,
+            url: url.to_string(),
+        })
+    }
+
+    /// Posts `payload` in a background task; failures are logged, never returned.
+    pub fn post(&self, payload: serde_json::Value) {
+        let (http, url) = (self.http.clone(), self.url.clone());
+        let body = payload.to_string();
+        tokio::spawn(async move {
+            for attempt in 0..4u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                }
+                let request = http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                match request.send().await {
+                    Ok(r) if r.status().is_success() || r.status().as_u16() == 429 => return,
+                    Ok(r) if r.status().is_client_error() => {
+                        tracing::warn!(status = %r.status(), "events receiver refused an event");
+                        return;
+                    }
+                    Ok(r) => tracing::debug!(status = %r.status(), "events receiver failed"),
+                    Err(e) => tracing::debug!(error = %e, "cannot reach the events receiver"),
+                }
+            }
+            tracing::warn!("event dropped: the events receiver did not answer");
+        });
+    }
+}
+
+/// `--events-addr` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum EventAddressError {
+    /// The flag value is not a URL.
+    #[error("--events-addr {address:?} is not a URL: {source}")]
+    Url {
+        /// The flag value.
+        address: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The HTTP client cannot be built.
+    #[error("cannot build the events client: {0}")]
+    Client(#[source] reqwest::Error),
 }
 
 #[cfg(test)]

@@ -127,7 +127,58 @@ pub fn with_controller_defaults(
     command.mut_arg("concurrent", |arg| arg.default_value(value))
 }
 
+/// A flag value Rill cannot honour; the controller refuses to start with it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// `--kube-api-qps` or `--kube-api-burst` out of range.
+    #[error(
+        "--kube-api-qps must be above 0 and --kube-api-burst at least 1 (got {qps} and {burst})"
+    )]
+    RateLimit {
+        /// `--kube-api-qps`.
+        qps: String,
+        /// `--kube-api-burst`.
+        burst: u32,
+    },
+    /// The leader election durations cannot work together.
+    #[error(
+        "leader election needs --leader-election-lease-duration > --leader-election-renew-deadline > --leader-election-retry-period > 0"
+    )]
+    LeaderElection,
+    /// `--watch-label-selector` has an empty term.
+    #[error("--watch-label-selector {0:?} is not a label selector")]
+    LabelSelector(String),
+}
+
 impl RuntimeFlags {
+    /// Refuses values the runtime cannot honour.
+    pub fn validate(&self) -> Result<(), FlagError> {
+        if !(self.kube_api_qps > 0.0 && self.kube_api_qps.is_finite()) || self.kube_api_burst == 0 {
+            return Err(FlagError::RateLimit {
+                qps: self.kube_api_qps.to_string(),
+                burst: self.kube_api_burst,
+            });
+        }
+        let (lease, renew, retry) = (
+            self.leader_election_lease_duration,
+            self.leader_election_renew_deadline,
+            self.leader_election_retry_period,
+        );
+        if !(lease > renew && renew > retry && !retry.is_zero()) {
+            return Err(FlagError::LeaderElection);
+        }
+        let selector = self.watch_label_selector.trim();
+        if !selector.is_empty() && selector.split(',').any(|term| term.trim().is_empty()) {
+            return Err(FlagError::LabelSelector(self.watch_label_selector.clone()));
+        }
+        Ok(())
+    }
+
+    /// The label selector of the primary watch (`--watch-label-selector`), if any.
+    pub fn label_selector(&self) -> Option<&str> {
+        Some(self.watch_label_selector.trim()).filter(|s| !s.is_empty())
+    }
+
     /// The namespace to watch: `None` for all namespaces, otherwise `RUNTIME_NAMESPACE`.
     pub fn watch_namespace(&self) -> Option<String> {
         if self.watch_all_namespaces {
@@ -218,6 +269,27 @@ mod tests {
         assert!(!f.feature_enabled("StrictPostBuildSubstitutions", true));
         assert!(f.feature_enabled("CacheSecretsAndConfigMaps", false));
         assert!(f.feature_enabled("Unset", true));
+    }
+
+    #[test]
+    fn values_the_runtime_cannot_honour_are_refused() {
+        let cases: [(&[&str], bool); 8] = [
+            (&[], true),
+            (&["--kube-api-qps=0"], false),
+            (&["--kube-api-burst=0"], false),
+            (&["--leader-election-renew-deadline=40s"], false),
+            (&["--leader-election-retry-period=30s"], false),
+            (
+                &["--watch-label-selector=sharding.fluxcd.io/key=shard1"],
+                true,
+            ),
+            (&["--watch-label-selector=a=b,,c"], false),
+            (&["--kube-api-qps=5.5", "--kube-api-burst=10"], true),
+        ];
+        for (args, ok) in cases {
+            let flags = parse(args, SOURCE).unwrap();
+            assert_eq!(flags.validate().is_ok(), ok, "{args:?}");
+        }
     }
 
     #[test]

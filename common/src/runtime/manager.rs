@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use kube::Client;
 
+use super::events::{EventAddressError, EventForwarder};
 use super::flags::{RuntimeFlags, runtime_namespace};
 use super::health::{self, AddressError, Readiness};
 use super::leader::{self, LeaderElectionConfig, LeaderError};
@@ -33,6 +34,12 @@ pub enum RuntimeError {
     /// Leader election failed.
     #[error(transparent)]
     Leader(#[from] LeaderError),
+    /// `--events-addr` cannot be used.
+    #[error(transparent)]
+    Events(#[from] EventAddressError),
+    /// A flag value Rill cannot honour.
+    #[error("{0}")]
+    Flag(#[from] super::flags::FlagError),
 }
 
 /// Shared runtime state handed to the controllers.
@@ -46,27 +53,53 @@ pub struct ControllerRuntime {
     pub metrics: Arc<Metrics>,
     /// The readiness reported on `/readyz`.
     pub readiness: Readiness,
+    /// Where events are forwarded (`--events-addr`), when set.
+    pub events: Option<EventForwarder>,
 }
 
 impl ControllerRuntime {
     /// Installs the crypto provider and logging, and creates the metrics.
-    pub fn init(name: &'static str, flags: RuntimeFlags) -> Self {
+    pub fn init(name: &'static str, flags: RuntimeFlags) -> Result<Self, RuntimeError> {
         install_crypto_provider();
         logging::init(flags.log_level, flags.log_encoding);
-        Self {
+        Self::new(name, flags)
+    }
+
+    /// The runtime of controller `name` with `flags` (no global logging set-up, for
+    /// in-process use); refuses flag values it cannot honour.
+    pub fn new(name: &'static str, flags: RuntimeFlags) -> Result<Self, RuntimeError> {
+        flags.validate()?;
+        let events = match flags.events_addr.as_str() {
+            "" => None,
+            address => Some(EventForwarder::new(address)?),
+        };
+        Ok(Self {
             name,
             flags,
             metrics: Metrics::new(),
             readiness: Readiness::default(),
-        }
+            events,
+        })
     }
 
-    /// A client from the in-cluster config or `KUBECONFIG`.
+    /// A client from the in-cluster config or `KUBECONFIG`, rate-limited by `--kube-api-qps`
+    /// and `--kube-api-burst`.
     pub async fn client(&self) -> Result<Client, RuntimeError> {
         let config = kube::Config::infer()
             .await
             .map_err(|e| RuntimeError::Client(e.to_string()))?;
-        Client::try_from(config).map_err(|e| RuntimeError::Client(e.to_string()))
+        self.client_for(config)
+    }
+
+    /// A client for `config`, rate-limited by `--kube-api-qps` and `--kube-api-burst`.
+    pub fn client_for(&self, config: kube::Config) -> Result<Client, RuntimeError> {
+        let layer = super::rate_limit::RateLimitLayer::new(
+            self.flags.kube_api_qps,
+            self.flags.kube_api_burst,
+        );
+        let builder = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| RuntimeError::Client(e.to_string()))?;
+        Ok(builder.with_layer(&layer).build())
     }
 
     /// Serves metrics and health, waits for leadership when enabled, then runs `controllers`
@@ -94,6 +127,7 @@ impl ControllerRuntime {
                 &runtime_namespace(),
                 self.flags.leader_election_lease_duration,
                 self.flags.leader_election_renew_deadline,
+                self.flags.leader_election_retry_period,
             );
             let mut receiver = leader::start(client.clone(), &config).await?;
             tracing::info!(lease = %config.lease_name, identity = %config.identity, "waiting for leadership");
@@ -177,8 +211,8 @@ where
         Ok(flags) => flags,
         Err(e) => e.exit(),
     };
-    let runtime = ControllerRuntime::init(name, runtime_flags(&flags));
     let result = async {
+        let runtime = ControllerRuntime::init(name, runtime_flags(&flags))?;
         let client = runtime.client().await?;
         runtime
             .run(client, move |runtime, client| run(flags, runtime, client))

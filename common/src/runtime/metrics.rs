@@ -1,12 +1,16 @@
 //! Flux's controller metrics: `gotk_reconcile_duration_seconds{kind,name,namespace}`,
 //! `gotk_reconcile_condition{kind,name,namespace,type,status}` and
-//! `gotk_suspend_status{kind,name,namespace}`, encoded in the OpenMetrics text format.
+//! `gotk_suspend_status{kind,name,namespace}`, the reconcile counters Flux's dashboards read
+//! (`controller_runtime_reconcile_total{controller,result}`,
+//! `controller_runtime_reconcile_errors_total{controller}`), and failures by reason
+//! (`gotk_reconcile_failures_total{kind,reason}`), encoded in the OpenMetrics text format.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -38,6 +42,31 @@ pub struct ConditionLabels {
     pub status: String,
 }
 
+/// One controller and the result of a reconcile (`success` or `error`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// The controller of the kind (its lower-case kind, as controller-runtime names it).
+    pub controller: String,
+    /// `success` or `error`.
+    pub result: String,
+}
+
+/// One controller.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    /// The controller of the kind.
+    pub controller: String,
+}
+
+/// A failure reason of one kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// Kind of the object.
+    pub kind: String,
+    /// The error's metric label.
+    pub reason: String,
+}
+
 type HistogramFamily = Family<ObjectLabels, Histogram, fn() -> Histogram>;
 
 fn reconcile_histogram() -> Histogram {
@@ -51,6 +80,9 @@ pub struct Metrics {
     reconcile_duration: HistogramFamily,
     condition: Family<ConditionLabels, Gauge>,
     suspend: Family<ObjectLabels, Gauge>,
+    reconciles: Family<ResultLabels, Counter>,
+    errors: Family<ControllerLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
 }
 
 impl Metrics {
@@ -75,11 +107,32 @@ impl Metrics {
             "The current suspend status of a GitOps Toolkit resource.",
             suspend.clone(),
         );
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        let errors = Family::<ControllerLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "controller_runtime_reconcile",
+            "Total number of reconciliations per controller.",
+            reconciles.clone(),
+        );
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Total number of reconciliation errors per controller.",
+            errors.clone(),
+        );
+        registry.register(
+            "gotk_reconcile_failures",
+            "Failed reconciliations of a GitOps Toolkit kind, by reason.",
+            failures.clone(),
+        );
         Arc::new(Self {
             registry,
             reconcile_duration,
             condition,
             suspend,
+            reconciles,
+            errors,
+            failures,
         })
     }
 
@@ -145,6 +198,33 @@ impl Metrics {
             .set(i64::from(suspended));
     }
 
+    /// Counts one reconcile of `kind`: a success, or a failure labelled `failure`.
+    pub fn record_result(&self, kind: &str, failure: Option<&str>) {
+        let controller = kind.to_ascii_lowercase();
+        let result = if failure.is_some() {
+            "error"
+        } else {
+            "success"
+        };
+        self.reconciles
+            .get_or_create(&ResultLabels {
+                controller: controller.clone(),
+                result: result.into(),
+            })
+            .inc();
+        if let Some(reason) = failure {
+            self.errors
+                .get_or_create(&ControllerLabels { controller })
+                .inc();
+            self.failures
+                .get_or_create(&FailureLabels {
+                    kind: kind.into(),
+                    reason: reason.into(),
+                })
+                .inc();
+        }
+    }
+
     /// The OpenMetrics text of every metric.
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -186,6 +266,23 @@ mod tests {
             text.contains(r#"gotk_reconcile_duration_seconds_count{kind="GitRepository",name="podinfo",namespace="flux-system"} 1"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn results_and_failures_are_counted_by_controller_and_reason() {
+        let metrics = Metrics::new();
+        metrics.record_result("GitRepository", None);
+        metrics.record_result("GitRepository", Some("auth"));
+        metrics.record_result("GitRepository", Some("auth"));
+        let text = metrics.encode();
+        for line in [
+            r#"controller_runtime_reconcile_total{controller="gitrepository",result="success"} 1"#,
+            r#"controller_runtime_reconcile_total{controller="gitrepository",result="error"} 2"#,
+            r#"controller_runtime_reconcile_errors_total{controller="gitrepository"} 2"#,
+            r#"gotk_reconcile_failures_total{kind="GitRepository",reason="auth"} 2"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
     }
 
     #[test]

@@ -5,12 +5,14 @@
 pub mod error_policy;
 pub mod events;
 pub mod flags;
+pub mod frame;
 pub mod health;
 pub mod jitter;
 pub mod leader;
 pub mod logging;
 pub mod manager;
 pub mod metrics;
+pub mod rate_limit;
 pub mod reconcile_request;
 pub mod status;
 pub mod watch;

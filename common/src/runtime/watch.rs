@@ -24,10 +24,12 @@ where
     }
 }
 
-/// The primary watch of a controller: every object of `api`, kept in the returned store, and
+/// The primary watch of a controller: every object of `api` (only those matching
+/// `label_selector`, `--watch-label-selector`, when set), kept in the returned store, and
 /// a trigger stream that fires on generation, `requestedAt`, finalizer and deletion changes.
 pub fn primary<K>(
     api: Api<K>,
+    label_selector: Option<&str>,
 ) -> (
     Store<K>,
     impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
@@ -36,7 +38,11 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = store();
-    let trigger = watcher(api, watcher::Config::default())
+    let mut config = watcher::Config::default();
+    if let Some(selector) = label_selector {
+        config = config.labels(selector);
+    }
+    let trigger = watcher(api, config)
         .default_backoff()
         .reflect(writer)
         .applied_objects()

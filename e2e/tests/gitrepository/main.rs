@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::TestRepo;
 use e2e::git_ssh::SshServer;
@@ -17,10 +18,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use rill_common::api::source_v1::GitRepository;
-use rill_common::artifact::{Digest, Retention, Storage, UnpackLimits, unpack_tar_gz};
-use rill_common::runtime::error_policy::{FailureCounter, RetryPolicy};
-use rill_common::runtime::events::EventRecorder;
-use rill_common::runtime::metrics::Metrics;
+use rill_common::artifact::{Digest, UnpackLimits, unpack_tar_gz};
+use rill_common::runtime::manager::ControllerRuntime;
 use sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 use source_controller::gitrepository::{self, Context};
@@ -55,34 +54,25 @@ async fn env() -> Env {
     let client = sandbox.client().await.unwrap();
     let storage_dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let storage = Storage::new(
-        storage_dir.path(),
-        &base,
-        Retention {
-            ttl: Duration::from_secs(60),
-            records: 1,
-        },
-    );
+    let flags = source_controller::Flags::try_parse_from([
+        "source-controller".to_string(),
+        format!("--storage-path={}", storage_dir.path().display()),
+        format!("--storage-adv-addr={}", listener.local_addr().unwrap()),
+        "--artifact-retention-records=1".to_string(),
+        "--min-retry-delay=200ms".to_string(),
+        "--max-retry-delay=2s".to_string(),
+        "--requeue-dependency=500ms".to_string(),
+        "--interval-jitter-percentage=0".to_string(),
+        "--concurrent=4".to_string(),
+    ])
+    .unwrap();
+    let runtime = ControllerRuntime::new("source-controller", flags.runtime.clone()).unwrap();
+    let ctx = Arc::new(Context::new(&flags, &runtime, client.clone()));
     tokio::spawn(rill_common::runtime::health::serve(
         listener,
-        source_controller::server::router(storage.clone()),
+        source_controller::server::router(ctx.storage.clone()),
     ));
-    let ctx = Arc::new(Context {
-        recorder: EventRecorder::new(client.clone(), "source-controller"),
-        client: client.clone(),
-        storage,
-        metrics: Metrics::new(),
-        failures: FailureCounter::default(),
-        retry: RetryPolicy {
-            min: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-        },
-        requeue_dependency: Duration::from_millis(500),
-        jitter_percentage: 0,
-        archives: Default::default(),
-    });
-    let controller = tokio::spawn(gitrepository::run(ctx, None, 4));
+    let controller = tokio::spawn(gitrepository::run(ctx));
     Env {
         sandbox,
         client,

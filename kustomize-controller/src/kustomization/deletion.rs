@@ -7,11 +7,12 @@ use std::time::Duration;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use rill_common::api::kustomize_v1::{DeletionPolicy, Kustomization};
-use rill_common::runtime::events::{EventNote, Severity};
+use rill_common::conditions::reasons;
+use rill_common::runtime::events::EventNote;
 
 use super::apply::change_log;
 use super::pipeline::{tenant_client, timeout};
-use super::{Context, KIND, inventory, prune, publish};
+use super::{Context, KIND, inventory, prune};
 use crate::error::Error;
 
 /// Whether objects are deleted with the Kustomization (pure).
@@ -35,7 +36,7 @@ pub(super) async fn finalize(ks: Arc<Kustomization>, ctx: &Context) -> Result<Ac
         let tenant = tenant_client(ctx, &ks)?;
         let pruned = prune::prune(
             &tenant,
-            &ctx.client,
+            &ctx.frame.client,
             &ctx.mapper,
             &entries,
             (&name, &namespace),
@@ -43,16 +44,9 @@ pub(super) async fn finalize(ks: Arc<Kustomization>, ctx: &Context) -> Result<Ac
         .await;
         let log = change_log(&pruned.changes);
         if !log.is_empty() {
-            publish(
-                ctx,
-                &ks,
-                EventNote {
-                    severity: Severity::Info,
-                    reason: "Progressing".into(),
-                    message: log,
-                },
-            )
-            .await;
+            ctx.frame
+                .publish(ks.as_ref(), &EventNote::info(reasons::PROGRESSING, log))
+                .await;
         }
         for (_, message) in &pruned.failed {
             tracing::warn!(kustomization = %format!("{namespace}/{name}"), %message, "object left behind on deletion");
@@ -64,7 +58,7 @@ pub(super) async fn finalize(ks: Arc<Kustomization>, ctx: &Context) -> Result<Ac
                 for entry in &entries {
                     if let Ok(Some(kind)) = ctx
                         .mapper
-                        .resolve(&ctx.client, &entry.api_version(), &entry.id.kind)
+                        .resolve(&ctx.frame.client, &entry.api_version(), &entry.id.kind)
                         .await
                         && let Ok(Some(_)) =
                             super::cluster::api(&tenant, &kind, &entry.id.namespace)
@@ -81,7 +75,8 @@ pub(super) async fn finalize(ks: Arc<Kustomization>, ctx: &Context) -> Result<Ac
             }
         }
     }
-    ctx.metrics
+    ctx.frame
+        .metrics
         .record_conditions(KIND, &namespace, &name, &[], true);
     Ok(Action::await_change())
 }

@@ -1,7 +1,6 @@
 //! The Kustomization reconciler: watches Kustomizations, their sources' artifact revisions
 //! and their dependencies' readiness; runs the pipeline under the finalizer; writes
-//! conditions, inventory and history in one status patch when something changed; publishes
-//! Flux's events; requeues at the interval (or the retry interval after a failure).
+//! conditions, inventory and history through the shared reconcile frame (`result.rs`).
 
 pub mod apply;
 pub mod build;
@@ -33,23 +32,21 @@ use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::{Error as FinalizerError, Event as FinalizerEvent, finalizer};
+use kube::runtime::finalizer::Error as FinalizerError;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use rill_common::api::kustomize_v1::{Kustomization, SourceKind, SubstituteKind};
 use rill_common::api::source_v1::{GitRepository, OCIRepository};
 use rill_common::artifact::Fetcher;
 use rill_common::conditions::types;
-use rill_common::runtime::events::EventRecorder;
-use rill_common::runtime::metrics::Metrics;
+use rill_common::runtime::frame::Frame;
 use rill_common::runtime::watch::{drain, primary, scoped_api};
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 
-/// The finalizer on every Flux object.
-pub const FINALIZER: &str = "finalizers.fluxcd.io";
+pub use rill_common::runtime::frame::FINALIZER;
 /// The field manager of status writes, as Flux names it.
 pub const STATUS_MANAGER: &str = "gotk-kustomize-controller";
 const KIND: &str = "Kustomization";
@@ -79,20 +76,22 @@ pub struct Settings {
 
 /// Shared state of the reconciler.
 pub struct Context {
-    /// The controller's own client.
-    pub client: Client,
+    /// The shared reconcile frame (the controller's own client, metrics, events, retries).
+    pub frame: Frame,
     /// The controller's configuration, from which tenant clients are derived.
     pub base_config: kube::Config,
     /// Kind resolution.
     pub mapper: cluster::RestMapper,
     /// Artifact downloads.
     pub fetcher: Fetcher,
-    /// Events.
-    pub recorder: EventRecorder,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
     /// Flag-driven behaviour.
     pub settings: Settings,
+    /// The watched namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// `--watch-label-selector`.
+    pub label_selector: Option<String>,
+    /// `--concurrent`.
+    pub concurrency: u16,
 }
 
 fn source_key(kind: SourceKind, namespace: &str, name: &str) -> (SourceKind, String, String) {
@@ -184,12 +183,13 @@ fn readiness(ks: &Kustomization) -> Option<u64> {
 }
 
 /// Runs the Kustomization controller until the streams end.
-pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
-    let ns = namespace.as_deref();
+pub async fn run(ctx: Arc<Context>) {
+    let ns = ctx.namespace.as_deref();
+    let client = &ctx.frame.client;
     let all = watcher::Config::default;
-    let kustomizations = scoped_api::<Kustomization>(&ctx.client, ns);
-    let (reader, trigger) = primary(kustomizations.clone());
-    let git_changes = changes(scoped_api::<GitRepository>(&ctx.client, ns), all(), |r| {
+    let kustomizations = scoped_api::<Kustomization>(client, ns);
+    let (reader, trigger) = primary(kustomizations.clone(), ctx.label_selector.as_deref());
+    let git_changes = changes(scoped_api::<GitRepository>(client, ns), all(), |r| {
         hash_of(
             r.status
                 .as_ref()
@@ -197,7 +197,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
                 .map(|a| &a.revision),
         )
     });
-    let oci_changes = changes(scoped_api::<OCIRepository>(&ctx.client, ns), all(), |r| {
+    let oci_changes = changes(scoped_api::<OCIRepository>(client, ns), all(), |r| {
         hash_of(
             r.status
                 .as_ref()
@@ -205,7 +205,11 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
                 .map(|a| &a.revision),
         )
     });
-    let ready_changes = changes(kustomizations, all(), readiness);
+    let own = match ctx.label_selector.as_deref() {
+        Some(selector) => all().labels(selector),
+        None => all(),
+    };
+    let ready_changes = changes(kustomizations, own, readiness);
     let selector = &ctx.settings.watch_configs_selector;
     let (cm_changes, secret_changes) = if selector.is_empty() {
         (
@@ -215,12 +219,10 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
     } else {
         let labelled = all().labels(selector);
         (
-            changes(
-                scoped_api::<ConfigMap>(&ctx.client, ns),
-                labelled.clone(),
-                |c| hash_of(&c.data),
-            ),
-            changes(scoped_api::<Secret>(&ctx.client, ns), labelled, |s| {
+            changes(scoped_api::<ConfigMap>(client, ns), labelled.clone(), |c| {
+                hash_of(&c.data)
+            }),
+            changes(scoped_api::<Secret>(client, ns), labelled, |s| {
                 hash_of(secret_data(s))
             }),
         )
@@ -228,7 +230,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
     let (by_git, by_oci, by_dep) = (reader.clone(), reader.clone(), reader.clone());
     let (by_cm, by_secret) = (reader.clone(), reader.clone());
     let results = Controller::for_stream(trigger, reader)
-        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .watches_stream(git_changes, move |r: GitRepository| {
             referencing(
                 &by_git,
@@ -256,7 +258,11 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16)
             let ns = s.namespace().unwrap_or_default();
             using_config(&by_secret, SubstituteKind::Secret, &ns, &s.name_any())
         })
-        .run(reconcile, error_policy, ctx);
+        .run(
+            reconcile,
+            |ks, error, ctx| ctx.frame.error_policy(ks.as_ref(), error),
+            ctx,
+        );
     drain(results).await;
 }
 
@@ -276,33 +282,20 @@ where
         .boxed()
 }
 
-fn error_policy(
-    _ks: Arc<Kustomization>,
-    error: &FinalizerError<Error>,
-    _ctx: Arc<Context>,
-) -> Action {
-    tracing::warn!(error = %error, "Kustomization reconcile error");
-    Action::requeue(Duration::from_secs(5))
-}
-
 async fn reconcile(
     ks: Arc<Kustomization>,
     ctx: Arc<Context>,
 ) -> Result<Action, FinalizerError<Error>> {
-    let namespace = ks.namespace().unwrap_or_default();
-    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, ks, |event| async {
-        match event {
-            FinalizerEvent::Apply(ks) => result::reconcile_and_report(ks, &ctx).await,
-            FinalizerEvent::Cleanup(ks) => deletion::finalize(ks, &ctx).await,
-        }
-    })
-    .await
-}
-
-/// Publishes an event about `ks`, logging (never failing) when that is impossible.
-async fn publish(ctx: &Context, ks: &Kustomization, note: rill_common::runtime::events::EventNote) {
-    if let Err(e) = ctx.recorder.publish(&ks.object_ref(&()), &note).await {
-        tracing::warn!(error = %e, "cannot publish event");
-    }
+    let frame = &ctx.frame;
+    frame
+        .finalized(
+            ks,
+            async |ks| {
+                frame
+                    .reconcile(ks.as_ref(), &result::Kustomizations(&ctx))
+                    .await
+            },
+            async |ks| deletion::finalize(ks, &ctx).await,
+        )
+        .await
 }

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Client, ResourceExt};
-use rill_common::api::kustomize_v1::{Kustomization, KustomizationStatus};
+use rill_common::api::kustomize_v1::Kustomization;
 use rill_common::conditions::{self, Status, reasons, types};
+use rill_common::runtime::frame::Pass;
 use sha2::{Digest, Sha256};
 
 use super::apply::{Applier, Change};
@@ -52,7 +53,7 @@ pub fn tenant_client(ctx: &Context, ks: &Kustomization) -> Result<Client, Error>
         .filter(|n| !n.is_empty())
         .or_else(|| ctx.settings.default_service_account.clone());
     match account {
-        None => Ok(ctx.client.clone()),
+        None => Ok(ctx.frame.client.clone()),
         Some(name) => {
             let user = service_account_user(&ks.namespace().unwrap_or_default(), &name);
             impersonating(&ctx.base_config, &user)
@@ -91,14 +92,12 @@ fn check_expressions(ks: &Kustomization) -> Result<(), Error> {
     Ok(())
 }
 
-/// Runs the pipeline. `progress` is called with the Reconciling message before the
+/// Runs the pipeline. The status is written with the Reconciling message before the
 /// long-running steps, so that users see what is happening.
 pub async fn run(
     ks: &Kustomization,
     ctx: &Context,
-    status: &mut KustomizationStatus,
-    conds: &mut Vec<Condition>,
-    progress: &(dyn Fn(KustomizationStatus) -> futures::future::BoxFuture<'static, ()> + Sync),
+    pass: &mut Pass<Kustomization>,
 ) -> Result<Applied, Error> {
     if let Some(field) = unsupported(ks) {
         return Err(Error::Unsupported(format!(
@@ -116,7 +115,7 @@ pub async fn run(
             rill_common::duration::parse(&ks.spec.interval).unwrap_or(Duration::from_secs(60))
         });
     let artifact = source::artifact(
-        &ctx.client,
+        &ctx.frame.client,
         ks,
         settings.no_cross_namespace_refs,
         retry_interval,
@@ -125,7 +124,7 @@ pub async fn run(
     .await?;
     let revision = artifact.revision.clone();
     dependencies::check(
-        &ctx.client,
+        &ctx.frame.client,
         ks,
         &revision,
         settings.requeue_dependency,
@@ -136,17 +135,23 @@ pub async fn run(
     let timeout = timeout(ks);
     let generation = ks.metadata.generation.unwrap_or(0);
     let now = Time(jiff::Timestamp::now());
-    let settled = status.last_attempted_revision.as_deref() == Some(revision.as_str())
-        && status.observed_generation == Some(generation)
-        && conditions::is_true(conds, types::READY);
+    let settled = pass.status.last_attempted_revision.as_deref() == Some(revision.as_str())
+        && pass.status.observed_generation == Some(generation)
+        && conditions::is_true(&pass.conditions, types::READY);
     if !settled {
         let message = format!(
             "Fetching manifests for revision {revision} with a timeout of {}",
             rill_common::duration::format(timeout)
         );
-        conditions::mark_reconciling(conds, reasons::PROGRESSING, &message, generation, &now);
+        conditions::mark_reconciling(
+            &mut pass.conditions,
+            reasons::PROGRESSING,
+            &message,
+            generation,
+            &now,
+        );
         conditions::set(
-            conds,
+            &mut pass.conditions,
             types::READY,
             Status::Unknown,
             reasons::PROGRESSING,
@@ -154,9 +159,7 @@ pub async fn run(
             generation,
             &now,
         );
-        let mut snapshot = status.clone();
-        snapshot.conditions = Some(conds.clone());
-        progress(snapshot).await;
+        pass.write_progress().await;
     }
 
     let scratch = tempfile::tempdir().map_err(|e| Error::Artifact {
@@ -170,7 +173,7 @@ pub async fn run(
         settings.requeue_dependency,
     )
     .await?;
-    status.last_attempted_revision = Some(revision.clone());
+    pass.status.last_attempted_revision = Some(revision.clone());
 
     let root = scratch.path().to_path_buf();
     let spec = ks.spec.clone();
@@ -180,7 +183,7 @@ pub async fn run(
     let tenant = tenant_client(ctx, ks)?;
     let namespace = ks.namespace().unwrap_or_default();
     if let Some(post) = &ks.spec.post_build {
-        let vars = build::variables(&ctx.client, &namespace, post).await?;
+        let vars = build::variables(&ctx.frame.client, &namespace, post).await?;
         build::substitute_all(&mut objects, &vars, post, settings.strict_substitution)?;
     }
     let common = ks.spec.common_metadata.clone().unwrap_or_default();
@@ -205,7 +208,7 @@ pub async fn run(
             .map_err(Error::InvalidSpec)?;
     let applier = Applier {
         tenant: &tenant,
-        controller: &ctx.client,
+        controller: &ctx.frame.client,
         mapper: &ctx.mapper,
         force: ks.spec.force == Some(true),
         options: &settings.apply,
@@ -213,14 +216,14 @@ pub async fn run(
     };
     let mut changes = applier.apply(objects).await.map_err(Error::Apply)?;
     let applied: Vec<Entry> = changes.iter().map(|c| c.entry.clone()).collect();
-    let old = inventory::from_status(status.inventory.as_ref());
+    let old = inventory::from_status(pass.status.inventory.as_ref());
     let mut kept = applied.clone();
     let mut prune_error = None;
     if ks.spec.prune {
         let stale = inventory::stale(&old, &applied);
         let pruned = prune::prune(
             &tenant,
-            &ctx.client,
+            &ctx.frame.client,
             &ctx.mapper,
             &stale,
             (&name, &namespace),
@@ -236,23 +239,29 @@ pub async fn run(
             )));
         }
     }
-    status.inventory = Some(inventory::to_status(&kept));
+    pass.status.inventory = Some(inventory::to_status(&kept));
     if let Some(e) = prune_error {
         return Err(e);
     }
 
     let checks = health_checks(ks, &changes);
     if checks.is_empty() {
-        conditions::remove(conds, types::HEALTHY);
+        conditions::remove(&mut pass.conditions, types::HEALTHY);
     } else {
         let message = format!(
             "Running health checks for revision {revision} with a timeout of {}",
             rill_common::duration::format(timeout)
         );
         let now = Time(jiff::Timestamp::now());
-        conditions::mark_reconciling(conds, reasons::PROGRESSING, &message, generation, &now);
+        conditions::mark_reconciling(
+            &mut pass.conditions,
+            reasons::PROGRESSING,
+            &message,
+            generation,
+            &now,
+        );
         conditions::set(
-            conds,
+            &mut pass.conditions,
             types::HEALTHY,
             Status::Unknown,
             reasons::PROGRESSING,
@@ -260,21 +269,26 @@ pub async fn run(
             generation,
             &now,
         );
-        let mut snapshot = status.clone();
-        snapshot.conditions = Some(conds.clone());
-        progress(snapshot).await;
+        pass.write_progress().await;
         let started = std::time::Instant::now();
         let exprs = ks.spec.health_check_exprs.clone().unwrap_or_default();
-        health::wait_healthy(&tenant, &ctx.client, &ctx.mapper, &checks, &exprs, timeout)
-            .await
-            .map_err(Error::Health)?;
+        health::wait_healthy(
+            &tenant,
+            &ctx.frame.client,
+            &ctx.mapper,
+            &checks,
+            &exprs,
+            timeout,
+        )
+        .await
+        .map_err(Error::Health)?;
         let now = Time(jiff::Timestamp::now());
         let message = format!(
             "Health check passed in {}",
             rill_common::duration::format(started.elapsed())
         );
         conditions::set(
-            conds,
+            &mut pass.conditions,
             types::HEALTHY,
             Status::True,
             reasons::SUCCEEDED,

@@ -1,25 +1,20 @@
-//! Turning a pipeline pass into status and events: conditions as Flux sets them, history
-//! snapshots, `lastHandledReconcileAt`, one status patch when something changed, change-log
-//! and error events, and the next requeue.
+//! The Kustomization kind in the shared reconcile frame: the pipeline as its steps, conditions
+//! as Flux's kustomize-controller sets them, history snapshots, change-log and result events
+//! (with Flux's event metadata), and `retryInterval` after a failure.
 
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::ResourceExt;
-use kube::api::Api;
-use kube::runtime::controller::Action;
-use rill_common::api::kustomize_v1::{Kustomization, KustomizationStatus, Snapshot};
+use rill_common::api::kustomize_v1::{Kustomization, Snapshot};
 use rill_common::conditions::{self, Outcome, Status, reasons, types};
 use rill_common::runtime::error_policy::{ErrorClass, ReconcileError};
-use rill_common::runtime::events::{EventNote, Severity};
-use rill_common::runtime::jitter::jittered_random;
-use rill_common::runtime::reconcile_request::handled_value;
-use rill_common::runtime::status::patch_status_if_changed;
+use rill_common::runtime::events::EventNote;
+use rill_common::runtime::frame::{FailureRequeue, Pass, ReadyRule, Steps};
 
+use super::Context;
 use super::apply::change_log;
 use super::pipeline::{self, Applied};
-use super::{Context, KIND, STATUS_MANAGER, publish};
 use crate::error::Error;
 
 fn interval(ks: &Kustomization) -> Duration {
@@ -70,196 +65,152 @@ pub fn record_history(
     history.truncate(5);
 }
 
-async fn write_status(
-    ctx: &Context,
-    ks: &Kustomization,
-    observed: Option<&KustomizationStatus>,
-    status: &KustomizationStatus,
-) -> Result<(), Error> {
-    let api: Api<Kustomization> =
-        Api::namespaced(ctx.client.clone(), &ks.namespace().unwrap_or_default());
-    patch_status_if_changed(&api, &ks.name_any(), observed, status, STATUS_MANAGER)
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::Kube(format!("failed to patch status: {e}")))
-}
+/// The frame's view of Kustomizations: the pipeline, Ready set explicitly as Flux's
+/// kustomize-controller does, change-log and result events, and `retryInterval` after a
+/// failure.
+pub(super) struct Kustomizations<'a>(pub &'a Context);
 
-/// Runs one reconcile of `ks` and reports it.
-pub(super) async fn reconcile_and_report(
-    ks: Arc<Kustomization>,
-    ctx: &Context,
-) -> Result<Action, Error> {
-    let (namespace, name) = (ks.namespace().unwrap_or_default(), ks.name_any());
-    let _timer = ctx.metrics.reconcile_timer(KIND, &namespace, &name);
-    let suspended = ks.spec.suspend == Some(true);
-    ctx.metrics
-        .record_suspend(KIND, &namespace, &name, suspended);
-    if suspended {
-        return Ok(Action::await_change());
+impl Steps<Kustomization> for Kustomizations<'_> {
+    type Done = Applied;
+    type Error = Error;
+    const READY: ReadyRule = ReadyRule::Explicit;
+
+    fn run<'a>(
+        &'a self,
+        ks: &'a Kustomization,
+        pass: &'a mut Pass<Kustomization>,
+    ) -> impl Future<Output = Result<Applied, Error>> + Send + 'a {
+        pipeline::run(ks, self.0, pass)
     }
-    let started = std::time::Instant::now();
-    let generation = ks.metadata.generation.unwrap_or(0);
-    let observed = ks.status.clone();
-    let mut status = observed.clone().unwrap_or_default();
-    let mut conds: Vec<Condition> = status.conditions.take().unwrap_or_default();
-    let before = conds.clone();
-    let last_applied = status.last_applied_revision.clone();
 
-    let progress_ks = ks.clone();
-    let progress_ctx_client = ctx.client.clone();
-    let written = std::sync::Mutex::new(observed.clone());
-    let progress = |snapshot: KustomizationStatus| -> futures::future::BoxFuture<'static, ()> {
-        let ks = progress_ks.clone();
-        let client = progress_ctx_client.clone();
-        let previous = written
-            .lock()
-            .map(|mut w| w.replace(snapshot.clone()))
-            .ok()
-            .flatten();
-        Box::pin(async move {
-            let api: Api<Kustomization> =
-                Api::namespaced(client, &ks.namespace().unwrap_or_default());
-            if let Err(e) = patch_status_if_changed(
-                &api,
-                &ks.name_any(),
-                previous.as_ref(),
-                &snapshot,
-                STATUS_MANAGER,
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "cannot write progress status");
-            }
-        })
-    };
-    let result = pipeline::run(&ks, ctx, &mut status, &mut conds, &progress).await;
-    let written = written.into_inner().unwrap_or_else(|e| e.into_inner());
-
-    let now = Time(jiff::Timestamp::now());
-    let outcome = match &result {
-        Ok(applied) => {
-            status.last_applied_revision = Some(applied.revision.clone());
-            status.last_applied_origin_revision = applied.origin_revision.clone();
-            let message = format!("Applied revision: {}", applied.revision);
-            conditions::set(
-                &mut conds,
-                types::READY,
-                Status::True,
-                reasons::RECONCILIATION_SUCCEEDED,
-                &message,
-                generation,
-                &now,
-            );
-            let mut history = status.history.take().unwrap_or_default();
-            record_history(
-                &mut history,
-                &applied.digest,
-                reasons::RECONCILIATION_SUCCEEDED,
-                &applied.revision,
-                started.elapsed(),
-                &now,
-            );
-            status.history = Some(history);
-            Outcome::Success
-        }
-        Err(e) => {
-            conditions::set(
-                &mut conds,
-                types::READY,
-                Status::False,
-                e.reason(),
-                &e.to_string(),
-                generation,
-                &now,
-            );
-            if matches!(e, Error::Health(_)) {
+    fn settle(
+        &self,
+        _ks: &Kustomization,
+        pass: &mut Pass<Kustomization>,
+        result: &Result<Applied, Error>,
+    ) -> Outcome {
+        let (generation, now) = (pass.generation, pass.now.clone());
+        let conds = &mut pass.conditions;
+        match result {
+            Ok(applied) => {
+                let status = &mut pass.status;
+                status.last_applied_revision = Some(applied.revision.clone());
+                status.last_applied_origin_revision = applied.origin_revision.clone();
+                let message = format!("Applied revision: {}", applied.revision);
                 conditions::set(
-                    &mut conds,
-                    types::HEALTHY,
-                    Status::False,
-                    e.reason(),
-                    &e.to_string(),
-                    generation,
-                    &now,
-                );
-            }
-            if e.class() == ErrorClass::Stalled {
-                conditions::set(
-                    &mut conds,
-                    types::STALLED,
+                    conds,
+                    types::READY,
                     Status::True,
-                    e.reason(),
-                    &e.to_string(),
+                    reasons::RECONCILIATION_SUCCEEDED,
+                    &message,
                     generation,
                     &now,
                 );
-                Outcome::Stalled
-            } else {
-                if conditions::get(&conds, types::RECONCILING).is_none() {
-                    conditions::mark_reconciling(
-                        &mut conds,
-                        reasons::PROGRESSING_WITH_RETRY,
-                        &e.to_string(),
-                        generation,
-                        &now,
-                    );
-                }
-                Outcome::Retrying
+                let mut history = status.history.take().unwrap_or_default();
+                record_history(
+                    &mut history,
+                    &applied.digest,
+                    reasons::RECONCILIATION_SUCCEEDED,
+                    &applied.revision,
+                    pass.started.elapsed(),
+                    &now,
+                );
+                status.history = Some(history);
+                Outcome::Success
             }
+            Err(e) => settle_failure(conds, e, generation, &now),
         }
-    };
-    if conditions::finish(&mut conds, outcome) {
-        status.observed_generation = Some(generation);
     }
-    status.last_handled_reconcile_at =
-        handled_value(&ks.metadata, status.last_handled_reconcile_at.as_deref());
-    status.conditions = Some(conds.clone());
-    write_status(ctx, &ks, written.as_ref(), &status).await?;
-    ctx.metrics
-        .record_conditions(KIND, &namespace, &name, &conds, false);
-    report(
-        ctx,
-        &ks,
-        &before,
-        &conds,
-        &result,
-        last_applied.as_deref(),
-        started.elapsed(),
-    )
-    .await;
 
-    Ok(match result {
-        Ok(_) => Action::requeue(jittered_random(
-            interval(&ks),
-            ctx.settings.jitter_percentage,
-        )),
-        Err(e) => match e.class() {
-            ErrorClass::Stalled => Action::await_change(),
-            ErrorClass::Waiting(delay) => Action::requeue(delay),
-            ErrorClass::Transient => Action::requeue(retry_interval(&ks)),
-        },
-    })
+    fn events(
+        &self,
+        ks: &Kustomization,
+        before: &[Condition],
+        pass: &Pass<Kustomization>,
+        result: &Result<Applied, Error>,
+    ) -> Vec<EventNote> {
+        let last_applied = ks
+            .status
+            .as_ref()
+            .and_then(|s| s.last_applied_revision.as_deref());
+        report(
+            ks,
+            before,
+            &pass.conditions,
+            result,
+            last_applied,
+            pass.started.elapsed(),
+        )
+    }
+
+    fn failure_requeue(&self, ks: &Kustomization) -> FailureRequeue {
+        FailureRequeue::After(retry_interval(ks))
+    }
 }
 
-async fn report(
-    ctx: &Context,
+fn settle_failure(conds: &mut Vec<Condition>, e: &Error, generation: i64, now: &Time) -> Outcome {
+    let message = e.to_string();
+    conditions::set(
+        conds,
+        types::READY,
+        Status::False,
+        e.reason(),
+        &message,
+        generation,
+        now,
+    );
+    if matches!(e, Error::Health(_)) {
+        conditions::set(
+            conds,
+            types::HEALTHY,
+            Status::False,
+            e.reason(),
+            &message,
+            generation,
+            now,
+        );
+    }
+    if e.class() == ErrorClass::Stalled {
+        conditions::set(
+            conds,
+            types::STALLED,
+            Status::True,
+            e.reason(),
+            &message,
+            generation,
+            now,
+        );
+        return Outcome::Stalled;
+    }
+    if conditions::get(conds, types::RECONCILING).is_none() {
+        conditions::mark_reconciling(
+            conds,
+            reasons::PROGRESSING_WITH_RETRY,
+            &message,
+            generation,
+            now,
+        );
+    }
+    Outcome::Retrying
+}
+
+fn report(
     ks: &Kustomization,
     before: &[Condition],
     after: &[Condition],
     result: &Result<Applied, Error>,
     last_applied: Option<&str>,
     elapsed: Duration,
-) {
+) -> Vec<EventNote> {
+    let mut notes = Vec::new();
     match result {
         Ok(applied) => {
             let log = change_log(&applied.changes);
             if !log.is_empty() {
-                let note = EventNote {
-                    severity: Severity::Info,
-                    reason: reasons::PROGRESSING.into(),
-                    message: log,
-                };
-                publish(ctx, ks, note).await;
+                notes.push(
+                    EventNote::info(reasons::PROGRESSING, log)
+                        .with("revision", applied.revision.clone()),
+                );
             }
             let recovered =
                 conditions::get(before, types::READY).is_some_and(|c| c.status != "True");
@@ -269,12 +220,13 @@ async fn report(
                     rill_common::duration::format(elapsed),
                     ks.spec.interval
                 );
-                let note = EventNote {
-                    severity: Severity::Info,
-                    reason: reasons::RECONCILIATION_SUCCEEDED.into(),
-                    message,
-                };
-                publish(ctx, ks, note).await;
+                let mut note = EventNote::info(reasons::RECONCILIATION_SUCCEEDED, message)
+                    .with("revision", applied.revision.clone())
+                    .with("commit_status", "update");
+                if let Some(origin) = &applied.origin_revision {
+                    note = note.with("originRevision", origin.clone());
+                }
+                notes.push(note);
             }
         }
         Err(e) => {
@@ -282,15 +234,11 @@ async fn report(
                 conditions::get(c, types::READY).map(|r| (r.reason.clone(), r.message.clone()))
             };
             if same(before) != same(after) {
-                let note = EventNote {
-                    severity: Severity::Error,
-                    reason: e.reason().into(),
-                    message: e.to_string(),
-                };
-                publish(ctx, ks, note).await;
+                notes.push(EventNote::error(e.reason(), e.to_string()));
             }
         }
     }
+    notes
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::known_hosts::KnownHosts;
-use crate::client_settings::{ProxySettings, TlsSettings};
+use rill_common::client_settings::{ProxySettings, TlsSettings};
 
 /// Credentials and connection settings for one repository. `Debug` never prints secrets.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,5 @@
 //! The GitRepository reconciler: the steps storage -> source -> artifact inside the frame
-//! both source kinds share (`crate::reconcile`: suspend, conditions, one status patch when
-//! something changed, events, requeue).
+//! both source kinds share (`crate::reconcile` on `rill_common::runtime::frame`).
 
 mod artifact;
 pub mod ignore;
@@ -10,29 +9,24 @@ mod tree_archive;
 
 pub use tree_archive::ArchiveCache;
 
-use std::sync::Arc;
-
-use kube::runtime::controller::Action;
 use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::ObjectKey;
+use rill_common::runtime::frame::Pass;
 
 use crate::error::Error;
 
-pub use crate::kind::FINALIZER;
 pub use crate::reconcile::FIELD_MANAGER;
+pub use rill_common::runtime::frame::FINALIZER;
 
 pub use crate::Context;
 
 /// Runs the GitRepository controller until the stream ends.
-pub async fn run(ctx: Arc<Context>, namespace: Option<String>, concurrency: u16) {
-    crate::kind::run::<GitRepository>(ctx, namespace, concurrency, |repo, ctx| {
-        Box::pin(async move { apply(repo, &ctx).await })
-    })
-    .await;
+pub async fn run(ctx: std::sync::Arc<Context>) {
+    crate::reconcile::run::<GitRepository>(ctx).await;
 }
 
 fn key_of(repo: &GitRepository) -> ObjectKey {
-    crate::kind::key_of(repo)
+    crate::reconcile::key_of(repo)
 }
 
 /// What a successful run produced.
@@ -40,16 +34,23 @@ struct Success {
     new_artifact: Option<String>,
 }
 
-async fn apply(repo: Arc<GitRepository>, ctx: &Context) -> Result<Action, Error> {
-    crate::reconcile::reconcile(
-        repo.as_ref(),
+/// The steps storage -> source -> artifact; returns the `NewArtifact` message when a new
+/// artifact was stored.
+pub(crate) async fn steps(
+    repo: &GitRepository,
+    ctx: &Context,
+    pass: &mut Pass<GitRepository>,
+) -> Result<Option<String>, Error> {
+    let stored = artifact::run_steps(
+        repo,
         ctx,
-        async |status, conds, generation, now| {
-            let stored = artifact::run_steps(&repo, ctx, status, conds, generation, now).await?;
-            Ok(stored
-                .new_artifact
-                .map(|summary| format!("stored artifact for commit '{summary}'")))
-        },
+        &mut pass.status,
+        &mut pass.conditions,
+        pass.generation,
+        &pass.now,
     )
-    .await
+    .await?;
+    Ok(stored
+        .new_artifact
+        .map(|summary| format!("stored artifact for commit '{summary}'")))
 }

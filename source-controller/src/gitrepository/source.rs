@@ -12,10 +12,10 @@ use rill_common::conditions::reasons;
 
 use super::Context;
 use super::reference::{RefError, Target, resolve};
-use crate::client_settings::ProxySettings;
 use crate::error::Error;
 use crate::git::auth::{Credentials, credentials, redact};
 use crate::git::{self, Checkout, FetchPlan, GitError};
+use rill_common::client_settings::ProxySettings;
 
 /// Checks the URL before anything touches the network.
 pub fn validate_url(url: &str) -> Result<&str, Error> {
@@ -57,7 +57,12 @@ pub async fn load_credentials(
         }
         None => Credentials::default(),
         Some(secret_ref) => {
-            let data = crate::kind::secret_data(&ctx.client, namespace, &secret_ref.name).await?;
+            let data = rill_common::client_settings::secret_data(
+                &ctx.frame.client,
+                namespace,
+                &secret_ref.name,
+            )
+            .await?;
             credentials(&secret_ref.name, &data, scheme).map_err(|e| Error::Auth(e.to_string()))?
         }
     };
@@ -67,7 +72,9 @@ pub async fn load_credentials(
                 "spec.proxySecretRef applies to HTTP(S) URLs only, not SSH".into(),
             ));
         }
-        let data = crate::kind::secret_data(&ctx.client, namespace, &proxy.name).await?;
+        let data =
+            rill_common::client_settings::secret_data(&ctx.frame.client, namespace, &proxy.name)
+                .await?;
         let settings = ProxySettings::from_secret(&data).map_err(|e| {
             Error::Auth(format!(
                 "invalid proxy secret '{namespace}/{}': {e}",
@@ -194,7 +201,7 @@ pub async fn included_artifacts(
     ctx: &Context,
 ) -> Result<Vec<Artifact>, Error> {
     let namespace = repo.metadata.namespace.as_deref().unwrap_or("default");
-    let api: Api<GitRepository> = Api::namespaced(ctx.client.clone(), namespace);
+    let api: Api<GitRepository> = Api::namespaced(ctx.frame.client.clone(), namespace);
     let mut artifacts = Vec::new();
     for include in repo.spec.include.clone().unwrap_or_default() {
         let name = include.repository.name;

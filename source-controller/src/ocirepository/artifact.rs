@@ -67,7 +67,7 @@ pub(super) async fn run_steps(
         now,
     );
 
-    let client = registry(&ctx.client, repo, url.clone()).await?;
+    let client = registry(&ctx.frame.client, repo, url.clone()).await?;
     let (tag, digest) = match wanted(repo.spec.reference.as_ref()) {
         Wanted::Digest(digest) => (None, digest),
         Wanted::Semver { range, filter } => {

@@ -9,10 +9,10 @@ use kube::Client;
 use kube::api::Api;
 use rill_common::api::source_v1::OCIRepository;
 
-use crate::client_settings::{ProxySettings, TlsSettings};
 use crate::error::Error;
-use crate::kind::secret_data;
 use crate::oci::{Credentials, OciUrl, Registry, auth::from_docker_config};
+use rill_common::client_settings::secret_data;
+use rill_common::client_settings::{ProxySettings, TlsSettings};
 
 async fn credentials(
     client: &Client,

@@ -1,8 +1,67 @@
 //! TLS and proxy settings read from Flux Secrets (`ca.crt`/`tls.crt`/`tls.key`, and a
 //! `proxySecretRef`'s `address`/`username`/`password`), shared by the Git and OCI HTTP clients.
 //! Parsing is checked once here, so a bad Secret is reported before any connection is made.
+//! Also reads a referenced Secret's data for any credential.
 
 use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::Api;
+
+/// A referenced Secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The Secret does not exist.
+    #[error("failed to get secret '{namespace}/{name}': secrets \"{name}\" not found")]
+    NotFound {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// The API refused or failed.
+    #[error("failed to get secret '{namespace}/{name}': {source}")]
+    Api {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The data of the Secret `namespace/name` (`data` and `stringData`), for credentials.
+pub async fn secret_data(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, SecretError> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|source| SecretError::Api {
+            namespace: namespace.into(),
+            name: name.into(),
+            source,
+        })?
+        .ok_or_else(|| SecretError::NotFound {
+            namespace: namespace.into(),
+            name: name.into(),
+        })?;
+    let mut data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    for (k, v) in secret.string_data.unwrap_or_default() {
+        data.insert(k, v.into_bytes());
+    }
+    Ok(data)
+}
 
 /// Custom CAs and a client certificate. `Debug` never prints the key.
 #[derive(Clone, Default, PartialEq, Eq)]
