@@ -4,6 +4,7 @@
 //! controllers against the sandbox.
 
 pub use rill::git_server as git_http;
+pub mod event_receiver;
 pub mod git_repo;
 pub mod git_ssh;
 pub mod http_proxy;

@@ -312,5 +312,6 @@ fn inventory(ks: &Kustomization) -> Vec<String> {
 
 mod delivery;
 mod lifecycle;
+mod runtime_flags;
 mod substitution;
 mod tenancy;
