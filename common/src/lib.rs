@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod client_settings;
 pub mod conditions;
 pub mod duration;
+pub mod ignore;
 pub mod runtime;
 pub mod semver_range;
 #[cfg(feature = "testing")]

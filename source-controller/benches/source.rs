@@ -16,8 +16,8 @@ use e2e::git_repo::TestRepo;
 use kube::api::{Api, ListParams, PostParams};
 use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{Retention, Storage};
+use rill_git::{self as git, FetchPlan, auth::Credentials, tree};
 use sandbox::{Sandbox, SandboxOptions};
-use source_controller::git::{self, FetchPlan, auth::Credentials, tree};
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

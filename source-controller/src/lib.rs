@@ -3,7 +3,6 @@
 //! source-controller does, and `OCIRepository` artifacts pulled from OCI registries.
 
 pub mod error;
-pub mod git;
 pub mod gitrepository;
 pub mod oci;
 pub mod ocirepository;

@@ -7,7 +7,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
 use rill_common::conditions::{self, Status, reasons, types};
 
-use super::ignore::IgnoreRules;
 use super::source::{
     checkout, copy_includes, included_artifacts, load_credentials, remote_target, up_to_date,
     validate_url,
@@ -15,6 +14,7 @@ use super::source::{
 use super::{Context, Success, key_of, tree_archive};
 use crate::error::Error;
 use crate::outcome::{check_storage, mark_outdated};
+use rill_common::ignore::IgnoreRules;
 
 /// Runs storage -> source -> artifact, updating `status` and `conds` as it goes.
 pub(super) async fn run_steps(

@@ -4,7 +4,7 @@
 use rill_common::api::source_v1::GitRepositoryRef;
 use rill_common::semver_range::{Constraint, highest_matching};
 
-use crate::git::RemoteRef;
+use rill_git::RemoteRef;
 
 /// The resolved target of a reference.
 #[derive(Clone, Debug, PartialEq, Eq)]

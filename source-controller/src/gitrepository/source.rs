@@ -13,9 +13,9 @@ use rill_common::conditions::reasons;
 use super::Context;
 use super::reference::{RefError, Target, resolve};
 use crate::error::Error;
-use crate::git::auth::{Credentials, credentials, redact};
-use crate::git::{self, Checkout, FetchPlan, GitError};
 use rill_common::client_settings::ProxySettings;
+use rill_git::auth::{Credentials, credentials, redact};
+use rill_git::{self as git, Checkout, FetchPlan, GitError};
 
 /// Checks the URL before anything touches the network.
 pub fn validate_url(url: &str) -> Result<&str, Error> {

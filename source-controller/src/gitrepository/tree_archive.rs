@@ -14,8 +14,8 @@ use rill_common::artifact::{ObjectKey, Storage};
 use super::reference::Target;
 use super::source::{blocking, git_error};
 use crate::error::Error;
-use crate::git::auth::Credentials;
-use crate::git::{self, FetchPlan, tree};
+use rill_git::auth::Credentials;
+use rill_git::{self as git, FetchPlan, tree};
 
 /// (URL, commit, `spec.ignore`): what decides the content of a fast-path archive.
 type CacheKey = (String, String, Option<String>);

@@ -14,10 +14,10 @@ use rill_common::conditions::{self, Status, reasons, types};
 use super::client::registry;
 use super::{Context, key_of};
 use crate::error::Error;
-use crate::gitrepository::ignore::IgnoreRules;
 use crate::oci::reference::{Wanted, pick_semver, revision, wanted};
 use crate::oci::{OciUrl, RegistryError};
 use crate::outcome::{check_storage, mark_outdated};
+use rill_common::ignore::IgnoreRules;
 
 fn pull_error(e: RegistryError) -> Error {
     match e {

@@ -1,9 +1,11 @@
-//! Git over the network, in-process with libgit2: listing remote references and shallow
-//! checkouts, with credentials from memory, SSH host keys verified against known_hosts and
-//! HTTP(S) carried by [`http_transport`]. Everything here blocks; callers run it on the
-//! blocking pool.
+//! Rill's Git layer, shared by the controllers: Git over the network in-process with libgit2
+//! (listing remote references, shallow fetches and checkouts, and in [`commit`] cloning a
+//! branch, committing and pushing), with credentials from memory, SSH host keys verified
+//! against known_hosts and HTTP(S) carried by [`http_transport`]. Everything here blocks;
+//! callers run it on the blocking pool.
 
 pub mod auth;
+pub mod commit;
 pub mod http_transport;
 pub mod known_hosts;
 pub mod tree;

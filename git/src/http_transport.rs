@@ -1,6 +1,7 @@
 //! Git's smart HTTP protocol for libgit2 over reqwest (rustls): libgit2 speaks the Git
-//! protocol, this module carries its requests, so HTTPS Git gets the same TLS stack as the OCI
-//! client: custom CAs with full chain verification, client certificates and proxies.
+//! protocol, this module carries its requests (fetches through `git-upload-pack`, pushes
+//! through `git-receive-pack`), so HTTPS Git gets the same TLS stack as the OCI client: custom
+//! CAs with full chain verification, client certificates and proxies.
 //!
 //! libgit2 transports are registered process-wide, so the settings of one fetch travel in a
 //! thread-local [`Session`] that [`with_session`] installs around the libgit2 call (libgit2
@@ -17,15 +18,32 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 
 use super::auth::{Credentials, redact};
 
-const AGENT: &str = concat!(
-    "git/2.0 (rill-source-controller/",
-    env!("CARGO_PKG_VERSION"),
-    ")"
-);
-const ADVERTISEMENT: &str = "application/x-git-upload-pack-advertisement";
-const REQUEST: &str = "application/x-git-upload-pack-request";
-const RESULT: &str = "application/x-git-upload-pack-result";
-const REFS_PATH: &str = "/info/refs?service=git-upload-pack";
+const AGENT: &str = concat!("git/2.0 (rill/", env!("CARGO_PKG_VERSION"), ")");
+
+/// The two Git services of smart HTTP: fetching (`upload-pack`) and pushing (`receive-pack`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GitService {
+    UploadPack,
+    ReceivePack,
+}
+
+impl GitService {
+    fn name(self) -> &'static str {
+        match self {
+            GitService::UploadPack => "git-upload-pack",
+            GitService::ReceivePack => "git-receive-pack",
+        }
+    }
+
+    /// The path of the reference listing, relative to the repository URL.
+    fn refs_path(self) -> String {
+        format!("/info/refs?service={}", self.name())
+    }
+
+    fn content_type(self, suffix: &str) -> String {
+        format!("application/x-{}-{suffix}", self.name())
+    }
+}
 
 enum Auth {
     None,
@@ -171,21 +189,21 @@ impl SmartSubtransport for Subtransport {
             base.get_or_insert_with(|| url.trim_end_matches('/').to_string())
                 .clone()
         };
-        let listing = match action {
-            Service::UploadPackLs => true,
-            Service::UploadPack => false,
-            Service::ReceivePackLs | Service::ReceivePack => {
-                return Err(git2::Error::from_str("pushing over HTTP is not supported"));
-            }
+        let (service, listing) = match action {
+            Service::UploadPackLs => (GitService::UploadPack, true),
+            Service::UploadPack => (GitService::UploadPack, false),
+            Service::ReceivePackLs => (GitService::ReceivePack, true),
+            Service::ReceivePack => (GitService::ReceivePack, false),
         };
         Ok(Box::new(Stream {
             session: self.session.clone(),
             base: self.base.clone(),
             url: if listing {
-                format!("{base}{REFS_PATH}")
+                format!("{base}{}", service.refs_path())
             } else {
-                format!("{base}/git-upload-pack")
+                format!("{base}/{}", service.name())
             },
+            service,
             listing,
             body: Vec::new(),
             response: None,
@@ -202,6 +220,7 @@ struct Stream {
     session: Arc<Session>,
     base: Arc<Mutex<Option<String>>>,
     url: String,
+    service: GitService,
     listing: bool,
     body: Vec<u8>,
     response: Option<Response>,
@@ -251,8 +270,8 @@ impl Stream {
             session
                 .client
                 .post(&self.url)
-                .header(CONTENT_TYPE, REQUEST)
-                .header(ACCEPT, RESULT)
+                .header(CONTENT_TYPE, self.service.content_type("request"))
+                .header(ACCEPT, self.service.content_type("result"))
                 .body(std::mem::take(&mut self.body))
         };
         let request = session.authorize(request.header(USER_AGENT, AGENT));
@@ -271,7 +290,7 @@ impl Stream {
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if !kind.starts_with(ADVERTISEMENT) {
+            if !kind.starts_with(&self.service.content_type("advertisement")) {
                 return Err(failed(format!(
                     "{} does not speak Git's smart HTTP protocol (content type {kind:?})",
                     self.url
@@ -279,7 +298,7 @@ impl Stream {
             }
             let final_url = response.url().as_str();
             if final_url != self.url
-                && let Some(moved) = final_url.strip_suffix(REFS_PATH)
+                && let Some(moved) = final_url.strip_suffix(&self.service.refs_path())
             {
                 let mut base = self.base.lock().unwrap_or_else(|p| p.into_inner());
                 *base = Some(moved.to_string());

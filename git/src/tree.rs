@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use git2::{ObjectType, Oid, Repository, Tree};
 use rill_common::artifact::{Entry, EntrySink};
 
-use crate::gitrepository::ignore::{IgnoreError, IgnoreRules};
+use rill_common::ignore::{IgnoreError, IgnoreRules};
 
 /// One entry of the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
