@@ -186,10 +186,22 @@ async fn a_kube_rs_controller_runs_to_completion() {
         "involvedObject.uid={},involvedObject.kind=Widget",
         w.uid().unwrap()
     );
-    let found = events
-        .list(&ListParams::default().fields(&selector))
-        .await
-        .unwrap();
+    // The controller publishes its event after the status write the wait above saw.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let found = loop {
+        let found = events
+            .list(&ListParams::default().fields(&selector))
+            .await
+            .unwrap();
+        let reconciled = found
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Reconciled"));
+        if reconciled || std::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(
         found
             .items
