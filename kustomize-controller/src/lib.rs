@@ -106,6 +106,10 @@ impl Context {
             frame: Frame::new(client, runtime, kustomization::STATUS_MANAGER),
             base_config: config,
             mapper: RestMapper::default(),
+            api_rate: kustomization::cluster::ApiRate {
+                qps: rt.kube_api_qps,
+                burst: rt.kube_api_burst,
+            },
             fetcher: Fetcher::new(http, flags.http_retry),
             settings: flags.settings(),
             namespace: rt.watch_namespace(),

@@ -97,7 +97,10 @@ impl Stack {
             source_controller::CONTROLLER_NAME,
             source_flags.runtime.clone(),
         )?;
-        let source_ctx = source_controller::Context::new(&source_flags, &rt, client.clone());
+        let source_client = rt
+            .client_for(config.clone())
+            .map_err(|e| StackError::Flags(e.to_string()))?;
+        let source_ctx = source_controller::Context::new(&source_flags, &rt, source_client);
         let storage = source_ctx.storage.clone();
         let server = rill_common::runtime::health::serve(
             listener,
@@ -120,10 +123,13 @@ impl Stack {
         let flags = kustomize_controller::Flags::try_parse_from(&args)
             .map_err(|e| StackError::Flags(e.to_string()))?;
         let rt = runtime(kustomize_controller::CONTROLLER_NAME, flags.runtime.clone())?;
+        let kustomize_client = rt
+            .client_for(config.clone())
+            .map_err(|e| StackError::Flags(e.to_string()))?;
         tasks.push(tokio::spawn(kustomize_controller::run_with_config(
             flags,
             rt,
-            client.clone(),
+            kustomize_client,
             config,
         )));
         Ok(Self {

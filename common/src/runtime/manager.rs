@@ -93,13 +93,12 @@ impl ControllerRuntime {
 
     /// A client for `config`, rate-limited by `--kube-api-qps` and `--kube-api-burst`.
     pub fn client_for(&self, config: kube::Config) -> Result<Client, RuntimeError> {
-        let layer = super::rate_limit::RateLimitLayer::new(
+        super::rate_limit::rate_limited_client(
+            config,
             self.flags.kube_api_qps,
             self.flags.kube_api_burst,
-        );
-        let builder = kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| RuntimeError::Client(e.to_string()))?;
-        Ok(builder.with_layer(&layer).build())
+        )
+        .map_err(|e| RuntimeError::Client(e.to_string()))
     }
 
     /// Serves metrics and health, waits for leadership when enabled, then runs `controllers`

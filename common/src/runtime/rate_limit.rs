@@ -43,6 +43,17 @@ impl TokenBucket {
     }
 }
 
+/// A client for `config` whose requests are limited to `qps` per second with bursts of
+/// `burst` (each client has its own bucket, as each client-go client has its own limiter).
+pub fn rate_limited_client(
+    config: kube::Config,
+    qps: f32,
+    burst: u32,
+) -> Result<kube::Client, kube::Error> {
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(builder.with_layer(&RateLimitLayer::new(qps, burst)).build())
+}
+
 /// The layer that rate-limits every request of a client.
 #[derive(Clone, Debug)]
 pub struct RateLimitLayer {

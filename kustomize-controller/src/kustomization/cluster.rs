@@ -78,11 +78,20 @@ pub fn service_account_user(namespace: &str, name: &str) -> String {
 }
 
 /// A client acting as `user` (no groups), built from the controller's own configuration.
-pub fn impersonating(base: &Config, user: &str) -> Result<Client, kube::Error> {
+pub fn impersonating(base: &Config, user: &str, rate: ApiRate) -> Result<Client, kube::Error> {
     let mut config = base.clone();
     config.auth_info.impersonate = Some(user.to_string());
     config.auth_info.impersonate_groups = None;
-    Client::try_from(config)
+    rill_common::runtime::rate_limit::rate_limited_client(config, rate.qps, rate.burst)
+}
+
+/// `--kube-api-qps` and `--kube-api-burst`, for the clients the controller builds itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ApiRate {
+    /// Requests per second.
+    pub qps: f32,
+    /// Burst.
+    pub burst: u32,
 }
 
 /// An API for objects of `kind` in `namespace` (ignored for cluster-scoped kinds).

@@ -82,6 +82,8 @@ pub struct Context {
     pub base_config: kube::Config,
     /// Kind resolution.
     pub mapper: cluster::RestMapper,
+    /// The rate limit of tenant clients.
+    pub api_rate: cluster::ApiRate,
     /// Artifact downloads.
     pub fetcher: Fetcher,
     /// Flag-driven behaviour.

@@ -56,7 +56,7 @@ pub fn tenant_client(ctx: &Context, ks: &Kustomization) -> Result<Client, Error>
         None => Ok(ctx.frame.client.clone()),
         Some(name) => {
             let user = service_account_user(&ks.namespace().unwrap_or_default(), &name);
-            impersonating(&ctx.base_config, &user)
+            impersonating(&ctx.base_config, &user, ctx.api_rate)
                 .map_err(|e| Error::Kube(format!("cannot build the client for {user}: {e}")))
         }
     }
