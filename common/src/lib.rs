@@ -7,6 +7,7 @@ pub mod client_settings;
 pub mod conditions;
 pub mod duration;
 pub mod ignore;
+pub mod oci;
 pub mod runtime;
 pub mod semver_range;
 #[cfg(feature = "testing")]

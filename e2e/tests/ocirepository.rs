@@ -244,6 +244,29 @@ async fn tags_semver_and_digests_resolve_and_artifacts_are_served() {
     assert!(ready(&repo).unwrap().2.contains("must not contain a tag"));
     create(&stack, "no-layer", json!({"url": url, "interval": "1m", "insecure": true, "ref": {"tag": "1.0.0"}, "layerSelector": {"mediaType": "application/x-other"}})).await;
     failed(&stack, "no-layer", "OCIArtifactLayerOperationFailed").await;
+
+    // a semver range that does not parse stalls (no retry until the spec changes), as on a
+    // GitRepository
+    create(
+        &stack,
+        "bad-range",
+        json!({"url": url, "interval": "1m", "insecure": true, "ref": {"semver": ">=1.0.0 <<2"}}),
+    )
+    .await;
+    let repo = failed(&stack, "bad-range", "OCIArtifactPullFailed").await;
+    assert!(ready(&repo).unwrap().2.contains("invalid semver range"));
+    let conditions = repo.status.as_ref().unwrap().conditions.clone().unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True"),
+        "{conditions:?}"
+    );
+    assert!(!conditions.iter().any(|c| c.type_ == "Reconciling"));
+    assert_eq!(
+        repo.status.as_ref().unwrap().observed_generation,
+        repo.metadata.generation
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

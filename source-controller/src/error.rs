@@ -17,6 +17,9 @@ pub enum Error {
     /// The spec asks for something wrong (bad ref, bad semver range); a human must fix it.
     #[error("{0}")]
     InvalidSpec(String),
+    /// An OCIRepository's semver range or filter does not parse; a human must fix it.
+    #[error(transparent)]
+    InvalidReference(crate::ocirepository::reference::SelectError),
     /// A field Rill does not implement yet.
     #[error("{0}")]
     Unsupported(String),
@@ -66,7 +69,10 @@ impl Error {
     /// The condition type the error sets to True (`Stalled` for errors that need a human).
     pub fn condition(&self) -> &'static str {
         match self {
-            Error::InvalidUrl(_) | Error::InvalidSpec(_) | Error::Unsupported(_) => types::STALLED,
+            Error::InvalidUrl(_)
+            | Error::InvalidSpec(_)
+            | Error::InvalidReference(_)
+            | Error::Unsupported(_) => types::STALLED,
             Error::Storage(_) | Error::Ignore(_) => types::STORAGE_OPERATION_FAILED,
             Error::IncludeUnavailable { .. } => types::INCLUDE_UNAVAILABLE,
             _ => types::FETCH_FAILED,
@@ -79,6 +85,7 @@ impl ReconcileError for Error {
         match self {
             Error::InvalidUrl(_) => reasons::URL_INVALID,
             Error::InvalidSpec(_) => reasons::GIT_OPERATION_FAILED,
+            Error::InvalidReference(_) => reasons::OCI_ARTIFACT_PULL_FAILED,
             Error::Unsupported(_) => reasons::UNSUPPORTED,
             Error::Auth(_) => reasons::AUTHENTICATION_FAILED,
             Error::Git(_) => reasons::GIT_OPERATION_FAILED,
@@ -95,9 +102,10 @@ impl ReconcileError for Error {
 
     fn class(&self) -> ErrorClass {
         match self {
-            Error::InvalidUrl(_) | Error::InvalidSpec(_) | Error::Unsupported(_) => {
-                ErrorClass::Stalled
-            }
+            Error::InvalidUrl(_)
+            | Error::InvalidSpec(_)
+            | Error::InvalidReference(_)
+            | Error::Unsupported(_) => ErrorClass::Stalled,
             Error::IncludeUnavailable { retry, .. } => ErrorClass::Waiting(*retry),
             _ => ErrorClass::Transient,
         }
@@ -107,6 +115,7 @@ impl ReconcileError for Error {
         match self {
             Error::InvalidUrl(_) => "invalid_url",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::InvalidReference(_) => "invalid_reference",
             Error::Unsupported(_) => "unsupported",
             Error::Auth(_) => "auth",
             Error::Git(_) => "git",

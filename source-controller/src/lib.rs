@@ -4,7 +4,6 @@
 
 pub mod error;
 pub mod gitrepository;
-pub mod oci;
 pub mod ocirepository;
 pub mod outcome;
 pub mod reconcile;

@@ -12,12 +12,12 @@ use rill_common::artifact::{UnpackLimits, unpack_tar_gz};
 use rill_common::conditions::{self, Status, reasons, types};
 
 use super::client::registry;
+use super::reference::{SelectError, Wanted, pick_semver, revision, wanted};
 use super::{Context, key_of};
 use crate::error::Error;
-use crate::oci::reference::{Wanted, pick_semver, revision, wanted};
-use crate::oci::{OciUrl, RegistryError};
 use crate::outcome::{check_storage, mark_outdated};
 use rill_common::ignore::IgnoreRules;
+use rill_common::oci::{OciUrl, RegistryError};
 
 fn pull_error(e: RegistryError) -> Error {
     match e {
@@ -72,7 +72,10 @@ pub(super) async fn run_steps(
         Wanted::Digest(digest) => (None, digest),
         Wanted::Semver { range, filter } => {
             let tags = client.tags().await.map_err(pull_error)?;
-            let tag = pick_semver(&range, filter.as_deref(), &tags).map_err(Error::Pull)?;
+            let tag = pick_semver(&range, filter.as_deref(), &tags).map_err(|e| match e {
+                SelectError::NoMatch(_) => Error::Pull(e.to_string()),
+                _ => Error::InvalidReference(e),
+            })?;
             let digest = client.digest_of(&tag).await.map_err(pull_error)?;
             (Some(tag), digest)
         }
@@ -109,14 +112,11 @@ pub(super) async fn run_steps(
 
     let manifest = client.manifest(&digest).await.map_err(pull_error)?;
     let selector = repo.spec.layer_selector.clone().unwrap_or_default();
-    let layers = manifest.document["layers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let layers = &manifest.document.layers;
     let layer = match selector.media_type.as_deref().filter(|m| !m.is_empty()) {
         Some(media_type) => layers
             .iter()
-            .find(|l| l["mediaType"] == media_type)
+            .find(|l| l.media_type == media_type)
             .ok_or_else(|| {
                 Error::Layer(format!(
                     "failed to find layer with media type '{media_type}' in artifact"
@@ -126,10 +126,14 @@ pub(super) async fn run_steps(
             .first()
             .ok_or_else(|| Error::Layer("no layers found in artifact".into()))?,
     };
-    let layer_digest = layer["digest"]
-        .as_str()
-        .ok_or_else(|| Error::Layer("the layer has no digest".into()))?;
-    let blob = client.blob(layer_digest).await.map_err(pull_error)?;
+    if layer.digest.is_empty() {
+        return Err(Error::Layer("the layer has no digest".into()));
+    }
+    let limit = UnpackLimits::default().max_total_bytes;
+    let blob = client
+        .blob(&layer.digest, limit)
+        .await
+        .map_err(pull_error)?;
 
     let file = format!("{digest}.tar.gz");
     let storage = ctx.storage.clone();
@@ -170,12 +174,8 @@ pub(super) async fn run_steps(
     })
     .await
     .map_err(|e| Error::Storage(format!("archiving panicked: {e}")))??;
-    let annotations = manifest.document["annotations"].as_object().map(|m| {
-        m.iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    });
-    artifact.metadata = annotations.filter(|m| !m.is_empty());
+    let annotations = manifest.document.annotations;
+    artifact.metadata = Some(annotations).filter(|m| !m.is_empty());
     let changed = status.artifact.as_ref().map(|a| &a.revision) != Some(&artifact.revision)
         || status.artifact.as_ref().and_then(|a| a.digest.as_ref()) != artifact.digest.as_ref();
     let mut event = format!(

@@ -10,9 +10,9 @@ use kube::api::Api;
 use rill_common::api::source_v1::OCIRepository;
 
 use crate::error::Error;
-use crate::oci::{Credentials, OciUrl, Registry, auth::from_docker_config};
 use rill_common::client_settings::secret_data;
 use rill_common::client_settings::{ProxySettings, TlsSettings};
+use rill_common::oci::{Credentials, OciUrl, Registry, auth::from_docker_config};
 
 async fn credentials(
     client: &Client,

@@ -3,6 +3,7 @@
 
 mod artifact;
 mod client;
+pub mod reference;
 
 use rill_common::api::source_v1::OCIRepository;
 use rill_common::artifact::ObjectKey;

@@ -7,7 +7,11 @@ pub mod reference;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
@@ -42,16 +46,65 @@ pub struct Registry {
     token: Mutex<Option<String>>,
 }
 
-/// A fetched manifest: its digest, the parsed document and its annotations.
+/// A content descriptor of a manifest (a layer, the config, or an index entry).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    /// The media type.
+    #[serde(default)]
+    pub media_type: String,
+    /// `sha256:<hex>`.
+    #[serde(default)]
+    pub digest: String,
+    /// The size in bytes.
+    #[serde(default)]
+    pub size: u64,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An image manifest or an image index, as far as Rill reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestDocument {
+    /// The media type, when the document states it.
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// The layers of an image manifest.
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    /// The manifests of an image index.
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    /// The manifest's annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A fetched manifest: its digest and the parsed document.
 pub struct Manifest {
     /// `sha256:<hex>`.
     pub digest: String,
     /// The manifest document.
-    pub document: Value,
+    pub document: ManifestDocument,
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+/// The largest manifest read (4 MiB, the distribution spec's recommended limit).
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+#[derive(Deserialize)]
+struct TagList {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
 }
 
 /// The value of `key="value"` in a `WWW-Authenticate` header.
@@ -170,10 +223,11 @@ impl Registry {
                 response.status().as_u16()
             )));
         }
-        let body = json_body(response, "token response").await?;
-        let token = body["token"]
-            .as_str()
-            .or(body["access_token"].as_str())
+        let body: TokenResponse = json_body(response, "token response").await?;
+        let token = body
+            .token
+            .filter(|t| !t.is_empty())
+            .or(body.access_token)
             .ok_or_else(|| RegistryError::Invalid("the token response holds no token".into()))?;
         Ok(format!("Bearer {token}"))
     }
@@ -208,14 +262,8 @@ impl Registry {
                 return Err(self.status_error("tag list", response.status()));
             }
             next = next_link(response.headers()).map(|path| format!("{}{path}", self.url.base()));
-            let body = json_body(response, "tag list").await?;
-            tags.extend(
-                body["tags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_string)),
-            );
+            let body: TagList = json_body(response, "tag list").await?;
+            tags.extend(body.tags.unwrap_or_default());
         }
         Ok(tags)
     }
@@ -248,11 +296,7 @@ impl Registry {
         if !response.status().is_success() {
             return Err(self.status_error(&format!("manifest '{reference}'"), response.status()));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::Transport(format!("manifest: {}", e.without_url())))?;
-        let digest = sha256(&bytes);
+        let (bytes, digest) = read_limited(response, MAX_MANIFEST_BYTES, "manifest").await?;
         if reference.starts_with("sha256:") && reference != digest {
             return Err(RegistryError::Invalid(format!(
                 "manifest digest mismatch: expected {reference}, got {digest}"
@@ -263,25 +307,47 @@ impl Registry {
         Ok(Manifest { digest, document })
     }
 
-    /// A blob, checked against its digest.
-    pub async fn blob(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+    /// A blob of at most `limit` bytes, streamed and checked against its digest.
+    pub async fn blob(&self, digest: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
         let url = self.endpoint(&format!("blobs/{digest}"));
         let response = self.send(Method::GET, &url, None).await?;
         if !response.status().is_success() {
             return Err(self.status_error(&format!("blob '{digest}'"), response.status()));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::Transport(format!("blob: {}", e.without_url())))?;
-        let actual = sha256(&bytes);
+        let (bytes, actual) = read_limited(response, limit, "blob").await?;
         if actual != digest {
             return Err(RegistryError::Invalid(format!(
                 "blob digest mismatch: expected {digest}, got {actual}"
             )));
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
+}
+
+/// Reads a body of at most `limit` bytes, hashing it on the way; refuses a larger one before
+/// holding it.
+async fn read_limited(
+    response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<(Vec<u8>, String), RegistryError> {
+    let too_big = || RegistryError::Invalid(format!("{what} is larger than {limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_big());
+    }
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| RegistryError::Transport(format!("{what}: {}", e.without_url())))?;
+        if bytes.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_big());
+        }
+        hasher.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, format!("sha256:{}", hex::encode(hasher.finalize()))))
 }
 
 /// A reqwest error with its causes (TLS failures live in the source chain), without the URL.
@@ -310,11 +376,11 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-async fn json_body(response: reqwest::Response, what: &str) -> Result<Value, RegistryError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| RegistryError::Transport(format!("{what}: {}", e.without_url())))?;
+async fn json_body<T: DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<T, RegistryError> {
+    let (bytes, _) = read_limited(response, MAX_MANIFEST_BYTES, what).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::Invalid(format!("{what} is not JSON: {e}")))
 }
