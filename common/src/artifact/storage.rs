@@ -1,9 +1,11 @@
 //! Artifact storage: Flux's layout (`<kind>/<namespace>/<name>/<file>`), atomic writes under a
 //! lock file, verification, advertised URLs and garbage collection by TTL and record count.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -100,6 +102,28 @@ pub struct Storage {
     root: PathBuf,
     base_url: String,
     retention: Retention,
+    /// Files whose digest is known, with their size and modification time then: a file that
+    /// still has both is trusted without reading it again.
+    verified: Arc<Mutex<HashMap<PathBuf, Stamp>>>,
+}
+
+/// A file's size and modification time when its digest was known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: SystemTime,
+    digest: Digest,
+}
+
+impl Stamp {
+    fn of(path: &Path, digest: Digest) -> Option<Self> {
+        let meta = fs::metadata(path).ok()?;
+        Some(Self {
+            len: meta.len(),
+            modified: meta.modified().ok()?,
+            digest,
+        })
+    }
 }
 
 /// The base URL artifacts are advertised under, as Flux derives it from `--storage-addr` and
@@ -131,6 +155,23 @@ impl Storage {
             root: root.into(),
             base_url: base_url.trim_end_matches('/').to_string(),
             retention,
+            verified: Arc::default(),
+        }
+    }
+
+    fn forget(&self, gone: impl Fn(&Path) -> bool) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p, _| !gone(p));
+    }
+
+    fn remember(&self, path: &Path, digest: &Digest) {
+        if let Some(stamp) = Stamp::of(path, digest.clone()) {
+            self.verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(path.to_path_buf(), stamp);
         }
     }
 
@@ -246,6 +287,9 @@ impl Storage {
         now: Time,
     ) -> Artifact {
         let relative = self.relative_path(key, file);
+        if let Ok(path) = self.local_path(&relative) {
+            self.remember(&path, digest);
+        }
         Artifact {
             url: self.url_for(&relative),
             path: relative,
@@ -267,7 +311,9 @@ impl Storage {
         Ok((dir, final_path))
     }
 
-    /// Whether the artifact's file exists and still has its recorded digest.
+    /// Whether the artifact's file exists and still has its recorded digest. A file is read
+    /// and hashed once; afterwards it is trusted while its size and modification time stay
+    /// those it had when its digest was known.
     pub fn verify(&self, artifact: &Artifact) -> bool {
         let Ok(path) = self.local_path(&artifact.path) else {
             return false;
@@ -275,14 +321,28 @@ impl Storage {
         let Some(Ok(want)) = artifact.digest.as_deref().map(Digest::parse) else {
             return false;
         };
-        let Ok(mut file) = fs::File::open(path) else {
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&path)
+            .cloned();
+        let now = Stamp::of(&path, want.clone());
+        if now.is_some() && known == now {
+            return true;
+        }
+        let Ok(mut file) = fs::File::open(&path) else {
             return false;
         };
         let mut writer = DigestWriter::new(io::sink());
         if io::copy(&mut file, &mut writer).is_err() {
             return false;
         }
-        writer.finish().1 == want
+        let matches = writer.finish().1 == want;
+        if matches {
+            self.remember(&path, &want);
+        }
+        matches
     }
 
     /// Deletes old artifact files of the object following the retention policy; never the
@@ -327,12 +387,14 @@ impl Storage {
             let _ = fs::remove_file(dir.join(format!("{name}.lock")));
             deleted.push(path);
         }
+        self.forget(|p| deleted.iter().any(|d| d == p));
         Ok(deleted)
     }
 
     /// Removes every artifact of the object (on deletion of the object).
     pub fn remove_all(&self, key: &ObjectKey) -> Result<(), StorageError> {
         let dir = self.root.join(key.relative_dir());
+        self.forget(|p| p.starts_with(&dir));
         match fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io {
                 path: dir,
@@ -447,6 +509,30 @@ mod tests {
                 "{spec:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_stored_file_is_trusted_until_it_changes_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::new(dir.path(), "http://x", Retention::default());
+        let key = ObjectKey::new("GitRepository", "ns", "app");
+        let now = Time(jiff::Timestamp::UNIX_EPOCH);
+        let artifact = storage
+            .store_bytes(&key, "a.tar.gz", &b"0123456789"[..], "rev", now)
+            .unwrap();
+        assert!(storage.verify(&artifact));
+        assert!(storage.verify(&artifact));
+        let path = storage.local_path(&artifact.path).unwrap();
+        // Same length, other bytes, a later modification time: read again and refused.
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(&path, b"9876543210").unwrap();
+        assert!(!storage.verify(&artifact));
+        // A fresh storage (a restart) reads the file once.
+        fs::write(&path, b"0123456789").unwrap();
+        let restarted = Storage::new(dir.path(), "http://x", Retention::default());
+        assert!(restarted.verify(&artifact));
+        fs::remove_file(&path).unwrap();
+        assert!(!restarted.verify(&artifact));
     }
 
     #[test]

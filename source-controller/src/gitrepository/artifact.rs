@@ -93,9 +93,19 @@ pub(super) async fn run_steps(
         let workdir = tempfile::tempdir()
             .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
         let checked_out = checkout(repo, &creds, &target, workdir.path(), timeout).await?;
-        copy_includes(repo, ctx, &included, workdir.path())?;
-        let rules = IgnoreRules::load(workdir.path(), repo.spec.ignore.as_deref())
-            .map_err(|e| Error::Ignore(e.to_string()))?;
+        let storage = ctx.storage.clone();
+        let (includes, artifacts, ignore, root) = (
+            repo.spec.include.clone().unwrap_or_default(),
+            included.clone(),
+            repo.spec.ignore.clone(),
+            workdir.path().to_path_buf(),
+        );
+        let rules = tokio::task::spawn_blocking(move || {
+            copy_includes(&includes, &storage, &artifacts, &root)?;
+            IgnoreRules::load(&root, ignore.as_deref()).map_err(|e| Error::Ignore(e.to_string()))
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("including artifacts panicked: {e}")))??;
         let storage = ctx.storage.clone();
         let (source, revision, stored_at, file) = (
             workdir.path().to_path_buf(),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kube::Api;
 use rill_common::api::meta::Artifact;
-use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
-use rill_common::artifact::{UnpackLimits, unpack_tar_gz};
+use rill_common::api::source_v1::{GitRepository, GitRepositoryInclude, GitRepositoryStatus};
+use rill_common::artifact::{Storage, UnpackLimits, unpack_tar_gz};
 use rill_common::conditions::reasons;
 
 use super::Context;
@@ -246,29 +246,22 @@ pub fn secure_join(root: &Path, relative: &str) -> Result<PathBuf, Error> {
     Ok(out)
 }
 
-/// Copies each included artifact's `fromPath` to `toPath` inside the checkout.
+/// Copies each included artifact's `fromPath` to `toPath` inside the checkout (blocking: run
+/// it on the blocking pool).
 pub fn copy_includes(
-    repo: &GitRepository,
-    ctx: &Context,
+    includes: &[GitRepositoryInclude],
+    storage: &Storage,
     artifacts: &[Artifact],
     checkout: &Path,
 ) -> Result<(), Error> {
-    for (include, artifact) in repo
-        .spec
-        .include
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .zip(artifacts)
-    {
+    for (include, artifact) in includes.iter().zip(artifacts) {
         let storage_err = |e: String| {
             Error::Storage(format!(
                 "failed to include '{}': {e}",
                 include.repository.name
             ))
         };
-        let file = ctx
-            .storage
+        let file = storage
             .local_path(&artifact.path)
             .map_err(|e| storage_err(e.to_string()))?;
         let unpacked = tempfile::tempdir().map_err(|e| storage_err(e.to_string()))?;
