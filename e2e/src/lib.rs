@@ -5,6 +5,7 @@
 
 pub use rill::git_server as git_http;
 pub mod event_receiver;
+pub mod flux;
 pub mod git_repo;
 pub mod git_ssh;
 pub mod http_proxy;

@@ -38,6 +38,19 @@ fn change(url: &str, creds: &Credentials, dir: &Path, file: &str, text: &str) ->
     repo
 }
 
+/// Clones master, writes `text` to deploy.yaml, commits and pushes master.
+async fn change_and_push(url: String, creds: Credentials, text: &'static str) {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let repo = change(&url, &creds, &dir, "deploy.yaml", text);
+        let master = ["refs/heads/master:refs/heads/master".to_string()];
+        push(&repo, &url, &creds, &master, &[]).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
 async fn http(auth: HttpAuth) -> (tempfile::TempDir, TestRepo, GitHttpServer) {
     let root = tempfile::tempdir().unwrap();
     let repo = TestRepo::create(root.path(), "app", &[("deploy.yaml", "image: app:1.0.0\n")]);
@@ -54,22 +67,7 @@ async fn a_commit_pushed_over_http_lands_on_the_branch_with_its_author() {
     let (_root, bare, server) = http(auth).await;
     let url = format!("{}/app.git", server.url);
     let creds = basic("bot", "s3cret-pw");
-    let work = tempfile::tempdir().unwrap();
-    let url2 = url.clone();
-    let dir = work.path().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let repo = change(&url2, &creds, &dir, "deploy.yaml", "image: app:1.0.1\n");
-        push(
-            &repo,
-            &url2,
-            &creds,
-            &["refs/heads/master:refs/heads/master".into()],
-            &[],
-        )
-        .unwrap();
-    })
-    .await
-    .unwrap();
+    change_and_push(url, creds, "image: app:1.0.1\n").await;
     let shown = git(&bare.bare, &["show", "master:deploy.yaml"]);
     assert_eq!(shown, "image: app:1.0.1");
     let log = git(
@@ -202,21 +200,7 @@ async fn a_commit_is_pushed_over_ssh() {
         known_hosts: Some(KnownHosts::parse(&ssh.known_hosts)),
         ..Credentials::default()
     };
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let repo = change(&url, &creds, &dir, "deploy.yaml", "image: app:1.0.2\n");
-        push(
-            &repo,
-            &url,
-            &creds,
-            &["refs/heads/master:refs/heads/master".into()],
-            &[],
-        )
-        .unwrap();
-    })
-    .await
-    .unwrap();
+    change_and_push(url, creds, "image: app:1.0.2\n").await;
     assert_eq!(
         git(&bare.bare, &["show", "master:deploy.yaml"]),
         "image: app:1.0.2"

@@ -48,16 +48,7 @@ async fn create(stack: &Stack, name: &str, spec: Value) {
         .unwrap();
 }
 
-fn ready(repo: &OCIRepository) -> Option<(String, String, String)> {
-    let c = repo
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready")?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
+use e2e::flux::ready;
 
 async fn wait(
     stack: &Stack,
@@ -66,19 +57,7 @@ async fn wait(
     check: impl Fn(&OCIRepository) -> bool,
 ) -> OCIRepository {
     let api = Api::<OCIRepository>::namespaced(stack.client.clone(), "default");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let repo = api.get(name).await.unwrap();
-        if check(&repo) {
-            return repo;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: timed out waiting for {what}: {:#?}",
-            repo.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    e2e::flux::wait_for(&api, name, what, Duration::from_secs(30), check).await
 }
 
 async fn ready_at(stack: &Stack, name: &str, revision: &str) -> OCIRepository {
@@ -93,10 +72,7 @@ async fn ready_at(stack: &Stack, name: &str, revision: &str) -> OCIRepository {
 }
 
 async fn failed(stack: &Stack, name: &str, reason: &str) -> OCIRepository {
-    wait(stack, name, reason, |r| {
-        ready(r).is_some_and(|c| c.0 == "False" && c.1 == reason)
-    })
-    .await
+    wait(stack, name, reason, |r| e2e::flux::failed_with(r, reason)).await
 }
 
 /// Downloads the served artifact, checks its digest and returns its bytes.

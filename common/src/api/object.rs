@@ -19,6 +19,8 @@ use super::source_v1::{GitRepository, GitRepositoryStatus, OCIRepository, OCIRep
 
 /// The status fields every Flux kind carries (`meta.ReconcileRequestStatus` and conditions).
 pub trait FluxStatus: Clone + Default + PartialEq + Serialize + Debug + Send + Sync {
+    /// `status.conditions` (empty when unset).
+    fn conditions(&self) -> &[Condition];
     /// `status.conditions`.
     fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>>;
     /// `status.observedGeneration`.
@@ -51,6 +53,9 @@ pub trait FluxObject:
 macro_rules! flux_kind {
     ($kind:ty, $status:ty, |$spec:ident| $interval:expr) => {
         impl FluxStatus for $status {
+            fn conditions(&self) -> &[Condition] {
+                self.conditions.as_deref().unwrap_or_default()
+            }
             fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>> {
                 &mut self.conditions
             }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use e2e::flux;
 use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::TestRepo;
 use e2e::git_ssh::SshServer;
@@ -120,12 +121,7 @@ impl Env {
 
     /// Asks for a reconcile now, as `flux reconcile source git` does.
     async fn request_reconcile(&self, name: &str) {
-        let token = format!("{}", jiff::Timestamp::now().as_nanosecond());
-        self.patch(
-            name,
-            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}),
-        )
-        .await;
+        flux::request_reconcile(&self.repos(), name).await;
     }
 
     /// Waits until `check` holds for the object (or fails after 30 s with its last state).
@@ -135,19 +131,7 @@ impl Env {
         what: &str,
         check: impl Fn(&GitRepository) -> bool,
     ) -> GitRepository {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let repo = self.repos().get(name).await.unwrap();
-            if check(&repo) {
-                return repo;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name}: timed out waiting for {what}: {:#?}",
-                repo.status
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        flux::wait_for(&self.repos(), name, what, Duration::from_secs(30), check).await
     }
 
     async fn ready(&self, name: &str) -> GitRepository {
@@ -158,34 +142,16 @@ impl Env {
     }
 
     async fn failed_with(&self, name: &str, reason: &str) -> GitRepository {
-        self.wait(name, reason, |r| {
-            ready(r).is_some_and(|(s, rs)| s == "False" && rs == reason)
-        })
-        .await
+        self.wait(name, reason, |r| flux::failed_with(r, reason))
+            .await
     }
 }
 
 fn ready(repo: &GitRepository) -> Option<(String, String)> {
-    let c = repo
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Ready")?;
-    Some((c.status.clone(), c.reason.clone()))
+    flux::ready(repo).map(|(status, reason, _)| (status, reason))
 }
 
-fn condition(repo: &GitRepository, type_: &str) -> Option<(String, String, String)> {
-    let c = repo
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
+use flux::condition;
 
 fn revision(repo: &GitRepository) -> String {
     repo.status

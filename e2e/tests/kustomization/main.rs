@@ -183,25 +183,8 @@ impl Env {
         what: &str,
         check: impl Fn(&Kustomization) -> bool,
     ) -> Kustomization {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(ks) = self.kustomizations(namespace).get_opt(name).await.unwrap() {
-                if check(&ks) {
-                    return ks;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{namespace}/{name}: timed out waiting for {what}: {:#?}",
-                    ks.status
-                );
-            } else {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{namespace}/{name}: timed out waiting for {what}: not found"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let api = self.kustomizations(namespace);
+        e2e::flux::wait_for(&api, name, what, Duration::from_secs(60), check).await
     }
 
     async fn ready_at(&self, namespace: &str, name: &str, commit: &str) -> Kustomization {
@@ -218,7 +201,7 @@ impl Env {
 
     async fn failed_with(&self, namespace: &str, name: &str, reason: &str) -> Kustomization {
         self.wait(namespace, name, reason, |ks| {
-            ready(ks).is_some_and(|(s, r, _)| s == "False" && r == reason)
+            e2e::flux::failed_with(ks, reason)
         })
         .await
     }
@@ -281,21 +264,7 @@ impl Env {
     }
 }
 
-/// The Ready condition's status, reason and message.
-fn ready(ks: &Kustomization) -> Option<(String, String, String)> {
-    condition(ks, "Ready")
-}
-
-fn condition(ks: &Kustomization, type_: &str) -> Option<(String, String, String)> {
-    let c = ks
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
+use e2e::flux::{condition, ready};
 
 fn inventory(ks: &Kustomization) -> Vec<String> {
     ks.status

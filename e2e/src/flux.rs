@@ -1,0 +1,68 @@
+//! Reading Flux objects the way a user watching them does: a condition's status, reason and
+//! message; waiting until an object satisfies a check (failing with its last status); asking
+//! for a reconcile with the `requestedAt` annotation, as `flux reconcile` does.
+
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use rill_common::api::object::{FluxObject, FluxStatus};
+
+/// A condition's status, reason and message.
+pub type ConditionView = (String, String, String);
+
+/// The condition `type_` of `object`.
+pub fn condition<K: FluxObject>(object: &K, type_: &str) -> Option<ConditionView> {
+    let c = object
+        .status()?
+        .conditions()
+        .iter()
+        .find(|c| c.type_ == type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// The Ready condition of `object`.
+pub fn ready<K: FluxObject>(object: &K) -> Option<ConditionView> {
+    condition(object, "Ready")
+}
+
+/// Whether Ready is False with `reason`.
+pub fn failed_with<K: FluxObject>(object: &K, reason: &str) -> bool {
+    ready(object).is_some_and(|(s, r, _)| s == "False" && r == reason)
+}
+
+/// Polls `name` until `check` holds and returns it; panics after `timeout` with what was
+/// awaited and the object's last status.
+pub async fn wait_for<K: FluxObject>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&K) -> bool,
+) -> K {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let current = api
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: cannot read: {e}"));
+        match &current {
+            Some(object) if check(object) => return object.clone(),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: timed out waiting for {what}: {:#?}",
+            current.as_ref().map(|o| o.status())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sets `reconcile.fluxcd.io/requestedAt` on `name` to a new token.
+pub async fn request_reconcile<K: FluxObject>(api: &Api<K>, name: &str) {
+    let token = jiff::Timestamp::now().as_nanosecond().to_string();
+    let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: cannot annotate: {e}"));
+}
