@@ -231,7 +231,14 @@ async fn tags_semver_and_digests_resolve_and_artifacts_are_served() {
     .await;
     let repo = failed(&stack, "bad-range", "OCIArtifactPullFailed").await;
     assert!(ready(&repo).unwrap().2.contains("invalid semver range"));
-    let conditions = repo.status.as_ref().unwrap().conditions.clone().unwrap();
+    let conditions = repo
+        .status
+        .as_ref()
+        .unwrap()
+        .reconcile
+        .conditions
+        .clone()
+        .unwrap();
     assert!(
         conditions
             .iter()
@@ -240,7 +247,7 @@ async fn tags_semver_and_digests_resolve_and_artifacts_are_served() {
     );
     assert!(!conditions.iter().any(|c| c.type_ == "Reconciling"));
     assert_eq!(
-        repo.status.as_ref().unwrap().observed_generation,
+        repo.status.as_ref().unwrap().reconcile.observed_generation,
         repo.metadata.generation
     );
 }

@@ -93,8 +93,8 @@ async fn status_is_written_only_when_it_changed_and_events_fire_on_transitions()
         &now,
     );
     conditions::summarize_ready(&mut conds, &conditions::SOURCE_SUMMARY, 1, &now);
-    desired.conditions = Some(conds);
-    desired.observed_generation = Some(1);
+    desired.reconcile.conditions = Some(conds);
+    desired.reconcile.observed_generation = Some(1);
 
     let wrote = patch_status_if_changed(
         &repos,
@@ -129,10 +129,13 @@ async fn status_is_written_only_when_it_changed_and_events_fire_on_transitions()
     let before: Vec<_> = repo
         .status
         .clone()
-        .and_then(|s: GitRepositoryStatus| s.conditions)
+        .and_then(|s: GitRepositoryStatus| s.reconcile.conditions)
         .unwrap_or_default();
-    let note = ready_transition(&before, desired.conditions.as_deref().unwrap_or_default())
-        .expect("Ready became True");
+    let note = ready_transition(
+        &before,
+        desired.reconcile.conditions.as_deref().unwrap_or_default(),
+    )
+    .expect("Ready became True");
     EventRecorder::new(client.clone(), "source-controller")
         .publish(&after_first.object_ref(&()), &note)
         .await
@@ -154,8 +157,8 @@ async fn status_is_written_only_when_it_changed_and_events_fire_on_transitions()
     );
     assert!(
         ready_transition(
-            desired.conditions.as_deref().unwrap_or_default(),
-            desired.conditions.as_deref().unwrap_or_default()
+            desired.reconcile.conditions.as_deref().unwrap_or_default(),
+            desired.reconcile.conditions.as_deref().unwrap_or_default()
         )
         .is_none()
     );

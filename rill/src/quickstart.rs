@@ -149,6 +149,7 @@ async fn converged(client: &Client, commit: &str, replicas: i32) -> anyhow::Resu
             .await?;
         let status = ks.status.clone().unwrap_or_default();
         let ready = status
+            .reconcile
             .conditions
             .iter()
             .flatten()

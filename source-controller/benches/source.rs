@@ -99,7 +99,7 @@ async fn fetch_and_package(url: &str) -> (Duration, Duration) {
 fn ready(repo: &GitRepository) -> bool {
     repo.status
         .as_ref()
-        .and_then(|s| s.conditions.as_ref())
+        .and_then(|s| s.reconcile.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 

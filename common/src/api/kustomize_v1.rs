@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::meta::{
-    Condition, DURATION_PATTERN, LocalObjectReference, NamespacedObjectKindReference,
+    DURATION_PATTERN, LocalObjectReference, NamespacedObjectKindReference, ReconcileStatus,
     SecretKeyReference,
 };
 
@@ -387,12 +387,9 @@ pub struct IgnoreRule {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KustomizationStatus {
-    /// The last generation that was fully reconciled (success or stall).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The conditions of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<Condition>>,
+    /// `observedGeneration`, `conditions`, `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The source revision last applied successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_revision: Option<String>,
@@ -408,9 +405,6 @@ pub struct KustomizationStatus {
     /// The last reconciliations, newest first, at most five.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Snapshot>>,
-    /// The last handled `reconcile.fluxcd.io/requestedAt` token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// The list of applied objects.

@@ -106,3 +106,19 @@ pub struct NamespaceSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_labels: Option<BTreeMap<String, String>>,
 }
+
+/// The status fields every Flux kind carries: `observedGeneration`, `conditions` and
+/// `lastHandledReconcileAt` (`meta.ReconcileRequestStatus`), flattened into each kind's status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileStatus {
+    /// The last generation that was fully reconciled (success or stall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The conditions of the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+    /// The last handled `reconcile.fluxcd.io/requestedAt` token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+}

@@ -54,16 +54,16 @@ macro_rules! flux_kind {
     ($kind:ty, $status:ty, |$spec:ident| $interval:expr) => {
         impl FluxStatus for $status {
             fn conditions(&self) -> &[Condition] {
-                self.conditions.as_deref().unwrap_or_default()
+                self.reconcile.conditions.as_deref().unwrap_or_default()
             }
             fn conditions_mut(&mut self) -> &mut Option<Vec<Condition>> {
-                &mut self.conditions
+                &mut self.reconcile.conditions
             }
             fn observed_generation_mut(&mut self) -> &mut Option<i64> {
-                &mut self.observed_generation
+                &mut self.reconcile.observed_generation
             }
             fn last_handled_reconcile_at_mut(&mut self) -> &mut Option<String> {
-                &mut self.last_handled_reconcile_at
+                &mut self.reconcile.last_handled_reconcile_at
             }
         }
 

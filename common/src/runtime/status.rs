@@ -47,14 +47,12 @@ mod tests {
 
     #[test]
     fn only_a_difference_needs_a_write() {
-        let a = GitRepositoryStatus {
-            observed_generation: Some(1),
-            ..Default::default()
+        let status = |generation| {
+            let mut s = GitRepositoryStatus::default();
+            s.reconcile.observed_generation = Some(generation);
+            s
         };
-        let b = GitRepositoryStatus {
-            observed_generation: Some(2),
-            ..Default::default()
-        };
+        let (a, b) = (status(1), status(2));
         assert!(status_changed(None, &a));
         assert!(status_changed(Some(&a), &b));
         assert!(!status_changed(Some(&a), &a.clone()));

@@ -53,7 +53,12 @@ async fn bad_sources_get_clear_conditions_without_panics() {
         );
         assert!(condition(&stalled, "Reconciling").is_none(), "{name}");
         assert_eq!(
-            stalled.status.as_ref().unwrap().observed_generation,
+            stalled
+                .status
+                .as_ref()
+                .unwrap()
+                .reconcile
+                .observed_generation,
             Some(1),
             "{name}"
         );

@@ -85,7 +85,10 @@ async fn references_resolve_to_fluxs_revision_strings() {
                 want.rsplit(':').next().unwrap()
             )
         );
-        assert_eq!(got.status.as_ref().unwrap().observed_generation, Some(1));
+        assert_eq!(
+            got.status.as_ref().unwrap().reconcile.observed_generation,
+            Some(1)
+        );
     }
     let files = artifact_files(&env.ready("tag").await).await;
     assert!(
@@ -140,7 +143,7 @@ async fn new_commits_replace_the_artifact_and_old_ones_are_collected() {
     );
     let status = updated.status.as_ref().unwrap();
     assert_eq!(
-        status.last_handled_reconcile_at,
+        status.reconcile.last_handled_reconcile_at,
         updated
             .annotations()
             .get("reconcile.fluxcd.io/requestedAt")

@@ -66,7 +66,7 @@ async fn pushes_reverts_and_deletions_reach_the_cluster() {
         vec!["apps_app_apps_Deployment@v1", "apps_settings__ConfigMap@v1"]
     );
     let status = ks.status.clone().unwrap();
-    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.reconcile.observed_generation, Some(1));
     assert_eq!(status.history.as_ref().map(Vec::len), Some(1));
     assert!(
         ready(&ks)
@@ -249,7 +249,7 @@ async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
         .wait("default", "app", "requestedAt handled", |ks| {
             ks.status
                 .as_ref()
-                .and_then(|s| s.last_handled_reconcile_at.as_ref())
+                .and_then(|s| s.reconcile.last_handled_reconcile_at.as_ref())
                 .is_some()
         })
         .await;

@@ -14,12 +14,12 @@ use crate::error::Error;
 pub fn not_ready(dep: &Kustomization, same_source_revision: Option<&str>) -> Option<String> {
     let status = dep.status.as_ref();
     let conds = status
-        .and_then(|s| s.conditions.as_deref())
+        .and_then(|s| s.reconcile.conditions.as_deref())
         .unwrap_or_default();
     if conds.is_empty() {
         return Some("is not ready".into());
     }
-    if dep.metadata.generation != status.and_then(|s| s.observed_generation) {
+    if dep.metadata.generation != status.and_then(|s| s.reconcile.observed_generation) {
         return Some("is not ready: the latest generation is not observed yet".into());
     }
     if !conditions::is_true(conds, types::READY) {

@@ -178,7 +178,7 @@ fn hash_of(value: impl Hash) -> Option<u64> {
 fn readiness(ks: &Kustomization) -> Option<u64> {
     let status = ks.status.as_ref();
     let ready = status
-        .and_then(|s| s.conditions.as_deref())
+        .and_then(|s| s.reconcile.conditions.as_deref())
         .and_then(|c| rill_common::conditions::get(c, types::READY))
         .map(|c| c.status.clone());
     hash_of((ready, status.and_then(|s| s.last_applied_revision.clone())))

@@ -136,7 +136,7 @@ pub async fn run(
     let generation = ks.metadata.generation.unwrap_or(0);
     let now = Time(jiff::Timestamp::now());
     let settled = pass.status.last_attempted_revision.as_deref() == Some(revision.as_str())
-        && pass.status.observed_generation == Some(generation)
+        && pass.status.reconcile.observed_generation == Some(generation)
         && conditions::is_true(&pass.conditions, types::READY);
     if !settled {
         let message = format!(

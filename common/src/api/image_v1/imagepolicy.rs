@@ -4,7 +4,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::meta::{Condition, DURATION_PATTERN, NamespacedObjectReference};
+use crate::api::meta::{DURATION_PATTERN, NamespacedObjectReference, ReconcileStatus};
 
 /// The desired state of an image policy.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -155,19 +155,13 @@ pub struct ImageRef {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImagePolicyStatus {
+    /// `observedGeneration`, `conditions`, `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The chosen image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_ref: Option<ImageRef>,
     /// The image chosen before the current one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_previous_ref: Option<ImageRef>,
-    /// The last generation that was fully reconciled (success or stall).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The conditions of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<Condition>>,
-    /// The last handled `reconcile.fluxcd.io/requestedAt` token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }

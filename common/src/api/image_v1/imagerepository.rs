@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::meta::{
-    AccessFrom, Condition, DURATION_NO_HOURS_PATTERN, DURATION_PATTERN, LocalObjectReference,
+    AccessFrom, DURATION_NO_HOURS_PATTERN, DURATION_PATTERN, LocalObjectReference, ReconcileStatus,
 };
 
 /// The desired state of an image repository scan.
@@ -129,12 +129,9 @@ pub struct ScanResult {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageRepositoryStatus {
-    /// The last generation that was fully reconciled (success or stall).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The conditions of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<Condition>>,
+    /// `observedGeneration`, `conditions`, `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The canonical image name (`index.docker.io/library/alpine` for `alpine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical_image_name: Option<String>,
@@ -144,7 +141,4 @@ pub struct ImageRepositoryStatus {
     /// The exclusion list used by the last scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_exclusion_list: Option<Vec<String>>,
-    /// The last handled `reconcile.fluxcd.io/requestedAt` token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }

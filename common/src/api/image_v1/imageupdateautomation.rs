@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::image_v1::ImageRef;
-use crate::api::meta::{Condition, DURATION_PATTERN, LocalObjectReference};
+use crate::api::meta::{DURATION_PATTERN, LocalObjectReference, ReconcileStatus};
 use crate::api::source_v1::GitRepositoryRef;
 
 /// The desired state of an image update automation.
@@ -209,6 +209,9 @@ pub enum UpdateStrategyName {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageUpdateAutomationStatus {
+    /// `observedGeneration`, `conditions`, `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// When the last run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_automation_run_time: Option<Time>,
@@ -218,19 +221,10 @@ pub struct ImageUpdateAutomationStatus {
     /// When the last push happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_push_time: Option<Time>,
-    /// The last generation that was fully reconciled (success or stall).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The conditions of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<Condition>>,
     /// The policies applied by the last run, by policy name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_policies: Option<BTreeMap<String, ImageRef>>,
     /// The source revision the last run worked on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_source_revision: Option<String>,
-    /// The last handled `reconcile.fluxcd.io/requestedAt` token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::api::meta::{
-    Artifact, Condition, DURATION_NO_HOURS_PATTERN, DURATION_PATTERN, LocalObjectReference,
+    Artifact, DURATION_NO_HOURS_PATTERN, DURATION_PATTERN, LocalObjectReference, ReconcileStatus,
 };
 
 /// The desired state of a Git repository.
@@ -168,12 +168,9 @@ pub struct GitRepositoryInclude {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositoryStatus {
-    /// The last generation that was fully reconciled (success or stall).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// The conditions of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<Condition>>,
+    /// `observedGeneration`, `conditions`, `lastHandledReconcileAt`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// The artifact of the last successful reconciliation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<Artifact>,
@@ -195,9 +192,6 @@ pub struct GitRepositoryStatus {
     /// The verification mode used for the last verified artifact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_verification_mode: Option<GitVerificationMode>,
-    /// The last handled `reconcile.fluxcd.io/requestedAt` token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_handled_reconcile_at: Option<String>,
 }
 
 impl GitRepositorySpec {
