@@ -105,3 +105,23 @@ pub fn mark_outdated(conds: &mut Vec<Condition>, message: &str, generation: i64,
         now,
     );
 }
+
+/// Refuses the source fields Rill does not implement: `spec.verify` (what it would verify is
+/// named) and a `spec.provider` other than `generic`.
+pub fn refuse_unsupported(
+    verify: bool,
+    generic_provider: bool,
+    verified: &str,
+) -> Result<(), Error> {
+    if verify {
+        return Err(Error::Unsupported(format!(
+            "spec.verify is not supported by Rill yet: {verified} are not verified"
+        )));
+    }
+    if !generic_provider {
+        return Err(Error::Unsupported(
+            "spec.provider other than 'generic' is not supported by Rill yet".into(),
+        ));
+    }
+    Ok(())
+}

@@ -51,7 +51,7 @@ impl SourceKind for GitRepository {
         ctx: &'a Context,
         pass: &'a mut Pass<Self>,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send + 'a {
-        crate::gitrepository::steps(self, ctx, pass)
+        crate::gitrepository::artifact::run_steps(self, ctx, pass)
     }
 
     fn artifact(status: &Self::Status) -> Option<&Artifact> {
@@ -65,7 +65,7 @@ impl SourceKind for OCIRepository {
         ctx: &'a Context,
         pass: &'a mut Pass<Self>,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send + 'a {
-        crate::ocirepository::steps(self, ctx, pass)
+        crate::ocirepository::artifact::run_steps(self, ctx, pass)
     }
 
     fn artifact(status: &Self::Status) -> Option<&Artifact> {

@@ -3,42 +3,30 @@
 
 use std::time::SystemTime;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use rill_common::api::source_v1::{GitRepository, GitRepositoryStatus};
+use rill_common::api::source_v1::{GitProvider, GitRepository};
 use rill_common::conditions::{self, Status, reasons, types};
+use rill_common::runtime::frame::Pass;
 
 use super::source::{
     checkout, copy_includes, included_artifacts, load_credentials, remote_target, up_to_date,
     validate_url,
 };
-use super::{Context, Success, key_of, tree_archive};
+use super::{Context, key_of, tree_archive};
 use crate::error::Error;
-use crate::outcome::{check_storage, mark_outdated};
+use crate::outcome::{check_storage, mark_outdated, refuse_unsupported};
 use rill_common::ignore::IgnoreRules;
 
-/// Runs storage -> source -> artifact, updating `status` and `conds` as it goes.
-pub(super) async fn run_steps(
+/// Runs storage -> source -> artifact, updating the pass's status and conditions as it goes;
+/// returns the `NewArtifact` message when a new artifact was stored.
+pub(crate) async fn run_steps(
     repo: &GitRepository,
     ctx: &Context,
-    status: &mut GitRepositoryStatus,
-    conds: &mut Vec<Condition>,
-    generation: i64,
-    now: &Time,
-) -> Result<Success, Error> {
-    if repo.spec.verify.is_some() {
-        return Err(Error::Unsupported(
-            "spec.verify is not supported by Rill yet: commits are not verified".into(),
-        ));
-    }
-    if repo
-        .spec
-        .provider
-        .is_some_and(|p| p != rill_common::api::source_v1::GitProvider::Generic)
-    {
-        return Err(Error::Unsupported(
-            "spec.provider other than 'generic' is not supported by Rill yet".into(),
-        ));
-    }
+    pass: &mut Pass<GitRepository>,
+) -> Result<Option<String>, Error> {
+    let (generation, now) = (pass.generation, &pass.now);
+    let (status, conds) = (&mut pass.status, &mut pass.conditions);
+    let generic = repo.spec.provider.is_none_or(|p| p == GitProvider::Generic);
+    refuse_unsupported(repo.spec.verify.is_some(), generic, "commits")?;
     let scheme = validate_url(&repo.spec.url)?;
 
     // Storage: the recorded artifact must still be on disk with its digest.
@@ -69,7 +57,7 @@ pub(super) async fn run_steps(
             generation,
             now,
         );
-        return Ok(Success { new_artifact: None });
+        return Ok(None);
     }
     if status.artifact.is_some() {
         let message = format!("new upstream revision '{}'", target.revision);
@@ -155,7 +143,5 @@ pub(super) async fn run_steps(
         tracing::warn!(error = %e, "artifact garbage collection failed");
     }
     let summary: String = summary.chars().take(50).collect();
-    Ok(Success {
-        new_artifact: changed.then_some(summary),
-    })
+    Ok(changed.then_some(format!("stored artifact for commit '{summary}'")))
 }

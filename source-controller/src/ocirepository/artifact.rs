@@ -4,10 +4,7 @@
 
 use std::time::SystemTime;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use rill_common::api::source_v1::{
-    OCILayerOperation, OCIProvider, OCIRepository, OCIRepositoryStatus,
-};
+use rill_common::api::source_v1::{OCILayerOperation, OCIProvider, OCIRepository};
 use rill_common::artifact::{UnpackLimits, unpack_tar_gz};
 use rill_common::conditions::{self, Status, reasons, types};
 
@@ -15,9 +12,10 @@ use super::client::registry;
 use super::reference::{SelectError, Wanted, pick_semver, revision, wanted};
 use super::{Context, key_of};
 use crate::error::Error;
-use crate::outcome::{check_storage, mark_outdated};
+use crate::outcome::{check_storage, mark_outdated, refuse_unsupported};
 use rill_common::ignore::IgnoreRules;
 use rill_common::oci::{OciUrl, RegistryError};
+use rill_common::runtime::frame::Pass;
 
 fn pull_error(e: RegistryError) -> Error {
     match e {
@@ -27,33 +25,17 @@ fn pull_error(e: RegistryError) -> Error {
 }
 
 /// What a run stored: `Some(event message)` when a new artifact was written.
-pub(super) struct Stored {
-    pub(super) new_artifact: Option<String>,
-}
-
-/// Runs the steps, updating `status` and `conds`.
-pub(super) async fn run_steps(
+/// Runs the steps, updating the pass's status and conditions; returns the `NewArtifact`
+/// message when a new artifact was stored.
+pub(crate) async fn run_steps(
     repo: &OCIRepository,
     ctx: &Context,
-    status: &mut OCIRepositoryStatus,
-    conds: &mut Vec<Condition>,
-    generation: i64,
-    now: &Time,
-) -> Result<Stored, Error> {
-    if repo.spec.verify.is_some() {
-        return Err(Error::Unsupported(
-            "spec.verify is not supported by Rill yet: artifacts are not verified".into(),
-        ));
-    }
-    if repo
-        .spec
-        .provider
-        .is_some_and(|p| p != OCIProvider::Generic)
-    {
-        return Err(Error::Unsupported(
-            "spec.provider other than 'generic' is not supported by Rill yet".into(),
-        ));
-    }
+    pass: &mut Pass<OCIRepository>,
+) -> Result<Option<String>, Error> {
+    let (generation, now) = (pass.generation, &pass.now);
+    let (status, conds) = (&mut pass.status, &mut pass.conditions);
+    let generic = repo.spec.provider.is_none_or(|p| p == OCIProvider::Generic);
+    refuse_unsupported(repo.spec.verify.is_some(), generic, "artifacts")?;
     let url = OciUrl::parse(&repo.spec.url, repo.spec.insecure == Some(true))
         .map_err(|e| Error::InvalidUrl(e.to_string()))?;
 
@@ -103,7 +85,7 @@ pub(super) async fn run_steps(
             generation,
             now,
         );
-        return Ok(Stored { new_artifact: None });
+        return Ok(None);
     }
     if status.artifact.is_some() {
         let message = format!("new revision '{revision}' for '{}'", url.display());
@@ -210,7 +192,5 @@ pub(super) async fn run_steps(
     {
         tracing::warn!(error = %e, "artifact garbage collection failed");
     }
-    Ok(Stored {
-        new_artifact: changed.then_some(event),
-    })
+    Ok(changed.then_some(event))
 }
