@@ -87,13 +87,41 @@ fn first<'a>(data: &'a BTreeMap<String, Vec<u8>>, keys: &[&str]) -> Option<&'a V
         .find(|v| !v.is_empty())
 }
 
+/// A TLS or proxy Secret that cannot be used. Messages name the key, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// `ca.crt` holds no certificate.
+    #[error("'ca.crt' holds no valid PEM certificate")]
+    InvalidCa,
+    /// `tls.crt`/`tls.key` do not parse as a pair.
+    #[error("'tls.crt' and 'tls.key' are not a valid PEM certificate and private key")]
+    InvalidIdentity,
+    /// Half of the client identity is missing (`tls.crt` or `tls.key`).
+    #[error("'{given}' needs '{missing}'")]
+    HalfIdentity {
+        /// The key given.
+        given: &'static str,
+        /// The key missing.
+        missing: &'static str,
+    },
+    /// The proxy Secret has no `address`.
+    #[error("'address' is required")]
+    MissingProxyAddress,
+    /// Only one of `username` and `password`.
+    #[error("'username' and 'password' must be given together")]
+    HalfProxyCredentials,
+    /// The proxy address is not a URL.
+    #[error("invalid proxy 'address'")]
+    InvalidProxyAddress,
+}
+
 impl TlsSettings {
     /// Reads `ca.crt`, `tls.crt` and `tls.key` (and, when `legacy_keys`, Flux's deprecated
     /// `caFile`, `certFile` and `keyFile`). A certificate needs its key and the other way round.
     pub fn from_secret(
         data: &BTreeMap<String, Vec<u8>>,
         legacy_keys: bool,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SettingsError> {
         let keys = |current: &'static str, legacy: &'static str| {
             if legacy_keys {
                 vec![current, legacy]
@@ -108,7 +136,7 @@ impl TlsSettings {
         if let Some(ca) = ca {
             let certs = reqwest::Certificate::from_pem_bundle(ca).unwrap_or_default();
             if certs.is_empty() {
-                return Err("'ca.crt' holds no valid PEM certificate".into());
+                return Err(SettingsError::InvalidCa);
             }
             settings.ca_pem = Some(ca.clone());
         }
@@ -117,14 +145,21 @@ impl TlsSettings {
                 let mut pem = cert.clone();
                 pem.push(b'\n');
                 pem.extend_from_slice(key);
-                reqwest::Identity::from_pem(&pem).map_err(|_| {
-                    "'tls.crt' and 'tls.key' are not a valid PEM certificate and private key"
-                        .to_string()
-                })?;
+                reqwest::Identity::from_pem(&pem).map_err(|_| SettingsError::InvalidIdentity)?;
                 settings.identity_pem = Some(pem);
             }
-            (Some(_), None) => return Err("'tls.crt' needs 'tls.key'".into()),
-            (None, Some(_)) => return Err("'tls.key' needs 'tls.crt'".into()),
+            (Some(_), None) => {
+                return Err(SettingsError::HalfIdentity {
+                    given: "tls.crt",
+                    missing: "tls.key",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::HalfIdentity {
+                    given: "tls.key",
+                    missing: "tls.crt",
+                });
+            }
             (None, None) => {}
         }
         Ok(settings)
@@ -172,17 +207,17 @@ impl std::fmt::Debug for ProxySettings {
 impl ProxySettings {
     /// Reads a `proxySecretRef` Secret: `address` is required; `username` and `password`
     /// go together.
-    pub fn from_secret(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, String> {
+    pub fn from_secret(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, SettingsError> {
         let text = |k: &str| {
             data.get(k)
                 .map(|v| String::from_utf8_lossy(v).trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let address = text("address").ok_or("'address' is required")?;
+        let address = text("address").ok_or(SettingsError::MissingProxyAddress)?;
         let credentials = match (text("username"), text("password")) {
             (Some(user), Some(password)) => Some((user, password)),
             (None, None) => None,
-            _ => return Err("'username' and 'password' must be given together".into()),
+            _ => return Err(SettingsError::HalfProxyCredentials),
         };
         let settings = Self {
             address,
@@ -193,9 +228,9 @@ impl ProxySettings {
     }
 
     /// The proxy for every scheme, with its credentials.
-    pub fn proxy(&self) -> Result<reqwest::Proxy, String> {
-        let mut proxy = reqwest::Proxy::all(&self.address)
-            .map_err(|_| "invalid proxy 'address'".to_string())?;
+    pub fn proxy(&self) -> Result<reqwest::Proxy, SettingsError> {
+        let mut proxy =
+            reqwest::Proxy::all(&self.address).map_err(|_| SettingsError::InvalidProxyAddress)?;
         if let Some((user, password)) = &self.credentials {
             proxy = proxy.basic_auth(user, password);
         }
@@ -241,7 +276,7 @@ mod tests {
             match want {
                 None => assert!(got.is_ok_and(|s| !s.is_set()), "{pairs:?}"),
                 Some(text) => assert!(
-                    got.as_ref().is_err_and(|e| e.contains(text)),
+                    got.as_ref().is_err_and(|e| e.to_string().contains(text)),
                     "{pairs:?}: {got:?}"
                 ),
             }

@@ -88,7 +88,7 @@ pub fn credentials(
     };
     let mut creds = Credentials::default();
     if scheme == "https" {
-        creds.tls = TlsSettings::from_secret(data, true).map_err(|e| err(&e))?;
+        creds.tls = TlsSettings::from_secret(data, true).map_err(|e| err(&e.to_string()))?;
     }
     match scheme {
         "ssh" => {

@@ -16,6 +16,8 @@ use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Trans
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 
+use rill_common::client_settings::SettingsError;
+
 use super::auth::{Credentials, redact};
 
 const AGENT: &str = concat!("git/2.0 (rill/", env!("CARGO_PKG_VERSION"), ")");
@@ -61,7 +63,18 @@ pub struct Session {
 
 /// The client of every repository without its own CAs, client certificate or proxy: building
 /// a client loads the system's trust store, so it is built once and shared.
-static SHARED_CLIENT: OnceLock<Result<Client, String>> = OnceLock::new();
+static SHARED_CLIENT: OnceLock<Result<Client, SessionError>> = OnceLock::new();
+
+/// The HTTP client of a Git session cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The proxy settings do not make a proxy.
+    #[error(transparent)]
+    Proxy(#[from] SettingsError),
+    /// reqwest refused the configuration (its message and causes, which carry no secrets).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
 
 fn client_builder() -> reqwest::blocking::ClientBuilder {
     Client::builder()
@@ -70,16 +83,14 @@ fn client_builder() -> reqwest::blocking::ClientBuilder {
         .connect_timeout(Duration::from_secs(30))
 }
 
-fn build(builder: reqwest::blocking::ClientBuilder) -> Result<Client, String> {
-    builder
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
+fn build(builder: reqwest::blocking::ClientBuilder) -> Result<Client, SessionError> {
+    builder.build().map_err(|e| SessionError::Client(chain(&e)))
 }
 
 impl Session {
     /// A session with the credentials' CAs, client certificate and proxy; `timeout` bounds
     /// each request.
-    pub fn new(creds: &Credentials, timeout: Option<Duration>) -> Result<Self, String> {
+    pub fn new(creds: &Credentials, timeout: Option<Duration>) -> Result<Self, SessionError> {
         let client = if creds.tls.is_set() || creds.proxy.is_some() {
             let mut builder = client_builder();
             for cert in creds.tls.certificates() {

@@ -184,7 +184,7 @@ fn networked<T>(
     op: impl FnOnce() -> Result<T, GitError>,
 ) -> Result<T, GitError> {
     let session = Session::new(creds, creds.timeout)
-        .map_err(|e| GitError::Other(redact(&e, &creds.secrets())))?;
+        .map_err(|e| GitError::Other(redact(&e.to_string(), &creds.secrets())))?;
     with_session(session, op)
 }
 

@@ -19,9 +19,20 @@ fn selector_value(target: &Selector) -> Value {
     })
 }
 
+/// A `spec.ignore` rule that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IgnoreRuleError {
+    /// The target selector does not compile.
+    #[error("{0}")]
+    Selector(#[source] kustomize::Error),
+    /// A path is not a JSON pointer.
+    #[error("spec.ignore: {0:?} is not a JSON pointer")]
+    Path(String),
+}
+
 impl IgnoreRules {
     /// Compiles the rules; a bad selector regex is an error naming it.
-    pub fn new(rules: &[IgnoreRule]) -> Result<Self, String> {
+    pub fn new(rules: &[IgnoreRule]) -> Result<Self, IgnoreRuleError> {
         let mut out = Vec::new();
         for rule in rules {
             let selector = rule
@@ -31,10 +42,10 @@ impl IgnoreRules {
                     kustomize::patch::Selector::parse(&selector_value(t), Path::new("spec.ignore"))
                 })
                 .transpose()
-                .map_err(|e| e.to_string())?;
+                .map_err(IgnoreRuleError::Selector)?;
             for path in &rule.paths {
                 if !path.is_empty() && !path.starts_with('/') {
-                    return Err(format!("spec.ignore: {path:?} is not a JSON pointer"));
+                    return Err(IgnoreRuleError::Path(path.clone()));
                 }
             }
             out.push((rule.paths.clone(), selector));

@@ -205,7 +205,7 @@ pub async fn run(
 
     let ignore =
         super::drift_ignore::IgnoreRules::new(ks.spec.ignore.as_deref().unwrap_or_default())
-            .map_err(Error::InvalidSpec)?;
+            .map_err(|e| Error::InvalidSpec(e.to_string()))?;
     let applier = Applier {
         tenant: &tenant,
         controller: &ctx.frame.client,
