@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 use kube::Client;
 use rill_common::artifact::{Retention, Storage, advertised_base_url};
-use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
+use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags, parse_duration};
 use rill_common::runtime::frame::Frame;
 use rill_common::runtime::manager::ControllerRuntime;
 
@@ -25,10 +25,6 @@ pub const CONTROLLER_NAME: &str = "source-controller";
 
 /// Flux's default `--concurrent` for the source-controller.
 pub const DEFAULTS: ControllerDefaults = ControllerDefaults { concurrent: 2 };
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    rill_common::duration::parse(text).map_err(|e| e.to_string())
-}
 
 /// Command-line flags.
 #[derive(Parser, Debug, Clone)]

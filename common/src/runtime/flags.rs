@@ -27,7 +27,8 @@ pub enum LogEncoding {
     Console,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Parses a Go-style duration flag value (`1m30s`), for clap.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::duration::parse(text).map_err(|e| e.to_string())
 }
 

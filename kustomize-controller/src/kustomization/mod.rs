@@ -17,6 +17,7 @@ pub mod kstatus;
 pub mod managed_fields;
 pub mod objects;
 pub mod pipeline;
+pub mod plan;
 pub mod prune;
 mod result;
 pub mod source;

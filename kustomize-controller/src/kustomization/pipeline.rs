@@ -16,6 +16,7 @@ use super::apply::{Applier, Change};
 use super::cluster::{impersonating, service_account_user};
 use super::inventory::{self, Entry};
 use super::objects::{add_metadata, normalize};
+use super::plan::Timing;
 use super::{Context, build, dependencies, health, prune, source};
 use crate::error::Error;
 
@@ -33,15 +34,7 @@ pub struct Applied {
 
 /// `spec.timeout`, or the interval minus 30 s; never below 30 s.
 pub fn timeout(ks: &Kustomization) -> Duration {
-    let parse = |t: &str| rill_common::duration::parse(t).ok();
-    let interval = parse(&ks.spec.interval).unwrap_or(Duration::from_secs(60));
-    let t = ks
-        .spec
-        .timeout
-        .as_deref()
-        .and_then(parse)
-        .unwrap_or_else(|| interval.saturating_sub(Duration::from_secs(30)));
-    t.max(Duration::from_secs(30))
+    Timing::of(ks).timeout
 }
 
 /// The client for the objects of `ks`: the controller itself, or its service account.
@@ -106,19 +99,12 @@ pub async fn run(
     }
     check_expressions(ks)?;
     let settings = &ctx.settings;
-    let retry_interval = ks
-        .spec
-        .retry_interval
-        .as_deref()
-        .and_then(|t| rill_common::duration::parse(t).ok())
-        .unwrap_or_else(|| {
-            rill_common::duration::parse(&ks.spec.interval).unwrap_or(Duration::from_secs(60))
-        });
+    let timing = Timing::of(ks);
     let artifact = source::artifact(
         &ctx.frame.client,
         ks,
         settings.no_cross_namespace_refs,
-        retry_interval,
+        timing.retry_interval,
         settings.requeue_dependency,
     )
     .await?;
@@ -132,7 +118,7 @@ pub async fn run(
     )
     .await?;
 
-    let timeout = timeout(ks);
+    let timeout = timing.timeout;
     let generation = ks.metadata.generation.unwrap_or(0);
     let now = Time(jiff::Timestamp::now());
     let settled = pass.status.last_attempted_revision.as_deref() == Some(revision.as_str())

@@ -15,19 +15,8 @@ use rill_common::runtime::frame::{FailureRequeue, Pass, ReadyRule, Steps};
 use super::Context;
 use super::apply::change_log;
 use super::pipeline::{self, Applied};
+use super::plan::Timing;
 use crate::error::Error;
-
-fn interval(ks: &Kustomization) -> Duration {
-    rill_common::duration::parse(&ks.spec.interval).unwrap_or(Duration::from_secs(60))
-}
-
-fn retry_interval(ks: &Kustomization) -> Duration {
-    ks.spec
-        .retry_interval
-        .as_deref()
-        .and_then(|t| rill_common::duration::parse(t).ok())
-        .unwrap_or_else(|| interval(ks))
-}
 
 /// Upserts a history snapshot keyed by digest and status, newest first, at most five.
 pub fn record_history(
@@ -144,7 +133,7 @@ impl Steps<Kustomization> for Kustomizations<'_> {
     }
 
     fn failure_requeue(&self, ks: &Kustomization) -> FailureRequeue {
-        FailureRequeue::After(retry_interval(ks))
+        FailureRequeue::After(Timing::of(ks).retry_interval)
     }
 }
 
