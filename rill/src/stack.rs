@@ -32,6 +32,8 @@ pub enum StackError {
 pub struct StackOptions {
     /// Extra kustomize-controller flags (for example `--no-cross-namespace-refs`).
     pub kustomize_flags: Vec<String>,
+    /// Extra source-controller flags (for example `--artifact-digest-algo=sha512`).
+    pub source_flags: Vec<String>,
     /// Where the sandbox keeps its objects (in memory when `None`).
     pub data_dir: Option<PathBuf>,
 }
@@ -84,15 +86,17 @@ impl Stack {
         let storage_dir = tempfile::tempdir()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let artifact_url = format!("http://{}", listener.local_addr()?);
-        let source_flags = source_controller::Flags::try_parse_from([
+        let mut source_args = vec![
             "source-controller".to_string(),
             format!("--storage-path={}", storage_dir.path().display()),
             format!("--storage-adv-addr={artifact_url}"),
             "--requeue-dependency=2s".to_string(),
             "--min-retry-delay=500ms".to_string(),
             "--max-retry-delay=30s".to_string(),
-        ])
-        .map_err(|e| StackError::Flags(e.to_string()))?;
+        ];
+        source_args.extend(options.source_flags.iter().cloned());
+        let source_flags = source_controller::Flags::try_parse_from(&source_args)
+            .map_err(|e| StackError::Flags(e.to_string()))?;
         let rt = runtime(
             source_controller::CONTROLLER_NAME,
             source_flags.runtime.clone(),

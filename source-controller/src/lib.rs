@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use kube::Client;
-use rill_common::artifact::{Retention, Storage, advertised_base_url};
+use rill_common::artifact::{Algorithm, Retention, Storage, advertised_base_url};
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags, parse_duration};
 use rill_common::runtime::frame::Frame;
 use rill_common::runtime::manager::ControllerRuntime;
@@ -48,9 +48,15 @@ pub struct Flags {
     /// How many artifacts are kept per object.
     #[arg(long, default_value_t = 2)]
     pub artifact_retention_records: usize,
-    /// The digest algorithm of artifacts (only sha256).
-    #[arg(long, default_value = "sha256", value_parser = ["sha256"])]
-    pub artifact_digest_algo: String,
+    /// The digest algorithm of artifacts: sha256 (Flux's default), sha1, sha384 or sha512
+    /// (Flux's blake3 is refused: Rill does not compute it).
+    #[arg(long, default_value = "sha256", value_parser = parse_algorithm)]
+    pub artifact_digest_algo: Algorithm,
+}
+
+fn parse_algorithm(text: &str) -> Result<Algorithm, String> {
+    text.parse()
+        .map_err(|e: rill_common::artifact::DigestError| e.to_string())
 }
 
 /// Shared state of the reconcilers.
@@ -99,6 +105,7 @@ pub fn storage(flags: &Flags) -> Storage {
             records: flags.artifact_retention_records,
         },
     )
+    .with_algorithm(flags.artifact_digest_algo)
 }
 
 /// Runs the GitRepository and OCIRepository reconcilers until their watches end.

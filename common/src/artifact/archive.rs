@@ -13,7 +13,7 @@ use flate2::{Compression, GzBuilder};
 use tar::Builder;
 use walkdir::WalkDir;
 
-use super::digest::{Digest, DigestWriter};
+use super::digest::{Algorithm, Digest, DigestWriter};
 
 /// A failure while archiving a directory.
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +100,17 @@ fn append<W: Write>(tar: &mut Builder<W>, entry: Entry<'_>) -> io::Result<()> {
 }
 
 /// Writes the `tar.gz` file `target` from the entries `fill` emits (for trees that are not
-/// on disk, such as a Git commit read from the object database).
+/// on disk, such as a Git commit read from the object database), digested with SHA-256.
 pub fn write_archive_with(
+    target: &Path,
+    fill: &mut EntrySource<'_>,
+) -> Result<ArchiveSummary, ArchiveError> {
+    write_archive_digested(Algorithm::Sha256, target, fill)
+}
+
+/// [`write_archive_with`], digested with `algorithm`.
+pub fn write_archive_digested(
+    algorithm: Algorithm,
     target: &Path,
     fill: &mut EntrySource<'_>,
 ) -> Result<ArchiveSummary, ArchiveError> {
@@ -110,7 +119,7 @@ pub fn write_archive_with(
         source,
     };
     let file = File::create(target).map_err(write_err)?;
-    let hashed = DigestWriter::new(BufWriter::new(file));
+    let hashed = DigestWriter::with(algorithm, BufWriter::new(file));
     let gz = GzBuilder::new()
         .mtime(0)
         .write(hashed, Compression::default());
@@ -156,8 +165,18 @@ pub fn write_archive(
     target: &Path,
     exclude: &dyn Fn(&Path, bool) -> bool,
 ) -> Result<ArchiveSummary, ArchiveError> {
+    write_directory_archive(Algorithm::Sha256, source, target, exclude)
+}
+
+/// [`write_archive`], digested with `algorithm`.
+pub fn write_directory_archive(
+    algorithm: Algorithm,
+    source: &Path,
+    target: &Path,
+    exclude: &dyn Fn(&Path, bool) -> bool,
+) -> Result<ArchiveSummary, ArchiveError> {
     let mut walk_error = None;
-    let result = write_archive_with(target, &mut |emit| {
+    let result = write_archive_digested(algorithm, target, &mut |emit| {
         let walker = WalkDir::new(source)
             .follow_links(false)
             .sort_by_file_name()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::digest::{Digest, DigestError, DigestWriter};
+use super::digest::{Algorithm, Digest, DigestError, DigestWriter};
 use super::unpack::{UnpackError, UnpackLimits, UnpackSummary, unpack_tar_gz};
 use crate::api::meta::Artifact;
 
@@ -170,7 +170,7 @@ impl Fetcher {
         }
         let mut attempt = 0;
         loop {
-            match self.download(&url).await {
+            match self.download(&url, expected.algorithm()).await {
                 Ok((mut file, digest, size)) => {
                     if let Some(want) = artifact.size.and_then(|s| u64::try_from(s).ok())
                         && want != size
@@ -201,7 +201,11 @@ impl Fetcher {
         }
     }
 
-    async fn download(&self, url: &str) -> Result<(std::fs::File, Digest, u64), FetchError> {
+    async fn download(
+        &self,
+        url: &str,
+        algorithm: Algorithm,
+    ) -> Result<(std::fs::File, Digest, u64), FetchError> {
         let transport = |source| FetchError::Transport {
             url: url.to_string(),
             source,
@@ -220,7 +224,7 @@ impl Fetcher {
             });
         }
         let file = tempfile::tempfile().map_err(FetchError::Io)?;
-        let mut writer = DigestWriter::new(file);
+        let mut writer = DigestWriter::with(algorithm, file);
         let mut stream = response.bytes_stream();
         let mut total = 0u64;
         while let Some(chunk) = stream.next().await {

@@ -9,9 +9,10 @@ mod storage;
 mod unpack;
 
 pub use archive::{
-    ArchiveError, ArchiveSummary, Entry, EntrySink, EntrySource, write_archive, write_archive_with,
+    ArchiveError, ArchiveSummary, Entry, EntrySink, EntrySource, write_archive,
+    write_archive_digested, write_archive_with, write_directory_archive,
 };
-pub use digest::{Digest, DigestError, DigestWriter};
+pub use digest::{Algorithm, Digest, DigestError, DigestWriter};
 pub use fetch::{FetchError, Fetcher, override_host};
 pub use storage::{
     ObjectKey, Retention, Storage, StorageError, advertised_base_url, select_garbage,

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::archive::{ArchiveError, write_archive};
-use super::digest::{Digest, DigestWriter};
+use super::archive::{ArchiveError, write_archive_digested, write_directory_archive};
+use super::digest::{Algorithm, Digest, DigestWriter};
 use crate::api::meta::Artifact;
 
 /// Which object an artifact belongs to.
@@ -102,6 +102,8 @@ pub struct Storage {
     root: PathBuf,
     base_url: String,
     retention: Retention,
+    /// The digest algorithm of new artifacts (`--artifact-digest-algo`).
+    algorithm: Algorithm,
     /// Files whose digest is known, with their size and modification time then: a file that
     /// still has both is trusted without reading it again.
     verified: Arc<Mutex<HashMap<PathBuf, Stamp>>>,
@@ -155,8 +157,15 @@ impl Storage {
             root: root.into(),
             base_url: base_url.trim_end_matches('/').to_string(),
             retention,
+            algorithm: Algorithm::default(),
             verified: Arc::default(),
         }
+    }
+
+    /// The same storage, digesting new artifacts with `algorithm`.
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
     }
 
     fn forget(&self, gone: impl Fn(&Path) -> bool) {
@@ -216,9 +225,10 @@ impl Storage {
         let (dir, final_path) = self.prepare(key, file)?;
         let _lock = Lock::acquire(&final_path)?;
         let tmp = dir.join(format!(".{file}.tmp"));
-        let summary = write_archive(source, &tmp, exclude).inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })?;
+        let summary =
+            write_directory_archive(self.algorithm, source, &tmp, exclude).inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })?;
         fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
             path: final_path.clone(),
             source,
@@ -239,7 +249,7 @@ impl Storage {
         let (dir, final_path) = self.prepare(key, file)?;
         let _lock = Lock::acquire(&final_path)?;
         let tmp = dir.join(format!(".{file}.tmp"));
-        let summary = super::archive::write_archive_with(&tmp, fill).inspect_err(|_| {
+        let summary = write_archive_digested(self.algorithm, &tmp, fill).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
         })?;
         fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
@@ -265,7 +275,8 @@ impl Storage {
             path: tmp.clone(),
             source,
         };
-        let mut writer = DigestWriter::new(fs::File::create(&tmp).map_err(io_err)?);
+        let mut writer =
+            DigestWriter::with(self.algorithm, fs::File::create(&tmp).map_err(io_err)?);
         io::copy(&mut content, &mut writer).map_err(io_err)?;
         let (file_handle, digest, size) = writer.finish();
         file_handle.sync_all().map_err(io_err)?;
@@ -334,7 +345,7 @@ impl Storage {
         let Ok(mut file) = fs::File::open(&path) else {
             return false;
         };
-        let mut writer = DigestWriter::new(io::sink());
+        let mut writer = DigestWriter::with(want.algorithm(), io::sink());
         if io::copy(&mut file, &mut writer).is_err() {
             return false;
         }

@@ -24,16 +24,19 @@ struct Env {
 }
 
 async fn env(flags: &[&str]) -> Env {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let stack = Stack::start(StackOptions {
+    env_with(StackOptions {
         kustomize_flags: flags.iter().map(|f| f.to_string()).collect(),
         ..StackOptions::default()
     })
     .await
-    .unwrap();
+}
+
+async fn env_with(options: StackOptions) -> Env {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let stack = Stack::start(options).await.unwrap();
     let repos = tempfile::tempdir().unwrap();
     let git = GitHttpServer::start(repos.path(), HttpAuth::None)
         .await

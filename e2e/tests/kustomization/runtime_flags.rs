@@ -146,6 +146,43 @@ async fn events_are_posted_to_the_events_address_in_fluxs_format() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn artifacts_digested_with_sha512_are_verified_and_applied() {
+    let env = env_with(StackOptions {
+        source_flags: vec!["--artifact-digest-algo=sha512".into()],
+        ..StackOptions::default()
+    })
+    .await;
+    let repo = env.repo("app", &[("cm.yaml", &config_map("settings", "one"))]);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.source("default", "app", "app").await;
+    env.kustomization("default", "web", json!({"targetNamespace": "default"}))
+        .await;
+    env.ready_at("default", "web", &head).await;
+    let source: rill_common::api::source_v1::GitRepository =
+        Api::namespaced(env.client(), "default")
+            .get("app")
+            .await
+            .unwrap();
+    let artifact = source.status.unwrap().artifact.unwrap();
+    let digest = artifact.digest.unwrap();
+    assert!(
+        digest.starts_with("sha512:") && digest.len() == 7 + 128,
+        "{digest}"
+    );
+    let bytes = reqwest::get(&artifact.url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let algorithm = rill_common::artifact::Algorithm::Sha512;
+    assert_eq!(
+        rill_common::artifact::Digest::with(algorithm, &bytes).to_string(),
+        digest
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flags_that_cannot_work_are_refused_at_start() {
     for flags in [
@@ -158,4 +195,11 @@ async fn flags_that_cannot_work_are_refused_at_start() {
         let refused = ControllerRuntime::new("kustomize-controller", parsed.runtime);
         assert!(refused.is_err(), "{flags:?} accepted");
     }
+    let blake3 = ["source-controller", "--artifact-digest-algo=blake3"];
+    let refused = <source_controller::Flags as clap::Parser>::try_parse_from(blake3);
+    let message = refused.err().expect("blake3 is refused").to_string();
+    assert!(
+        message.contains("unsupported digest algorithm"),
+        "{message}"
+    );
 }
