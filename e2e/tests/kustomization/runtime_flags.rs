@@ -197,7 +197,7 @@ async fn flags_that_cannot_work_are_refused_at_start() {
     }
     let blake3 = ["source-controller", "--artifact-digest-algo=blake3"];
     let refused = <source_controller::Flags as clap::Parser>::try_parse_from(blake3);
-    let message = refused.err().expect("blake3 is refused").to_string();
+    let message = refused.expect_err("blake3 is refused").to_string();
     assert!(
         message.contains("unsupported digest algorithm"),
         "{message}"
