@@ -81,7 +81,8 @@ impl Selector {
     }
 }
 
-/// Label-selector matching (`k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`).
+/// Label-selector matching (`k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`); a
+/// selector that does not parse matches nothing.
 fn selector_matches(selector: &str, labels: &Value) -> bool {
     let labels: BTreeMap<String, String> = labels
         .as_object()
@@ -91,55 +92,7 @@ fn selector_matches(selector: &str, labels: &Value) -> bool {
                 .collect()
         })
         .unwrap_or_default();
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0, 0);
-    for (i, c) in selector.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&selector[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&selector[start..]);
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .all(|part| {
-            if let Some(key) = part.strip_prefix('!') {
-                !labels.contains_key(key.trim())
-            } else if let Some((k, v)) = part.split_once("!=") {
-                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
-            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
-            } else if let Some((k, set)) = part.split_once(" notin ") {
-                let values: Vec<&str> = set
-                    .trim()
-                    .trim_matches(['(', ')'])
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                labels
-                    .get(k.trim())
-                    .is_none_or(|l| !values.contains(&l.as_str()))
-            } else if let Some((k, set)) = part.split_once(" in ") {
-                let values: Vec<&str> = set
-                    .trim()
-                    .trim_matches(['(', ')'])
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                labels
-                    .get(k.trim())
-                    .is_some_and(|l| values.contains(&l.as_str()))
-            } else {
-                labels.contains_key(part)
-            }
-        })
+    label_selector::LabelSelector::parse(selector).is_ok_and(|s| s.matches(&labels))
 }
 
 /// A patch document: JSON 6902 operations, or a strategic merge patch.

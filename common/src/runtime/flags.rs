@@ -146,7 +146,7 @@ pub enum FlagError {
         "leader election needs --leader-election-lease-duration > --leader-election-renew-deadline > --leader-election-retry-period > 0"
     )]
     LeaderElection,
-    /// `--watch-label-selector` has an empty term.
+    /// `--watch-label-selector` is not a label selector.
     #[error("--watch-label-selector {0:?} is not a label selector")]
     LabelSelector(String),
 }
@@ -168,8 +168,7 @@ impl RuntimeFlags {
         if !(lease > renew && renew > retry && !retry.is_zero()) {
             return Err(FlagError::LeaderElection);
         }
-        let selector = self.watch_label_selector.trim();
-        if !selector.is_empty() && selector.split(',').any(|term| term.trim().is_empty()) {
+        if label_selector::LabelSelector::parse(&self.watch_label_selector).is_err() {
             return Err(FlagError::LabelSelector(self.watch_label_selector.clone()));
         }
         Ok(())
@@ -284,7 +283,7 @@ mod tests {
                 &["--watch-label-selector=sharding.fluxcd.io/key=shard1"],
                 true,
             ),
-            (&["--watch-label-selector=a=b,,c"], false),
+            (&["--watch-label-selector=a in b"], false),
             (&["--kube-api-qps=5.5", "--kube-api-burst=10"], true),
         ];
         for (args, ok) in cases {

@@ -113,7 +113,7 @@ impl Selectors {
     /// Parses `labelSelector` and `fieldSelector`.
     pub fn from_query(rt: &ResourceType, ctx: &RequestContext) -> ApiResult<Self> {
         let labels = LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or(""))
-            .map_err(ApiError::bad_request)?;
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let fields = FieldSelector::parse(ctx.query.get("fieldSelector").unwrap_or(""), &rt.plural)
             .map_err(ApiError::bad_request)?;
         Ok(Self { labels, fields })
