@@ -10,7 +10,10 @@ use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
 pub const CONTROLLER_NAME: &str = "image-automation-controller";
 
 /// Flux's default `--concurrent` for the image-automation-controller.
-pub const DEFAULTS: ControllerDefaults = ControllerDefaults { concurrent: 4 };
+pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
+    concurrent: 4,
+    feature_gates: &[],
+};
 
 /// Command-line flags.
 #[derive(Parser, Debug, Clone)]

@@ -20,7 +20,14 @@ use crate::kustomization::{Context, Settings, cluster::RestMapper};
 pub const CONTROLLER_NAME: &str = "kustomize-controller";
 
 /// Flux's default `--concurrent` for the kustomize-controller.
-pub const DEFAULTS: ControllerDefaults = ControllerDefaults { concurrent: 4 };
+pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
+    concurrent: 4,
+    feature_gates: &[
+        "StrictPostBuildSubstitutions",
+        "AdditiveCELDependencyCheck",
+        "DisableConfigWatchers",
+    ],
+};
 
 /// Command-line flags.
 #[derive(Parser, Debug, Clone)]

@@ -66,8 +66,13 @@ pub fn crd_dir() -> PathBuf {
 fn runtime(
     name: &'static str,
     flags: rill_common::runtime::flags::RuntimeFlags,
+    defaults: rill_common::runtime::flags::ControllerDefaults,
 ) -> Result<ControllerRuntime, StackError> {
-    ControllerRuntime::new(name, flags).map_err(|e| StackError::Flags(e.to_string()))
+    let refused = |e: &dyn std::fmt::Display| StackError::Flags(e.to_string());
+    flags
+        .check_feature_gates(defaults.feature_gates)
+        .map_err(|e| refused(&e))?;
+    ControllerRuntime::new(name, flags).map_err(|e| refused(&e))
 }
 
 impl Stack {
@@ -100,6 +105,7 @@ impl Stack {
         let rt = runtime(
             source_controller::CONTROLLER_NAME,
             source_flags.runtime.clone(),
+            source_controller::DEFAULTS,
         )?;
         let source_client = rt
             .client_for(config.clone())
@@ -126,7 +132,11 @@ impl Stack {
         args.extend(options.kustomize_flags.iter().cloned());
         let flags = kustomize_controller::Flags::try_parse_from(&args)
             .map_err(|e| StackError::Flags(e.to_string()))?;
-        let rt = runtime(kustomize_controller::CONTROLLER_NAME, flags.runtime.clone())?;
+        let rt = runtime(
+            kustomize_controller::CONTROLLER_NAME,
+            flags.runtime.clone(),
+            kustomize_controller::DEFAULTS,
+        )?;
         let kustomize_client = rt
             .client_for(config.clone())
             .map_err(|e| StackError::Flags(e.to_string()))?;

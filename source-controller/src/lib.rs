@@ -24,7 +24,10 @@ use rill_common::runtime::manager::ControllerRuntime;
 pub const CONTROLLER_NAME: &str = "source-controller";
 
 /// Flux's default `--concurrent` for the source-controller.
-pub const DEFAULTS: ControllerDefaults = ControllerDefaults { concurrent: 2 };
+pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
+    concurrent: 2,
+    feature_gates: &[],
+};
 
 /// Command-line flags.
 #[derive(Parser, Debug, Clone)]

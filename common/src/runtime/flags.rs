@@ -116,6 +116,8 @@ pub struct RuntimeFlags {
 pub struct ControllerDefaults {
     /// Default of `--concurrent` (source 2, kustomize 4, image 4).
     pub concurrent: u16,
+    /// The feature gates the controller honours; any other gate is refused at start.
+    pub feature_gates: &'static [&'static str],
 }
 
 /// Applies a controller's own defaults to a command that flattens [`RuntimeFlags`].
@@ -146,6 +148,14 @@ pub enum FlagError {
         "leader election needs --leader-election-lease-duration > --leader-election-renew-deadline > --leader-election-retry-period > 0"
     )]
     LeaderElection,
+    /// A feature gate this controller does not have.
+    #[error("unknown feature gate {gate:?}; this controller knows {known}")]
+    UnknownFeatureGate {
+        /// The gate.
+        gate: String,
+        /// The gates it knows, for the message.
+        known: String,
+    },
     /// `--watch-label-selector` is not a label selector.
     #[error("--watch-label-selector {0:?} is not a label selector")]
     LabelSelector(String),
@@ -172,6 +182,25 @@ impl RuntimeFlags {
             return Err(FlagError::LabelSelector(self.watch_label_selector.clone()));
         }
         Ok(())
+    }
+
+    /// Refuses feature gates outside `known` (the gates this controller honours).
+    pub fn check_feature_gates(&self, known: &[&str]) -> Result<(), FlagError> {
+        match self
+            .feature_gates
+            .keys()
+            .find(|g| !known.contains(&g.as_str()))
+        {
+            None => Ok(()),
+            Some(gate) => Err(FlagError::UnknownFeatureGate {
+                gate: gate.clone(),
+                known: if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                },
+            }),
+        }
     }
 
     /// The label selector of the primary watch (`--watch-label-selector`), if any.
@@ -221,7 +250,10 @@ mod tests {
         Ok(Cli::from_arg_matches(&matches)?.runtime)
     }
 
-    const SOURCE: ControllerDefaults = ControllerDefaults { concurrent: 2 };
+    const SOURCE: ControllerDefaults = ControllerDefaults {
+        concurrent: 2,
+        feature_gates: &[],
+    };
 
     #[test]
     fn defaults_match_flux() {
@@ -290,6 +322,20 @@ mod tests {
             let flags = parse(args, SOURCE).unwrap();
             assert_eq!(flags.validate().is_ok(), ok, "{args:?}");
         }
+    }
+
+    #[test]
+    fn only_the_controllers_own_feature_gates_are_accepted() {
+        let known = ["StrictPostBuildSubstitutions"];
+        let ok = parse(
+            &["--feature-gates=StrictPostBuildSubstitutions=false"],
+            SOURCE,
+        )
+        .unwrap();
+        assert_eq!(ok.check_feature_gates(&known), Ok(()));
+        let other = parse(&["--feature-gates=OptimizedGitClones=false"], SOURCE).unwrap();
+        assert!(other.check_feature_gates(&known).is_err());
+        assert!(ok.check_feature_gates(&[]).is_err());
     }
 
     #[test]

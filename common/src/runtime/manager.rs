@@ -211,7 +211,9 @@ where
         Err(e) => e.exit(),
     };
     let result = async {
-        let runtime = ControllerRuntime::init(name, runtime_flags(&flags))?;
+        let common = runtime_flags(&flags);
+        common.check_feature_gates(defaults.feature_gates)?;
+        let runtime = ControllerRuntime::init(name, common)?;
         let client = runtime.client().await?;
         runtime
             .run(client, move |runtime, client| run(flags, runtime, client))
