@@ -163,7 +163,7 @@ impl Frame {
     pub fn new(client: Client, runtime: &ControllerRuntime, field_manager: &'static str) -> Self {
         let flags = &runtime.flags;
         Self {
-            recorder: EventRecorder::new(client.clone(), runtime.name)
+            recorder: EventRecorder::new(runtime.events_client(&client), runtime.name)
                 .with_forwarding(runtime.events.clone()),
             client,
             metrics: runtime.metrics.clone(),

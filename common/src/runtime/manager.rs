@@ -2,7 +2,7 @@
 //! the Kubernetes client, leader election and graceful shutdown.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kube::Client;
 
@@ -55,6 +55,9 @@ pub struct ControllerRuntime {
     pub readiness: Readiness,
     /// Where events are forwarded (`--events-addr`), when set.
     pub events: Option<EventForwarder>,
+    /// The configuration the controller's client was built from, for the clients that need
+    /// their own rate limit (events, as client-go's event broadcaster has its own client).
+    config: Arc<OnceLock<kube::Config>>,
 }
 
 impl ControllerRuntime {
@@ -79,6 +82,7 @@ impl ControllerRuntime {
             metrics: Metrics::new(),
             readiness: Readiness::default(),
             events,
+            config: Arc::default(),
         })
     }
 
@@ -93,12 +97,29 @@ impl ControllerRuntime {
 
     /// A client for `config`, rate-limited by `--kube-api-qps` and `--kube-api-burst`.
     pub fn client_for(&self, config: kube::Config) -> Result<Client, RuntimeError> {
+        let _ = self.config.set(config.clone());
         super::rate_limit::rate_limited_client(
             config,
             self.flags.kube_api_qps,
             self.flags.kube_api_burst,
         )
         .map_err(|e| RuntimeError::Client(e.to_string()))
+    }
+
+    /// The client events are written with: its own rate limit when the controller's client was
+    /// built by this runtime, else `client` itself.
+    pub fn events_client(&self, client: &Client) -> Client {
+        self.config
+            .get()
+            .and_then(|config| {
+                super::rate_limit::rate_limited_client(
+                    config.clone(),
+                    self.flags.kube_api_qps,
+                    self.flags.kube_api_burst,
+                )
+                .ok()
+            })
+            .unwrap_or_else(|| client.clone())
     }
 
     /// Serves metrics and health, waits for leadership when enabled, then runs `controllers`
