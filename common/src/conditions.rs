@@ -128,6 +128,8 @@ pub mod reasons {
     pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";
     /// An image policy is invalid.
     pub const INVALID_POLICY: &str = "InvalidPolicy";
+    /// `digestReflectionPolicy: Always` without `interval`.
+    pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
     /// The requested feature is not supported by Rill yet.
     pub const UNSUPPORTED: &str = "Unsupported";
 }

@@ -1,15 +1,30 @@
-//! Rill's image-automation-controller: scans registries (`ImageRepository`), picks the newest tag
-//! (`ImagePolicy`) and commits it back to Git (`ImageUpdateAutomation`), immediately when a
-//! registry notifies a push. The reconcilers arrive with a later issue; today the crate holds
-//! the binary's flags and process wiring on top of `rill_common::runtime`.
+//! Rill's image-automation-controller: scans registries (`ImageRepository`) into a tag database
+//! on disk and picks the newest tag by policy (`ImagePolicy`), each on the shared reconcile
+//! frame. Committing tags back to Git (`ImageUpdateAutomation`) and the `Receiver` are not
+//! built yet. A library with a thin `main`, so the `rill` stack runs it in-process too.
+
+pub mod error;
+pub mod imagepolicy;
+pub mod imagerepository;
+pub mod settle;
+pub mod tag_store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
+use kube::Client;
 use rill_common::runtime::flags::{ControllerDefaults, RuntimeFlags};
+use rill_common::runtime::frame::Frame;
+use rill_common::runtime::manager::ControllerRuntime;
+
+use crate::tag_store::TagStore;
 
 /// The controller name used for leases, events and field managers.
 pub const CONTROLLER_NAME: &str = "image-automation-controller";
 
-/// Flux's default `--concurrent` for the image-automation-controller.
+/// Flux's default `--concurrent` for the image controllers.
 pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
     concurrent: 4,
     feature_gates: &[],
@@ -22,13 +37,59 @@ pub struct Flags {
     /// Flags shared by every controller.
     #[command(flatten)]
     pub runtime: RuntimeFlags,
+    /// Where the tag database lives.
+    #[arg(long, env = "STORAGE_PATH", default_value = "/data")]
+    pub storage_path: PathBuf,
+    /// Refuse ImagePolicies reading an ImageRepository of another namespace.
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
+    pub no_cross_namespace_refs: bool,
 }
 
-/// Runs the controller's reconcilers until shutdown.
-pub async fn run(runtime: rill_common::runtime::manager::ControllerRuntime, _client: kube::Client) {
-    tracing::warn!(
-        controller = runtime.name,
-        "no reconcilers are implemented yet; serving metrics and health only"
-    );
-    std::future::pending::<()>().await;
+/// Shared state of the reconcilers.
+pub struct Context {
+    /// The shared reconcile frame.
+    pub frame: Frame,
+    /// The tag database.
+    pub tags: TagStore,
+    /// `--no-cross-namespace-refs`.
+    pub no_cross_namespace_refs: bool,
+    /// `--requeue-dependency`.
+    pub requeue_dependency: Duration,
+    /// The watched namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// `--watch-label-selector`.
+    pub label_selector: Option<String>,
+    /// `--concurrent`.
+    pub concurrency: u16,
+}
+
+impl Context {
+    /// The reconcilers' state for `flags`, reporting through `runtime`.
+    pub fn new(flags: &Flags, runtime: &ControllerRuntime, client: Client) -> Self {
+        let rt = &runtime.flags;
+        Self {
+            frame: Frame::new(client, runtime, CONTROLLER_NAME),
+            tags: TagStore::new(&flags.storage_path),
+            no_cross_namespace_refs: flags.no_cross_namespace_refs,
+            requeue_dependency: rt.requeue_dependency,
+            namespace: rt.watch_namespace(),
+            label_selector: rt.label_selector().map(str::to_string),
+            concurrency: rt.concurrent,
+        }
+    }
+}
+
+/// Runs the ImageRepository and ImagePolicy reconcilers until their watches end.
+pub async fn run_reconcilers(ctx: Arc<Context>) {
+    tokio::join!(imagerepository::run(ctx.clone()), imagepolicy::run(ctx),);
+}
+
+/// Runs the controller until shutdown.
+pub async fn run(flags: Flags, runtime: ControllerRuntime, client: Client) {
+    let ctx = Context::new(&flags, &runtime, client);
+    if let Err(e) = std::fs::create_dir_all(&flags.storage_path) {
+        tracing::error!(error = %e, path = %flags.storage_path.display(), "cannot create the storage directory");
+        return;
+    }
+    run_reconcilers(Arc::new(ctx)).await;
 }

@@ -10,7 +10,7 @@ async fn main() -> std::process::ExitCode {
         CONTROLLER_NAME,
         DEFAULTS,
         |f: &Flags| f.runtime.clone(),
-        |_flags, runtime, client| image_automation_controller::run(runtime, client),
+        image_automation_controller::run,
     )
     .await
 }

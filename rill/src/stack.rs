@@ -1,6 +1,7 @@
 //! Rill in one process: the embedded sandbox API server with Flux's CRDs, the
-//! source-controller (GitRepository and OCIRepository, with its artifact server) and the kustomize-controller, each running
-//! exactly as its binary does, on the current tokio runtime.
+//! source-controller (GitRepository and OCIRepository, with its artifact server), the
+//! kustomize-controller and the image-automation-controller (ImageRepository, ImagePolicy),
+//! each running exactly as its binary does, on the current tokio runtime.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct StackOptions {
     pub kustomize_flags: Vec<String>,
     /// Extra source-controller flags (for example `--artifact-digest-algo=sha512`).
     pub source_flags: Vec<String>,
+    /// Extra image-automation-controller flags (for example `--no-cross-namespace-refs`).
+    pub image_flags: Vec<String>,
     /// Where the sandbox keeps its objects (in memory when `None`).
     pub data_dir: Option<PathBuf>,
 }
@@ -144,7 +147,31 @@ impl Stack {
             flags,
             rt,
             kustomize_client,
-            config,
+            config.clone(),
+        )));
+        let mut image_args = vec![
+            "image-automation-controller".to_string(),
+            format!(
+                "--storage-path={}",
+                storage_dir.path().join("images").display()
+            ),
+            "--requeue-dependency=2s".to_string(),
+        ];
+        image_args.extend(options.image_flags.iter().cloned());
+        let image_flags = image_automation_controller::Flags::try_parse_from(&image_args)
+            .map_err(|e| StackError::Flags(e.to_string()))?;
+        let rt = runtime(
+            image_automation_controller::CONTROLLER_NAME,
+            image_flags.runtime.clone(),
+            image_automation_controller::DEFAULTS,
+        )?;
+        let image_client = rt
+            .client_for(config.clone())
+            .map_err(|e| StackError::Flags(e.to_string()))?;
+        tasks.push(tokio::spawn(image_automation_controller::run(
+            image_flags,
+            rt,
+            image_client,
         )));
         Ok(Self {
             sandbox,

@@ -3,6 +3,7 @@
 //! anonymous, basic and bearer-token authentication.
 
 pub mod auth;
+pub mod connect;
 pub mod reference;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};

@@ -138,6 +138,12 @@ pub trait Steps<K: FluxObject>: Sync {
     fn failure_requeue(&self, _object: &K) -> FailureRequeue {
         FailureRequeue::Backoff
     }
+
+    /// When a success runs again, if not at `interval` (an ImageRepository requeues at the
+    /// time left until its next scan is due; `Some(None)` waits for a change).
+    fn success_requeue(&self, _object: &K, _done: &Self::Done) -> Option<Option<Duration>> {
+        None
+    }
 }
 
 /// The controller-wide state the frame needs: the client, metrics, events and retry policy.
@@ -266,8 +272,11 @@ impl Frame {
             .interval()
             .and_then(|i| crate::duration::parse(i).ok());
         match result {
-            Ok(_) => {
+            Ok(done) => {
                 self.failures.succeeded(key);
+                if let Some(chosen) = steps.success_requeue(object, done) {
+                    return chosen.map_or_else(Action::await_change, Action::requeue);
+                }
                 match interval {
                     Some(i) if S::JITTER => {
                         Action::requeue(jittered_random(i, self.jitter_percentage))

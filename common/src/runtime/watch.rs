@@ -61,3 +61,20 @@ pub async fn drain<T, E: std::fmt::Display>(results: impl Stream<Item = Result<T
         })
         .await;
 }
+
+/// A secondary watch: objects of `api` (under `config`) whose `key` changed, for mapping to the
+/// primary objects that depend on them.
+pub fn changes<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    key: fn(&K) -> Option<u64>,
+) -> futures::stream::BoxStream<'static, Result<K, watcher::Error>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    watcher(api, config)
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(key, Default::default())
+        .boxed()
+}

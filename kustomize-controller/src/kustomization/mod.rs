@@ -29,21 +29,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::Api;
+use kube::ResourceExt;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::Error as FinalizerError;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
+use kube::runtime::watcher;
 use rill_common::api::kustomize_v1::{Kustomization, SourceKind, SubstituteKind};
 use rill_common::api::source_v1::{GitRepository, OCIRepository};
 use rill_common::artifact::Fetcher;
 use rill_common::conditions::types;
 use rill_common::runtime::frame::Frame;
-use rill_common::runtime::watch::{drain, primary, scoped_api};
-use serde::de::DeserializeOwned;
+use rill_common::runtime::watch::{changes, drain, primary, scoped_api};
 
 use crate::error::Error;
 
@@ -267,22 +264,6 @@ pub async fn run(ctx: Arc<Context>) {
             ctx,
         );
     drain(results).await;
-}
-
-/// A secondary watch: objects of `api` whose `key` changed.
-fn changes<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    key: fn(&K) -> Option<u64>,
-) -> BoxStream<'static, Result<K, watcher::Error>>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
-    watcher(api, config)
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(key, Default::default())
-        .boxed()
 }
 
 async fn reconcile(
