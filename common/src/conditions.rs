@@ -128,6 +128,10 @@ pub mod reasons {
     pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";
     /// An image policy is invalid.
     pub const INVALID_POLICY: &str = "InvalidPolicy";
+    /// An ImageUpdateAutomation's `spec.git` cannot work.
+    pub const INVALID_SOURCE_CONFIGURATION: &str = "InvalidSourceConfiguration";
+    /// Applying setters to the checkout failed.
+    pub const UPDATE_FAILED: &str = "UpdateFailed";
     /// `digestReflectionPolicy: Always` without `interval`.
     pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
     /// The requested feature is not supported by Rill yet.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod commit;
 pub mod http_transport;
 pub mod known_hosts;
+pub mod repository;
 pub mod tree;
 
 use std::path::Path;

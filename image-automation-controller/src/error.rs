@@ -40,6 +40,15 @@ pub enum Error {
         /// `--requeue-dependency`.
         retry: Duration,
     },
+    /// `spec.git` or the branches cannot work.
+    #[error("{0}")]
+    InvalidSourceConfiguration(String),
+    /// Cloning, committing or pushing failed.
+    #[error("{0}")]
+    Git(String),
+    /// Applying the setters failed.
+    #[error("{0}")]
+    Update(String),
     /// No tag qualifies.
     #[error("{0}")]
     NoCandidate(String),
@@ -69,6 +78,9 @@ impl ReconcileError for Error {
                 reasons::AUTHENTICATION_FAILED
             }
             Error::Scan(_) => reasons::READ_OPERATION_FAILED,
+            Error::InvalidSourceConfiguration(_) => reasons::INVALID_SOURCE_CONFIGURATION,
+            Error::Git(_) => reasons::GIT_OPERATION_FAILED,
+            Error::Update(_) => reasons::UPDATE_FAILED,
             Error::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
             Error::NoCandidate(_)
             | Error::Storage(_)
@@ -84,7 +96,8 @@ impl ReconcileError for Error {
             | Error::Unsupported(_)
             | Error::InvalidPolicy(_)
             | Error::IntervalNotConfigured(_)
-            | Error::AccessDenied(_) => ErrorClass::Stalled,
+            | Error::AccessDenied(_)
+            | Error::InvalidSourceConfiguration(_) => ErrorClass::Stalled,
             Error::DependencyNotReady { retry, .. } => ErrorClass::Waiting(*retry),
             _ => ErrorClass::Transient,
         }
@@ -99,6 +112,9 @@ impl ReconcileError for Error {
             Error::AccessDenied(_) => "access_denied",
             Error::Auth(_) => "auth",
             Error::Scan(_) => "scan",
+            Error::InvalidSourceConfiguration(_) => "invalid_source",
+            Error::Git(_) => "git",
+            Error::Update(_) => "update",
             Error::DependencyNotReady { .. } => "dependency",
             Error::NoCandidate(_) => "no_candidate",
             Error::Storage(_) => "storage",

@@ -1,11 +1,12 @@
 //! Rill's image-automation-controller: scans registries (`ImageRepository`) into a tag database
-//! on disk and picks the newest tag by policy (`ImagePolicy`), each on the shared reconcile
-//! frame. Committing tags back to Git (`ImageUpdateAutomation`) and the `Receiver` are not
-//! built yet. A library with a thin `main`, so the `rill` stack runs it in-process too.
+//! on disk, picks the newest tag by policy (`ImagePolicy`) and commits it back to Git
+//! (`ImageUpdateAutomation`), each on the shared reconcile frame. The `Receiver` is not built
+//! yet. A library with a thin `main`, so the `rill` stack runs it in-process too.
 
 pub mod error;
 pub mod imagepolicy;
 pub mod imagerepository;
+pub mod imageupdateautomation;
 pub mod settle;
 pub mod tag_store;
 
@@ -79,9 +80,14 @@ impl Context {
     }
 }
 
-/// Runs the ImageRepository and ImagePolicy reconcilers until their watches end.
+/// Runs the ImageRepository, ImagePolicy and ImageUpdateAutomation reconcilers until their
+/// watches end.
 pub async fn run_reconcilers(ctx: Arc<Context>) {
-    tokio::join!(imagerepository::run(ctx.clone()), imagepolicy::run(ctx),);
+    tokio::join!(
+        imagerepository::run(ctx.clone()),
+        imagepolicy::run(ctx.clone()),
+        imageupdateautomation::run(ctx),
+    );
 }
 
 /// Runs the controller until shutdown.

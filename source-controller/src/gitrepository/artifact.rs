@@ -27,7 +27,7 @@ pub(crate) async fn run_steps(
     let (status, conds) = (&mut pass.status, &mut pass.conditions);
     let generic = repo.spec.provider.is_none_or(|p| p == GitProvider::Generic);
     refuse_unsupported(repo.spec.verify.is_some(), generic, "commits")?;
-    let scheme = validate_url(&repo.spec.url)?;
+    validate_url(&repo.spec.url)?;
 
     // Storage: the recorded artifact must still be on disk with its digest.
     let key = key_of(repo);
@@ -42,7 +42,7 @@ pub(crate) async fn run_steps(
 
     // Source.
     let timeout = crate::reconcile::spec_timeout(repo.spec.timeout.as_deref());
-    let mut creds = load_credentials(repo, ctx, scheme).await?;
+    let mut creds = load_credentials(repo, ctx).await?;
     creds.timeout = Some(timeout);
     let included = included_artifacts(repo, ctx).await?;
     let target = remote_target(repo, &creds, timeout).await?;

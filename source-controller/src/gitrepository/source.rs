@@ -13,77 +13,30 @@ use rill_common::conditions::reasons;
 use super::Context;
 use super::reference::{RefError, Target, resolve};
 use crate::error::Error;
-use rill_common::client_settings::ProxySettings;
-use rill_git::auth::{Credentials, credentials, redact};
+use rill_git::auth::{Credentials, redact};
+use rill_git::repository::AccessError;
 use rill_git::{self as git, Checkout, FetchPlan, GitError};
 
 /// Checks the URL before anything touches the network.
 pub fn validate_url(url: &str) -> Result<&str, Error> {
-    let invalid =
-        |why: &str| Error::InvalidUrl(format!("invalid URL '{}': {why}", redact(url, &[])));
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("no scheme"))?;
-    if !matches!(scheme, "http" | "https" | "ssh") {
-        return Err(invalid("the scheme must be http, https or ssh"));
-    }
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    if host.is_empty()
-        || host.contains(' ')
-        || rest
-            .trim_start_matches(authority)
-            .trim_matches('/')
-            .is_empty()
-    {
-        return Err(invalid("a host and a repository path are required"));
-    }
-    Ok(scheme)
+    rill_git::repository::scheme_of(url).map_err(access_error)
 }
 
-/// Reads the `secretRef` Secret and turns it into credentials.
-pub async fn load_credentials(
-    repo: &GitRepository,
-    ctx: &Context,
-    scheme: &str,
-) -> Result<Credentials, Error> {
-    let namespace = repo.metadata.namespace.as_deref().unwrap_or("default");
-    let mut creds = match &repo.spec.secret_ref {
-        None if scheme == "ssh" => {
-            return Err(Error::Auth(
-                "SSH URLs need a secretRef with 'identity' and 'known_hosts'".into(),
-            ));
-        }
-        None => Credentials::default(),
-        Some(secret_ref) => {
-            let data = rill_common::client_settings::secret_data(
-                &ctx.frame.client,
-                namespace,
-                &secret_ref.name,
-            )
-            .await?;
-            credentials(&secret_ref.name, &data, scheme).map_err(|e| Error::Auth(e.to_string()))?
-        }
-    };
-    if let Some(proxy) = &repo.spec.proxy_secret_ref {
-        if scheme == "ssh" {
-            return Err(Error::Unsupported(
-                "spec.proxySecretRef applies to HTTP(S) URLs only, not SSH".into(),
-            ));
-        }
-        let data =
-            rill_common::client_settings::secret_data(&ctx.frame.client, namespace, &proxy.name)
-                .await?;
-        let settings = ProxySettings::from_secret(&data).map_err(|e| {
-            Error::Auth(format!(
-                "invalid proxy secret '{namespace}/{}': {e}",
-                proxy.name
-            ))
-        })?;
-        creds.proxy = Some(settings);
+/// A GitRepository access error as this controller reports it.
+fn access_error(e: AccessError) -> Error {
+    match e {
+        AccessError::InvalidUrl { .. } => Error::InvalidUrl(e.to_string()),
+        AccessError::SshProxy => Error::Unsupported(e.to_string()),
+        AccessError::Secret(e) => Error::Secret(e),
+        e => Error::Auth(e.to_string()),
     }
-    Ok(creds)
+}
+
+/// Reads the `secretRef` and `proxySecretRef` Secrets and turns them into credentials.
+pub async fn load_credentials(repo: &GitRepository, ctx: &Context) -> Result<Credentials, Error> {
+    rill_git::repository::access(&ctx.frame.client, repo)
+        .await
+        .map_err(access_error)
 }
 
 pub(super) fn git_error(context: &str, url: &str, e: GitError) -> Error {

@@ -1,0 +1,282 @@
+//! The image loop end to end: a tag pushed to the registry (`docker-registry`, `skopeo`) is
+//! scanned on request, picked by an ImagePolicy, committed into the Git repository (git's
+//! http-backend) by the ImageUpdateAutomation changing only the marked values, and the
+//! Kustomization rolls the Deployment out, with no interval in the path.
+
+// Test code may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use e2e::flux;
+use e2e::git_http::{GitHttpServer, HttpAuth};
+use e2e::git_repo::{TestRepo, git};
+use e2e::registry::TestRegistry;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, PostParams};
+use rill::stack::{Stack, StackOptions};
+use rill_common::api::image_v1::{ImageRepository, ImageUpdateAutomation};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn create(stack: &Stack, api_version: &str, kind: &str, name: &str, spec: Value) {
+    let plural = format!("{}s", kind.to_lowercase()).replace("ys", "ies");
+    let (group, version) = api_version.split_once('/').unwrap();
+    let resource = kube::api::ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural,
+    };
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(stack.client.clone(), "default", &resource);
+    let body = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": "default"}, "spec": spec});
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(body).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+fn deployment(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: {image} # {{\"$imagepolicy\": \"default:web\"}}\n          # an unrelated comment stays\n          args: [\"--port\", '8080']   # flow style stays\n"
+    )
+}
+
+const VALUES: &str = "# values for another tool\nimage:\n  repository: REPO  # {\"$imagepolicy\": \"default:web:name\"}\n  tag: \"1.0.0\"  # {\"$imagepolicy\": \"default:web:tag\"}\n  pullPolicy: IfNotPresent\nlist: [a, b]\n";
+
+async fn image_of(stack: &Stack) -> Option<String> {
+    Api::<Deployment>::namespaced(stack.client.clone(), "default")
+        .get_opt("web")
+        .await
+        .unwrap()
+        .and_then(|d| d.spec?.template.spec?.containers.first()?.image.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_registry_push_becomes_a_commit_and_a_rollout() {
+    if !TestRegistry::available() {
+        eprintln!("skipped: docker-registry or skopeo is not installed");
+        return;
+    }
+    let stack = Stack::start(StackOptions::default()).await.unwrap();
+    let registry = TestRegistry::start(None);
+    registry.push("apps/web", "1.0.0", &[("x", "1")], &[]);
+    let image = format!("{}/apps/web", registry.host);
+    let repos = tempfile::tempdir().unwrap();
+    let values = VALUES.replace("REPO", &image);
+    let repo = TestRepo::create(
+        repos.path(),
+        "app",
+        &[
+            ("deploy/web.yaml", &deployment(&format!("{image}:1.0.0"))),
+            ("other/values.yaml", &values),
+        ],
+    );
+    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let url = format!("{}/app.git", server.url);
+    let source = "source.toolkit.fluxcd.io/v1";
+    let images = "image.toolkit.fluxcd.io/v1";
+    create(
+        &stack,
+        source,
+        "GitRepository",
+        "app",
+        json!({"url": url, "interval": "1h", "ref": {"branch": "master"}}),
+    )
+    .await;
+    create(&stack, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "app", json!({"interval": "1h", "prune": true, "path": "./deploy", "sourceRef": {"kind": "GitRepository", "name": "app"}})).await;
+    create(
+        &stack,
+        images,
+        "ImageRepository",
+        "web",
+        json!({"image": image, "interval": "1h", "insecure": true}),
+    )
+    .await;
+    create(
+        &stack,
+        images,
+        "ImagePolicy",
+        "web",
+        json!({"imageRepositoryRef": {"name": "web"}, "policy": {"semver": {"range": ">=1.0.0"}}}),
+    )
+    .await;
+    create(
+        &stack,
+        images,
+        "ImageUpdateAutomation",
+        "app",
+        json!({
+        "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
+        "git": {"commit": {"author": {"name": "Fluxcd Bot", "email": "bot@example.invalid"}}},
+        "update": {"strategy": "Setters", "path": "./"}}),
+    )
+    .await;
+    let autos: Api<ImageUpdateAutomation> = Api::namespaced(stack.client.clone(), "default");
+    let auto = flux::wait_for(&autos, "app", "up to date", WAIT, |a| {
+        flux::ready(a).is_some_and(|r| r.0 == "True" && r.2 == "repository up-to-date")
+    })
+    .await;
+    let before = git(&repo.bare, &["rev-parse", "master"]);
+    assert_eq!(
+        auto.status.unwrap().observed_source_revision,
+        Some(format!("master@sha1:{before}"))
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while image_of(&stack).await.as_deref() != Some(&format!("{image}:1.0.0")) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Deployment never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The push: a requested scan (what a Receiver does), then nothing but events.
+    registry.push("apps/web", "1.0.1", &[("x", "2")], &[]);
+    let scans: Api<ImageRepository> = Api::namespaced(stack.client.clone(), "default");
+    flux::request_reconcile(&scans, "web").await;
+    let auto = flux::wait_for(&autos, "app", "a push", WAIT, |a| {
+        a.status
+            .as_ref()
+            .and_then(|s| s.last_push_commit.as_ref())
+            .is_some()
+    })
+    .await;
+    let head = git(&repo.bare, &["rev-parse", "master"]);
+    let status = auto.status.unwrap();
+    assert_eq!(status.last_push_commit.as_deref(), Some(head.as_str()));
+    assert_eq!(status.observed_policies.unwrap()["web"].tag, "1.0.1");
+    assert_eq!(
+        git(
+            &repo.bare,
+            &["log", "-1", "--format=%an <%ae>|%B", "master"]
+        ),
+        "Fluxcd Bot <bot@example.invalid>|Update from image update automation"
+    );
+    // Exactly the marked values changed; every other byte is as it was.
+    assert_eq!(
+        git(&repo.bare, &["show", "master:deploy/web.yaml"]) + "\n",
+        deployment(&format!("{image}:1.0.1"))
+    );
+    assert_eq!(
+        git(&repo.bare, &["show", "master:other/values.yaml"]) + "\n",
+        values.replace("tag: \"1.0.0\"", "tag: \"1.0.1\"")
+    );
+    let stat = git(&repo.bare, &["diff", "--numstat", &before, &head]);
+    assert_eq!(
+        stat,
+        "1\t1\tdeploy/web.yaml\n1\t1\tother/values.yaml"
+    );
+
+    // The GitRepository was asked to fetch, so the rollout follows without its interval.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while image_of(&stack).await.as_deref() != Some(&format!("{image}:1.0.1")) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Deployment did not roll to 1.0.1"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushes_to_another_branch_with_a_refspec_and_stalls_on_what_it_cannot_do() {
+    if !TestRegistry::available() {
+        eprintln!("skipped: docker-registry or skopeo is not installed");
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let stack = Stack::start(StackOptions::default()).await.unwrap();
+    let registry = TestRegistry::start(None);
+    registry.push("apps/api", "2.0.0", &[("x", "1")], &[]);
+    let image = format!("{}/apps/api", registry.host);
+    let repos = tempfile::tempdir().unwrap();
+    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
+    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
+    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let url = format!("{}/app.git", server.url);
+    let images = "image.toolkit.fluxcd.io/v1";
+    create(
+        &stack,
+        "source.toolkit.fluxcd.io/v1",
+        "GitRepository",
+        "app",
+        json!({"url": url, "interval": "1h", "ref": {"branch": "master"}}),
+    )
+    .await;
+    create(
+        &stack,
+        images,
+        "ImageRepository",
+        "api",
+        json!({"image": image, "interval": "1h", "insecure": true}),
+    )
+    .await;
+    create(
+        &stack,
+        images,
+        "ImagePolicy",
+        "api",
+        json!({"imageRepositoryRef": {"name": "api"}, "policy": {"semver": {"range": "*"}}}),
+    )
+    .await;
+    let master = git(&repo.bare, &["rev-parse", "master"]);
+    create(&stack, images, "ImageUpdateAutomation", "branch", json!({
+        "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
+        "git": {"commit": {"author": {"email": "bot@example.invalid"}},
+                "push": {"branch": "image-updates", "refspec": "refs/heads/image-updates:refs/heads/review"}},
+        "update": {"strategy": "Setters"}})).await;
+    let autos: Api<ImageUpdateAutomation> = Api::namespaced(stack.client.clone(), "default");
+    flux::wait_for(&autos, "branch", "a push", WAIT, |a| {
+        a.status
+            .as_ref()
+            .and_then(|s| s.last_push_commit.as_ref())
+            .is_some()
+    })
+    .await;
+    assert_eq!(
+        git(&repo.bare, &["rev-parse", "master"]),
+        master,
+        "master untouched"
+    );
+    let pushed = git(&repo.bare, &["rev-parse", "image-updates"]);
+    assert_eq!(git(&repo.bare, &["rev-parse", "review"]), pushed);
+    assert_eq!(
+        git(&repo.bare, &["show", "image-updates:app.yaml"]) + "\n",
+        file.replace(":1.0.0", ":2.0.0")
+    );
+
+    create(&stack, images, "ImageUpdateAutomation", "templated", json!({
+        "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
+        "git": {"commit": {"author": {"email": "bot@example.invalid"}, "messageTemplate": "{{ .Changed }}"}}})).await;
+    let a = flux::wait_for(&autos, "templated", "Unsupported", WAIT, |a| {
+        flux::failed_with(a, "Unsupported")
+    })
+    .await;
+    assert_eq!(flux::condition(&a, "Stalled").unwrap().0, "True");
+    create(
+        &stack,
+        images,
+        "ImageUpdateAutomation",
+        "no-git",
+        json!({
+        "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"}}),
+    )
+    .await;
+    flux::wait_for(&autos, "no-git", "InvalidSourceConfiguration", WAIT, |a| {
+        flux::failed_with(a, "InvalidSourceConfiguration")
+    })
+    .await;
+}

@@ -1,0 +1,256 @@
+//! What one automation run does, decided from the spec and its GitRepository before any Git
+//! work: the checkout and push branches, the refspecs and push options, the policy selector,
+//! the commit message and Flux's event text (pure).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use rill_common::api::image_v1::ImageUpdateAutomation;
+use rill_common::api::source_v1::GitRepository;
+
+/// Flux's commit message when no template is set.
+pub const DEFAULT_MESSAGE: &str = "Update from image update automation";
+
+/// A run's Git plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The branch cloned.
+    pub checkout: String,
+    /// The branch pushed.
+    pub push: String,
+    /// The extra refspec pushed after the branch.
+    pub refspec: Option<String>,
+    /// `git push -o` options.
+    pub options: Vec<String>,
+    /// The commit author's name (the email when the spec gives none) and email.
+    pub author: (String, String),
+    /// The commit message.
+    pub message: String,
+    /// `update.path` (relative to the checkout).
+    pub path: String,
+}
+
+/// Why the spec cannot run (a human must change it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// `spec.git` or the branches are missing.
+    #[error("{0}")]
+    InvalidSourceConfiguration(String),
+    /// A field Rill does not implement yet.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The plan of `auto` against `source`.
+pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan, PlanError> {
+    let invalid = |m: &str| PlanError::InvalidSourceConfiguration(m.to_string());
+    let git = auto
+        .spec
+        .git
+        .as_ref()
+        .ok_or_else(|| invalid("spec.git is required"))?;
+    let commit = git
+        .commit
+        .as_ref()
+        .ok_or_else(|| invalid("spec.git.commit is required"))?;
+    if commit.signing_key.is_some() {
+        return Err(PlanError::Unsupported(
+            "spec.git.commit.signingKey is not supported by Rill yet: commits are not signed"
+                .into(),
+        ));
+    }
+    if commit
+        .message_template
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        return Err(PlanError::Unsupported(
+            "spec.git.commit.messageTemplate is not supported by Rill yet (Go templates are not rendered)".into(),
+        ));
+    }
+    let checkout = git
+        .checkout
+        .as_ref()
+        .map(|c| c.reference.clone())
+        .unwrap_or_else(|| source.spec.effective_ref());
+    let checkout_branch = checkout.branch.clone().filter(|b| !b.is_empty());
+    let push_spec = git.push.clone().unwrap_or_default();
+    let push = push_spec
+        .branch
+        .clone()
+        .filter(|b| !b.is_empty())
+        .or_else(|| checkout_branch.clone())
+        .ok_or_else(|| invalid("no push branch: set spec.git.push.branch or check out a branch"))?;
+    let checkout = checkout_branch.ok_or_else(|| {
+        invalid("the checkout reference must be a branch (tags, semver and commits cannot be pushed to)")
+    })?;
+    let options = push_spec
+        .options
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| if v.is_empty() { k } else { format!("{k}={v}") })
+        .collect();
+    let path = auto
+        .spec
+        .update
+        .as_ref()
+        .and_then(|u| u.path.clone())
+        .unwrap_or_default();
+    Ok(Plan {
+        checkout,
+        push,
+        refspec: push_spec.refspec.filter(|r| !r.is_empty()),
+        options,
+        // libgit2 refuses an empty author name (go-git allows it): the email stands in.
+        author: (
+            commit
+                .author
+                .name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| commit.author.email.clone()),
+            commit.author.email.clone(),
+        ),
+        message: DEFAULT_MESSAGE.to_string(),
+        path,
+    })
+}
+
+/// `policySelector` as a label selector string (`None`: every policy).
+pub fn selector(selector: Option<&LabelSelector>) -> Result<Option<String>, String> {
+    let Some(selector) = selector else {
+        return Ok(None);
+    };
+    let mut terms: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in selector.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        terms.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            "DoesNotExist" => format!("!{}", e.key),
+            other => return Err(format!("invalid policySelector operator '{other}'")),
+        });
+    }
+    Ok(Some(terms.join(",")).filter(|s| !s.is_empty()))
+}
+
+/// Flux's event text of a push.
+pub fn pushed_message(commit: &str, plan: &Plan) -> String {
+    let short: String = commit.chars().take(7).collect();
+    let refspec = plan
+        .refspec
+        .as_ref()
+        .map(|r| format!(" and refspecs '{r}'"))
+        .unwrap_or_default();
+    format!(
+        "pushed commit '{short}' to branch '{}'{refspec}\n{}",
+        plan.push, plan.message
+    )
+}
+
+/// `observedPolicies` keys are policy names.
+pub type Observed = BTreeMap<String, rill_common::api::image_v1::ImageRef>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto(git: serde_json::Value) -> ImageUpdateAutomation {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "a", "namespace": "apps"},
+            "spec": {"sourceRef": {"kind": "GitRepository", "name": "app"}, "interval": "5m",
+                     "git": git, "update": {"strategy": "Setters", "path": "./deploy"}}
+        }))
+        .unwrap()
+    }
+
+    fn source(reference: serde_json::Value) -> GitRepository {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": "apps"},
+            "spec": {"url": "https://example.invalid/app.git", "interval": "1m", "ref": reference}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn branches_come_from_the_spec_then_the_source() {
+        let author = serde_json::json!({"author": {"name": "bot", "email": "bot@x"}});
+        let main = source(serde_json::json!({"branch": "main"}));
+        let p = plan(&auto(serde_json::json!({"commit": author})), &main).unwrap();
+        assert_eq!((p.checkout.as_str(), p.push.as_str()), ("main", "main"));
+        assert_eq!(p.path, "./deploy");
+        assert_eq!(p.message, DEFAULT_MESSAGE);
+        let other = auto(
+            serde_json::json!({"commit": author, "checkout": {"ref": {"branch": "dev"}},
+            "push": {"branch": "auto", "refspec": "refs/heads/auto:refs/heads/review", "options": {"ci.skip": "", "merge_request.target": "main"}}}),
+        );
+        let p = plan(&other, &main).unwrap();
+        assert_eq!((p.checkout.as_str(), p.push.as_str()), ("dev", "auto"));
+        assert_eq!(
+            p.options,
+            vec!["ci.skip".to_string(), "merge_request.target=main".into()]
+        );
+        assert_eq!(
+            pushed_message("0123456789abcdef", &p),
+            format!(
+                "pushed commit '0123456' to branch 'auto' and refspecs 'refs/heads/auto:refs/heads/review'\n{DEFAULT_MESSAGE}"
+            )
+        );
+    }
+
+    #[test]
+    fn what_cannot_run_is_named() {
+        let main = source(serde_json::json!({"branch": "main"}));
+        let tag = source(serde_json::json!({"tag": "v1"}));
+        let author = serde_json::json!({"author": {"email": "bot@x"}});
+        let cases = [
+            (auto(serde_json::Value::Null), &main, "spec.git is required"),
+            (
+                auto(serde_json::json!({"commit": author})),
+                &tag,
+                "no push branch",
+            ),
+            (
+                auto(
+                    serde_json::json!({"commit": {"author": {"email": "b@x"}, "messageTemplate": "x"}}),
+                ),
+                &main,
+                "messageTemplate",
+            ),
+            (
+                auto(
+                    serde_json::json!({"commit": {"author": {"email": "b@x"}, "signingKey": {"secretRef": {"name": "k"}}}}),
+                ),
+                &main,
+                "signingKey",
+            ),
+        ];
+        for (a, s, want) in cases {
+            let err = plan(&a, s).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn selectors_become_label_selector_strings() {
+        assert_eq!(selector(None), Ok(None));
+        let s: LabelSelector = serde_json::from_value(serde_json::json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
+                                 {"key": "skip", "operator": "DoesNotExist"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            selector(Some(&s)),
+            Ok(Some("app=web,tier in (a,b),!skip".into()))
+        );
+    }
+}
