@@ -131,6 +131,14 @@ const EXPECTED: &[Expected] = &[
             ("Age", AGE),
         ],
     },
+    Expected {
+        group: "notification.toolkit.fluxcd.io",
+        kind: "Receiver",
+        plural: "receivers",
+        short_names: &[],
+        categories: &["all", "fluxcd", "fluxcd-notifications"],
+        columns: &[("Age", AGE), ("Ready", READY), ("Status", STATUS)],
+    },
 ];
 
 #[test]

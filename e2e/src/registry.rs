@@ -80,6 +80,12 @@ impl TestRegistry {
 
     /// Starts a registry; with `credentials` it requires HTTP basic auth.
     pub fn start(credentials: Option<(&str, &str)>) -> Self {
+        Self::start_notifying(credentials, None)
+    }
+
+    /// Starts a registry that also posts its notifications (pushes and pulls, the CNCF
+    /// distribution envelope) to `endpoint`.
+    pub fn start_notifying(credentials: Option<(&str, &str)>, endpoint: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let port = crate::ports::free_port();
         let mut config = format!(
@@ -93,6 +99,11 @@ impl TestRegistry {
             config.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
                 htpasswd.display()
+            ));
+        }
+        if let Some(url) = endpoint {
+            config.push_str(&format!(
+                "notifications:\n  endpoints:\n    - name: rill\n      url: {url}\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n"
             ));
         }
         let config_path = dir.path().join("config.yml");

@@ -13,9 +13,11 @@ use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::{TestRepo, git};
 use e2e::registry::TestRegistry;
 use k8s_openapi::api::apps::v1::Deployment;
+use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use rill::stack::{Stack, StackOptions};
 use rill_common::api::image_v1::{ImageRepository, ImageUpdateAutomation};
+use rill_common::api::notification_v1::Receiver;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -64,7 +66,35 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
         return;
     }
     let stack = Stack::start(StackOptions::default()).await.unwrap();
-    let registry = TestRegistry::start(None);
+    // The registry notifies a generic Receiver of every push.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(stack.client.clone(), "default");
+    let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "hook-token-123"}});
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(body).unwrap(),
+        )
+        .await
+        .unwrap();
+    create(
+        &stack,
+        "notification.toolkit.fluxcd.io/v1",
+        "Receiver",
+        "registry",
+        json!({
+        "type": "generic", "secretRef": {"name": "hook"},
+        "resources": [{"kind": "ImageRepository", "name": "web"}]}),
+    )
+    .await;
+    let receivers: Api<Receiver> = Api::namespaced(stack.client.clone(), "default");
+    let receiver = flux::wait_for(&receivers, "registry", "a webhook path", WAIT, |r| {
+        flux::ready(r).is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let path = receiver.status.unwrap().webhook_path.unwrap();
+    let registry =
+        TestRegistry::start_notifying(None, Some(&format!("{}{path}", stack.receiver_url)));
     registry.push("apps/web", "1.0.0", &[("x", "1")], &[]);
     let image = format!("{}/apps/web", registry.host);
     let repos = tempfile::tempdir().unwrap();
@@ -138,10 +168,8 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // The push: a requested scan (what a Receiver does), then nothing but events.
+    // The push: the registry notifies the Receiver, then nothing but events.
     registry.push("apps/web", "1.0.1", &[("x", "2")], &[]);
-    let scans: Api<ImageRepository> = Api::namespaced(stack.client.clone(), "default");
-    flux::request_reconcile(&scans, "web").await;
     let auto = flux::wait_for(&autos, "app", "a push", WAIT, |a| {
         a.status
             .as_ref()
@@ -170,10 +198,7 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
         values.replace("tag: \"1.0.0\"", "tag: \"1.0.1\"")
     );
     let stat = git(&repo.bare, &["diff", "--numstat", &before, &head]);
-    assert_eq!(
-        stat,
-        "1\t1\tdeploy/web.yaml\n1\t1\tother/values.yaml"
-    );
+    assert_eq!(stat, "1\t1\tdeploy/web.yaml\n1\t1\tother/values.yaml");
 
     // The GitRepository was asked to fetch, so the rollout follows without its interval.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -279,4 +304,106 @@ async fn pushes_to_another_branch_with_a_refspec_and_stalls_on_what_it_cannot_do
         flux::failed_with(a, "InvalidSourceConfiguration")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receiver_refuses_bad_signatures_and_unknown_paths_and_annotates_on_a_good_one() {
+    let stack = Stack::start(StackOptions::default()).await.unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(stack.client.clone(), "default");
+    let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hmac"}, "stringData": {"token": "hmac-token-456"}});
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(body).unwrap(),
+        )
+        .await
+        .unwrap();
+    create(
+        &stack,
+        "image.toolkit.fluxcd.io/v1",
+        "ImageRepository",
+        "web",
+        json!({"image": "127.0.0.1:1/none", "interval": "1h"}),
+    )
+    .await;
+    create(
+        &stack,
+        "notification.toolkit.fluxcd.io/v1",
+        "Receiver",
+        "signed",
+        json!({
+        "type": "generic-hmac", "secretRef": {"name": "hmac"},
+        "resources": [{"kind": "ImageRepository", "name": "*", "matchLabels": {}}]}),
+    )
+    .await;
+    let receivers: Api<Receiver> = Api::namespaced(stack.client.clone(), "default");
+    let receiver = flux::wait_for(&receivers, "signed", "a webhook path", WAIT, |r| {
+        flux::ready(r).is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let path = receiver.status.unwrap().webhook_path.unwrap();
+    assert_eq!(
+        flux::ready(&receivers.get("signed").await.unwrap())
+            .unwrap()
+            .2,
+        format!("Receiver initialized for path: {path}")
+    );
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", stack.receiver_url);
+    let payload = br#"{"events": []}"#;
+    let requested = || async {
+        let repo = Api::<ImageRepository>::namespaced(stack.client.clone(), "default")
+            .get("web")
+            .await
+            .unwrap();
+        repo.annotations()
+            .get("reconcile.fluxcd.io/requestedAt")
+            .cloned()
+    };
+    let wrong = http
+        .post(&url)
+        .header("X-Signature", "sha256=00")
+        .body(payload.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let unknown = http
+        .post(format!("{}/hook/{}", stack.receiver_url, "0".repeat(64)))
+        .body(payload.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let huge = http
+        .post(&url)
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    assert_eq!(
+        requested().await,
+        None,
+        "nothing annotated by refused calls"
+    );
+    let signature = {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"hmac-token-456").unwrap();
+        mac.update(payload);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let good = http
+        .post(&url)
+        .header("X-Signature", signature)
+        .body(payload.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+    assert!(
+        requested().await.is_some(),
+        "the ImageRepository was asked to scan"
+    );
 }

@@ -1,12 +1,14 @@
 //! Rill's image-automation-controller: scans registries (`ImageRepository`) into a tag database
 //! on disk, picks the newest tag by policy (`ImagePolicy`) and commits it back to Git
-//! (`ImageUpdateAutomation`), each on the shared reconcile frame. The `Receiver` is not built
-//! yet. A library with a thin `main`, so the `rill` stack runs it in-process too.
+//! (`ImageUpdateAutomation`), and turns registry and Git webhooks into immediate reconciles
+//! (`Receiver`, served on `--receiver-addr`), each on the shared reconcile frame. A library with
+//! a thin `main`, so the `rill` stack runs it in-process too.
 
 pub mod error;
 pub mod imagepolicy;
 pub mod imagerepository;
 pub mod imageupdateautomation;
+pub mod receiver;
 pub mod settle;
 pub mod tag_store;
 
@@ -41,6 +43,9 @@ pub struct Flags {
     /// Where the tag database lives.
     #[arg(long, env = "STORAGE_PATH", default_value = "/data")]
     pub storage_path: PathBuf,
+    /// The address the webhook receiver binds to.
+    #[arg(long, default_value = ":9292")]
+    pub receiver_addr: String,
     /// Refuse ImagePolicies reading an ImageRepository of another namespace.
     #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
     pub no_cross_namespace_refs: bool,
@@ -80,13 +85,14 @@ impl Context {
     }
 }
 
-/// Runs the ImageRepository, ImagePolicy and ImageUpdateAutomation reconcilers until their
-/// watches end.
-pub async fn run_reconcilers(ctx: Arc<Context>) {
+/// Runs the ImageRepository, ImagePolicy, ImageUpdateAutomation and Receiver reconcilers (and
+/// the webhook server on `receiver`, when given) until their watches end.
+pub async fn run_reconcilers(ctx: Arc<Context>, receiver: Option<tokio::net::TcpListener>) {
     tokio::join!(
         imagerepository::run(ctx.clone()),
         imagepolicy::run(ctx.clone()),
-        imageupdateautomation::run(ctx),
+        imageupdateautomation::run(ctx.clone()),
+        receiver::run(ctx, receiver),
     );
 }
 
@@ -97,5 +103,15 @@ pub async fn run(flags: Flags, runtime: ControllerRuntime, client: Client) {
         tracing::error!(error = %e, path = %flags.storage_path.display(), "cannot create the storage directory");
         return;
     }
-    run_reconcilers(Arc::new(ctx)).await;
+    let listener = match rill_common::runtime::health::parse_listen_addr(&flags.receiver_addr) {
+        Ok(addr) => tokio::net::TcpListener::bind(addr).await,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid --receiver-addr");
+            return;
+        }
+    };
+    match listener {
+        Ok(listener) => run_reconcilers(Arc::new(ctx), Some(listener)).await,
+        Err(e) => tracing::error!(error = %e, addr = %flags.receiver_addr, "cannot serve webhooks"),
+    }
 }

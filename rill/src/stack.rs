@@ -49,6 +49,9 @@ pub struct Stack {
     pub client: Client,
     /// The source-controller's artifact server (`http://127.0.0.1:PORT`).
     pub artifact_url: String,
+    /// The webhook receiver (`http://127.0.0.1:PORT`; a Receiver's `status.webhookPath` goes
+    /// after it).
+    pub receiver_url: String,
     _storage: tempfile::TempDir,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -168,15 +171,18 @@ impl Stack {
         let image_client = rt
             .client_for(config.clone())
             .map_err(|e| StackError::Flags(e.to_string()))?;
-        tasks.push(tokio::spawn(image_automation_controller::run(
-            image_flags,
-            rt,
-            image_client,
+        let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let receiver_url = format!("http://{}", receiver.local_addr()?);
+        let image_ctx = image_automation_controller::Context::new(&image_flags, &rt, image_client);
+        tasks.push(tokio::spawn(image_automation_controller::run_reconcilers(
+            Arc::new(image_ctx),
+            Some(receiver),
         )));
         Ok(Self {
             sandbox,
             client,
             artifact_url,
+            receiver_url,
             _storage: storage_dir,
             tasks,
         })

@@ -6,7 +6,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 use serde_json::json;
 
-use crate::api::{image_v1, kustomize_v1, source_v1};
+use crate::api::{image_v1, kustomize_v1, notification_v1, source_v1};
 
 /// Every CRD Rill serves, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
@@ -17,6 +17,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         image_v1::ImageRepository::crd(),
         image_v1::ImagePolicy::crd(),
         image_v1::ImageUpdateAutomation::crd(),
+        notification_v1::Receiver::crd(),
     ]
     .into_iter()
     .map(with_flux_conventions)

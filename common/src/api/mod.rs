@@ -7,6 +7,7 @@
 pub mod image_v1;
 pub mod kustomize_v1;
 pub mod meta;
+pub mod notification_v1;
 pub mod object;
 pub mod source_v1;
 

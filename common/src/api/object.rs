@@ -15,6 +15,7 @@ use super::image_v1::{
     ImageUpdateAutomationStatus,
 };
 use super::kustomize_v1::{Kustomization, KustomizationStatus};
+use super::notification_v1::{Receiver, ReceiverStatus};
 use super::source_v1::{GitRepository, GitRepositoryStatus, OCIRepository, OCIRepositoryStatus};
 
 /// The status fields every Flux kind carries (`meta.ReconcileRequestStatus` and conditions).
@@ -95,3 +96,7 @@ flux_kind!(
     ImageUpdateAutomationStatus,
     |s| Some(&s.interval)
 );
+flux_kind!(Receiver, ReceiverStatus, |s| s
+    .interval
+    .as_deref()
+    .or(Some("10m")));
