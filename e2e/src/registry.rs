@@ -125,6 +125,29 @@ impl TestRegistry {
         }
     }
 
+    /// Adds tags `names` to `repo`, all pointing at the manifest of its existing tag `existing`,
+    /// by writing the registry's storage directly (for many tags at once; the registry serves
+    /// them as if pushed).
+    pub fn alias_tags(&self, repo: &str, existing: &str, names: impl IntoIterator<Item = String>) {
+        let tags = self
+            .dir
+            .path()
+            .join("data/docker/registry/v2/repositories")
+            .join(repo)
+            .join("_manifests/tags");
+        let link = std::fs::read_to_string(tags.join(existing).join("current/link"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let hex = link.trim().trim_start_matches("sha256:").to_string();
+        for name in names {
+            let dir = tags.join(&name);
+            std::fs::create_dir_all(dir.join("current")).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(dir.join("current/link"), &link).unwrap_or_else(|e| panic!("{e}"));
+            let index = dir.join("index/sha256").join(&hex);
+            std::fs::create_dir_all(&index).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(index.join("link"), &link).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     /// Pushes `files` as a Flux artifact to `repo:tag`; returns the manifest digest.
     pub fn push(
         &self,
