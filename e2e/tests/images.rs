@@ -372,3 +372,80 @@ async fn lockdown_refuses_every_cross_namespace_policy() {
     .await;
     picked(&stack, "default", "own", "1.0.0").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_page_of_a_long_tag_list_is_read() {
+    let Some(stack) = stack(StackOptions::default()).await else {
+        return;
+    };
+    let registry = TestRegistry::start(None);
+    push_tags(&registry, "apps/many", &["0.0.1"]);
+    // 2,500 tags: three pages of the registry's tag list.
+    registry.alias_tags("apps/many", "0.0.1", (0..2_499).map(|i| format!("2.0.{i}")));
+    let image = format!("{}/apps/many", registry.host);
+    repository(
+        &stack,
+        "default",
+        "many",
+        json!({"image": image, "interval": "1h", "insecure": true}),
+    )
+    .await;
+    scanned(&stack, "default", "many", 2_500).await;
+    policy(
+        &stack,
+        "default",
+        "many",
+        json!({"imageRepositoryRef": {"name": "many"}, "policy": {"semver": {"range": ">=2.0.0"}}}),
+    )
+    .await;
+    picked(&stack, "default", "many", "2.0.2498").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn suspended_repositories_do_not_scan_until_resumed() {
+    let Some(stack) = stack(StackOptions::default()).await else {
+        return;
+    };
+    let registry = TestRegistry::start(None);
+    push_tags(&registry, "apps/paused", &["1.0.0"]);
+    let image = format!("{}/apps/paused", registry.host);
+    repository(
+        &stack,
+        "default",
+        "paused",
+        json!({"image": image, "interval": "1h", "insecure": true}),
+    )
+    .await;
+    scanned(&stack, "default", "paused", 1).await;
+    let api = repos(&stack, "default");
+    let patch = |suspend: bool| json!({"spec": {"suspend": suspend}});
+    api.patch(
+        "paused",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(patch(true)),
+    )
+    .await
+    .unwrap();
+    push_tags(&registry, "apps/paused", &["1.1.0"]);
+    flux::request_reconcile(&api, "paused").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let count = |r: &ImageRepository| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.last_scan_result.as_ref())
+            .map(|s| s.tag_count)
+    };
+    assert_eq!(
+        count(&api.get("paused").await.unwrap()),
+        Some(1),
+        "a suspended repository scanned"
+    );
+    api.patch(
+        "paused",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(patch(false)),
+    )
+    .await
+    .unwrap();
+    scanned(&stack, "default", "paused", 2).await;
+}

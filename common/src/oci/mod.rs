@@ -91,6 +91,9 @@ pub struct Manifest {
     pub document: ManifestDocument,
 }
 
+/// Tags asked for per page of a tag list (registries answer with a `Link` to the next page).
+pub const TAG_PAGE: usize = 1000;
+
 /// The largest manifest read (4 MiB, the distribution spec's recommended limit).
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
@@ -256,7 +259,7 @@ impl Registry {
     /// Every tag of the repository (following `Link` pagination).
     pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
         let mut tags = Vec::new();
-        let mut next = Some(self.endpoint("tags/list"));
+        let mut next = Some(self.endpoint(&format!("tags/list?n={TAG_PAGE}")));
         while let Some(url) = next.take() {
             let response = self.send(Method::GET, &url, None).await?;
             if !response.status().is_success() {
