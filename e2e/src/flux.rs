@@ -66,3 +66,51 @@ pub async fn request_reconcile<K: FluxObject>(api: &Api<K>, name: &str) {
         .await
         .unwrap_or_else(|e| panic!("{name}: cannot annotate: {e}"));
 }
+
+/// Creates the namespaced object `kind` (any API group) named `name` in `namespace` with
+/// `spec`.
+pub async fn create(
+    client: &kube::Client,
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    spec: serde_json::Value,
+) {
+    let lower = kind.to_lowercase();
+    let plural = match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{lower}s"),
+    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let resource = kube::api::ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural,
+    };
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &resource);
+    let body = serde_json::json!({"apiVersion": api_version, "kind": kind,
+        "metadata": {"name": name, "namespace": namespace}, "spec": spec});
+    let object = serde_json::from_value(body).unwrap_or_else(|e| panic!("{kind} {name}: {e}"));
+    api.create(&kube::api::PostParams::default(), &object)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create {kind} {namespace}/{name}: {e}"));
+}
+
+/// Creates the Secret `name` in `namespace` with `stringData`.
+pub async fn secret(client: &kube::Client, namespace: &str, name: &str, data: &[(&str, &str)]) {
+    let data: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace}, "stringData": data});
+    let object = serde_json::from_value(body).unwrap_or_else(|e| panic!("secret {name}: {e}"));
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), namespace)
+        .create(&kube::api::PostParams::default(), &object)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create secret {namespace}/{name}: {e}"));
+}

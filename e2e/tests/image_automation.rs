@@ -14,7 +14,7 @@ use e2e::git_repo::{TestRepo, git};
 use e2e::registry::TestRegistry;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use rill::stack::{Stack, StackOptions};
 use rill_common::api::image_v1::{ImageRepository, ImageUpdateAutomation};
 use rill_common::api::notification_v1::Receiver;
@@ -23,24 +23,7 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn create(stack: &Stack, api_version: &str, kind: &str, name: &str, spec: Value) {
-    let plural = format!("{}s", kind.to_lowercase()).replace("ys", "ies");
-    let (group, version) = api_version.split_once('/').unwrap();
-    let resource = kube::api::ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: api_version.into(),
-        kind: kind.into(),
-        plural,
-    };
-    let api: Api<kube::api::DynamicObject> =
-        Api::namespaced_with(stack.client.clone(), "default", &resource);
-    let body = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": "default"}, "spec": spec});
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(body).unwrap(),
-    )
-    .await
-    .unwrap();
+    flux::create(&stack.client, api_version, kind, "default", name, spec).await;
 }
 
 fn deployment(image: &str) -> String {
@@ -67,16 +50,13 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
     }
     let stack = Stack::start(StackOptions::default()).await.unwrap();
     // The registry notifies a generic Receiver of every push.
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(stack.client.clone(), "default");
-    let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "hook-token-123"}});
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(body).unwrap(),
-        )
-        .await
-        .unwrap();
+    flux::secret(
+        &stack.client,
+        "default",
+        "hook",
+        &[("token", "hook-token-123")],
+    )
+    .await;
     create(
         &stack,
         "notification.toolkit.fluxcd.io/v1",
@@ -309,16 +289,13 @@ async fn pushes_to_another_branch_with_a_refspec_and_stalls_on_what_it_cannot_do
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_receiver_refuses_bad_signatures_and_unknown_paths_and_annotates_on_a_good_one() {
     let stack = Stack::start(StackOptions::default()).await.unwrap();
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(stack.client.clone(), "default");
-    let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hmac"}, "stringData": {"token": "hmac-token-456"}});
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(body).unwrap(),
-        )
-        .await
-        .unwrap();
+    flux::secret(
+        &stack.client,
+        "default",
+        "hmac",
+        &[("token", "hmac-token-456")],
+    )
+    .await;
     create(
         &stack,
         "image.toolkit.fluxcd.io/v1",

@@ -12,7 +12,7 @@ use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::{TestRepo, git};
 use e2e::registry::TestRegistry;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::Api;
 use rill::stack::{Stack, StackOptions};
 use rill_common::api::image_v1::ImagePolicy;
 use rill_common::api::notification_v1::Receiver;
@@ -29,23 +29,7 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
 }
 
 async fn create(client: &kube::Client, api_version: &str, kind: &str, name: &str, spec: Value) {
-    let plural = format!("{}s", kind.to_lowercase()).replace("ys", "ies");
-    let (group, version) = api_version.split_once('/').unwrap();
-    let resource = kube::api::ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: api_version.into(),
-        kind: kind.into(),
-        plural,
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
-    let body = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": "default"}, "spec": spec});
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(body).unwrap(),
-    )
-    .await
-    .unwrap();
+    e2e::flux::create(client, api_version, kind, "default", name, spec).await;
 }
 
 async fn ten_thousand_tags() {
@@ -141,16 +125,7 @@ fn deployment(image: &str) -> String {
 async fn pushes_to_git() {
     let stack = Stack::start(StackOptions::default()).await.unwrap();
     let client = stack.client.clone();
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client.clone(), "default");
-    let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hook"}, "stringData": {"token": "bench-token"}});
-    secrets
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(body).unwrap(),
-        )
-        .await
-        .unwrap();
+    e2e::flux::secret(&client, "default", "hook", &[("token", "bench-token")]).await;
     create(&client, "notification.toolkit.fluxcd.io/v1", "Receiver", "registry", json!({"type": "generic", "secretRef": {"name": "hook"}, "resources": [{"kind": "ImageRepository", "name": "web"}]})).await;
     let receivers: Api<Receiver> = Api::namespaced(client.clone(), "default");
     let path = loop {

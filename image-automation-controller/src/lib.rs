@@ -8,6 +8,7 @@ pub mod error;
 pub mod imagepolicy;
 pub mod imagerepository;
 pub mod imageupdateautomation;
+pub mod kind;
 pub mod receiver;
 pub mod settle;
 pub mod tag_store;

@@ -11,26 +11,20 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::Error as FinalizerError;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use rill_common::api::image_v1::{ImagePolicy, ImageRef, ImageRepository, ReflectionPolicy};
-use rill_common::conditions::Outcome;
-use rill_common::runtime::events::{EventNote, ready_transition};
-use rill_common::runtime::frame::{Pass, ReadyRule, Steps};
+use rill_common::runtime::frame::Pass;
 use rill_common::runtime::watch::{changes, drain, primary, scoped_api};
 
 use crate::Context;
 use crate::error::Error;
 use crate::imagerepository::{image, registry, registry_error};
+use crate::kind::ImageKind;
 use select::{Filter, Policy, SelectError};
-
-/// The frame's view of ImagePolicies.
-pub struct ImagePolicies<'a>(pub &'a Context);
 
 fn invalid(e: SelectError) -> Error {
     match e {
@@ -168,40 +162,19 @@ async fn steps(
     ))
 }
 
-impl Steps<ImagePolicy> for ImagePolicies<'_> {
+impl ImageKind for ImagePolicy {
     type Done = String;
-    type Error = Error;
-    const READY: ReadyRule = ReadyRule::Explicit;
-    const JITTER: bool = false;
 
-    fn run<'a>(
+    fn steps<'a>(
         &'a self,
-        policy: &'a ImagePolicy,
-        pass: &'a mut Pass<ImagePolicy>,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
     ) -> impl Future<Output = Result<String, Error>> + Send + 'a {
-        steps(self.0, policy, pass)
+        steps(ctx, self, pass)
     }
 
-    fn settle(
-        &self,
-        _p: &ImagePolicy,
-        pass: &mut Pass<ImagePolicy>,
-        result: &Result<String, Error>,
-    ) -> Outcome {
-        let (generation, now) = (pass.generation, pass.now.clone());
-        crate::settle::settle(&mut pass.conditions, result, Clone::clone, generation, &now)
-    }
-
-    fn events(
-        &self,
-        _policy: &ImagePolicy,
-        before: &[Condition],
-        pass: &Pass<ImagePolicy>,
-        _result: &Result<String, Error>,
-    ) -> Vec<EventNote> {
-        ready_transition(before, &pass.conditions)
-            .into_iter()
-            .collect()
+    fn message(done: &String) -> String {
+        done.clone()
     }
 }
 
@@ -250,23 +223,9 @@ pub async fn run(ctx: Arc<Context>) {
         .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .watches_stream(scans, move |repo: ImageRepository| reading(&by_repo, &repo))
         .run(
-            reconcile,
+            crate::kind::reconcile::<ImagePolicy>,
             |policy, error, ctx| ctx.frame.error_policy(policy.as_ref(), error),
             ctx,
         );
     drain(results).await;
-}
-
-async fn reconcile(
-    policy: Arc<ImagePolicy>,
-    ctx: Arc<Context>,
-) -> Result<Action, FinalizerError<Error>> {
-    let frame = &ctx.frame;
-    frame
-        .finalized(
-            policy,
-            async |policy| frame.reconcile(policy.as_ref(), &ImagePolicies(&ctx)).await,
-            async |_policy| Ok(Action::await_change()),
-        )
-        .await
 }

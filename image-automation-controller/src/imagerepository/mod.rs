@@ -9,20 +9,19 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::Error as FinalizerError;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::{Resource, ResourceExt};
 use rill_common::api::image_v1::{ImageProvider, ImageRepository, ScanResult};
-use rill_common::conditions::{self, Outcome, reasons};
+use rill_common::conditions::{self, reasons};
 use rill_common::oci::connect::{Access, ConnectError, connect};
 use rill_common::oci::{OciUrl, Registry, RegistryError};
-use rill_common::runtime::events::{EventNote, ready_transition};
-use rill_common::runtime::frame::{Pass, ReadyRule, Steps};
+use rill_common::runtime::frame::Pass;
 use rill_common::runtime::watch::{drain, primary, scoped_api};
 
 use crate::Context;
 use crate::error::Error;
+use crate::kind::ImageKind;
 use scan::{DEFAULT_EXCLUSIONS, Due, LastScan};
 
 /// What a pass did: the Ready message, and when the next scan is due.
@@ -30,9 +29,6 @@ pub struct Scanned {
     message: String,
     next: Duration,
 }
-
-/// The frame's view of ImageRepositories.
-pub struct ImageRepositories<'a>(pub &'a Context);
 
 /// The exclusion list of `repo` (Flux's default when unset).
 fn exclusions(repo: &ImageRepository) -> Vec<String> {
@@ -198,50 +194,32 @@ async fn steps(
     })
 }
 
-impl Steps<ImageRepository> for ImageRepositories<'_> {
+impl ImageKind for ImageRepository {
     type Done = Scanned;
-    type Error = Error;
-    const READY: ReadyRule = ReadyRule::Explicit;
-    const JITTER: bool = false;
 
-    fn run<'a>(
+    fn steps<'a>(
         &'a self,
-        repo: &'a ImageRepository,
-        pass: &'a mut Pass<ImageRepository>,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
     ) -> impl Future<Output = Result<Scanned, Error>> + Send + 'a {
-        steps(self.0, repo, pass)
+        steps(ctx, self, pass)
     }
 
-    fn settle(
-        &self,
-        _repo: &ImageRepository,
-        pass: &mut Pass<ImageRepository>,
-        result: &Result<Scanned, Error>,
-    ) -> Outcome {
-        let (generation, now) = (pass.generation, pass.now.clone());
-        crate::settle::settle(
-            &mut pass.conditions,
-            result,
-            |d| d.message.clone(),
-            generation,
-            &now,
-        )
+    fn message(done: &Scanned) -> String {
+        done.message.clone()
     }
 
-    fn events(
-        &self,
-        _repo: &ImageRepository,
-        before: &[Condition],
-        pass: &Pass<ImageRepository>,
-        _result: &Result<Scanned, Error>,
-    ) -> Vec<EventNote> {
-        ready_transition(before, &pass.conditions)
-            .into_iter()
-            .collect()
-    }
-
-    fn success_requeue(&self, _repo: &ImageRepository, done: &Scanned) -> Option<Option<Duration>> {
+    fn next(done: &Scanned) -> Option<Option<Duration>> {
         Some(Some(done.next))
+    }
+
+    async fn cleanup(&self, ctx: &Context) -> Result<(), Error> {
+        let store = ctx.tags.clone();
+        let (ns, name) = (self.namespace().unwrap_or_default(), self.name_any());
+        tokio::task::spawn_blocking(move || store.remove(&ns, &name))
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))?
+            .map_err(|e| Error::Storage(e.to_string()))
     }
 }
 
@@ -252,35 +230,9 @@ pub async fn run(ctx: Arc<Context>) {
     let results = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .run(
-            reconcile,
+            crate::kind::reconcile::<ImageRepository>,
             |repo, error, ctx| ctx.frame.error_policy(repo.as_ref(), error),
             ctx,
         );
     drain(results).await;
-}
-
-async fn reconcile(
-    repo: Arc<ImageRepository>,
-    ctx: Arc<Context>,
-) -> Result<Action, FinalizerError<Error>> {
-    let frame = &ctx.frame;
-    frame
-        .finalized(
-            repo,
-            async |repo| {
-                frame
-                    .reconcile(repo.as_ref(), &ImageRepositories(&ctx))
-                    .await
-            },
-            async |repo| {
-                let store = ctx.tags.clone();
-                let (ns, name) = (repo.namespace().unwrap_or_default(), repo.name_any());
-                tokio::task::spawn_blocking(move || store.remove(&ns, &name))
-                    .await
-                    .map_err(|e| Error::Storage(e.to_string()))?
-                    .map_err(|e| Error::Storage(e.to_string()))?;
-                Ok(Action::await_change())
-            },
-        )
-        .await
 }

@@ -13,23 +13,23 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::Error as FinalizerError;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use rill_common::api::image_v1::{ImagePolicy, ImageRef, ImageUpdateAutomation};
 use rill_common::api::source_v1::GitRepository;
-use rill_common::conditions::{Outcome, reasons};
-use rill_common::runtime::events::{EventNote, ready_transition};
-use rill_common::runtime::frame::{Pass, ReadyRule, Steps};
+use rill_common::conditions::reasons;
+use rill_common::runtime::events::EventNote;
+use rill_common::runtime::frame::Pass;
 use rill_common::runtime::watch::{changes, drain, primary, scoped_api};
 use rill_git::repository::AccessError;
 
 use crate::Context;
 use crate::error::Error;
+use crate::kind::ImageKind;
 use plan::{PlanError, pushed_message};
 use workspace::WorkspaceError;
 
@@ -38,9 +38,6 @@ pub struct Ran {
     message: String,
     pushed: Option<EventNote>,
 }
-
-/// The frame's view of ImageUpdateAutomations.
-pub struct Automations<'a>(pub &'a Context);
 
 fn source_timeout(source: &GitRepository) -> std::time::Duration {
     source
@@ -204,51 +201,23 @@ async fn request_fetch(ctx: &Context, source: &GitRepository) {
     }
 }
 
-impl Steps<ImageUpdateAutomation> for Automations<'_> {
+impl ImageKind for ImageUpdateAutomation {
     type Done = Ran;
-    type Error = Error;
-    const READY: ReadyRule = ReadyRule::Explicit;
-    const JITTER: bool = false;
 
-    fn run<'a>(
+    fn steps<'a>(
         &'a self,
-        auto: &'a ImageUpdateAutomation,
-        pass: &'a mut Pass<ImageUpdateAutomation>,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
     ) -> impl Future<Output = Result<Ran, Error>> + Send + 'a {
-        steps(self.0, auto, pass)
+        steps(ctx, self, pass)
     }
 
-    fn settle(
-        &self,
-        _a: &ImageUpdateAutomation,
-        pass: &mut Pass<ImageUpdateAutomation>,
-        result: &Result<Ran, Error>,
-    ) -> Outcome {
-        let (generation, now) = (pass.generation, pass.now.clone());
-        crate::settle::settle(
-            &mut pass.conditions,
-            result,
-            |r| r.message.clone(),
-            generation,
-            &now,
-        )
+    fn message(done: &Ran) -> String {
+        done.message.clone()
     }
 
-    fn events(
-        &self,
-        _auto: &ImageUpdateAutomation,
-        before: &[Condition],
-        pass: &Pass<ImageUpdateAutomation>,
-        result: &Result<Ran, Error>,
-    ) -> Vec<EventNote> {
-        match result {
-            Ok(Ran {
-                pushed: Some(note), ..
-            }) => vec![note.clone()],
-            _ => ready_transition(before, &pass.conditions)
-                .into_iter()
-                .collect(),
-        }
+    fn event(done: &Ran) -> Option<EventNote> {
+        done.pushed.clone()
     }
 }
 
@@ -289,7 +258,7 @@ pub async fn run(ctx: Arc<Context>) {
         })
         .watches_stream(sources, move |r: GitRepository| using(&by_source, &r))
         .run(
-            reconcile,
+            crate::kind::reconcile::<ImageUpdateAutomation>,
             |auto, error, ctx| ctx.frame.error_policy(auto.as_ref(), error),
             ctx,
         );
@@ -327,18 +296,4 @@ fn using(
         })
         .map(|a| ObjectRef::from_obj(a.as_ref()))
         .collect()
-}
-
-async fn reconcile(
-    auto: Arc<ImageUpdateAutomation>,
-    ctx: Arc<Context>,
-) -> Result<Action, FinalizerError<Error>> {
-    let frame = &ctx.frame;
-    frame
-        .finalized(
-            auto,
-            async |auto| frame.reconcile(auto.as_ref(), &Automations(&ctx)).await,
-            async |_auto| Ok(Action::await_change()),
-        )
-        .await
 }

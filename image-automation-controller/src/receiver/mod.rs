@@ -9,21 +9,18 @@ pub mod verify;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::finalizer::Error as FinalizerError;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::Store;
 use rill_common::api::notification_v1::Receiver;
 use rill_common::client_settings::secret_data;
-use rill_common::conditions::Outcome;
-use rill_common::runtime::events::{EventNote, ready_transition};
-use rill_common::runtime::frame::{Pass, ReadyRule, Steps};
+use rill_common::runtime::frame::Pass;
 use rill_common::runtime::watch::{drain, primary, scoped_api};
 use sha2::{Digest, Sha256};
 
 use crate::Context;
 use crate::error::Error;
+use crate::kind::ImageKind;
 
 /// `/hook/` + hex sha256 of token, name and namespace, as Flux computes it.
 pub fn webhook_path(token: &str, name: &str, namespace: &str) -> String {
@@ -41,9 +38,6 @@ pub async fn token(client: &kube::Client, receiver: &Receiver) -> Result<String,
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::Auth(format!("secret '{namespace}/{name}' has no 'token' key")))
 }
-
-/// The frame's view of Receivers.
-pub struct Receivers<'a>(pub &'a Context);
 
 async fn steps(
     ctx: &Context,
@@ -73,40 +67,19 @@ async fn steps(
     Ok(format!("Receiver initialized for path: {path}"))
 }
 
-impl Steps<Receiver> for Receivers<'_> {
+impl ImageKind for Receiver {
     type Done = String;
-    type Error = Error;
-    const READY: ReadyRule = ReadyRule::Explicit;
-    const JITTER: bool = false;
 
-    fn run<'a>(
+    fn steps<'a>(
         &'a self,
-        receiver: &'a Receiver,
-        pass: &'a mut Pass<Receiver>,
+        ctx: &'a Context,
+        pass: &'a mut Pass<Self>,
     ) -> impl Future<Output = Result<String, Error>> + Send + 'a {
-        steps(self.0, receiver, pass)
+        steps(ctx, self, pass)
     }
 
-    fn settle(
-        &self,
-        _r: &Receiver,
-        pass: &mut Pass<Receiver>,
-        result: &Result<String, Error>,
-    ) -> Outcome {
-        let (generation, now) = (pass.generation, pass.now.clone());
-        crate::settle::settle(&mut pass.conditions, result, Clone::clone, generation, &now)
-    }
-
-    fn events(
-        &self,
-        _receiver: &Receiver,
-        before: &[Condition],
-        pass: &Pass<Receiver>,
-        _result: &Result<String, Error>,
-    ) -> Vec<EventNote> {
-        ready_transition(before, &pass.conditions)
-            .into_iter()
-            .collect()
+    fn message(done: &String) -> String {
+        done.clone()
     }
 }
 
@@ -125,25 +98,11 @@ pub async fn run(ctx: Arc<Context>, listener: Option<tokio::net::TcpListener>) {
     let results = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .run(
-            reconcile,
+            crate::kind::reconcile::<Receiver>,
             |receiver, error, ctx| ctx.frame.error_policy(receiver.as_ref(), error),
             ctx,
         );
     drain(results).await;
-}
-
-async fn reconcile(
-    receiver: Arc<Receiver>,
-    ctx: Arc<Context>,
-) -> Result<Action, FinalizerError<Error>> {
-    let frame = &ctx.frame;
-    frame
-        .finalized(
-            receiver,
-            async |receiver| frame.reconcile(receiver.as_ref(), &Receivers(&ctx)).await,
-            async |_receiver| Ok(Action::await_change()),
-        )
-        .await
 }
 
 /// The Receivers of the store, for the server.
