@@ -449,3 +449,45 @@ async fn suspended_repositories_do_not_scan_until_resumed() {
     .unwrap();
     scanned(&stack, "default", "paused", 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_controller_keeps_its_tags() {
+    if !TestRegistry::available() {
+        eprintln!("skipped: docker-registry or skopeo is not installed");
+        return;
+    }
+    let (data, tags) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let options = || StackOptions {
+        data_dir: Some(data.path().to_path_buf()),
+        image_storage: Some(tags.path().to_path_buf()),
+        ..StackOptions::default()
+    };
+    let registry = TestRegistry::start(None);
+    push_tags(&registry, "apps/kept", &["1.0.0", "1.1.0"]);
+    let image = format!("{}/apps/kept", registry.host);
+    {
+        let stack = stack(options()).await.unwrap();
+        repository(
+            &stack,
+            "default",
+            "kept",
+            json!({"image": image, "interval": "1h", "insecure": true}),
+        )
+        .await;
+        scanned(&stack, "default", "kept", 2).await;
+    }
+    // A tag pushed while the controller is down is not seen before the next scan is due: the
+    // policy created after the restart resolves from the stored tags, without a new scan.
+    push_tags(&registry, "apps/kept", &["9.0.0"]);
+    let stack = stack(options()).await.unwrap();
+    policy(
+        &stack,
+        "default",
+        "kept",
+        json!({"imageRepositoryRef": {"name": "kept"}, "policy": {"semver": {"range": "*"}}}),
+    )
+    .await;
+    picked(&stack, "default", "kept", "1.1.0").await;
+    let repo = repos(&stack, "default").get("kept").await.unwrap();
+    assert_eq!(repo.status.unwrap().last_scan_result.unwrap().tag_count, 2);
+}

@@ -37,6 +37,8 @@ pub struct StackOptions {
     pub source_flags: Vec<String>,
     /// Extra image-automation-controller flags (for example `--no-cross-namespace-refs`).
     pub image_flags: Vec<String>,
+    /// Where the image controller keeps its tag database (a temporary folder when `None`).
+    pub image_storage: Option<PathBuf>,
     /// Where the sandbox keeps its objects (in memory when `None`).
     pub data_dir: Option<PathBuf>,
 }
@@ -156,7 +158,11 @@ impl Stack {
             "image-automation-controller".to_string(),
             format!(
                 "--storage-path={}",
-                storage_dir.path().join("images").display()
+                options
+                    .image_storage
+                    .clone()
+                    .unwrap_or_else(|| storage_dir.path().join("images"))
+                    .display()
             ),
             "--requeue-dependency=2s".to_string(),
         ];
