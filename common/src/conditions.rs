@@ -267,6 +267,42 @@ pub fn mark_stalled(
     );
 }
 
+/// Records a failed pass: `Ready=False` with the error's reason and message; for an error a
+/// human must fix, `Stalled` (see [`mark_stalled`]); otherwise `Reconciling` stays as the steps
+/// left it, or is set with `ProgressingWithRetry` when they set none.
+pub fn mark_failed(
+    conditions: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    stalled: bool,
+    generation: i64,
+    now: &Time,
+) -> Outcome {
+    if stalled {
+        mark_stalled(conditions, reason, message, generation, now);
+        return Outcome::Stalled;
+    }
+    set(
+        conditions,
+        types::READY,
+        Status::False,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    if get(conditions, types::RECONCILING).is_none() {
+        mark_reconciling(
+            conditions,
+            reasons::PROGRESSING_WITH_RETRY,
+            message,
+            generation,
+            now,
+        );
+    }
+    Outcome::Retrying
+}
+
 /// The conditions a kind owns, used to derive Ready.
 #[derive(Clone, Copy, Debug)]
 pub struct SummaryTable {

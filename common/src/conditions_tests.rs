@@ -182,3 +182,40 @@ fn finish_follows_kstatus() {
     );
     assert!(get(&conds, types::STALLED).is_none());
 }
+
+#[test]
+fn a_failure_stalls_or_keeps_reconciling_with_retry() {
+    let mut retrying = vec![cond(types::RECONCILING, Status::True, reasons::PROGRESSING)];
+    let outcome = mark_failed(
+        &mut retrying,
+        "AuthenticationFailed",
+        "denied",
+        false,
+        1,
+        &at(1),
+    );
+    assert_eq!(outcome, Outcome::Retrying);
+    assert!(is_false(&retrying, types::READY));
+    assert_eq!(
+        get(&retrying, types::RECONCILING).unwrap().reason,
+        reasons::PROGRESSING
+    );
+    let mut fresh = Vec::new();
+    mark_failed(
+        &mut fresh,
+        "AuthenticationFailed",
+        "denied",
+        false,
+        1,
+        &at(1),
+    );
+    assert_eq!(
+        get(&fresh, types::RECONCILING).unwrap().reason,
+        reasons::PROGRESSING_WITH_RETRY
+    );
+    let mut stalled = vec![cond(types::RECONCILING, Status::True, reasons::PROGRESSING)];
+    let outcome = mark_failed(&mut stalled, "InvalidPolicy", "bad range", true, 1, &at(1));
+    assert_eq!(outcome, Outcome::Stalled);
+    assert!(is_true(&stalled, types::STALLED) && is_false(&stalled, types::READY));
+    assert!(get(&stalled, types::RECONCILING).is_none());
+}

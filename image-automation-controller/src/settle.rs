@@ -1,7 +1,5 @@
 //! How the image kinds settle a pass, as Flux's image controllers do: Ready=True `Succeeded`
-//! with the kind's message; on failure Ready=False with the error's reason, Stalled for errors
-//! a human must fix, Reconciling kept with `ProgressingWithRetry` for the others; events on
-//! Ready transitions.
+//! with the kind's message; a failure as every kind records it (`conditions::mark_failed`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use rill_common::conditions::{self, Outcome, Status, reasons, types};
@@ -29,32 +27,11 @@ pub fn settle<T>(
                 generation,
                 now,
             );
-            conditions::remove(conds, types::STALLED);
             Outcome::Success
         }
         Err(e) => {
-            let message = e.to_string();
-            conditions::set(
-                conds,
-                types::READY,
-                Status::False,
-                e.reason(),
-                &message,
-                generation,
-                now,
-            );
-            if e.class() == ErrorClass::Stalled {
-                conditions::mark_stalled(conds, e.reason(), &message, generation, now);
-                return Outcome::Stalled;
-            }
-            conditions::mark_reconciling(
-                conds,
-                reasons::PROGRESSING_WITH_RETRY,
-                &message,
-                generation,
-                now,
-            );
-            Outcome::Retrying
+            let stalled = e.class() == ErrorClass::Stalled;
+            conditions::mark_failed(conds, e.reason(), &e.to_string(), stalled, generation, now)
         }
     }
 }

@@ -139,15 +139,6 @@ impl Steps<Kustomization> for Kustomizations<'_> {
 
 fn settle_failure(conds: &mut Vec<Condition>, e: &Error, generation: i64, now: &Time) -> Outcome {
     let message = e.to_string();
-    conditions::set(
-        conds,
-        types::READY,
-        Status::False,
-        e.reason(),
-        &message,
-        generation,
-        now,
-    );
     if matches!(e, Error::Health(_)) {
         conditions::set(
             conds,
@@ -159,28 +150,8 @@ fn settle_failure(conds: &mut Vec<Condition>, e: &Error, generation: i64, now: &
             now,
         );
     }
-    if e.class() == ErrorClass::Stalled {
-        conditions::set(
-            conds,
-            types::STALLED,
-            Status::True,
-            e.reason(),
-            &message,
-            generation,
-            now,
-        );
-        return Outcome::Stalled;
-    }
-    if conditions::get(conds, types::RECONCILING).is_none() {
-        conditions::mark_reconciling(
-            conds,
-            reasons::PROGRESSING_WITH_RETRY,
-            &message,
-            generation,
-            now,
-        );
-    }
-    Outcome::Retrying
+    let stalled = e.class() == ErrorClass::Stalled;
+    conditions::mark_failed(conds, e.reason(), &message, stalled, generation, now)
 }
 
 fn report(
