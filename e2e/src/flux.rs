@@ -60,8 +60,7 @@ pub async fn wait_for<K: FluxObject>(
 
 /// Sets `reconcile.fluxcd.io/requestedAt` on `name` to a new token.
 pub async fn request_reconcile<K: FluxObject>(api: &Api<K>, name: &str) {
-    let token = jiff::Timestamp::now().as_nanosecond().to_string();
-    let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    let patch = rill_common::runtime::reconcile_request::request_patch();
     api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .unwrap_or_else(|e| panic!("{name}: cannot annotate: {e}"));

@@ -55,6 +55,11 @@ impl TagStore {
         Ok(())
     }
 
+    /// Whether tags of `namespace/name` are stored (without reading them).
+    pub fn contains(&self, namespace: &str, name: &str) -> io::Result<bool> {
+        self.file(namespace, name)?.try_exists()
+    }
+
     /// The tags of `namespace/name`, or `None` when none were ever stored.
     pub fn read(&self, namespace: &str, name: &str) -> io::Result<Option<Vec<String>>> {
         match fs::read_to_string(self.file(namespace, name)?) {
@@ -88,6 +93,8 @@ mod tests {
         let again = TagStore::new(dir.path());
         assert_eq!(again.read("apps", "web").unwrap(), Some(tags));
         assert_eq!(again.read("apps", "other").unwrap(), None);
+        assert!(again.contains("apps", "web").unwrap());
+        assert!(!again.contains("apps", "other").unwrap());
         again.remove("apps", "web").unwrap();
         assert_eq!(again.read("apps", "web").unwrap(), None);
         assert!(again.write("..", "web", &[]).is_err());

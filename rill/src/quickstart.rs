@@ -131,8 +131,7 @@ async fn create(client: &Client, object: serde_json::Value) -> anyhow::Result<()
 }
 
 async fn request_fetch(client: &Client) -> anyhow::Result<()> {
-    let token = jiff::Timestamp::now().to_string();
-    let patch = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    let patch = rill_common::runtime::reconcile_request::request_patch();
     Api::<GitRepository>::namespaced(client.clone(), NS)
         .patch("demo", &PatchParams::default(), &Patch::Merge(patch))
         .await?;

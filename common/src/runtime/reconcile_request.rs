@@ -22,6 +22,13 @@ pub fn pending_request<'a>(meta: &'a ObjectMeta, last_handled: Option<&str>) -> 
     requested_at(meta).filter(|token| Some(*token) != last_handled)
 }
 
+/// A merge patch asking for a reconcile now (a new `requestedAt` token: the current time), as
+/// `flux reconcile` and the notification receiver write it.
+pub fn request_patch() -> serde_json::Value {
+    let token = jiff::Timestamp::now().to_string();
+    serde_json::json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: token}}})
+}
+
 /// The value to store in `status.lastHandledReconcileAt` after a reconcile: the current token,
 /// or the previous value when there is none.
 pub fn handled_value(meta: &ObjectMeta, last_handled: Option<&str>) -> Option<String> {

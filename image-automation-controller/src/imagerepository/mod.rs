@@ -115,11 +115,9 @@ async fn steps(
     let interval =
         rill_common::duration::parse(&repo.spec.interval).unwrap_or(Duration::from_secs(600));
     let (namespace, object) = (repo.namespace().unwrap_or_default(), repo.name_any());
-    let store = ctx.tags.clone();
-    let (ns, n) = (namespace.clone(), object.clone());
-    let stored = tokio::task::spawn_blocking(move || store.read(&ns, &n))
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?
+    let have_tags = ctx
+        .tags
+        .contains(&namespace, &object)
         .map_err(|e| Error::Storage(format!("cannot read the tag database: {e}")))?;
     let status = &pass.status;
     let last_scan = status.last_scan_result.as_ref();
@@ -149,7 +147,7 @@ async fn steps(
         requested,
         &canonical,
         &exclusions,
-        stored.is_some(),
+        have_tags,
         interval,
     ) {
         Due::In(left) => {

@@ -187,8 +187,7 @@ async fn request_fetch(ctx: &Context, source: &GitRepository) {
         ctx.frame.client.clone(),
         &source.namespace().unwrap_or_default(),
     );
-    let token = jiff::Timestamp::now().to_string();
-    let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    let patch = rill_common::runtime::reconcile_request::request_patch();
     if let Err(e) = api
         .patch(
             &source.name_any(),

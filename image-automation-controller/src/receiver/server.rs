@@ -95,8 +95,7 @@ async fn annotate(
     } else {
         vec![target.name.clone()]
     };
-    let token = jiff::Timestamp::now().to_string();
-    let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    let patch = rill_common::runtime::reconcile_request::request_patch();
     for name in &names {
         api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
