@@ -32,6 +32,7 @@ pub const CONTROLLER_NAME: &str = "image-automation-controller";
 pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
     concurrent: 4,
     feature_gates: &[],
+    watches_configs: false,
 };
 
 /// Command-line flags.

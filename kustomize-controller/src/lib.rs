@@ -27,6 +27,7 @@ pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
         "AdditiveCELDependencyCheck",
         "DisableConfigWatchers",
     ],
+    watches_configs: true,
 };
 
 /// Command-line flags.

@@ -77,9 +77,7 @@ fn runtime(
     defaults: rill_common::runtime::flags::ControllerDefaults,
 ) -> Result<ControllerRuntime, StackError> {
     let refused = |e: &dyn std::fmt::Display| StackError::Flags(e.to_string());
-    flags
-        .check_feature_gates(defaults.feature_gates)
-        .map_err(|e| refused(&e))?;
+    flags.check_for(&defaults).map_err(|e| refused(&e))?;
     ControllerRuntime::new(name, flags).map_err(|e| refused(&e))
 }
 

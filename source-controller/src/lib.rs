@@ -27,6 +27,7 @@ pub const CONTROLLER_NAME: &str = "source-controller";
 pub const DEFAULTS: ControllerDefaults = ControllerDefaults {
     concurrent: 2,
     feature_gates: &[],
+    watches_configs: false,
 };
 
 /// Command-line flags.

@@ -95,7 +95,7 @@ pub struct RuntimeFlags {
     #[arg(long, default_value = "")]
     pub watch_label_selector: String,
     /// ConfigMaps and Secrets with these labels trigger reconciles of objects using them.
-    #[arg(long, default_value = "reconcile.fluxcd.io/watch=Enabled")]
+    #[arg(long, default_value = WATCH_CONFIGS_DEFAULT)]
     pub watch_configs_label_selector: String,
     /// Percentage of random jitter added to `spec.interval`, 0-99.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..100))]
@@ -118,7 +118,13 @@ pub struct ControllerDefaults {
     pub concurrent: u16,
     /// The feature gates the controller honours; any other gate is refused at start.
     pub feature_gates: &'static [&'static str],
+    /// Whether the controller watches labelled ConfigMaps and Secrets
+    /// (`--watch-configs-label-selector`); elsewhere another value than the default is refused.
+    pub watches_configs: bool,
 }
+
+/// The default of `--watch-configs-label-selector`.
+pub const WATCH_CONFIGS_DEFAULT: &str = "reconcile.fluxcd.io/watch=Enabled";
 
 /// Applies a controller's own defaults to a command that flattens [`RuntimeFlags`].
 pub fn with_controller_defaults(
@@ -156,6 +162,12 @@ pub enum FlagError {
         /// The gates it knows, for the message.
         known: String,
     },
+    /// A flag this controller has no use for, set to another value than its default.
+    #[error("{flag} has no effect on this controller; remove it")]
+    NoEffect {
+        /// The flag.
+        flag: &'static str,
+    },
     /// `--watch-label-selector` is not a label selector.
     #[error("--watch-label-selector {0:?} is not a label selector")]
     LabelSelector(String),
@@ -180,6 +192,18 @@ impl RuntimeFlags {
         }
         if label_selector::LabelSelector::parse(&self.watch_label_selector).is_err() {
             return Err(FlagError::LabelSelector(self.watch_label_selector.clone()));
+        }
+        Ok(())
+    }
+
+    /// Refuses what the controller of `defaults` cannot honour: feature gates it does not have,
+    /// and a config-watch selector where it watches no configs.
+    pub fn check_for(&self, defaults: &ControllerDefaults) -> Result<(), FlagError> {
+        self.check_feature_gates(defaults.feature_gates)?;
+        if !defaults.watches_configs && self.watch_configs_label_selector != WATCH_CONFIGS_DEFAULT {
+            return Err(FlagError::NoEffect {
+                flag: "--watch-configs-label-selector",
+            });
         }
         Ok(())
     }
@@ -253,6 +277,7 @@ mod tests {
     const SOURCE: ControllerDefaults = ControllerDefaults {
         concurrent: 2,
         feature_gates: &[],
+        watches_configs: false,
     };
 
     #[test]
@@ -336,6 +361,14 @@ mod tests {
         let other = parse(&["--feature-gates=OptimizedGitClones=false"], SOURCE).unwrap();
         assert!(other.check_feature_gates(&known).is_err());
         assert!(ok.check_feature_gates(&[]).is_err());
+        let configs = parse(&["--watch-configs-label-selector=team=a"], SOURCE).unwrap();
+        assert!(configs.check_for(&SOURCE).is_err());
+        let watching = ControllerDefaults {
+            watches_configs: true,
+            ..SOURCE
+        };
+        assert_eq!(configs.check_for(&watching), Ok(()));
+        assert_eq!(parse(&[], SOURCE).unwrap().check_for(&SOURCE), Ok(()));
     }
 
     #[test]

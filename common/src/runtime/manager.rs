@@ -233,7 +233,7 @@ where
     };
     let result = async {
         let common = runtime_flags(&flags);
-        common.check_feature_gates(defaults.feature_gates)?;
+        common.check_for(&defaults)?;
         let runtime = ControllerRuntime::init(name, common)?;
         let client = runtime.client().await?;
         runtime
