@@ -113,3 +113,29 @@ pub async fn secret(client: &kube::Client, namespace: &str, name: &str, data: &[
         .await
         .unwrap_or_else(|e| panic!("cannot create secret {namespace}/{name}: {e}"));
 }
+
+/// An ImageRepository `name` scanning `image` (plain HTTP) hourly and an ImagePolicy `name`
+/// picking from it by the semver `range`.
+pub async fn image_policy(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    image: &str,
+    range: &str,
+) {
+    let api = "image.toolkit.fluxcd.io/v1";
+    let scan = serde_json::json!({"image": image, "interval": "1h", "insecure": true});
+    create(client, api, "ImageRepository", namespace, name, scan).await;
+    let policy = serde_json::json!({"imageRepositoryRef": {"name": name}, "policy": {"semver": {"range": range}}});
+    create(client, api, "ImagePolicy", namespace, name, policy).await;
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS:`, `VmHWM:`), 0 when unreadable.
+pub fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}

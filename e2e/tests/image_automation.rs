@@ -102,22 +102,7 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
     )
     .await;
     create(&stack, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "app", json!({"interval": "1h", "prune": true, "path": "./deploy", "sourceRef": {"kind": "GitRepository", "name": "app"}})).await;
-    create(
-        &stack,
-        images,
-        "ImageRepository",
-        "web",
-        json!({"image": image, "interval": "1h", "insecure": true}),
-    )
-    .await;
-    create(
-        &stack,
-        images,
-        "ImagePolicy",
-        "web",
-        json!({"imageRepositoryRef": {"name": "web"}, "policy": {"semver": {"range": ">=1.0.0"}}}),
-    )
-    .await;
+    flux::image_policy(&stack.client, "default", "web", &image, ">=1.0.0").await;
     create(
         &stack,
         images,
@@ -221,22 +206,7 @@ async fn pushes_to_another_branch_with_a_refspec_and_stalls_on_what_it_cannot_do
         json!({"url": url, "interval": "1h", "ref": {"branch": "master"}}),
     )
     .await;
-    create(
-        &stack,
-        images,
-        "ImageRepository",
-        "api",
-        json!({"image": image, "interval": "1h", "insecure": true}),
-    )
-    .await;
-    create(
-        &stack,
-        images,
-        "ImagePolicy",
-        "api",
-        json!({"imageRepositoryRef": {"name": "api"}, "policy": {"semver": {"range": "*"}}}),
-    )
-    .await;
+    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
     let master = git(&repo.bare, &["rev-parse", "master"]);
     create(&stack, images, "ImageUpdateAutomation", "branch", json!({
         "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},

@@ -8,6 +8,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::flux::rss_kib;
 use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::{TestRepo, git};
 use e2e::registry::TestRegistry;
@@ -18,15 +19,6 @@ use rill_common::api::image_v1::ImagePolicy;
 use rill_common::api::notification_v1::Receiver;
 use sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 async fn create(client: &kube::Client, api_version: &str, kind: &str, name: &str, spec: Value) {
     e2e::flux::create(client, api_version, kind, "default", name, spec).await;
@@ -156,22 +148,7 @@ async fn pushes_to_git() {
     let images = "image.toolkit.fluxcd.io/v1";
     create(&client, "source.toolkit.fluxcd.io/v1", "GitRepository", "app", json!({"url": format!("{}/app.git", server.url), "interval": "1h", "ref": {"branch": "master"}})).await;
     create(&client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", "app", json!({"interval": "1h", "prune": true, "path": "./deploy", "sourceRef": {"kind": "GitRepository", "name": "app"}})).await;
-    create(
-        &client,
-        images,
-        "ImageRepository",
-        "web",
-        json!({"image": image, "interval": "1h", "insecure": true}),
-    )
-    .await;
-    create(
-        &client,
-        images,
-        "ImagePolicy",
-        "web",
-        json!({"imageRepositoryRef": {"name": "web"}, "policy": {"semver": {"range": ">=1.0.0"}}}),
-    )
-    .await;
+    e2e::flux::image_policy(&client, "default", "web", &image, ">=1.0.0").await;
     create(&client, images, "ImageUpdateAutomation", "app", json!({"interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"}, "git": {"commit": {"author": {"name": "bot", "email": "bot@example.invalid"}}}, "update": {"strategy": "Setters", "path": "./"}})).await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let image_of = async |d: &Api<Deployment>| {

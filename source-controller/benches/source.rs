@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::flux::rss_kib;
 use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::TestRepo;
 use kube::api::{Api, ListParams, PostParams};
@@ -18,15 +19,6 @@ use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{Retention, Storage};
 use rill_git::{self as git, FetchPlan, auth::Credentials, tree};
 use sandbox::{Sandbox, SandboxOptions};
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 fn big_repo(root: &Path) -> TestRepo {
     let repo = TestRepo::create(root, "big", &[("README.md", "# big\n")]);
