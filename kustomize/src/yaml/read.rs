@@ -32,7 +32,9 @@ enum Frame {
     Map(Map<String, Value>, Option<String>, Option<usize>),
 }
 
-fn scalar_value(
+/// The value of one scalar: plain scalars resolved with go-yaml's rules, quoted, block and
+/// `!!str`-tagged ones as strings.
+pub fn scalar_value(
     text: &str,
     style: ScalarStyle,
     tag: Option<&granit_parser::Tag>,
@@ -58,7 +60,7 @@ fn scalar_value(
 /// go-yaml v3 keeps one more line break than YAML 1.2 before a more-indented line of a folded
 /// scalar that follows a normal line (`a\n  b` reads as `a\n\n  b`); kustomize prints what
 /// go-yaml read, so the engine reads it the same way.
-fn go_yaml_folding(text: &str) -> String {
+pub fn go_yaml_folding(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut previous_indented: Option<bool> = None;
     for (i, line) in text.split('\n').enumerate() {
