@@ -58,6 +58,10 @@ pub struct Flags {
     /// `group/Kind` entries applied after the `*Class` stage and before the rest.
     #[arg(long, value_delimiter = ',')]
     pub custom_apply_stage_kinds: Vec<String>,
+    /// A Secret in the controller's namespace whose `*.agekey` entries decrypt SOPS files of
+    /// Kustomizations that set `decryption` without a `secretRef`.
+    #[arg(long, default_value = "")]
+    pub sops_age_secret: String,
 }
 
 impl Flags {
@@ -85,6 +89,11 @@ impl Flags {
                 concurrency: self.concurrent_ssa,
                 override_managers: self.override_manager.clone(),
                 custom_stage_kinds: self.custom_apply_stage_kinds.clone(),
+            },
+            decryption: kustomization::decryption::GlobalKeys {
+                age_secret: Some(self.sops_age_secret.clone())
+                    .filter(|s| !s.is_empty())
+                    .map(|name| (rill_common::runtime::flags::runtime_namespace(), name)),
             },
         }
     }

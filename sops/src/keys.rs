@@ -176,17 +176,20 @@ impl Keyring {
     }
 
     fn no_key(&self, metadata: &Metadata, failures: &[String]) -> SopsError {
-        let mut message = format!(
-            "none of the {} key(s) given opens {} of the {} key group(s): {}",
-            self.age.len() + self.pgp.len(),
-            if metadata.groups.len() > 1 {
-                format!("{}", metadata.shamir_threshold)
-            } else {
-                "the one".to_string()
-            },
-            metadata.groups.len(),
-            failures.join("; ")
-        );
+        let given = self.age.len() + self.pgp.len();
+        let mut message = if metadata.groups.len() > 1 {
+            format!(
+                "the data key needs {} of {} key groups and the {given} key(s) given open fewer: {}",
+                metadata.shamir_threshold,
+                metadata.groups.len(),
+                failures.join("; ")
+            )
+        } else {
+            format!(
+                "none of the {given} key(s) given opens it: {}",
+                failures.join("; ")
+            )
+        };
         if !self.unusable.is_empty() {
             message.push_str(&format!(
                 " (given but not supported by Rill: {})",

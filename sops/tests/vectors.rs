@@ -2,6 +2,9 @@
 //! `../shared/sops-testdata`): every one opens to the value Flux's test expects, and changed
 //! documents or wrong keys fail without showing a value. Skipped when the vectors are absent.
 
+// Test code may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use rill_sops::{Format, Keyring, SopsError, decrypt};

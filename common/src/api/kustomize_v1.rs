@@ -123,7 +123,7 @@ pub struct KustomizationSpec {
     /// A kubeconfig for a remote cluster (not supported by Rill yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_config: Option<KubeConfigReference>,
-    /// SOPS decryption settings (not supported by Rill yet).
+    /// SOPS decryption of Secrets before they are applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Decryption>,
     /// Recreate objects whose immutable fields changed.

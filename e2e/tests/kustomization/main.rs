@@ -282,6 +282,7 @@ fn inventory(ks: &Kustomization) -> Vec<String> {
         .unwrap_or_default()
 }
 
+mod decryption;
 mod delivery;
 mod lifecycle;
 mod runtime_flags;

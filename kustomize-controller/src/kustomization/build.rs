@@ -39,7 +39,13 @@ pub fn secure_join(root: &Path, path: &str) -> PathBuf {
 }
 
 /// Prepares and builds `spec.path` of the unpacked artifact at `root`.
-pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error> {
+/// With `keys` (`spec.decryption`), the files kustomize reads are decrypted first and the
+/// Secrets of the result after; without, an encrypted Secret fails the build.
+pub fn build(
+    root: &Path,
+    spec: &KustomizationSpec,
+    keys: Option<&rill_sops::Keyring>,
+) -> Result<Vec<Value>, Error> {
     let path = spec.path.clone().unwrap_or_default();
     let dir = secure_join(root, &path);
     if !dir.is_dir() {
@@ -51,6 +57,9 @@ pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error>
         });
     }
     prepare(&dir, root, spec).map_err(|e| Error::Build(e.to_string()))?;
+    if let Some(keys) = keys {
+        super::decryption::decrypt_sources(root, &dir, keys)?;
+    }
     let options = kustomize::Options {
         load_restrictor: kustomize::LoadRestrictor::None,
         confine_to: Some(root.to_path_buf()),
@@ -79,6 +88,7 @@ pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error>
         }
         out.push(object);
     }
+    super::decryption::decrypt_objects(&mut out, keys)?;
     Ok(out)
 }
 

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod build;
 pub mod cel_expr;
 pub mod cluster;
+pub mod decryption;
 mod deletion;
 pub mod dependencies;
 pub mod drift_ignore;
@@ -70,6 +71,8 @@ pub struct Settings {
     pub watch_configs_selector: String,
     /// `--concurrent-ssa`, `--override-manager`, `--custom-apply-stage-kinds`.
     pub apply: apply::ApplyOptions,
+    /// `--sops-age-secret`.
+    pub decryption: decryption::GlobalKeys,
 }
 
 /// Shared state of the reconciler.

@@ -17,7 +17,7 @@ use super::cluster::{impersonating, service_account_user};
 use super::inventory::{self, Entry};
 use super::objects::{add_metadata, normalize};
 use super::plan::Timing;
-use super::{Context, build, dependencies, health, prune, source};
+use super::{Context, build, decryption, dependencies, health, prune, source};
 use crate::error::Error;
 
 /// What a successful pass did.
@@ -57,9 +57,7 @@ pub fn tenant_client(ctx: &Context, ks: &Kustomization) -> Result<Client, Error>
 
 fn unsupported(ks: &Kustomization) -> Option<&'static str> {
     let spec = &ks.spec;
-    if spec.decryption.is_some() {
-        Some("spec.decryption")
-    } else if spec.kube_config.is_some() {
+    if spec.kube_config.is_some() {
         Some("spec.kubeConfig")
     } else {
         None
@@ -161,12 +159,14 @@ pub async fn run(
     .await?;
     pass.status.last_attempted_revision = Some(revision.clone());
 
+    let tenant = tenant_client(ctx, ks)?;
+    let keys = decryption::keyring(ks, &tenant, &ctx.frame.client, &settings.decryption).await?;
     let root = scratch.path().to_path_buf();
     let spec = ks.spec.clone();
-    let mut objects = tokio::task::spawn_blocking(move || build::build(&root, &spec))
-        .await
-        .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
-    let tenant = tenant_client(ctx, ks)?;
+    let mut objects =
+        tokio::task::spawn_blocking(move || build::build(&root, &spec, keys.as_ref()))
+            .await
+            .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
     let namespace = ks.namespace().unwrap_or_default();
     if let Some(post) = &ks.spec.post_build {
         let vars = build::variables(&ctx.frame.client, &namespace, post).await?;

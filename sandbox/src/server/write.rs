@@ -320,6 +320,7 @@ pub(super) fn commit(
     if !new["metadata"].is_object() {
         new["metadata"] = json!({});
     }
+    crate::controllers::defaults::on_write(rt, &mut new);
     let now = now();
     match old {
         Some(old) => {

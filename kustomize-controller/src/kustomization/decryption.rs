@@ -1,0 +1,315 @@
+//! SOPS decryption (`spec.decryption`): the keys come from the Kustomization's Secret (or the
+//! `--sops-age-secret` fallback); before the build, the files kustomize reads are decrypted in
+//! the private scratch folder (Secret manifests, generator `envs`/`files`, patch files); after
+//! it, Secret `data` values holding a SOPS file are opened. Only Secrets are decrypted, every
+//! document's MAC is verified, and no message carries a value.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+use rill_common::api::kustomize_v1::Kustomization;
+use rill_sops::{Format, Keyring};
+use serde_json::Value;
+
+use super::build::secure_join;
+use crate::error::Error;
+
+/// The annotation that turns decryption off for one object, as in Flux.
+pub const DECRYPT_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/decrypt";
+
+/// The largest file decrypted (Flux's limit).
+const MAX_FILE: u64 = 5 << 20;
+
+/// Where the keys of a Kustomization without its own Secret come from.
+#[derive(Clone, Debug, Default)]
+pub struct GlobalKeys {
+    /// `--sops-age-secret` in the controller's namespace: (namespace, name).
+    pub age_secret: Option<(String, String)>,
+}
+
+fn disabled(object: &Value) -> bool {
+    object["metadata"]["annotations"][DECRYPT_ANNOTATION]
+        .as_str()
+        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+}
+
+/// The keys of `ks`: `None` without `spec.decryption`. The Kustomization's own Secret is read
+/// with `client` (the tenant's identity when impersonating); the global age Secret with the
+/// controller's.
+pub async fn keyring(
+    ks: &Kustomization,
+    client: &Client,
+    controller: &Client,
+    global: &GlobalKeys,
+) -> Result<Option<Keyring>, Error> {
+    let Some(decryption) = &ks.spec.decryption else {
+        return Ok(None);
+    };
+    let namespace = ks.namespace().unwrap_or_default();
+    let mut ring = Keyring::default();
+    let (client, namespace, name, age_only) = match (&decryption.secret_ref, &global.age_secret) {
+        (Some(secret), _) => (client, namespace, secret.name.clone(), false),
+        (None, Some((ns, name))) => (controller, ns.clone(), name.clone(), true),
+        (None, None) => return Ok(Some(ring)),
+    };
+    let secret = Api::<Secret>::namespaced(client.clone(), &namespace)
+        .get_opt(&name)
+        .await
+        .map_err(|e| {
+            Error::Kube(format!(
+                "cannot get decryption Secret '{namespace}/{name}': {e}"
+            ))
+        })?
+        .ok_or_else(|| Error::Build(format!("decryption Secret '{namespace}/{name}' not found")))?;
+    for (entry, data) in secret.data.unwrap_or_default() {
+        if age_only && !entry.ends_with(".agekey") {
+            continue;
+        }
+        ring.import(&entry, &data.0).map_err(|e| {
+            Error::Build(format!(
+                "failed to import keys from decryption Secret '{namespace}/{name}': {e}"
+            ))
+        })?;
+    }
+    Ok(Some(ring))
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+struct Sources<'a> {
+    root: &'a Path,
+    keys: &'a Keyring,
+    visited_dirs: HashSet<PathBuf>,
+    decrypted: HashSet<PathBuf>,
+}
+
+impl Sources<'_> {
+    /// Decrypts `file` in place when it carries the SOPS marker of `format`.
+    fn file(&mut self, file: &Path, format: Format, secrets_only: bool) -> Result<(), Error> {
+        if self.decrypted.contains(file) {
+            return Ok(());
+        }
+        let fail = |m: String| {
+            Error::Build(format!(
+                "decryption failed for '{}': {m}",
+                relative(self.root, file)
+            ))
+        };
+        let Ok(meta) = std::fs::symlink_metadata(file) else {
+            return Ok(()); // missing: the build says so
+        };
+        if !meta.is_file() {
+            return Ok(());
+        }
+        if meta.len() > MAX_FILE {
+            return Err(fail(format!(
+                "cannot decrypt a file larger than {MAX_FILE} bytes"
+            )));
+        }
+        let data = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
+        if !format.marked(&data) {
+            return Ok(());
+        }
+        let out = if secrets_only {
+            decrypt_manifests(&data, self.keys).map_err(fail)?
+        } else {
+            rill_sops::decrypt(&data, format, format, self.keys).map_err(|e| fail(e.to_string()))?
+        };
+        std::fs::write(file, out).map_err(|e| fail(e.to_string()))?;
+        self.decrypted.insert(file.to_path_buf());
+        Ok(())
+    }
+
+    /// Visits the kustomization in `dir` and everything it refers to.
+    fn dir(&mut self, dir: &Path) -> Result<(), Error> {
+        if !self.visited_dirs.insert(dir.to_path_buf()) || !dir.is_dir() {
+            return Ok(());
+        }
+        let Ok(Some(path)) = kustomize::kustomization::find(dir) else {
+            return Ok(());
+        };
+        let Ok(k) = kustomize::kustomization::Kustomization::load(&path) else {
+            return Ok(()); // the build reports the broken file
+        };
+        let local = |s: &str| !s.contains("://") && !s.starts_with("git@");
+        let join = |s: &str| secure_join(self.root, &relative(self.root, &dir.join(s)));
+        for generator in k.list("secretGenerator").unwrap_or_default() {
+            for source in strings(&generator["files"]) {
+                let (key, path) = source.split_once('=').unwrap_or((&source, &source));
+                self.file(&join(path), Format::for_path(key), false)?;
+            }
+            for env in strings(&generator["envs"])
+                .into_iter()
+                .chain(strings(&generator["env"]))
+            {
+                let format = match Format::for_path(&env) {
+                    Format::Binary => Format::Dotenv,
+                    f => f,
+                };
+                self.file(&join(&env), format, false)?;
+            }
+        }
+        let patches = k.list("patches").unwrap_or_default();
+        let patch_paths = patches
+            .iter()
+            .filter_map(|p| p["path"].as_str().map(str::to_string))
+            .chain(k.strings("patchesStrategicMerge").unwrap_or_default());
+        for path in patch_paths.filter(|p| local(p) && !p.contains('\n')) {
+            self.file(&join(&path), Format::for_path(&path), false)?;
+        }
+        let refs = k.strings("resources").unwrap_or_default();
+        for entry in refs
+            .into_iter()
+            .chain(k.strings("components").unwrap_or_default())
+        {
+            if !local(&entry) {
+                continue;
+            }
+            let target = join(&entry);
+            if target.is_dir() {
+                self.dir(&target)?;
+            } else {
+                let format = match Format::for_path(&entry) {
+                    Format::Json => Format::Json,
+                    _ => Format::Yaml,
+                };
+                self.file(&target, format, true)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Decrypts the SOPS-encrypted Secrets of a manifest file: the whole file when every document
+/// carries the `sops` block (as `sops` writes a multi-document file), else document by document.
+/// A document of another kind with a `sops` block is refused.
+fn decrypt_manifests(data: &[u8], keys: &Keyring) -> Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(data).map_err(|_| "the file is not UTF-8 text".to_string())?;
+    let documents = rill_sops::tree::read_documents(text).map_err(|e| e.to_string())?;
+    let mut encrypted = 0;
+    for doc in &documents {
+        if doc.get("sops").is_none() {
+            continue;
+        }
+        encrypted += 1;
+        let kind = doc.str_at("kind").unwrap_or_default();
+        let api_version = doc.str_at("apiVersion").unwrap_or_default();
+        if kind != "Secret" || api_version != "v1" {
+            let name = doc
+                .get("metadata")
+                .and_then(|m| m.str_at("name"))
+                .unwrap_or_default();
+            return Err(format!(
+                "{kind} '{name}' carries SOPS metadata; only v1 Secrets are decrypted"
+            ));
+        }
+    }
+    let json = |d: &rill_sops::tree::Node| d.to_json();
+    if encrypted == documents.len() {
+        let all_disabled = documents
+            .iter()
+            .all(|d| serde_json::from_str::<Value>(&json(d)).is_ok_and(|v| disabled(&v)));
+        if all_disabled {
+            return Ok(data.to_vec());
+        }
+        return rill_sops::decrypt(data, Format::Yaml, Format::Yaml, keys)
+            .map_err(|e| e.to_string());
+    }
+    let mut out = String::new();
+    for doc in documents {
+        let value: Value = serde_json::from_str(&json(&doc)).map_err(|e| e.to_string())?;
+        if doc.get("sops").is_some() && !disabled(&value) {
+            let opened =
+                rill_sops::decrypt(json(&doc).as_bytes(), Format::Json, Format::Json, keys)
+                    .map_err(|e| e.to_string())?;
+            out.push_str(&String::from_utf8_lossy(&opened));
+        } else {
+            out.push_str(&json(&doc));
+            out.push('\n');
+        }
+        out.push_str("---\n");
+    }
+    Ok(out.into_bytes())
+}
+
+/// Decrypts, in the scratch folder `root`, the files the kustomization in `dir` reads.
+pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keyring) -> Result<(), Error> {
+    let mut sources = Sources {
+        root,
+        keys,
+        visited_dirs: HashSet::new(),
+        decrypted: HashSet::new(),
+    };
+    sources.dir(dir)
+}
+
+/// After the build: opens Secret `data` values that hold a SOPS file (by their marker, in the
+/// format of the key's name) and refuses any object still carrying a `sops` block.
+pub fn decrypt_objects(objects: &mut [Value], keys: Option<&Keyring>) -> Result<(), Error> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    for object in objects.iter_mut() {
+        if disabled(object) {
+            continue;
+        }
+        let id = format!(
+            "{}/{}",
+            object["kind"].as_str().unwrap_or_default(),
+            object["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        if object.get("sops").is_some_and(|s| s.get("mac").is_some()) {
+            return Err(Error::Build(match keys {
+                None => format!(
+                    "{id} is SOPS encrypted, configuring decryption is required for this secret to be reconciled"
+                ),
+                Some(_) => format!(
+                    "{id} is SOPS encrypted and was not read from a file of the artifact, so it cannot be verified and decrypted"
+                ),
+            }));
+        }
+        let (Some(keys), true) = (keys, object["kind"] == "Secret") else {
+            continue;
+        };
+        let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (key, value) in data.iter_mut() {
+            let Some(bytes) = value.as_str().and_then(|v| STANDARD.decode(v).ok()) else {
+                continue;
+            };
+            let Some(input) = Format::detect(&bytes) else {
+                continue;
+            };
+            let input = if Format::for_path(key) == Format::Binary && input == Format::Json {
+                Format::Binary
+            } else {
+                input
+            };
+            let output = Format::for_path(key);
+            let out = rill_sops::decrypt(&bytes, input, output, keys).map_err(|e| {
+                Error::Build(format!("decryption failed for {id} field '{key}': {e}"))
+            })?;
+            *value = Value::String(STANDARD.encode(out));
+        }
+    }
+    Ok(())
+}
