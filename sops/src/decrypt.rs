@@ -130,6 +130,33 @@ pub fn open_tree(
     Ok(())
 }
 
+/// Takes the `sops` block out of every branch; the first one found is the document's.
+fn split_metadata(branches: &mut [Node]) -> Result<Metadata, SopsError> {
+    let mut metadata = None;
+    for branch in branches.iter_mut() {
+        if !matches!(branch, Node::Map(_)) {
+            return Err(SopsError::Format(
+                "a SOPS document must be a mapping at the top".into(),
+            ));
+        }
+        if let Some(found) = branch.remove("sops")
+            && metadata.is_none()
+        {
+            metadata = Some(found);
+        }
+    }
+    let metadata = metadata.ok_or_else(|| SopsError::Metadata("no 'sops' block found".into()))?;
+    Metadata::from_node(&metadata)
+}
+
+/// Decrypts documents already read (YAML or JSON branches, each with its `sops` block, one MAC
+/// over all of them, as `sops` writes a multi-document file) and verifies the MAC.
+pub fn open_documents(mut branches: Vec<Node>, keys: &Keyring) -> Result<Vec<Node>, SopsError> {
+    let metadata = split_metadata(&mut branches)?;
+    open_tree(&mut branches, &metadata, keys)?;
+    Ok(branches)
+}
+
 /// A document's branches and its metadata, read in `format`.
 fn load(data: &[u8], format: Format) -> Result<(Vec<Node>, Metadata), SopsError> {
     let text = std::str::from_utf8(data)
@@ -141,22 +168,8 @@ fn load(data: &[u8], format: Format) -> Result<(Vec<Node>, Metadata), SopsError>
         }
         Format::Yaml | Format::Json | Format::Binary => {
             let mut branches = read_documents(text)?;
-            let mut metadata = None;
-            for branch in &mut branches {
-                if !matches!(branch, Node::Map(_)) {
-                    return Err(SopsError::Format(
-                        "a SOPS document must be a mapping at the top".into(),
-                    ));
-                }
-                if let Some(found) = branch.remove("sops")
-                    && metadata.is_none()
-                {
-                    metadata = Some(found);
-                }
-            }
-            let metadata =
-                metadata.ok_or_else(|| SopsError::Metadata("no 'sops' block found".into()))?;
-            Ok((branches, Metadata::from_node(&metadata)?))
+            let metadata = split_metadata(&mut branches)?;
+            Ok((branches, metadata))
         }
     }
 }

@@ -13,7 +13,7 @@ pub mod metadata;
 pub mod shamir;
 pub mod tree;
 
-pub use decrypt::decrypt;
+pub use decrypt::{decrypt, open_documents};
 pub use error::SopsError;
 pub use keys::Keyring;
 

@@ -1,6 +1,9 @@
 //! The `sops` block of a document: key groups with the data key wrapped for each recipient,
 //! the MAC and its time, and the rules saying which values are encrypted.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use regex::Regex;
 use serde_json::Value;
 
@@ -144,13 +147,29 @@ fn group_of(node: &Node) -> Result<KeyGroup, SopsError> {
     Ok(group)
 }
 
+/// Compiled rules, shared by every document that uses the same pattern (a repository's files
+/// usually all carry one `encrypted_regex`); bounded so that hostile patterns cannot grow it.
+static REGEXES: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(Default::default);
+
 fn regex(node: &Node, key: &str) -> Result<Option<Regex>, SopsError> {
-    field(node, key)
-        .map(|r| {
-            Regex::new(&r)
-                .map_err(|e| SopsError::Unsupported(format!("the {key} {r:?} cannot be used: {e}")))
-        })
-        .transpose()
+    let Some(pattern) = field(node, key) else {
+        return Ok(None);
+    };
+    if let Ok(cache) = REGEXES.lock()
+        && let Some(re) = cache.get(&pattern)
+    {
+        return Ok(Some(re.clone()));
+    }
+    let re = Regex::new(&pattern).map_err(|e| {
+        SopsError::Unsupported(format!("the {key} {pattern:?} cannot be used: {e}"))
+    })?;
+    if let Ok(mut cache) = REGEXES.lock() {
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(pattern, re.clone());
+    }
+    Ok(Some(re))
 }
 
 impl Metadata {

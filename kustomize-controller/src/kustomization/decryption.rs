@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
 use rill_common::api::kustomize_v1::Kustomization;
+use rill_sops::tree::Node;
 use rill_sops::{Format, Keyring};
 use serde_json::Value;
 
@@ -86,24 +87,29 @@ fn relative(root: &Path, path: &Path) -> String {
 
 struct Sources<'a> {
     root: &'a Path,
-    keys: &'a Keyring,
     visited_dirs: HashSet<PathBuf>,
-    decrypted: HashSet<PathBuf>,
+    queued: HashSet<PathBuf>,
+    jobs: Vec<Job>,
 }
 
-impl Sources<'_> {
-    /// Decrypts `file` in place when it carries the SOPS marker of `format`.
-    fn file(&mut self, file: &Path, format: Format, secrets_only: bool) -> Result<(), Error> {
-        if self.decrypted.contains(file) {
-            return Ok(());
-        }
+/// One file kustomize will read, and how.
+struct Job {
+    file: PathBuf,
+    format: Format,
+    /// A manifest: only Secrets may carry a `sops` block.
+    secrets_only: bool,
+}
+
+impl Job {
+    /// Decrypts the file in place when it carries the SOPS marker of its format.
+    fn run(&self, root: &Path, keys: &Keyring) -> Result<(), Error> {
         let fail = |m: String| {
             Error::Build(format!(
                 "decryption failed for '{}': {m}",
-                relative(self.root, file)
+                relative(root, &self.file)
             ))
         };
-        let Ok(meta) = std::fs::symlink_metadata(file) else {
+        let Ok(meta) = std::fs::symlink_metadata(&self.file) else {
             return Ok(()); // missing: the build says so
         };
         if !meta.is_file() {
@@ -114,17 +120,30 @@ impl Sources<'_> {
                 "cannot decrypt a file larger than {MAX_FILE} bytes"
             )));
         }
-        let data = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
-        if !format.marked(&data) {
+        let data = std::fs::read(&self.file).map_err(|e| fail(e.to_string()))?;
+        if !self.format.marked(&data) {
             return Ok(());
         }
-        let out = if secrets_only {
-            decrypt_manifests(&data, self.keys).map_err(fail)?
+        let out = if self.secrets_only {
+            decrypt_manifests(&data, keys).map_err(fail)?
         } else {
-            rill_sops::decrypt(&data, format, format, self.keys).map_err(|e| fail(e.to_string()))?
+            rill_sops::decrypt(&data, self.format, self.format, keys)
+                .map_err(|e| fail(e.to_string()))?
         };
-        std::fs::write(file, out).map_err(|e| fail(e.to_string()))?;
-        self.decrypted.insert(file.to_path_buf());
+        std::fs::write(&self.file, out).map_err(|e| fail(e.to_string()))
+    }
+}
+
+impl Sources<'_> {
+    /// Queues `file` for decryption (the first format it is read in wins).
+    fn file(&mut self, file: &Path, format: Format, secrets_only: bool) -> Result<(), Error> {
+        if self.queued.insert(file.to_path_buf()) {
+            self.jobs.push(Job {
+                file: file.to_path_buf(),
+                format,
+                secrets_only,
+            });
+        }
         Ok(())
     }
 
@@ -199,6 +218,13 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn node_disabled(doc: &Node) -> bool {
+    doc.get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.str_at(DECRYPT_ANNOTATION))
+        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+}
+
 /// Decrypts the SOPS-encrypted Secrets of a manifest file: the whole file when every document
 /// carries the `sops` block (as `sops` writes a multi-document file), else document by document.
 /// A document of another kind with a `sops` block is refused.
@@ -223,43 +249,71 @@ fn decrypt_manifests(data: &[u8], keys: &Keyring) -> Result<Vec<u8>, String> {
             ));
         }
     }
-    let json = |d: &rill_sops::tree::Node| d.to_json();
-    if encrypted == documents.len() {
-        let all_disabled = documents
-            .iter()
-            .all(|d| serde_json::from_str::<Value>(&json(d)).is_ok_and(|v| disabled(&v)));
-        if all_disabled {
-            return Ok(data.to_vec());
-        }
-        return rill_sops::decrypt(data, Format::Yaml, Format::Yaml, keys)
-            .map_err(|e| e.to_string());
+    if documents.iter().all(node_disabled) {
+        return Ok(data.to_vec());
     }
-    let mut out = String::new();
-    for doc in documents {
-        let value: Value = serde_json::from_str(&json(&doc)).map_err(|e| e.to_string())?;
-        if doc.get("sops").is_some() && !disabled(&value) {
-            let opened =
-                rill_sops::decrypt(json(&doc).as_bytes(), Format::Json, Format::Json, keys)
-                    .map_err(|e| e.to_string())?;
-            out.push_str(&String::from_utf8_lossy(&opened));
-        } else {
-            out.push_str(&json(&doc));
-            out.push('\n');
+    let opened = if encrypted == documents.len() {
+        rill_sops::open_documents(documents, keys).map_err(|e| e.to_string())?
+    } else {
+        let mut out = Vec::with_capacity(documents.len());
+        for doc in documents {
+            if doc.get("sops").is_some() && !node_disabled(&doc) {
+                let mut one =
+                    rill_sops::open_documents(vec![doc], keys).map_err(|e| e.to_string())?;
+                out.append(&mut one);
+            } else {
+                out.push(doc);
+            }
         }
-        out.push_str("---\n");
+        out
+    };
+    let mut text = String::new();
+    for doc in opened {
+        doc.write_json(&mut text);
+        text.push_str("\n---\n");
     }
-    Ok(out.into_bytes())
+    Ok(text.into_bytes())
 }
 
-/// Decrypts, in the scratch folder `root`, the files the kustomization in `dir` reads.
+/// Decrypts, in the scratch folder `root`, the files the kustomization in `dir` reads. The
+/// files are opened on every core (key unwrapping dominates); the first failure in reading
+/// order is reported.
 pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keyring) -> Result<(), Error> {
     let mut sources = Sources {
         root,
-        keys,
         visited_dirs: HashSet::new(),
-        decrypted: HashSet::new(),
+        queued: HashSet::new(),
+        jobs: Vec::new(),
     };
-    sources.dir(dir)
+    sources.dir(dir)?;
+    let jobs = sources.jobs;
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(jobs.len().max(1));
+    let chunk = jobs.len().div_ceil(workers).max(1);
+    let results: Vec<Result<(), Error>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|job| job.run(root, keys))
+                        .find(Result::is_err)
+                        .unwrap_or(Ok(()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Build("a decryption worker failed".into())))
+            })
+            .collect()
+    });
+    results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
 }
 
 /// After the build: opens Secret `data` values that hold a SOPS file (by their marker, in the
@@ -312,4 +366,73 @@ pub fn decrypt_objects(objects: &mut [Value], keys: Option<&Keyring>) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn vector(path: &str) -> Option<String> {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sops-testdata/controller");
+        std::fs::read_to_string(dir.join(path)).ok()
+    }
+
+    #[test]
+    fn objects_left_encrypted_are_refused_unless_disabled() {
+        let sealed = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "sops": {"mac": "ENC[x]"}});
+        let mut disabled = sealed.clone();
+        disabled["metadata"]["annotations"] = json!({DECRYPT_ANNOTATION: "Disabled"});
+        let cases = [
+            (
+                sealed.clone(),
+                false,
+                Some("configuring decryption is required"),
+            ),
+            (
+                sealed,
+                true,
+                Some("was not read from a file of the artifact"),
+            ),
+            (disabled, false, None),
+            (
+                json!({"kind": "Secret", "metadata": {"name": "p"}, "data": {"a": "eA=="}}),
+                true,
+                None,
+            ),
+        ];
+        for (object, with_keys, want) in cases {
+            let ring = Keyring::default();
+            let result = decrypt_objects(&mut [object], with_keys.then_some(&ring));
+            match want {
+                None => assert!(result.is_ok(), "{result:?}"),
+                Some(text) => assert!(
+                    result.as_ref().is_err_and(|e| e.to_string().contains(text)),
+                    "{result:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn a_manifest_file_mixing_clear_and_encrypted_documents_opens_per_document() {
+        let (Some(secret), Some(key)) = (vector("algorithms/age.yaml"), vector("keys/age.txt"))
+        else {
+            return;
+        };
+        let mut ring = Keyring::default();
+        ring.import("age.agekey", key.as_bytes()).unwrap();
+        let file = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\n{secret}");
+        let out = String::from_utf8(decrypt_manifests(file.as_bytes(), &ring).unwrap()).unwrap();
+        let docs = kustomize::yaml::read_documents(&out).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["metadata"]["name"], "c");
+        assert_eq!(docs[1]["stringData"]["key"], "value");
+        assert!(docs[1].get("sops").is_none());
+        let configmap = secret.replace("kind: Secret", "kind: ConfigMap");
+        let error = decrypt_manifests(configmap.as_bytes(), &ring).unwrap_err();
+        assert!(error.contains("only v1 Secrets"), "{error}");
+    }
 }
