@@ -66,7 +66,12 @@ pub fn build(
         environment: false,
     };
     let resources = kustomize::build(&dir, &options).map_err(|e| {
-        let text = e.to_string().replace(&format!("{}/", root.display()), "");
+        let mut text = e.to_string().replace(&format!("{}/", root.display()), "");
+        // The engine quotes a nameless object whole; its data may be a decrypted Secret's.
+        if let Some(at) = text.find(" in object {") {
+            text.truncate(at);
+            text.push_str(" in an object of the build (content not shown)");
+        }
         Error::Build(format!("kustomize build failed: {text}"))
     })?;
     let mut out = Vec::with_capacity(resources.len());
@@ -77,13 +82,15 @@ pub fn build(
             && present(&object["kind"])
             && present(&object["metadata"]["name"]))
         {
+            // Only the identity fields are shown: the rest may be a (decrypted) Secret's data.
+            let identity = serde_json::json!({
+                "apiVersion": object["apiVersion"],
+                "kind": object["kind"],
+                "metadata": object["metadata"],
+            });
             return Err(Error::Build(format!(
                 "an object of the build has no apiVersion, kind or metadata.name: {}",
-                kustomize::yaml::to_yaml(&object)
-                    .lines()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                serde_json::to_string(&identity).unwrap_or_default()
             )));
         }
         out.push(object);
@@ -236,5 +243,22 @@ mod tests {
         );
         let no_vars = BTreeMap::new();
         substitute_all(&mut unset, &no_vars, &post, true).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn an_unnamed_object_is_reported_without_its_data() {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  labels: {a: b}\nstringData:\n  token: s3cret\n";
+        std::fs::write(root.path().join("secret.yaml"), secret).unwrap_or_else(|e| panic!("{e}"));
+        let spec: KustomizationSpec = serde_json::from_value(serde_json::json!({
+            "interval": "1m", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "x"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let error = build(root.path(), &spec, None)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing metadata.name"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
     }
 }
