@@ -51,16 +51,12 @@ pub async fn secret_data(
             namespace: namespace.into(),
             name: name.into(),
         })?;
-    let mut data: BTreeMap<String, Vec<u8>> = secret
+    Ok(secret
         .data
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
-        .collect();
-    for (k, v) in secret.string_data.unwrap_or_default() {
-        data.insert(k, v.into_bytes());
-    }
-    Ok(data)
+        .collect())
 }
 
 /// Custom CAs and a client certificate. `Debug` never prints the key.

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::str::FromStr;
 
 use pgp::composed::{Deserializable, Message, SignedSecretKey};
-use pgp::types::{KeyDetails, Password};
+use pgp::types::Password;
 
 use crate::error::SopsError;
 use crate::metadata::{KeyGroup, Metadata};
@@ -229,12 +229,4 @@ fn describe_group(group: &KeyGroup) -> String {
     } else {
         format!("no key for {}", keys.join(", "))
     }
-}
-
-/// The fingerprints of the imported OpenPGP keys (for tests and diagnostics).
-pub fn pgp_fingerprints(ring: &Keyring) -> Vec<String> {
-    ring.pgp
-        .iter()
-        .map(|k| hex::encode_upper(k.fingerprint().as_bytes()))
-        .collect()
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use granit_parser::{Event, Parser, ScalarStyle};
-use kustomize::yaml::read::{go_yaml_folding, scalar_value};
+use kustomize::yaml::read::read_scalar;
 use serde_json::Value;
 
 use crate::error::SopsError;
@@ -138,8 +138,10 @@ pub fn read_documents(text: &str) -> Result<Vec<Node>, SopsError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut current: Option<Node> = None;
+    let text_ends_with_break = text.ends_with('\n');
+    let total_chars = text.chars().count();
     for event in Parser::new_from_str(text) {
-        let (event, _span) = event.map_err(|e| bad(e.to_string()))?;
+        let (event, span) = event.map_err(|e| bad(e.to_string()))?;
         let finished: Option<(Node, Option<usize>)> = match event {
             Event::DocumentEnd => {
                 if let Some(doc) = current.take()
@@ -163,13 +165,9 @@ pub fn read_documents(text: &str) -> Result<Vec<Node>, SopsError> {
             }
             Event::UnresolvedAlias(name) => return Err(bad(format!("unknown anchor '{name}'"))),
             Event::Scalar(text, style, anchor, tag) => {
-                let mut value =
-                    scalar_value(&text, style, tag.as_deref()).map_err(|e| bad(e.to_string()))?;
-                if style == ScalarStyle::Folded
-                    && let Value::String(s) = &mut value
-                {
-                    *s = go_yaml_folding(s);
-                }
+                let at_end = !text_ends_with_break && span.end.index() >= total_chars;
+                let value = read_scalar(&text, style, tag.as_deref(), at_end)
+                    .map_err(|e| bad(e.to_string()))?;
                 let is_timestamp = style == ScalarStyle::Plain
                     && tag.is_none()
                     && matches!(
@@ -249,6 +247,12 @@ mod tests {
             matches!(docs[0].get("d"), Some(Node::Timestamp { text, .. }) if text == "2024-01-02")
         );
         assert_eq!(docs[0].get("a"), Some(&Node::Leaf(json!("x"))));
+    }
+
+    #[test]
+    fn block_scalars_read_as_go_yaml_reads_them() {
+        let docs = read_documents("a: |\n  x\nb: >\n  y\n  z\nc: |\n  last").unwrap();
+        assert_eq!(docs[0].to_json(), r#"{"a":"x\n","b":"y z\n","c":"last"}"#);
     }
 
     #[test]

@@ -119,14 +119,11 @@ pub async fn variables(
                 .await
                 .map(|o| {
                     o.map(|s| {
-                        let mut data: BTreeMap<String, String> = s
-                            .data
+                        s.data
                             .unwrap_or_default()
                             .into_iter()
                             .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-                            .collect();
-                        data.extend(s.string_data.unwrap_or_default());
-                        data
+                            .collect()
                     })
                 }),
         }

@@ -136,7 +136,7 @@ impl Job {
 
 impl Sources<'_> {
     /// Queues `file` for decryption (the first format it is read in wins).
-    fn file(&mut self, file: &Path, format: Format, secrets_only: bool) -> Result<(), Error> {
+    fn file(&mut self, file: &Path, format: Format, secrets_only: bool) {
         if self.queued.insert(file.to_path_buf()) {
             self.jobs.push(Job {
                 file: file.to_path_buf(),
@@ -144,26 +144,25 @@ impl Sources<'_> {
                 secrets_only,
             });
         }
-        Ok(())
     }
 
     /// Visits the kustomization in `dir` and everything it refers to.
-    fn dir(&mut self, dir: &Path) -> Result<(), Error> {
+    fn dir(&mut self, dir: &Path) {
         if !self.visited_dirs.insert(dir.to_path_buf()) || !dir.is_dir() {
-            return Ok(());
+            return;
         }
         let Ok(Some(path)) = kustomize::kustomization::find(dir) else {
-            return Ok(());
+            return;
         };
         let Ok(k) = kustomize::kustomization::Kustomization::load(&path) else {
-            return Ok(()); // the build reports the broken file
+            return; // the build reports the broken file
         };
         let local = |s: &str| !s.contains("://") && !s.starts_with("git@");
         let join = |s: &str| secure_join(self.root, &relative(self.root, &dir.join(s)));
         for generator in k.list("secretGenerator").unwrap_or_default() {
             for source in strings(&generator["files"]) {
                 let (key, path) = source.split_once('=').unwrap_or((&source, &source));
-                self.file(&join(path), Format::for_path(key), false)?;
+                self.file(&join(path), Format::for_path(key), false);
             }
             for env in strings(&generator["envs"])
                 .into_iter()
@@ -173,7 +172,7 @@ impl Sources<'_> {
                     Format::Binary => Format::Dotenv,
                     f => f,
                 };
-                self.file(&join(&env), format, false)?;
+                self.file(&join(&env), format, false);
             }
         }
         let patches = k.list("patches").unwrap_or_default();
@@ -182,7 +181,7 @@ impl Sources<'_> {
             .filter_map(|p| p["path"].as_str().map(str::to_string))
             .chain(k.strings("patchesStrategicMerge").unwrap_or_default());
         for path in patch_paths.filter(|p| local(p) && !p.contains('\n')) {
-            self.file(&join(&path), Format::for_path(&path), false)?;
+            self.file(&join(&path), Format::for_path(&path), false);
         }
         let refs = k.strings("resources").unwrap_or_default();
         for entry in refs
@@ -194,16 +193,15 @@ impl Sources<'_> {
             }
             let target = join(&entry);
             if target.is_dir() {
-                self.dir(&target)?;
+                self.dir(&target);
             } else {
                 let format = match Format::for_path(&entry) {
                     Format::Json => Format::Json,
                     _ => Format::Yaml,
                 };
-                self.file(&target, format, true)?;
+                self.file(&target, format, true);
             }
         }
-        Ok(())
     }
 }
 
@@ -285,7 +283,7 @@ pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keyring) -> Result<(), Er
         queued: HashSet::new(),
         jobs: Vec::new(),
     };
-    sources.dir(dir)?;
+    sources.dir(dir);
     let jobs = sources.jobs;
     let workers = std::thread::available_parallelism()
         .map(usize::from)
@@ -353,15 +351,10 @@ pub fn decrypt_objects(objects: &mut [Value], keys: Option<&Keyring>) -> Result<
             let Some(input) = Format::detect(&bytes) else {
                 continue;
             };
-            let input = if Format::for_path(key) == Format::Binary && input == Format::Json {
-                Format::Binary
-            } else {
-                input
-            };
-            let output = Format::for_path(key);
-            let out = rill_sops::decrypt(&bytes, input, output, keys).map_err(|e| {
-                Error::Build(format!("decryption failed for {id} field '{key}': {e}"))
-            })?;
+            let out =
+                rill_sops::decrypt(&bytes, input, Format::for_path(key), keys).map_err(|e| {
+                    Error::Build(format!("decryption failed for {id} field '{key}': {e}"))
+                })?;
             *value = Value::String(STANDARD.encode(out));
         }
     }

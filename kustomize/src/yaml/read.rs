@@ -34,7 +34,7 @@ enum Frame {
 
 /// The value of one scalar: plain scalars resolved with go-yaml's rules, quoted, block and
 /// `!!str`-tagged ones as strings.
-pub fn scalar_value(
+fn scalar_value(
     text: &str,
     style: ScalarStyle,
     tag: Option<&granit_parser::Tag>,
@@ -57,10 +57,36 @@ pub fn scalar_value(
     }
 }
 
+/// One scalar as go-yaml reads it: [`scalar_value`], go-yaml's folding, and no final line
+/// break for a block scalar that ends the file (`at_end`) without one (the parser reports the
+/// clipped break anyway; go-yaml does not).
+pub fn read_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+    at_end: bool,
+) -> Result<Value, YamlError> {
+    let mut value = scalar_value(text, style, tag)?;
+    if style == ScalarStyle::Folded
+        && let Value::String(s) = &mut value
+    {
+        *s = go_yaml_folding(s);
+    }
+    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+        && at_end
+        && let Value::String(s) = &mut value
+        && s.ends_with('\n')
+        && !s.ends_with("\n\n")
+    {
+        s.pop();
+    }
+    Ok(value)
+}
+
 /// go-yaml v3 keeps one more line break than YAML 1.2 before a more-indented line of a folded
 /// scalar that follows a normal line (`a\n  b` reads as `a\n\n  b`); kustomize prints what
 /// go-yaml read, so the engine reads it the same way.
-pub fn go_yaml_folding(text: &str) -> String {
+fn go_yaml_folding(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let mut previous_indented: Option<bool> = None;
     for (i, line) in text.split('\n').enumerate() {
@@ -154,7 +180,8 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                 return Err(YamlError(format!("unknown anchor '{name}' referenced")));
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let mut value = scalar_value(&text, style, tag.as_deref())?;
+                let at_end = !text_ends_with_break && span.end.index() >= total_chars;
+                let value = read_scalar(&text, style, tag.as_deref(), at_end)?;
                 // A mapping key left empty (`: value`) is an error for go-yaml.
                 if value.is_null()
                     && span.end.index() == span.start.index()
@@ -171,22 +198,6 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                     && let Some(path) = value_path(&stack)
                 {
                     nulls.push(path);
-                }
-                if style == ScalarStyle::Folded
-                    && let Value::String(s) = &mut value
-                {
-                    *s = go_yaml_folding(s);
-                }
-                // A block scalar that ends the file without a final line break has none (the
-                // parser reports the clipped break anyway; go-yaml does not).
-                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-                    && !text_ends_with_break
-                    && span.end.index() >= total_chars
-                    && let Value::String(s) = &mut value
-                    && s.ends_with('\n')
-                    && !s.ends_with("\n\n")
-                {
-                    s.pop();
                 }
                 Some((value, (anchor > 0).then_some(anchor)))
             }
