@@ -101,7 +101,7 @@ fn compare(label: &str, count: usize, encrypted: &str, keys: &Keyring, scratch_i
     }
     let unwrap = start.elapsed();
     println!(
-        "{label}, scratch in {}: {count} Secrets: build {:.1} ms in clear, {:.1} ms encrypted: decryption adds {:.1} ms ({:.3} ms per Secret; reading the sops block and unwrapping the data key: {:.1} ms)",
+        "{label}, scratch in {}: {count} Secrets: build {:.1} ms in clear, {:.1} ms encrypted: decryption adds {:.1} ms ({:.3} ms per Secret; reading the sops block and unwrapping the data key on one core: {:.1} ms)",
         scratch_in.display(),
         clear.as_secs_f64() * 1e3,
         decrypted.as_secs_f64() * 1e3,

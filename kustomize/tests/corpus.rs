@@ -30,7 +30,7 @@ fn options(case: &serde_json::Value) -> Options {
             LoadRestrictor::RootOnly
         },
         environment: true,
-        confine_to: None,
+        ..Options::default()
     }
 }
 

@@ -57,13 +57,15 @@ pub fn build(
         });
     }
     prepare(&dir, root, spec).map_err(|e| Error::Build(e.to_string()))?;
-    if let Some(keys) = keys {
-        super::decryption::decrypt_sources(root, &dir, keys)?;
-    }
+    let contents = match keys {
+        Some(keys) => super::decryption::decrypt_sources(root, &dir, keys)?,
+        None => Default::default(),
+    };
     let options = kustomize::Options {
         load_restrictor: kustomize::LoadRestrictor::None,
         confine_to: Some(root.to_path_buf()),
         environment: false,
+        contents: std::sync::Arc::new(contents),
     };
     let resources = kustomize::build(&dir, &options).map_err(|e| {
         let mut text = e.to_string().replace(&format!("{}/", root.display()), "");

@@ -1,10 +1,10 @@
 //! SOPS decryption (`spec.decryption`): the keys come from the Kustomization's Secret (or the
-//! `--sops-age-secret` fallback); before the build, the files kustomize reads are decrypted in
-//! the private scratch folder (Secret manifests, generator `envs`/`files`, patch files); after
+//! `--sops-age-secret` fallback); before the build, the files kustomize reads are decrypted
+//! into memory, never to disk (Secret manifests, generator `envs`/`files`, patch files); after
 //! it, Secret `data` values holding a SOPS file are opened. Only Secrets are decrypted, every
 //! document's MAC is verified, and no message carries a value.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -101,8 +101,9 @@ struct Job {
 }
 
 impl Job {
-    /// Decrypts the file in place when it carries the SOPS marker of its format.
-    fn run(&self, root: &Path, keys: &Keyring) -> Result<(), Error> {
+    /// The decrypted content of the file (keyed by its canonical path, as the engine looks it
+    /// up) when it carries the SOPS marker of its format.
+    fn run(&self, root: &Path, keys: &Keyring) -> Result<Option<(PathBuf, Vec<u8>)>, Error> {
         let fail = |m: String| {
             Error::Build(format!(
                 "decryption failed for '{}': {m}",
@@ -110,10 +111,10 @@ impl Job {
             ))
         };
         let Ok(meta) = std::fs::symlink_metadata(&self.file) else {
-            return Ok(()); // missing: the build says so
+            return Ok(None); // missing: the build says so
         };
         if !meta.is_file() {
-            return Ok(());
+            return Ok(None);
         }
         if meta.len() > MAX_FILE {
             return Err(fail(format!(
@@ -122,7 +123,7 @@ impl Job {
         }
         let data = std::fs::read(&self.file).map_err(|e| fail(e.to_string()))?;
         if !self.format.marked(&data) {
-            return Ok(());
+            return Ok(None);
         }
         let out = if self.secrets_only {
             decrypt_manifests(&data, keys).map_err(fail)?
@@ -130,7 +131,8 @@ impl Job {
             rill_sops::decrypt(&data, self.format, self.format, keys)
                 .map_err(|e| fail(e.to_string()))?
         };
-        std::fs::write(&self.file, out).map_err(|e| fail(e.to_string()))
+        let canonical = self.file.canonicalize().map_err(|e| fail(e.to_string()))?;
+        Ok(Some((canonical, out)))
     }
 }
 
@@ -273,10 +275,15 @@ fn decrypt_manifests(data: &[u8], keys: &Keyring) -> Result<Vec<u8>, String> {
     Ok(text.into_bytes())
 }
 
-/// Decrypts, in the scratch folder `root`, the files the kustomization in `dir` reads. The
-/// files are opened on every core (key unwrapping dominates); the first failure in reading
-/// order is reported.
-pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keyring) -> Result<(), Error> {
+/// Decrypts the files of the scratch folder `root` that the kustomization in `dir` reads, into
+/// memory (the engine reads them from there; the plaintext is never written). The files are
+/// opened on every core (key unwrapping dominates); the first failure in reading order is
+/// reported.
+pub fn decrypt_sources(
+    root: &Path,
+    dir: &Path,
+    keys: &Keyring,
+) -> Result<HashMap<PathBuf, Vec<u8>>, Error> {
     let mut sources = Sources {
         root,
         visited_dirs: HashSet::new(),
@@ -291,15 +298,15 @@ pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keyring) -> Result<(), Er
         .clamp(1, 8)
         .min(jobs.len().max(1));
     let chunk = jobs.len().div_ceil(workers).max(1);
-    let results: Vec<Result<(), Error>> = std::thread::scope(|scope| {
+    type Opened = Vec<(PathBuf, Vec<u8>)>;
+    let results: Vec<Result<Opened, Error>> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|job| job.run(root, keys))
-                        .find(Result::is_err)
-                        .unwrap_or(Ok(()))
+                        .filter_map(|job| job.run(root, keys).transpose())
+                        .collect::<Result<Opened, Error>>()
                 })
             })
             .collect();
@@ -311,7 +318,11 @@ pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keyring) -> Result<(), Er
             })
             .collect()
     });
-    results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    let mut contents = HashMap::new();
+    for part in results {
+        contents.extend(part?);
+    }
+    Ok(contents)
 }
 
 /// After the build: opens Secret `data` values that hold a SOPS file (by their marker, in the

@@ -77,6 +77,10 @@ pub struct Options {
     /// as `kustomize build` does. Off by default: a controller must not copy its own
     /// environment into a tenant's ConfigMaps and Secrets.
     pub environment: bool,
+    /// Files read from here instead of the disk, keyed by canonical path, once every
+    /// confinement check on the path has passed (the controller's decrypted SOPS files: their
+    /// plaintext never reaches the disk).
+    pub contents: std::sync::Arc<std::collections::HashMap<PathBuf, Vec<u8>>>,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -601,7 +605,10 @@ fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<
             root.display()
         )));
     }
-    std::fs::read(&canonical).map_err(|e| io(&file, e))
+    match options.contents.get(&canonical) {
+        Some(bytes) => Ok(bytes.clone()),
+        None => std::fs::read(&canonical).map_err(|e| io(&file, e)),
+    }
 }
 
 /// The plugin configurations one `transformers`/`generators` entry names: inline YAML, a
@@ -671,7 +678,10 @@ fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource
             root.display()
         )));
     }
-    let text = std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?;
+    let text = match options.contents.get(&canonical) {
+        Some(bytes) => String::from_utf8(bytes.clone()).map_err(|e| io(path, e))?,
+        None => std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?,
+    };
     let docs = crate::yaml::read_documents_with_nulls(&text).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
         message: e.to_string(),
