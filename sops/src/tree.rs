@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use granit_parser::{Event, Parser, ScalarStyle};
-use kustomize::yaml::read::read_scalar;
+use kustomize::yaml::read::{ALIAS_BUDGET, read_scalar};
 use serde_json::Value;
 
 use crate::error::SopsError;
@@ -100,10 +100,6 @@ impl Node {
         out
     }
 }
-
-/// How many nodes aliases may expand a document to, beyond one per input byte: an alias bomb
-/// stops here instead of taking the controller's memory.
-const ALIAS_BUDGET: usize = 100_000;
 
 enum Frame {
     Seq(Vec<Node>, Option<usize>),

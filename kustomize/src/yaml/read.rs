@@ -2,7 +2,7 @@
 //! round trip does: plain scalars resolved with go-yaml's rules, quoted and block scalars as
 //! strings, anchors and aliases, merge keys, duplicate keys refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use granit_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
@@ -29,7 +29,14 @@ pub type ExplicitNulls = Vec<Vec<PathSeg>>;
 
 enum Frame {
     Seq(Vec<Value>, Option<usize>),
-    Map(Map<String, Value>, Option<String>, Option<usize>),
+    /// A mapping, its pending key, its anchor, and the keys written explicitly (a key that
+    /// only came from a `<<` merge may be set again; go-yaml lets the explicit one win).
+    Map(
+        Map<String, Value>,
+        Option<String>,
+        Option<usize>,
+        HashSet<String>,
+    ),
 }
 
 /// The value of one scalar: plain scalars resolved with go-yaml's rules, quoted, block and
@@ -125,14 +132,14 @@ pub fn read_documents_with_nulls(text: &str) -> Result<Vec<(Value, ExplicitNulls
 
 /// The path of the value being read, when it is a mapping value.
 fn value_path(stack: &[Frame]) -> Option<Vec<PathSeg>> {
-    if !matches!(stack.last(), Some(Frame::Map(_, Some(_), _))) {
+    if !matches!(stack.last(), Some(Frame::Map(_, Some(_), _, _))) {
         return None;
     }
     stack
         .iter()
         .map(|frame| match frame {
-            Frame::Map(_, Some(key), _) => Some(PathSeg::Key(key.clone())),
-            Frame::Map(_, None, _) => None,
+            Frame::Map(_, Some(key), _, _) => Some(PathSeg::Key(key.clone())),
+            Frame::Map(_, None, _, _) => None,
             Frame::Seq(items, _) => Some(PathSeg::Index(items.len())),
         })
         .collect()
@@ -148,7 +155,8 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
     let mut documents = Vec::new();
     let mut nulls: ExplicitNulls = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
+    let mut budget = ALIAS_BUDGET + text.len();
     let mut current: Option<Value> = None;
     let text_ends_with_break = text.ends_with('\n');
     let total_chars = text.chars().count();
@@ -170,10 +178,13 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                 None
             }
             Event::Alias(id) => {
-                let value = anchors
+                let (value, size) = anchors
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| YamlError(format!("unknown anchor {id}")))?;
+                budget = budget
+                    .checked_sub(size)
+                    .ok_or_else(|| YamlError("document contains excessive aliasing".into()))?;
                 Some((value, None))
             }
             Event::UnresolvedAlias(name) => {
@@ -185,7 +196,7 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                 // A mapping key left empty (`: value`) is an error for go-yaml.
                 if value.is_null()
                     && span.end.index() == span.start.index()
-                    && matches!(stack.last(), Some(Frame::Map(_, None, _)))
+                    && matches!(stack.last(), Some(Frame::Map(_, None, _, _)))
                 {
                     return Err(YamlError(format!(
                         "did not find expected key (an empty mapping key at char {})",
@@ -206,7 +217,12 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                 None
             }
             Event::MappingStart(_, anchor, _) => {
-                stack.push(Frame::Map(Map::new(), None, (anchor > 0).then_some(anchor)));
+                stack.push(Frame::Map(
+                    Map::new(),
+                    None,
+                    (anchor > 0).then_some(anchor),
+                    HashSet::new(),
+                ));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
@@ -214,7 +230,7 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
                 _ => return Err(YamlError("unbalanced sequence".into())),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(map, _, anchor)) => Some((Value::Object(map), anchor)),
+                Some(Frame::Map(map, _, anchor, _)) => Some((Value::Object(map), anchor)),
                 _ => return Err(YamlError("unbalanced mapping".into())),
             },
             #[allow(unreachable_patterns)]
@@ -224,16 +240,16 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
             continue;
         };
         if let Some(id) = anchor {
-            anchors.insert(id, value.clone());
+            anchors.insert(id, (value.clone(), value_size(&value)));
         }
         match stack.last_mut() {
             None => current = Some(value),
             Some(Frame::Seq(items, _)) => items.push(value),
-            Some(Frame::Map(map, pending, _)) => match pending.take() {
+            Some(Frame::Map(map, pending, _, explicit)) => match pending.take() {
                 None => *pending = Some(key_text(&value)),
                 Some(key) if key == "<<" => merge_into(map, value)?,
                 Some(key) => {
-                    if map.contains_key(&key) && !last_key_wins {
+                    if !explicit.insert(key.clone()) && !last_key_wins {
                         return Err(YamlError(format!("mapping key \"{key}\" already defined")));
                     }
                     map.insert(key, value);
@@ -247,6 +263,20 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
         documents.push((doc, nulls));
     }
     Ok(documents)
+}
+
+/// How many values aliases may expand a document to, beyond one per input byte (go-yaml
+/// refuses "excessive aliasing" the same way): a kilobyte alias bomb stops here instead of
+/// taking gigabytes.
+pub const ALIAS_BUDGET: usize = 100_000;
+
+/// The number of values in `value` (itself included).
+pub fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(value_size).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(value_size).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 fn merge_into(map: &mut Map<String, Value>, value: Value) -> Result<(), YamlError> {
@@ -292,6 +322,34 @@ mod tests {
                 json!({"h": [1.5, null]}),
             ]
         );
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_also_through_merge_keys() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut merge = String::from(
+            "a: &a {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x}\n",
+        );
+        let mut prev = 'a';
+        for name in "bcdefghij".chars() {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+            let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
+            merge.push_str(&format!(
+                "{name}: &{name} {{<<: *{prev}, {}}}\n",
+                keys.join(", ")
+            ));
+            prev = name;
+        }
+        for text in [bomb, merge] {
+            let error = read_documents(&text).unwrap_err().to_string();
+            assert!(error.contains("excessive aliasing"), "{error}");
+        }
+        // Ordinary anchors stay fine; an explicit key overrides a merged one, as in go-yaml.
+        let docs =
+            read_documents("a: &a {b: 1, c: 2}\nd: {<<: *a, b: 3}\ne: {b: 4, <<: *a}\n").unwrap();
+        assert_eq!(docs[0]["d"], serde_json::json!({"b": 3, "c": 2}));
+        assert_eq!(docs[0]["e"], serde_json::json!({"b": 4, "c": 2}));
     }
 
     #[test]
