@@ -3,7 +3,8 @@
 //!    5,000 resources): wall time (median of several runs) and peak RSS of `rill-kustomize build DIR/overlay` and of
 //!    `kubectl kustomize DIR/overlay` (`RILL_BENCH_SKIP_KUBECTL_5000=1` skips kubectl's
 //!    ~150 s run at 5,000 and prints kubectl's recorded timing instead);
-//! 2. the whole public corpus: the sum of per-case times of both tools.
+//! 2. the whole public corpus: the sum of per-case times of both tools;
+//! 3. first, the peak RSS of `rill-kustomize` on an alias bomb (goal <= 64 MiB).
 //!
 //! Run with `cargo bench -p kustomize --bench build`. Skips with a message when the corpus
 //! or kubectl is absent.
@@ -177,7 +178,60 @@ fn whole_corpus(rill: &Path, kubectl: &Path) {
     );
 }
 
+/// Peak RSS of `rill-kustomize build` on a 1 KB "billion laughs" alias bomb (10 levels of 10
+/// aliases) and on the same through `<<` merge keys; the goal is <= 64 MiB and a clear error.
+fn alias_bomb(rill: &Path) {
+    let mut lists = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut merges = String::from(
+        "a: &a {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x}\n",
+    );
+    let mut prev = 'a';
+    for name in "bcdefghij".chars() {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        lists.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
+        merges.push_str(&format!(
+            "{name}: &{name} {{<<: *{prev}, {}}}\n",
+            keys.join(", ")
+        ));
+        prev = name;
+    }
+    for (label, bomb) in [("lists", lists), ("merge keys", merges)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources:\n- bomb.yaml\n",
+        )
+        .unwrap();
+        let doc = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\n{bomb}");
+        std::fs::write(dir.path().join("bomb.yaml"), &doc).unwrap();
+        let start = Instant::now();
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "%M"])
+            .arg(rill)
+            .args(["build", "."])
+            .current_dir(dir.path())
+            .output()
+            .expect("/usr/bin/time runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let rss: u64 = stderr
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
+        let error = stderr.lines().next().unwrap_or_default();
+        println!(
+            "alias bomb ({label}, {} bytes): peak RSS {:.1} MiB (goal 64), {:.3} s, exit {}: {error}",
+            doc.len(),
+            rss as f64 / 1024.0,
+            start.elapsed().as_secs_f64(),
+            out.status.code().unwrap_or(-1)
+        );
+    }
+}
+
 fn main() {
+    alias_bomb(&rill_binary());
     if !corpus().join("perf/gen_synthetic.py").is_file() {
         println!("skipped: {} is absent", corpus().display());
         return;
