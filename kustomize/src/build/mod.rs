@@ -594,6 +594,12 @@ fn confined(canonical: &Path, options: &Options) -> Result<(), Error> {
 /// Reads a file named relative to a kustomization directory, refusing (under the root-only
 /// load restrictor) anything outside that directory.
 fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<u8>, Error> {
+    if is_remote(relative) {
+        return Err(Error::Resource(format!(
+            "{}: remote file {relative:?} is not supported: only local files can be used",
+            dir.display()
+        )));
+    }
     let file = dir.join(relative);
     let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
     let root = dir.canonicalize().map_err(|e| io(dir, e))?;
@@ -607,7 +613,20 @@ fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<
     }
     match options.contents.get(&canonical) {
         Some(bytes) => Ok(bytes.clone()),
-        None => std::fs::read(&canonical).map_err(|e| io(&file, e)),
+        None => {
+            regular_file(&canonical, &file)?;
+            std::fs::read(&canonical).map_err(|e| io(&file, e))
+        }
+    }
+}
+
+/// Only regular files are read: a named pipe or a device would block or never end.
+fn regular_file(canonical: &Path, shown: &Path) -> Result<(), Error> {
+    let meta = std::fs::metadata(canonical).map_err(|e| io(shown, e))?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(io(shown, "not a regular file or a directory"))
     }
 }
 
@@ -680,7 +699,10 @@ fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource
     }
     let text = match options.contents.get(&canonical) {
         Some(bytes) => String::from_utf8(bytes.clone()).map_err(|e| io(path, e))?,
-        None => std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?,
+        None => {
+            regular_file(&canonical, path)?;
+            std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?
+        }
     };
     let docs = crate::yaml::read_documents_with_nulls(&text).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
