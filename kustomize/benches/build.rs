@@ -4,7 +4,8 @@
 //!    `kubectl kustomize DIR/overlay` (`RILL_BENCH_SKIP_KUBECTL_5000=1` skips kubectl's
 //!    ~150 s run at 5,000 and prints kubectl's recorded timing instead);
 //! 2. the whole public corpus: the sum of per-case times of both tools;
-//! 3. first, the peak RSS of `rill-kustomize` on an alias bomb (goal <= 64 MiB).
+//! 3. first, the peak RSS of `rill-kustomize` on an alias bomb (goal <= 64 MiB) and the time
+//!    of 50,000 and 100,000 generator literals (linear).
 //!
 //! Run with `cargo bench -p kustomize --bench build`. Skips with a message when the corpus
 //! or kubectl is absent.
@@ -230,8 +231,28 @@ fn alias_bomb(rill: &Path) {
     }
 }
 
+/// `configMapGenerator` literals at 50,000 and 100,000: the time must grow linearly.
+fn generator_literals(rill: &Path) {
+    for n in [50_000, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("configMapGenerator:\n- name: big\n  literals:\n");
+        for i in 0..n {
+            text.push_str(&format!("  - k{i}=v{i}\n"));
+        }
+        std::fs::write(dir.path().join("kustomization.yaml"), text).unwrap();
+        let (time, rss, _) = measure_median(rill, &["build", "."], dir.path(), 3);
+        println!(
+            "configMapGenerator with {n} literals: {:.3} s, peak RSS {:.1} MiB (median of 3)",
+            time.as_secs_f64(),
+            rss as f64 / 1024.0
+        );
+    }
+}
+
 fn main() {
-    alias_bomb(&rill_binary());
+    let rill = rill_binary();
+    alias_bomb(&rill);
+    generator_literals(&rill);
     if !corpus().join("perf/gen_synthetic.py").is_file() {
         println!("skipped: {} is absent", corpus().display());
         return;
@@ -244,7 +265,6 @@ fn main() {
         println!("skipped: kubectl is not on PATH");
         return;
     };
-    let rill = rill_binary();
     for n in [1000, 5000] {
         synthetic(&rill, &kubectl, n);
     }

@@ -96,7 +96,8 @@ fn pairs(
         };
         out.push((key, read(&path)?));
     }
-    for (i, (key, _)) in out.iter().enumerate() {
+    let mut seen = std::collections::HashSet::with_capacity(out.len());
+    for (key, _) in &out {
         if !valid_key(key) {
             return Err(err(
                 k,
@@ -105,7 +106,7 @@ fn pairs(
                 ),
             ));
         }
-        if out[..i].iter().any(|(other, _)| other == key) {
+        if !seen.insert(key.as_str()) {
             return Err(err(
                 k,
                 format!("cannot add key {key}, another key by that name already exists"),
