@@ -39,18 +39,33 @@ enum Frame {
     ),
 }
 
+/// A `!!binary` scalar as go-yaml reads it: base64 (whitespace ignored) decoded to its bytes
+/// (bytes that are not UTF-8 become replacement characters; go-yaml keeps them raw).
+fn binary(text: &str) -> Result<String, YamlError> {
+    use base64::Engine as _;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| YamlError("!!binary value contains invalid base64 data".into()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// The value of one scalar: plain scalars resolved with go-yaml's rules, quoted, block and
-/// `!!str`-tagged ones as strings.
+/// `!!str`-tagged ones as strings, `!!binary` decoded.
 fn scalar_value(
     text: &str,
     style: ScalarStyle,
     tag: Option<&granit_parser::Tag>,
 ) -> Result<Value, YamlError> {
     if let Some(tag) = tag {
+        // `binary` is a YAML 1.1 tag (outside the 1.2 core schema) that go-yaml decodes.
+        if tag.suffix_in_namespace("tag:yaml.org,2002:").as_deref() == Some("binary") {
+            return Ok(Value::String(binary(text)?));
+        }
         let suffix = tag.suffix();
         if tag.is_yaml_core_schema() {
             return Ok(match suffix {
-                "str" | "binary" => Value::String(text.to_string()),
+                "str" => Value::String(text.to_string()),
                 "null" => Value::Null,
                 _ => plain_value(text).map_err(YamlError)?,
             });
@@ -350,6 +365,13 @@ mod tests {
             read_documents("a: &a {b: 1, c: 2}\nd: {<<: *a, b: 3}\ne: {b: 4, <<: *a}\n").unwrap();
         assert_eq!(docs[0]["d"], serde_json::json!({"b": 3, "c": 2}));
         assert_eq!(docs[0]["e"], serde_json::json!({"b": 4, "c": 2}));
+    }
+
+    #[test]
+    fn binary_scalars_are_decoded() {
+        let docs = read_documents("a: !!binary aGVsbG8=\nb: !!binary |\n  aGVs\n  bG8=\n").unwrap();
+        assert_eq!(docs[0], serde_json::json!({"a": "hello", "b": "hello"}));
+        assert!(read_documents("a: !!binary '%%%'\n").is_err());
     }
 
     #[test]
