@@ -187,10 +187,12 @@ pub fn write_directory_archive(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
+                    // Relative to the archived folder: a temporary path means nothing to users.
                     let path = e
                         .path()
+                        .and_then(|p| p.strip_prefix(source).ok())
                         .map(Path::to_path_buf)
-                        .unwrap_or_else(|| source.to_path_buf());
+                        .unwrap_or_default();
                     walk_error = Some(ArchiveError::Walk {
                         path,
                         source: e.into(),

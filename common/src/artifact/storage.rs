@@ -96,6 +96,35 @@ pub enum StorageError {
     IllegalPath(String),
 }
 
+impl StorageError {
+    /// The same error with its paths relative to the storage root: conditions and events
+    /// never show where the controller keeps its files.
+    fn within(self, root: &Path) -> Self {
+        let rel = |p: PathBuf| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p);
+        match self {
+            StorageError::CreateDir { path, source } => StorageError::CreateDir {
+                path: rel(path),
+                source,
+            },
+            StorageError::Lock { path, source } => StorageError::Lock {
+                path: rel(path),
+                source,
+            },
+            StorageError::Io { path, source } => StorageError::Io {
+                path: rel(path),
+                source,
+            },
+            StorageError::Archive(ArchiveError::Write { path, source }) => {
+                StorageError::Archive(ArchiveError::Write {
+                    path: rel(path),
+                    source,
+                })
+            }
+            other => other,
+        }
+    }
+}
+
 /// The artifact storage of one controller.
 #[derive(Clone, Debug)]
 pub struct Storage {
@@ -222,6 +251,19 @@ impl Storage {
         revision: &str,
         now: Time,
     ) -> Result<Artifact, StorageError> {
+        self.store_directory_at(key, file, source, exclude, revision, now)
+            .map_err(|e| e.within(&self.root))
+    }
+
+    fn store_directory_at(
+        &self,
+        key: &ObjectKey,
+        file: &str,
+        source: &Path,
+        exclude: &dyn Fn(&Path, bool) -> bool,
+        revision: &str,
+        now: Time,
+    ) -> Result<Artifact, StorageError> {
         let (dir, final_path) = self.prepare(key, file)?;
         let _lock = Lock::acquire(&final_path)?;
         let tmp = dir.join(format!(".{file}.tmp"));
@@ -246,6 +288,18 @@ impl Storage {
         revision: &str,
         now: Time,
     ) -> Result<Artifact, StorageError> {
+        self.store_entries_at(key, file, fill, revision, now)
+            .map_err(|e| e.within(&self.root))
+    }
+
+    fn store_entries_at(
+        &self,
+        key: &ObjectKey,
+        file: &str,
+        fill: &mut super::archive::EntrySource<'_>,
+        revision: &str,
+        now: Time,
+    ) -> Result<Artifact, StorageError> {
         let (dir, final_path) = self.prepare(key, file)?;
         let _lock = Lock::acquire(&final_path)?;
         let tmp = dir.join(format!(".{file}.tmp"));
@@ -261,6 +315,18 @@ impl Storage {
 
     /// Stores bytes (for example a copied OCI layer) as `file` of the object.
     pub fn store_bytes(
+        &self,
+        key: &ObjectKey,
+        file: &str,
+        content: impl io::Read,
+        revision: &str,
+        now: Time,
+    ) -> Result<Artifact, StorageError> {
+        self.store_bytes_at(key, file, content, revision, now)
+            .map_err(|e| e.within(&self.root))
+    }
+
+    fn store_bytes_at(
         &self,
         key: &ObjectKey,
         file: &str,
@@ -364,6 +430,16 @@ impl Storage {
         current: Option<&str>,
         now: SystemTime,
     ) -> Result<Vec<PathBuf>, StorageError> {
+        self.garbage_collect_at(key, current, now)
+            .map_err(|e| e.within(&self.root))
+    }
+
+    fn garbage_collect_at(
+        &self,
+        key: &ObjectKey,
+        current: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Vec<PathBuf>, StorageError> {
         let dir = self.root.join(key.relative_dir());
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -404,6 +480,10 @@ impl Storage {
 
     /// Removes every artifact of the object (on deletion of the object).
     pub fn remove_all(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        self.remove_all_at(key).map_err(|e| e.within(&self.root))
+    }
+
+    fn remove_all_at(&self, key: &ObjectKey) -> Result<(), StorageError> {
         let dir = self.root.join(key.relative_dir());
         self.forget(|p| p.starts_with(&dir));
         match fs::remove_dir_all(&dir) {
@@ -495,6 +575,34 @@ mod tests {
                 age: Duration::from_secs(*s),
             })
             .collect()
+    }
+
+    #[test]
+    fn errors_name_paths_inside_the_storage_only() {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let storage = Storage::new(root.path(), "http://x", Retention::default());
+        // The object's folder is a file: creating it fails.
+        let key = ObjectKey::new("gitrepository", "ns", "name");
+        std::fs::create_dir_all(root.path().join("gitrepository/ns"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(root.path().join("gitrepository/ns/name"), "x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let error = storage
+            .store_bytes(
+                &key,
+                "a.tar.gz",
+                &b"data"[..],
+                "rev",
+                Time(jiff::Timestamp::now()),
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("gitrepository/ns/name"), "{error}");
+        assert!(
+            !error.contains(&root.path().display().to_string()),
+            "{error}"
+        );
     }
 
     #[test]

@@ -100,7 +100,9 @@ pub async fn download(
             retry: Some(requeue_dependency),
         }),
         Err(e) => Err(Error::Artifact {
-            message: format!("failed to download artifact: {e}"),
+            // Paths inside the scratch folder are shown relative to it.
+            message: format!("failed to download artifact: {e}")
+                .replace(&format!("{}/", target.display()), ""),
             retry: None,
         }),
     }
