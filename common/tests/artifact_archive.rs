@@ -272,3 +272,36 @@ fn storage_writes_verifies_and_collects_garbage() {
             .exists()
     );
 }
+
+#[test]
+fn an_artifact_its_consumers_would_refuse_is_not_written() {
+    let limits = UnpackLimits::default();
+    // A file over the per-file limit (sparse: refused by its size, never read).
+    let big = tempfile::tempdir().unwrap();
+    fs::write(big.path().join("small.yaml"), "a: 1\n").unwrap();
+    let file = fs::File::create(big.path().join("huge.bin")).unwrap();
+    file.set_len(limits.max_file_bytes + 1).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let error = write_archive(big.path(), &out.path().join("a.tar.gz"), &no_exclusions)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("refused by its consumers") && error.contains("huge.bin"),
+        "{error}"
+    );
+    // Content that compresses beyond the consumers' bomb ratio.
+    let zeros = tempfile::tempdir().unwrap();
+    fs::write(
+        zeros.path().join("zeros.bin"),
+        vec![0u8; (limits.ratio_floor_bytes + (4 << 20)) as usize],
+    )
+    .unwrap();
+    let error = write_archive(zeros.path(), &out.path().join("b.tar.gz"), &no_exclusions)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("decompression bomb"), "{error}");
+    // What the consumers take is written, and they unpack it.
+    let fine = tempfile::tempdir().unwrap();
+    sample_tree(fine.path());
+    write_archive(fine.path(), &out.path().join("c.tar.gz"), &no_exclusions).unwrap();
+}

@@ -14,6 +14,7 @@ use tar::Builder;
 use walkdir::WalkDir;
 
 use super::digest::{Algorithm, Digest, DigestWriter};
+use super::unpack::UnpackLimits;
 
 /// A failure while archiving a directory.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,10 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
+    /// The artifact would be refused by the controllers that download it (their unpack
+    /// limits), so it is not produced.
+    #[error("the artifact would be refused by its consumers: {0}")]
+    Limit(String),
     /// Writing the archive failed.
     #[error("cannot write archive {path}: {source}")]
     Write {
@@ -125,16 +130,26 @@ pub fn write_archive_digested(
         .write(hashed, Compression::default());
     let mut tar = Builder::new(gz);
     let mut files = 0;
-    fill(&mut |entry| {
+    let mut consumable = Consumable::default();
+    let mut refused = None;
+    let filled = fill(&mut |entry| {
+        if let Err(reason) = consumable.check(&entry) {
+            refused = Some(reason);
+            return Err(io::Error::other("refused"));
+        }
         if matches!(entry, Entry::File { .. }) {
             files += 1;
         }
         append(&mut tar, entry)
-    })
-    .map_err(write_err)?;
+    });
+    if let Some(reason) = refused {
+        return Err(ArchiveError::Limit(reason));
+    }
+    filled.map_err(write_err)?;
     let gz = tar.into_inner().map_err(write_err)?;
     let hashed = gz.finish().map_err(write_err)?;
     let (mut buffered, digest, size) = hashed.finish();
+    consumable.check_ratio(size).map_err(ArchiveError::Limit)?;
     buffered.flush().map_err(write_err)?;
     let file = buffered
         .into_inner()
@@ -145,6 +160,55 @@ pub fn write_archive_digested(
         size,
         files,
     })
+}
+
+/// The consumers' unpack limits ([`UnpackLimits::default`], what the kustomize-controller and
+/// every other downloader apply), checked while the artifact is written: a source never
+/// publishes an artifact nobody can take.
+#[derive(Default)]
+struct Consumable {
+    entries: u64,
+    bytes: u64,
+}
+
+impl Consumable {
+    fn check(&mut self, entry: &Entry<'_>) -> Result<(), String> {
+        let limits = UnpackLimits::default();
+        self.entries += 1;
+        if self.entries >= limits.max_entries {
+            return Err(format!("more than {} entries", limits.max_entries));
+        }
+        if let Entry::File { name, data, .. } = entry {
+            let size = data.len() as u64;
+            if size > limits.max_file_bytes {
+                return Err(format!(
+                    "file {name:?} has {size} bytes (at most {} per file)",
+                    limits.max_file_bytes
+                ));
+            }
+            self.bytes += size;
+            if self.bytes > limits.max_total_bytes {
+                return Err(format!(
+                    "the files add up to more than {} bytes",
+                    limits.max_total_bytes
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_ratio(&self, compressed: u64) -> Result<(), String> {
+        let limits = UnpackLimits::default();
+        if self.bytes > limits.ratio_floor_bytes
+            && self.bytes / compressed.max(1) > limits.max_compression_ratio
+        {
+            return Err(format!(
+                "its {} bytes compress more than {}:1 (consumers take that for a decompression bomb)",
+                self.bytes, limits.max_compression_ratio
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(unix)]
@@ -213,6 +277,15 @@ pub fn write_directory_archive(
                 emit(Entry::Dir(&name))?;
             } else {
                 let meta = entry.metadata().map_err(io::Error::other)?;
+                if meta.len() > UnpackLimits::default().max_file_bytes {
+                    // Refused by its size alone, before it is read into memory.
+                    walk_error = Some(ArchiveError::Limit(format!(
+                        "file {name:?} has {} bytes (at most {} per file)",
+                        meta.len(),
+                        UnpackLimits::default().max_file_bytes
+                    )));
+                    return Err(io::Error::other("refused"));
+                }
                 let data = std::fs::read(entry.path())?;
                 emit(Entry::File {
                     name: &name,
