@@ -115,6 +115,14 @@ pub fn emit(
         if item.is_dir {
             sink(Entry::Dir(&item.path))?;
         } else {
+            // A blob its consumers would refuse is not loaded into memory.
+            let (size, _) = repo
+                .odb()
+                .and_then(|odb| odb.read_header(item.oid))
+                .map_err(std::io::Error::other)?;
+            if let Some(limit) = rill_common::artifact::file_too_large(&item.path, size as u64) {
+                return Err(std::io::Error::other(limit));
+            }
             let blob = repo.find_blob(item.oid).map_err(std::io::Error::other)?;
             sink(Entry::File {
                 name: &item.path,

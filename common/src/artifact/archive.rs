@@ -131,21 +131,21 @@ pub fn write_archive_digested(
     let mut tar = Builder::new(gz);
     let mut files = 0;
     let mut consumable = Consumable::default();
-    let mut refused = None;
-    let filled = fill(&mut |entry| {
-        if let Err(reason) = consumable.check(&entry) {
-            refused = Some(reason);
-            return Err(io::Error::other("refused"));
-        }
+    fill(&mut |entry| {
+        consumable
+            .check(&entry)
+            .map_err(|reason| io::Error::other(ConsumerLimit(reason)))?;
         if matches!(entry, Entry::File { .. }) {
             files += 1;
         }
         append(&mut tar, entry)
-    });
-    if let Some(reason) = refused {
-        return Err(ArchiveError::Limit(reason));
-    }
-    filled.map_err(write_err)?;
+    })
+    .map_err(
+        |e| match e.get_ref().and_then(|i| i.downcast_ref::<ConsumerLimit>()) {
+            Some(ConsumerLimit(reason)) => ArchiveError::Limit(reason.clone()),
+            None => write_err(e),
+        },
+    )?;
     let gz = tar.into_inner().map_err(write_err)?;
     let hashed = gz.finish().map_err(write_err)?;
     let (mut buffered, digest, size) = hashed.finish();
@@ -159,6 +159,23 @@ pub fn write_archive_digested(
         digest,
         size,
         files,
+    })
+}
+
+/// Why an entry source stopped: the artifact would exceed its consumers' limits (an entry
+/// source returns it inside an `io::Error`; the writer reports it as [`ArchiveError::Limit`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConsumerLimit(pub String);
+
+/// The reason a file of `size` bytes is refused, if it is (checked by entry sources that know
+/// a file's size before reading it).
+pub fn file_too_large(name: &str, size: u64) -> Option<ConsumerLimit> {
+    let limit = UnpackLimits::default().max_file_bytes;
+    (size > limit).then(|| {
+        ConsumerLimit(format!(
+            "file {name:?} has {size} bytes (at most {limit} per file)"
+        ))
     })
 }
 
@@ -180,11 +197,8 @@ impl Consumable {
         }
         if let Entry::File { name, data, .. } = entry {
             let size = data.len() as u64;
-            if size > limits.max_file_bytes {
-                return Err(format!(
-                    "file {name:?} has {size} bytes (at most {} per file)",
-                    limits.max_file_bytes
-                ));
+            if let Some(ConsumerLimit(reason)) = file_too_large(name, size) {
+                return Err(reason);
             }
             self.bytes += size;
             if self.bytes > limits.max_total_bytes {
@@ -277,14 +291,9 @@ pub fn write_directory_archive(
                 emit(Entry::Dir(&name))?;
             } else {
                 let meta = entry.metadata().map_err(io::Error::other)?;
-                if meta.len() > UnpackLimits::default().max_file_bytes {
-                    // Refused by its size alone, before it is read into memory.
-                    walk_error = Some(ArchiveError::Limit(format!(
-                        "file {name:?} has {} bytes (at most {} per file)",
-                        meta.len(),
-                        UnpackLimits::default().max_file_bytes
-                    )));
-                    return Err(io::Error::other("refused"));
+                // Refused by its size alone, before it is read into memory.
+                if let Some(limit) = file_too_large(&name, meta.len()) {
+                    return Err(io::Error::other(limit));
                 }
                 let data = std::fs::read(entry.path())?;
                 emit(Entry::File {

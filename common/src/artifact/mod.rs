@@ -9,8 +9,8 @@ mod storage;
 mod unpack;
 
 pub use archive::{
-    ArchiveError, ArchiveSummary, Entry, EntrySink, EntrySource, write_archive,
-    write_archive_digested, write_archive_with, write_directory_archive,
+    ArchiveError, ArchiveSummary, ConsumerLimit, Entry, EntrySink, EntrySource, file_too_large,
+    write_archive, write_archive_digested, write_archive_with, write_directory_archive,
 };
 pub use digest::{Algorithm, Digest, DigestError, DigestWriter};
 pub use fetch::{FetchError, Fetcher, override_host};

@@ -118,3 +118,44 @@ async fn suspend_resume_and_deletion() {
         .expect("the object goes once its artifacts are removed");
     assert!(!dir.exists(), "deletion cleans the storage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_its_consumers_would_refuse_is_refused_by_the_source() {
+    let env = env().await;
+    let repo = TestRepo::create(env.repos.path(), "app", APP);
+    let server = GitHttpServer::start(env.repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    env.create(
+        "app",
+        json!({"url": format!("{}/app.git", server.url), "interval": "1h"}),
+    )
+    .await;
+    let first = env.ready("app").await;
+    // One file over the consumers' 256 MiB per-file limit (it compresses to almost nothing).
+    let huge = "a".repeat((256 << 20) + 1);
+    repo.commit("master", &[("huge.bin", &huge)], "a huge file");
+    drop(huge);
+    env.request_reconcile("app").await;
+    let failed = env
+        .wait("app", "the refusal", |r| {
+            flux::ready(r).is_some_and(|(status, _, message)| {
+                status == "False" && message.contains("refused by its consumers")
+            })
+        })
+        .await;
+    let (_, _, message) = flux::ready(&failed).unwrap();
+    assert!(message.contains("huge.bin"), "{message}");
+    assert_eq!(
+        revision(&failed),
+        revision(&first),
+        "the last artifact is kept"
+    );
+    // Gone again: Ready on the new commit.
+    let head = repo.commit("master", &[("huge.bin", "<delete>")], "remove it");
+    env.request_reconcile("app").await;
+    env.wait("app", "the recovery", |r| {
+        ready(r).is_some_and(|(status, _)| status == "True") && revision(r).ends_with(&head)
+    })
+    .await;
+}
