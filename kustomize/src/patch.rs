@@ -130,7 +130,10 @@ pub fn parse_patch(text: &str, file: &Path) -> Result<PatchBody, Error> {
 
 /// Applies JSON 6902 operations one by one as kustomize's json-patch (evanphx v4) does: a
 /// `replace` of a key an object does not have adds it.
-fn json6902(doc: &mut Value, ops: &json_patch::Patch) -> Result<(), json_patch::PatchError> {
+pub(crate) fn json6902(
+    doc: &mut Value,
+    ops: &json_patch::Patch,
+) -> Result<(), json_patch::PatchError> {
     for op in ops.iter() {
         let result = json_patch::patch(doc, std::slice::from_ref(op));
         match (result, op) {

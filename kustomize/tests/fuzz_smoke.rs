@@ -74,3 +74,41 @@ fn the_fuzz_target_never_panics_on_seeds_and_mutations() {
         build_bytes(input, scratch.path());
     }
 }
+
+/// The YAML reader and patch entry points on the same mutations, plus hostile inputs.
+#[test]
+fn yaml_and_patch_targets_return_on_mutations() {
+    use kustomize::fuzzing::{apply_patch, read_yaml};
+    let seeds: [&[u8]; 4] = [
+        SEED.as_bytes(),
+        b"a: &a [x, x]\nb: &b [*a, *a]\nc: {<<: *b}\n",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n\0[{\"op\": \"replace\", \"path\": \"/data/a\", \"value\": 1}, {\"op\": \"move\", \"from\": \"/data\", \"path\": \"/data/x\"}]",
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n\0apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: w\nspec:\n  template:\n    spec:\n      $setElementOrder/containers:\n      - name: b\n      containers:\n      - name: b\n        $patch: replace\n",
+    ];
+    for seed in seeds {
+        for input in mutations(seed) {
+            read_yaml(&input);
+            apply_patch(&input);
+        }
+    }
+}
+
+/// Every input a fuzzing campaign found (`tests/fuzz-regressions/<target>-<what>`) returns
+/// now, within memory.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    use kustomize::fuzzing::{apply_patch, read_yaml};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("apply_patch") {
+            apply_patch(&data);
+        } else if name.starts_with("read_yaml") {
+            read_yaml(&data);
+        } else {
+            build_bytes(&data, tempfile::tempdir().unwrap().path());
+        }
+    }
+}

@@ -106,11 +106,19 @@ enum Frame {
     Map(Vec<(String, Node)>, Option<String>, Option<usize>),
 }
 
+/// What `node` costs against the alias budget (as the engine's `value_size`).
 fn node_size(node: &Node) -> usize {
     match node {
-        Node::Map(items) => 1 + items.iter().map(|(_, v)| node_size(v)).sum::<usize>(),
+        Node::Map(items) => {
+            1 + items
+                .iter()
+                .map(|(k, v)| k.len() / 8 + node_size(v))
+                .sum::<usize>()
+        }
         Node::Seq(items) => 1 + items.iter().map(node_size).sum::<usize>(),
-        _ => 1,
+        Node::Leaf(Value::String(s)) => 1 + s.len() / 8,
+        Node::Timestamp { text, .. } => 1 + text.len() / 8,
+        Node::Leaf(_) => 1,
     }
 }
 

@@ -127,11 +127,16 @@ fn go_yaml_folding(text: &str) -> String {
     out
 }
 
-fn key_text(value: &Value) -> String {
+/// A mapping key as text; a sequence or mapping used as a key is refused, as go-yaml does
+/// when it decodes into a `map[string]interface{}` ("invalid map key").
+fn key_text(value: &Value) -> Result<String, YamlError> {
     match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".to_string(),
-        other => other.to_string(),
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok("null".to_string()),
+        Value::Array(_) | Value::Object(_) => Err(YamlError(
+            "invalid map key: a sequence or mapping cannot be a mapping key".into(),
+        )),
+        other => Ok(other.to_string()),
     }
 }
 
@@ -261,7 +266,7 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
             None => current = Some(value),
             Some(Frame::Seq(items, _)) => items.push(value),
             Some(Frame::Map(map, pending, _, explicit)) => match pending.take() {
-                None => *pending = Some(key_text(&value)),
+                None => *pending = Some(key_text(&value)?),
                 Some(key) if key == "<<" => merge_into(map, value)?,
                 Some(key) => {
                     if !explicit.insert(key.clone()) && !last_key_wins {
@@ -285,11 +290,18 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
 /// taking gigabytes.
 pub const ALIAS_BUDGET: usize = 100_000;
 
-/// The number of values in `value` (itself included).
+/// What `value` costs against the alias budget: one per value, plus one per 8 bytes of its
+/// strings and keys (so that aliasing a long string is bounded too).
 pub fn value_size(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(value_size).sum::<usize>(),
-        Value::Object(map) => 1 + map.values().map(value_size).sum::<usize>(),
+        Value::Object(map) => {
+            1 + map
+                .iter()
+                .map(|(k, v)| k.len() / 8 + value_size(v))
+                .sum::<usize>()
+        }
+        Value::String(s) => 1 + s.len() / 8,
         _ => 1,
     }
 }
@@ -360,6 +372,22 @@ mod tests {
             let error = read_documents(&text).unwrap_err().to_string();
             assert!(error.contains("excessive aliasing"), "{error}");
         }
+        // Long strings count by their length.
+        let mut strings = format!("a: &a '{}'\n", "x".repeat(10_000));
+        let mut prev = 'a';
+        for name in "bcdef".chars() {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            strings.push_str(&format!("{name}: &{name} [{refs}]\n"));
+            prev = name;
+        }
+        let error = read_documents(&strings).unwrap_err().to_string();
+        assert!(error.contains("excessive aliasing"), "{error}");
+        assert!(
+            read_documents("? [a, b]\n: x\n")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid map key")
+        );
         // Ordinary anchors stay fine; an explicit key overrides a merged one, as in go-yaml.
         let docs =
             read_documents("a: &a {b: 1, c: 2}\nd: {<<: *a, b: 3}\ne: {b: 4, <<: *a}\n").unwrap();
