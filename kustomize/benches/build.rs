@@ -182,21 +182,7 @@ fn whole_corpus(rill: &Path, kubectl: &Path) {
 /// Peak RSS of `rill-kustomize build` on a 1 KB "billion laughs" alias bomb (10 levels of 10
 /// aliases) and on the same through `<<` merge keys; the goal is <= 64 MiB and a clear error.
 fn alias_bomb(rill: &Path) {
-    let mut lists = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-    let mut merges = String::from(
-        "a: &a {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x}\n",
-    );
-    let mut prev = 'a';
-    for name in "bcdefghij".chars() {
-        let refs = vec![format!("*{prev}"); 10].join(", ");
-        lists.push_str(&format!("{name}: &{name} [{refs}]\n"));
-        let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
-        merges.push_str(&format!(
-            "{name}: &{name} {{<<: *{prev}, {}}}\n",
-            keys.join(", ")
-        ));
-        prev = name;
-    }
+    let (lists, merges) = kustomize::fuzzing::alias_bombs();
     for (label, bomb) in [("lists", lists), ("merge keys", merges)] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

@@ -90,3 +90,25 @@ pub fn apply_patch(data: &[u8]) -> bool {
         Err(_) => false,
     }
 }
+
+/// "Billion laughs" alias bombs of 10 levels of 10 aliases (10^10 values once expanded), in
+/// about a kilobyte: `(through sequences, through `<<` merge keys)`. For the reader's tests,
+/// the bench and the SOPS reader's tests.
+pub fn alias_bombs() -> (String, String) {
+    let mut lists = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut merges = String::from(
+        "a: &a {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x}\n",
+    );
+    let mut prev = 'a';
+    for name in "bcdefghij".chars() {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        lists.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
+        merges.push_str(&format!(
+            "{name}: &{name} {{<<: *{prev}, {}}}\n",
+            keys.join(", ")
+        ));
+        prev = name;
+    }
+    (lists, merges)
+}

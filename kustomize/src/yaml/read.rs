@@ -353,21 +353,7 @@ mod tests {
 
     #[test]
     fn alias_bombs_are_refused_also_through_merge_keys() {
-        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        let mut merge = String::from(
-            "a: &a {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x}\n",
-        );
-        let mut prev = 'a';
-        for name in "bcdefghij".chars() {
-            let refs = vec![format!("*{prev}"); 10].join(", ");
-            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
-            let keys: Vec<String> = (0..10).map(|i| format!("{name}{i}: *{prev}")).collect();
-            merge.push_str(&format!(
-                "{name}: &{name} {{<<: *{prev}, {}}}\n",
-                keys.join(", ")
-            ));
-            prev = name;
-        }
+        let (bomb, merge) = crate::fuzzing::alias_bombs();
         for text in [bomb, merge] {
             let error = read_documents(&text).unwrap_err().to_string();
             assert!(error.contains("excessive aliasing"), "{error}");
