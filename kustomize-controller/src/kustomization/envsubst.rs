@@ -12,7 +12,14 @@ pub enum SubstError {
     /// Strict mode: a variable with no value and no default.
     #[error("variable not set (strict mode): {0:?}")]
     Unset(String),
+    /// Nested replacements would grow a value beyond what any object can hold.
+    #[error("a substitution result would exceed {MAX_VALUE} bytes")]
+    TooLarge,
 }
+
+/// The largest value one replacement may produce (a Kubernetes object cannot exceed ~1.5 MiB;
+/// nested `${a//x/${a//x/...}}` would otherwise grow exponentially).
+pub const MAX_VALUE: usize = 2 << 20;
 
 /// Whether `name` is a valid variable name (`^[_[:alpha:]][_[:alpha:][:digit:]]*$`).
 pub fn valid_name(name: &str) -> bool {
@@ -168,6 +175,11 @@ fn replace(
     if pattern.is_empty() {
         return Ok(value.to_string());
     }
+    let matches = value.matches(pattern.as_str()).count();
+    let grown = value.len() + matches.saturating_mul(replacement.len());
+    if grown > MAX_VALUE {
+        return Err(SubstError::TooLarge);
+    }
     Ok(match mode {
         Some('/') => value.replace(&pattern, &replacement),
         Some('#') => match value.strip_prefix(pattern.as_str()) {
@@ -219,6 +231,34 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+    }
+
+    #[test]
+    fn nested_replacements_are_bounded() {
+        let mut vars = vars();
+        vars.insert("a".into(), "a".repeat(64));
+        let mut text = String::from("x");
+        for _ in 0..8 {
+            text = format!("${{a//a/{text}{text}}}");
+        }
+        assert!(matches!(
+            substitute(&text, &vars, true),
+            Err(SubstError::TooLarge)
+        ));
+        // What a fuzzing campaign found (tests/fuzz-regressions): returns, within memory.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let data = std::fs::read(entry.path()).unwrap_or_default();
+            let text = String::from_utf8_lossy(&data);
+            let (template, lines) = text.split_once('\0').unwrap_or((&text, "a=1\nb=${a}"));
+            let vars: BTreeMap<String, String> = lines
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let _ = substitute(template, &vars, true);
+            let _ = substitute(template, &vars, false);
+        }
     }
 
     #[test]
