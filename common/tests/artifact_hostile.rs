@@ -1,5 +1,6 @@
 //! Unpacking refuses a corpus of hostile tarballs, each with a typed error, and never writes
-//! outside its target directory.
+//! outside its target directory; unpacking into memory refuses the same corpus with the same
+//! errors and keeps what the disk keeps.
 
 // Test helpers may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,7 +11,7 @@ use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use rill_common::artifact::{UnpackError, UnpackLimits, unpack_tar_gz};
+use rill_common::artifact::{UnpackError, UnpackLimits, unpack_tar_gz, unpack_tar_gz_to_memory};
 use tar::{EntryType, Header};
 
 /// One tar entry, with the raw name written byte for byte (so `..` and `/` survive).
@@ -185,6 +186,8 @@ fn hostile_tarballs_are_refused_with_typed_errors() {
         let err = unpack_in_jail(&bytes, &small_limits()).expect_err(name);
         assert!(expected(&err), "{name}: unexpected error {err:?}");
         assert!(!err.to_string().is_empty());
+        let err = unpack_tar_gz_to_memory(&bytes[..], &small_limits()).expect_err(name);
+        assert!(expected(&err), "{name} in memory: unexpected error {err:?}");
     }
     assert!(!Path::new("/tmp/rill-evil-abs").exists());
 }
@@ -196,6 +199,8 @@ fn total_size_is_bounded() {
         .collect();
     let entries: Vec<Entry> = (0..5).map(|i| file(&format!("f{i}"), &chunk)).collect();
     let err = unpack_in_jail(&tar_gz(&entries), &small_limits()).unwrap_err();
+    assert!(matches!(err, UnpackError::TotalTooLarge { .. }), "{err:?}");
+    let err = unpack_tar_gz_to_memory(&tar_gz(&entries)[..], &small_limits()).unwrap_err();
     assert!(matches!(err, UnpackError::TotalTooLarge { .. }), "{err:?}");
 }
 
@@ -228,6 +233,23 @@ fn links_that_stay_inside_are_unpacked() {
         fs::read_to_string(out.join("copy.yaml")).unwrap(),
         "kind: Deployment\n"
     );
+    let tree = unpack_tar_gz_to_memory(&tar_gz(&entries)[..], &small_limits()).unwrap();
+    let paths = |m: Vec<&Path>| m.into_iter().map(Path::to_path_buf).collect::<Vec<_>>();
+    assert_eq!(
+        tree.files.keys().cloned().collect::<Vec<_>>(),
+        paths(vec![
+            Path::new("base/deployment.yaml"),
+            Path::new("copy.yaml")
+        ])
+    );
+    assert_eq!(
+        tree.symlinks
+            .get(Path::new("overlay/deployment.yaml"))
+            .map(String::as_str),
+        Some("../base/deployment.yaml")
+    );
+    assert!(tree.dirs.contains(Path::new("overlay")));
+    assert_eq!(tree.bytes(), 34);
 }
 
 #[test]

@@ -62,6 +62,30 @@ pub struct Flags {
     /// Kustomizations that set `decryption` without a `secretRef`.
     #[arg(long, default_value = "")]
     pub sops_age_secret: String,
+    /// Memory for unpacked artifacts shared by the Kustomizations on one revision (bytes, or
+    /// with a `Ki`/`Mi`/`Gi` suffix); the least recently used leave first.
+    #[arg(long, default_value = "64Mi", value_parser = parse_size)]
+    pub artifact_cache_size: usize,
+}
+
+/// A size in bytes, with an optional binary suffix (`512Ki`, `64Mi`, `1Gi`).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "Ki" => 10,
+        "Mi" => 20,
+        "Gi" => 30,
+        other => return Err(format!("unknown size unit {other:?}: use Ki, Mi or Gi")),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(|| format!("{text:?} is not a size"))
 }
 
 impl Flags {
@@ -127,7 +151,10 @@ impl Context {
                 qps: rt.kube_api_qps,
                 burst: rt.kube_api_burst,
             },
-            fetcher: Fetcher::new(http, flags.http_retry),
+            artifacts: kustomization::artifact_cache::ArtifactCache::new(
+                Fetcher::new(http, flags.http_retry),
+                flags.artifact_cache_size,
+            ),
             settings: flags.settings(),
             namespace: rt.watch_namespace(),
             label_selector: rt.label_selector().map(str::to_string),

@@ -266,7 +266,7 @@ pub fn generate(
                     resource.needs_hash = !no_hash;
                     resource.origin = Some(crate::resource::Origin::Generator(
                         std::sync::Arc::new(crate::resource::Configured {
-                            configured_in: k.path.canonicalize().unwrap_or_else(|_| k.path.clone()),
+                            configured_in: k.canonical.clone(),
                             api_version: "builtin".into(),
                             kind: format!("{kind}Generator"),
                             name: String::new(),
@@ -427,6 +427,8 @@ mod tests {
     fn env_file_keys_without_values_read_the_environment_only_when_allowed() {
         let k = Kustomization {
             path: "kustomization.yaml".into(),
+            canonical: "/kustomization.yaml".into(),
+            canonical_dir: "/".into(),
             fields: Map::new(),
         };
         let entry = json!({"envs": ["app.env"]});

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use crate::file_system::FileSystem;
 use crate::yaml::read_documents_last_key_wins;
 
 /// The file names kustomize looks for, in order.
@@ -55,16 +56,20 @@ const FIELDS: &[&str] = &[
 pub struct Kustomization {
     /// The file it came from.
     pub path: PathBuf,
+    /// That file's canonical path (links resolved).
+    pub canonical: PathBuf,
+    /// The canonical path of its directory.
+    pub canonical_dir: PathBuf,
     /// Its fields under their canonical names.
     pub fields: Map<String, Value>,
 }
 
 /// Finds the kustomization file in `dir`; more than one is an error, as in kustomize.
-pub fn find(dir: &Path) -> Result<Option<PathBuf>, Error> {
+pub fn find(fs: &dyn FileSystem, dir: &Path) -> Result<Option<PathBuf>, Error> {
     let names: Vec<PathBuf> = FILE_NAMES
         .iter()
         .map(|n| dir.join(n))
-        .filter(|p| p.is_file())
+        .filter(|p| fs.is_file(p))
         .collect();
     if names.len() > 1 {
         return Err(Error::Kustomization {
@@ -77,12 +82,25 @@ pub fn find(dir: &Path) -> Result<Option<PathBuf>, Error> {
 
 impl Kustomization {
     /// Reads and normalises the kustomization at `path`.
-    pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+    pub fn load(fs: &dyn FileSystem, path: &Path) -> Result<Self, Error> {
+        let io = |message: String| Error::Io {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let docs = read_documents_last_key_wins(&text).map_err(|e| Error::Yaml {
+            message,
+        };
+        let bytes = fs.read(path).map_err(|e| io(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| io("stream did not contain valid UTF-8".into()))?;
+        let canonical = fs.canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let canonical_dir = path
+            .parent()
+            .and_then(|dir| fs.canonicalize(dir).ok())
+            .unwrap_or_else(|| {
+                canonical
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default()
+            });
+        let docs = read_documents_last_key_wins(text).map_err(|e| Error::Yaml {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -131,6 +149,8 @@ impl Kustomization {
         }
         Ok(Self {
             path: path.to_path_buf(),
+            canonical,
+            canonical_dir,
             fields,
         })
     }

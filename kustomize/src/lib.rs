@@ -7,6 +7,7 @@
 pub mod build;
 pub mod error;
 pub mod fieldspec;
+pub mod file_system;
 pub mod fuzzing;
 pub mod generators;
 pub mod kustomization;

@@ -1,13 +1,17 @@
 //! Conformance against `../shared/kustomize-corpus`: every public case's output compared byte
-//! for byte with kustomize v5.5.0's, every error case expected to fail. A committed ratchet
-//! records how many pass; the test fails when fewer do. Skips when the corpus is absent.
+//! for byte with kustomize v5.5.0's, every error case expected to fail, each built from the
+//! disk and again from an in-memory tree of the same files (as the controller builds). A
+//! committed ratchet records how many pass; the test fails when fewer do on either. Skips when
+//! the corpus is absent.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use kustomize::{LoadRestrictor, Options, build_yaml};
+use kustomize::file_system::MemoryTree;
+use kustomize::{Error, LoadRestrictor, Options, build_yaml};
 
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kustomize-corpus");
@@ -61,8 +65,31 @@ fn ratchet() -> (usize, usize) {
     (value("public_passing"), value("errors_rejected"))
 }
 
+/// Builds `build_dir` of the case's `input` from the disk, or from the same files in memory
+/// (mounted at the same path, so messages and origin annotations agree).
+fn build_case(case: &Path, meta: &serde_json::Value, in_memory: bool) -> Result<String, Error> {
+    let input = case.join("input");
+    let input = input.canonicalize().unwrap_or(input);
+    let dir = input.join(meta["build_dir"].as_str().unwrap_or("."));
+    let mut options = options(meta);
+    // A case without an input folder fails on both.
+    if in_memory && input.is_dir() {
+        options.file_system = Arc::new(MemoryTree::load(&input, &input).unwrap());
+    }
+    build_yaml(&dir, &options)
+}
+
 #[test]
-fn corpus_conformance_does_not_regress() {
+fn corpus_conformance_does_not_regress_on_disk() {
+    conformance(false);
+}
+
+#[test]
+fn corpus_conformance_does_not_regress_in_memory() {
+    conformance(true);
+}
+
+fn conformance(in_memory: bool) {
     let Some(root) = corpus() else {
         eprintln!("skipping: ../shared/kustomize-corpus is not present");
         return;
@@ -78,11 +105,8 @@ fn corpus_conformance_does_not_regress() {
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap())
                 .unwrap();
-        let dir = case
-            .join("input")
-            .join(meta["build_dir"].as_str().unwrap_or("."));
         let want = std::fs::read_to_string(case.join("expected.yaml")).unwrap();
-        match build_yaml(&dir, &options(&meta)) {
+        match build_case(case, &meta, in_memory) {
             Ok(got) if got == want => passing += 1,
             Ok(got) => {
                 if verbose || shown < 3 {
@@ -111,10 +135,7 @@ fn corpus_conformance_does_not_regress() {
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap())
                 .unwrap();
-        let dir = case
-            .join("input")
-            .join(meta["build_dir"].as_str().unwrap_or("."));
-        if build_yaml(&dir, &options(&meta)).is_err() {
+        if build_case(case, &meta, in_memory).is_err() {
             rejected += 1;
         } else if verbose {
             eprintln!(
@@ -125,7 +146,8 @@ fn corpus_conformance_does_not_regress() {
         }
     }
     eprintln!(
-        "kustomize corpus: {passing}/{} public cases byte-identical, {rejected}/{} error cases rejected",
+        "kustomize corpus ({}): {passing}/{} public cases byte-identical, {rejected}/{} error cases rejected",
+        if in_memory { "in memory" } else { "on disk" },
         cases.len(),
         errors.len()
     );

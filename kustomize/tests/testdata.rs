@@ -1,5 +1,5 @@
 //! Rill's own kustomize cases (`testdata/`): each builds to the bytes `kubectl kustomize`
-//! printed for it.
+//! printed for it, from the disk and from an in-memory tree of the same files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -25,6 +25,15 @@ fn own_cases_match_kubectl_kustomize() {
         let built = kustomize::build_yaml(&dir, &kustomize::Options::default())
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         assert_eq!(built, expected, "{}", case.display());
+        let input = case.join("input").canonicalize().unwrap();
+        let tree = kustomize::file_system::MemoryTree::load(&input, &input).unwrap();
+        let options = kustomize::Options {
+            file_system: std::sync::Arc::new(tree),
+            ..kustomize::Options::default()
+        };
+        let built = kustomize::build_yaml(&dir, &options)
+            .unwrap_or_else(|e| panic!("{} in memory: {e}", case.display()));
+        assert_eq!(built, expected, "{} in memory", case.display());
         checked += 1;
     }
     assert!(checked >= 2, "the test data is missing");

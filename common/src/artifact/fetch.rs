@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::digest::{Algorithm, Digest, DigestError, DigestWriter};
-use super::unpack::{UnpackError, UnpackLimits, UnpackSummary, unpack_tar_gz};
+use super::unpack::{
+    UnpackError, UnpackLimits, UnpackSummary, UnpackedTree, unpack_tar_gz, unpack_tar_gz_to_memory,
+};
 use crate::api::meta::Artifact;
 
 /// Why an artifact could not be fetched.
@@ -150,6 +152,17 @@ impl Fetcher {
         let target = target.to_path_buf();
         let reader = std::io::BufReader::new(file);
         let result = tokio::task::spawn_blocking(move || unpack_tar_gz(reader, &target, &limits))
+            .await
+            .map_err(|e| FetchError::Io(std::io::Error::other(e)))?;
+        Ok(result?)
+    }
+
+    /// Downloads the artifact, verifies size and digest, and unpacks it into memory.
+    pub async fn fetch_to_memory(&self, artifact: &Artifact) -> Result<UnpackedTree, FetchError> {
+        let file = self.fetch_verified(artifact).await?;
+        let limits = self.limits;
+        let reader = std::io::BufReader::new(file);
+        let result = tokio::task::spawn_blocking(move || unpack_tar_gz_to_memory(reader, &limits))
             .await
             .map_err(|e| FetchError::Io(std::io::Error::other(e)))?;
         Ok(result?)

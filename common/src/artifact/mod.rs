@@ -17,4 +17,6 @@ pub use fetch::{FetchError, Fetcher, override_host};
 pub use storage::{
     ObjectKey, Retention, Storage, StorageError, advertised_base_url, select_garbage,
 };
-pub use unpack::{UnpackError, UnpackLimits, UnpackSummary, unpack_tar_gz};
+pub use unpack::{
+    UnpackError, UnpackLimits, UnpackSummary, UnpackedTree, unpack_tar_gz, unpack_tar_gz_to_memory,
+};

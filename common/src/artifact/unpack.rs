@@ -181,6 +181,204 @@ pub fn unpack_tar_gz(
     {
         return Err(UnpackError::TargetNotEmpty(target.to_path_buf()));
     }
+    unpack_into(input, limits, &mut DiskSink { target })
+}
+
+/// Unpacks a `tar.gz` stream into memory, with the same checks and limits as the disk.
+pub fn unpack_tar_gz_to_memory(
+    input: impl Read,
+    limits: &UnpackLimits,
+) -> Result<UnpackedTree, UnpackError> {
+    let mut tree = UnpackedTree::default();
+    unpack_into(input, limits, &mut tree)?;
+    Ok(tree)
+}
+
+/// An artifact unpacked into memory: paths relative to its root.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnpackedTree {
+    /// Directories, including empty ones.
+    pub dirs: BTreeSet<PathBuf>,
+    /// Regular files and their bytes.
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    /// Symbolic links and their targets as written (each checked to stay inside the root).
+    pub symlinks: BTreeMap<PathBuf, String>,
+}
+
+impl UnpackedTree {
+    /// The bytes of every file.
+    pub fn bytes(&self) -> u64 {
+        self.files.values().map(|f| f.len() as u64).sum()
+    }
+}
+
+/// Where the entries of an archive go, once checked.
+trait Sink {
+    fn dir(&mut self, relative: &Path) -> Result<(), UnpackError>;
+    fn file(
+        &mut self,
+        relative: &Path,
+        entry: &mut dyn Read,
+        max_bytes: u64,
+        executable: bool,
+    ) -> Result<u64, WriteError>;
+    /// A hardlink: a copy of the unpacked file `source`.
+    fn copy(&mut self, source: &Path, relative: &Path) -> Result<u64, UnpackError>;
+    /// A symlink, once every file is in place; `display` names the entry in errors.
+    fn symlink(&mut self, relative: &Path, raw: &str, display: &str) -> Result<(), UnpackError>;
+}
+
+struct DiskSink<'a> {
+    target: &'a Path,
+}
+
+impl Sink for DiskSink<'_> {
+    fn dir(&mut self, relative: &Path) -> Result<(), UnpackError> {
+        let destination = self.target.join(relative);
+        fs::create_dir_all(&destination).map_err(|source| UnpackError::Io {
+            path: destination.clone(),
+            source,
+        })
+    }
+
+    fn file(
+        &mut self,
+        relative: &Path,
+        entry: &mut dyn Read,
+        max_bytes: u64,
+        executable: bool,
+    ) -> Result<u64, WriteError> {
+        write_file(entry, &self.target.join(relative), max_bytes, executable)
+    }
+
+    fn copy(&mut self, source: &Path, relative: &Path) -> Result<u64, UnpackError> {
+        let destination = self.target.join(relative);
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| UnpackError::Io { path, source }
+        };
+        if let Some(parent) = destination.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        fs::copy(self.target.join(source), &destination).map_err(io_err(&destination))
+    }
+
+    fn symlink(&mut self, relative: &Path, raw: &str, display: &str) -> Result<(), UnpackError> {
+        let path = self.target.join(relative);
+        let io_err = |source| UnpackError::Io {
+            path: path.clone(),
+            source,
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(UnpackError::LinkConflict {
+                    path: display.to_string(),
+                });
+            }
+            Ok(_) => fs::remove_file(&path).map_err(io_err)?,
+            Err(_) => {}
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|source| UnpackError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::os::unix::fs::symlink(raw, &path).map_err(io_err)
+    }
+}
+
+impl UnpackedTree {
+    fn add_parents(&mut self, relative: &Path) {
+        for parent in relative.ancestors().skip(1) {
+            if parent.as_os_str().is_empty() {
+                break;
+            }
+            self.dirs.insert(parent.to_path_buf());
+        }
+    }
+
+    /// A file or link cannot take the path of a directory, nor sit below a file.
+    fn check_place(&self, relative: &Path) -> Result<(), UnpackError> {
+        let conflict = self.dirs.contains(relative)
+            || relative
+                .ancestors()
+                .skip(1)
+                .any(|p| self.files.contains_key(p));
+        if conflict {
+            return Err(UnpackError::Io {
+                path: relative.to_path_buf(),
+                source: io::Error::from(io::ErrorKind::AlreadyExists),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Sink for UnpackedTree {
+    fn dir(&mut self, relative: &Path) -> Result<(), UnpackError> {
+        if relative.ancestors().any(|p| self.files.contains_key(p)) {
+            return Err(UnpackError::Io {
+                path: relative.to_path_buf(),
+                source: io::Error::from(io::ErrorKind::AlreadyExists),
+            });
+        }
+        self.add_parents(relative);
+        self.dirs.insert(relative.to_path_buf());
+        Ok(())
+    }
+
+    fn file(
+        &mut self,
+        relative: &Path,
+        entry: &mut dyn Read,
+        max_bytes: u64,
+        _executable: bool,
+    ) -> Result<u64, WriteError> {
+        self.check_place(relative)
+            .map_err(|_| WriteError::Write(io::Error::from(io::ErrorKind::AlreadyExists)))?;
+        let mut bytes = Vec::new();
+        let read = entry
+            .take(max_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(WriteError::Read)? as u64;
+        if read > max_bytes {
+            return Err(WriteError::TooLarge);
+        }
+        self.add_parents(relative);
+        self.files.insert(relative.to_path_buf(), bytes);
+        Ok(read)
+    }
+
+    fn copy(&mut self, source: &Path, relative: &Path) -> Result<u64, UnpackError> {
+        self.check_place(relative)?;
+        let bytes = self.files.get(source).cloned().unwrap_or_default();
+        let size = bytes.len() as u64;
+        self.add_parents(relative);
+        self.files.insert(relative.to_path_buf(), bytes);
+        Ok(size)
+    }
+
+    fn symlink(&mut self, relative: &Path, raw: &str, display: &str) -> Result<(), UnpackError> {
+        if self.dirs.contains(relative) {
+            return Err(UnpackError::LinkConflict {
+                path: display.to_string(),
+            });
+        }
+        self.files.remove(relative);
+        self.add_parents(relative);
+        self.symlinks
+            .insert(relative.to_path_buf(), raw.to_string());
+        Ok(())
+    }
+}
+
+/// Checks every entry and hands it to `sink`.
+fn unpack_into(
+    input: impl Read,
+    limits: &UnpackLimits,
+    sink: &mut dyn Sink,
+) -> Result<UnpackSummary, UnpackError> {
     let compressed = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let counting = CountingReader {
         inner: input,
@@ -206,11 +404,8 @@ pub fn unpack_tar_gz(
             continue;
         };
         state.refuse_through_symlink(&relative, &display)?;
-        let destination = target.join(&relative);
         match entry.header().entry_type() {
-            EntryType::Directory => {
-                fs::create_dir_all(&destination).map_err(io_err(&destination))?;
-            }
+            EntryType::Directory => sink.dir(&relative)?,
             EntryType::Regular | EntryType::Continuous => {
                 let declared = entry.header().size().map_err(UnpackError::Corrupt)?;
                 if declared > limits.max_file_bytes {
@@ -224,19 +419,19 @@ pub fn unpack_tar_gz(
                     .mode()
                     .map(|m| m & 0o111 != 0)
                     .unwrap_or(false);
-                let written =
-                    write_file(&mut entry, &destination, limits.max_file_bytes, executable)
-                        .map_err(|e| match e {
-                            WriteError::TooLarge => UnpackError::FileTooLarge {
-                                path: display.clone(),
-                                limit: limits.max_file_bytes,
-                            },
-                            WriteError::Read(e) => UnpackError::Corrupt(e),
-                            WriteError::Write(e) => UnpackError::Io {
-                                path: destination.clone(),
-                                source: e,
-                            },
-                        })?;
+                let written = sink
+                    .file(&relative, &mut entry, limits.max_file_bytes, executable)
+                    .map_err(|e| match e {
+                        WriteError::TooLarge => UnpackError::FileTooLarge {
+                            path: display.clone(),
+                            limit: limits.max_file_bytes,
+                        },
+                        WriteError::Read(e) => UnpackError::Corrupt(e),
+                        WriteError::Write(e) => UnpackError::Io {
+                            path: relative.clone(),
+                            source: e,
+                        },
+                    })?;
                 state.add_file(relative, written, compressed.get())?;
             }
             EntryType::Symlink => {
@@ -270,11 +465,7 @@ pub fn unpack_tar_gz(
                 if !state.files.contains(&source_rel) {
                     return Err(escape());
                 }
-                let source = target.join(&source_rel);
-                if let Some(parent) = destination.parent() {
-                    fs::create_dir_all(parent).map_err(io_err(parent))?;
-                }
-                let written = fs::copy(&source, &destination).map_err(io_err(&destination))?;
+                let written = sink.copy(&source_rel, &relative)?;
                 state.add_file(relative, written, compressed.get())?;
             }
             EntryType::XGlobalHeader
@@ -289,7 +480,7 @@ pub fn unpack_tar_gz(
             }
         }
     }
-    state.create_symlinks(target)
+    state.create_symlinks(sink)
 }
 
 #[derive(Default)]
@@ -345,7 +536,7 @@ impl State {
 
     /// Creates the recorded symlinks once every file is in place, after checking that no link
     /// or file sits below another link and that no link target passes through a link.
-    fn create_symlinks(self, target: &Path) -> Result<UnpackSummary, UnpackError> {
+    fn create_symlinks(self, sink: &mut dyn Sink) -> Result<UnpackSummary, UnpackError> {
         for (link, (raw, _, display)) in &self.symlinks {
             let escape = || UnpackError::SymlinkEscape {
                 path: display.clone(),
@@ -372,27 +563,7 @@ impl State {
             symlinks: 0,
         };
         for (link, (raw, _, display)) in &self.symlinks {
-            let path = target.join(link);
-            let io_err = |source| UnpackError::Io {
-                path: path.clone(),
-                source,
-            };
-            match fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() => {
-                    return Err(UnpackError::LinkConflict {
-                        path: display.clone(),
-                    });
-                }
-                Ok(_) => fs::remove_file(&path).map_err(io_err)?,
-                Err(_) => {}
-            }
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(|source| UnpackError::Io {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            std::os::unix::fs::symlink(raw, &path).map_err(io_err)?;
+            sink.symlink(link, raw, display)?;
             summary.symlinks += 1;
         }
         Ok(summary)
@@ -490,7 +661,7 @@ enum WriteError {
 }
 
 fn write_file(
-    entry: &mut impl Read,
+    entry: &mut dyn Read,
     destination: &Path,
     max_bytes: u64,
     executable: bool,

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
 use kube::api::Api;
+use kustomize::file_system::{FileSystem, Overlay};
 use rill_common::api::kustomize_v1::{
     KustomizationSpec, PostBuild, SubstituteKind, SubstituteStrategy,
 };
@@ -38,17 +40,20 @@ pub fn secure_join(root: &Path, path: &str) -> PathBuf {
     out
 }
 
-/// Prepares and builds `spec.path` of the unpacked artifact at `root`.
-/// With `keys` (`spec.decryption`), the files kustomize reads are decrypted first and the
-/// Secrets of the result after; without, an encrypted Secret fails the build.
+/// Prepares and builds `spec.path` of the unpacked artifact at `root` of `files` (shared with
+/// every build on the same revision, never changed: the prepared kustomization and decrypted
+/// files are laid over it). With `keys` (`spec.decryption`), the files kustomize reads are
+/// decrypted first and the Secrets of the result after; without, an encrypted Secret fails
+/// the build.
 pub fn build(
+    files: Arc<dyn FileSystem>,
     root: &Path,
     spec: &KustomizationSpec,
     keys: Option<&rill_sops::Keyring>,
 ) -> Result<Vec<Value>, Error> {
     let path = spec.path.clone().unwrap_or_default();
     let dir = secure_join(root, &path);
-    if !dir.is_dir() {
+    if !files.is_dir(&dir) {
         return Err(Error::Artifact {
             message: format!(
                 "kustomization path not found: {path:?} is not a directory in the artifact"
@@ -56,16 +61,17 @@ pub fn build(
             retry: None,
         });
     }
-    prepare(&dir, root, spec).map_err(|e| Error::Build(e.to_string()))?;
-    let contents = match keys {
-        Some(keys) => super::decryption::decrypt_sources(root, &dir, keys)?,
-        None => Default::default(),
-    };
+    let mut overlay = Overlay::new(files);
+    prepare(&mut overlay, &dir, root, spec).map_err(|e| Error::Build(e.to_string()))?;
+    if let Some(keys) = keys {
+        let decrypted = super::decryption::decrypt_sources(&overlay, root, &dir, keys)?;
+        overlay.extend(decrypted);
+    }
     let options = kustomize::Options {
         load_restrictor: kustomize::LoadRestrictor::None,
         confine_to: Some(root.to_path_buf()),
         environment: false,
-        contents: std::sync::Arc::new(contents),
+        file_system: Arc::new(overlay),
     };
     let resources = kustomize::build(&dir, &options).map_err(|e| {
         let mut text = e.to_string().replace(&format!("{}/", root.display()), "");
@@ -246,14 +252,15 @@ mod tests {
 
     #[test]
     fn an_unnamed_object_is_reported_without_its_data() {
-        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  labels: {a: b}\nstringData:\n  token: s3cret\n";
-        std::fs::write(root.path().join("secret.yaml"), secret).unwrap_or_else(|e| panic!("{e}"));
+        let mut tree = kustomize::file_system::MemoryTree::new("/artifact");
+        tree.insert_file(Path::new("secret.yaml"), secret.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
         let spec: KustomizationSpec = serde_json::from_value(serde_json::json!({
             "interval": "1m", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "x"}
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        let error = build(root.path(), &spec, None)
+        let error = build(Arc::new(tree), Path::new("/artifact"), &spec, None)
             .map(|_| ())
             .unwrap_err()
             .to_string();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
+use kustomize::file_system::FileSystem;
 use rill_common::api::kustomize_v1::Kustomization;
 use rill_sops::tree::Node;
 use rill_sops::{Format, Keyring};
@@ -86,6 +87,7 @@ fn relative(root: &Path, path: &Path) -> String {
 }
 
 struct Sources<'a> {
+    fs: &'a dyn FileSystem,
     root: &'a Path,
     visited_dirs: HashSet<PathBuf>,
     queued: HashSet<PathBuf>,
@@ -103,25 +105,27 @@ struct Job {
 impl Job {
     /// The decrypted content of the file (keyed by its canonical path, as the engine looks it
     /// up) when it carries the SOPS marker of its format.
-    fn run(&self, root: &Path, keys: &Keyring) -> Result<Option<(PathBuf, Vec<u8>)>, Error> {
+    fn run(
+        &self,
+        fs: &dyn FileSystem,
+        root: &Path,
+        keys: &Keyring,
+    ) -> Result<Option<(PathBuf, Vec<u8>)>, Error> {
         let fail = |m: String| {
             Error::Build(format!(
                 "decryption failed for '{}': {m}",
                 relative(root, &self.file)
             ))
         };
-        let Ok(meta) = std::fs::symlink_metadata(&self.file) else {
-            return Ok(None); // missing: the build says so
-        };
-        if !meta.is_file() {
-            return Ok(None);
+        if !fs.is_file(&self.file) {
+            return Ok(None); // missing or not a file: the build says so
         }
-        if meta.len() > MAX_FILE {
+        let data = fs.read(&self.file).map_err(|e| fail(e.to_string()))?;
+        if data.len() as u64 > MAX_FILE {
             return Err(fail(format!(
                 "cannot decrypt a file larger than {MAX_FILE} bytes"
             )));
         }
-        let data = std::fs::read(&self.file).map_err(|e| fail(e.to_string()))?;
         if !self.format.marked(&data) {
             return Ok(None);
         }
@@ -131,7 +135,9 @@ impl Job {
             rill_sops::decrypt(&data, self.format, self.format, keys)
                 .map_err(|e| fail(e.to_string()))?
         };
-        let canonical = self.file.canonicalize().map_err(|e| fail(e.to_string()))?;
+        let canonical = fs
+            .canonicalize(&self.file)
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Some((canonical, out)))
     }
 }
@@ -150,13 +156,13 @@ impl Sources<'_> {
 
     /// Visits the kustomization in `dir` and everything it refers to.
     fn dir(&mut self, dir: &Path) {
-        if !self.visited_dirs.insert(dir.to_path_buf()) || !dir.is_dir() {
+        if !self.visited_dirs.insert(dir.to_path_buf()) || !self.fs.is_dir(dir) {
             return;
         }
-        let Ok(Some(path)) = kustomize::kustomization::find(dir) else {
+        let Ok(Some(path)) = kustomize::kustomization::find(self.fs, dir) else {
             return;
         };
-        let Ok(k) = kustomize::kustomization::Kustomization::load(&path) else {
+        let Ok(k) = kustomize::kustomization::Kustomization::load(self.fs, &path) else {
             return; // the build reports the broken file
         };
         let local = |s: &str| !s.contains("://") && !s.starts_with("git@");
@@ -194,7 +200,7 @@ impl Sources<'_> {
                 continue;
             }
             let target = join(&entry);
-            if target.is_dir() {
+            if self.fs.is_dir(&target) {
                 self.dir(&target);
             } else {
                 let format = match Format::for_path(&entry) {
@@ -275,16 +281,18 @@ fn decrypt_manifests(data: &[u8], keys: &Keyring) -> Result<Vec<u8>, String> {
     Ok(text.into_bytes())
 }
 
-/// Decrypts the files of the scratch folder `root` that the kustomization in `dir` reads, into
-/// memory (the engine reads them from there; the plaintext is never written). The files are
-/// opened on every core (key unwrapping dominates); the first failure in reading order is
-/// reported.
+/// Decrypts the files of the artifact at `root` that the kustomization in `dir` reads, into
+/// memory, keyed by canonical path (laid over the artifact for the engine; the plaintext is
+/// never written). The files are opened on every core (key unwrapping dominates); the first
+/// failure in reading order is reported.
 pub fn decrypt_sources(
+    fs: &dyn FileSystem,
     root: &Path,
     dir: &Path,
     keys: &Keyring,
 ) -> Result<HashMap<PathBuf, Vec<u8>>, Error> {
     let mut sources = Sources {
+        fs,
         root,
         visited_dirs: HashSet::new(),
         queued: HashSet::new(),
@@ -305,7 +313,7 @@ pub fn decrypt_sources(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .filter_map(|job| job.run(root, keys).transpose())
+                        .filter_map(|job| job.run(fs, root, keys).transpose())
                         .collect::<Result<Opened, Error>>()
                 })
             })

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kustomize::file_system::{FileSystem, Overlay};
 use rill_common::api::kustomize_v1::{BuildMetadataOption, Image, KustomizationSpec, Selector};
 use serde_json::{Map, Value, json};
 
@@ -25,12 +26,28 @@ pub enum GenerateError {
 
 const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-fn existing(dir: &Path) -> Option<PathBuf> {
-    NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+fn existing(fs: &dyn FileSystem, dir: &Path) -> Option<PathBuf> {
+    NAMES.iter().map(|n| dir.join(n)).find(|p| fs.is_file(p))
 }
 
-/// Writes the kustomization file `dir` is built from; `root` names files in messages.
-pub fn prepare(dir: &Path, root: &Path, spec: &KustomizationSpec) -> Result<(), GenerateError> {
+/// Reads a file as text.
+fn read_text(fs: &dyn FileSystem, path: &Path) -> std::io::Result<String> {
+    String::from_utf8(fs.read(path)?.into_owned()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
+/// Writes the kustomization file `dir` is built from into `files` (the artifact itself is
+/// shared and never changed); `root` names files in messages.
+pub fn prepare(
+    files: &mut Overlay,
+    dir: &Path,
+    root: &Path,
+    spec: &KustomizationSpec,
+) -> Result<(), GenerateError> {
     let shown = |p: &Path| {
         p.strip_prefix(root)
             .map(|r| r.display().to_string())
@@ -40,9 +57,9 @@ pub fn prepare(dir: &Path, root: &Path, spec: &KustomizationSpec) -> Result<(), 
         path: shown(p),
         message: e.to_string(),
     };
-    let (path, mut doc) = match existing(dir) {
+    let (path, mut doc) = match existing(files, dir) {
         Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+            let text = read_text(files, &path).map_err(|e| io(&path, e))?;
             let doc = kustomize::yaml::read_documents_last_key_wins(&text)
                 .map_err(|e| GenerateError::Invalid(format!("{}: {e}", shown(&path))))?
                 .into_iter()
@@ -56,17 +73,23 @@ pub fn prepare(dir: &Path, root: &Path, spec: &KustomizationSpec) -> Result<(), 
             }
             (path, doc)
         }
-        None => (dir.join(NAMES[0]), generated(dir, &shown)?),
+        None => (dir.join(NAMES[0]), generated(files, dir, &shown)?),
     };
-    merge_spec(&mut doc, spec, dir)?;
-    std::fs::write(&path, kustomize::yaml::to_yaml(&doc)).map_err(|e| io(&path, e))
+    merge_spec(files, &mut doc, spec, dir)?;
+    files
+        .write(&path, kustomize::yaml::to_yaml(&doc).into_bytes())
+        .map_err(|e| io(&path, e))
 }
 
 /// A kustomization listing the manifests under `dir`: every `.yaml`/`.yml` file, and each
 /// sub-folder holding its own kustomization as one entry.
-fn generated(dir: &Path, shown: &dyn Fn(&Path) -> String) -> Result<Value, GenerateError> {
+fn generated(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    shown: &dyn Fn(&Path) -> String,
+) -> Result<Value, GenerateError> {
     let mut resources = Vec::new();
-    collect(dir, dir, shown, &mut resources)?;
+    collect(fs, dir, dir, shown, &mut resources)?;
     let mut doc = json!({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"});
     if resources.is_empty() {
         doc["namespace"] = json!("_placeholder");
@@ -77,6 +100,7 @@ fn generated(dir: &Path, shown: &dyn Fn(&Path) -> String) -> Result<Value, Gener
 }
 
 fn collect(
+    fs: &dyn FileSystem,
     base: &Path,
     dir: &Path,
     shown: &dyn Fn(&Path) -> String,
@@ -86,21 +110,16 @@ fn collect(
         path: shown(dir),
         message: e.to_string(),
     };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
+    for path in fs.read_dir(dir).map_err(io)? {
         let relative = path
             .strip_prefix(base)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if path.is_dir() {
-            if existing(&path).is_some() {
+        if fs.is_dir(&path) {
+            if existing(fs, &path).is_some() {
                 out.push(relative);
             } else {
-                collect(base, &path, shown, out)?;
+                collect(fs, base, &path, shown, out)?;
             }
             continue;
         }
@@ -108,15 +127,19 @@ fn collect(
         if !is_manifest {
             continue;
         }
-        check_manifest(&path, shown)?;
+        check_manifest(fs, &path, shown)?;
         out.push(relative);
     }
     Ok(())
 }
 
 /// Every document of a listed file must be a Kubernetes object (or empty).
-fn check_manifest(path: &Path, shown: &dyn Fn(&Path) -> String) -> Result<(), GenerateError> {
-    let text = std::fs::read_to_string(path).map_err(|e| GenerateError::Io {
+fn check_manifest(
+    fs: &dyn FileSystem,
+    path: &Path,
+    shown: &dyn Fn(&Path) -> String,
+) -> Result<(), GenerateError> {
+    let text = read_text(fs, path).map_err(|e| GenerateError::Io {
         path: shown(path),
         message: e.to_string(),
     })?;
@@ -163,6 +186,7 @@ fn is_remote(path: &str) -> bool {
 
 /// Merges the Kustomization's overrides into a kustomization document.
 pub fn merge_spec(
+    fs: &dyn FileSystem,
     doc: &mut Value,
     spec: &KustomizationSpec,
     dir: &Path,
@@ -194,7 +218,7 @@ pub fn merge_spec(
                 "spec.components: {component:?} is remote; only local paths are allowed"
             )));
         }
-        if spec.ignore_missing_components == Some(true) && !dir.join(component).exists() {
+        if spec.ignore_missing_components == Some(true) && fs.kind(&dir.join(component)).is_none() {
             continue;
         }
         push(map, "components", json!(component));

@@ -12,17 +12,23 @@ fn spec(extra: Value) -> KustomizationSpec {
     serde_json::from_value(base).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn write(dir: &Path, files: &[(&str, &str)]) {
+/// An artifact at `/a` holding `files`, ready for `prepare`.
+fn artifact(files: &[(&str, &str)]) -> Overlay {
+    let mut tree = kustomize::file_system::MemoryTree::new("/a");
     for (path, text) in files {
-        let full = dir.join(path);
-        std::fs::create_dir_all(full.parent().unwrap_or(dir)).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(full, text).unwrap_or_else(|e| panic!("{e}"));
+        tree.insert_file(Path::new(path), text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
     }
+    Overlay::new(std::sync::Arc::new(tree))
 }
 
-fn read(dir: &Path) -> Value {
+fn root() -> &'static Path {
+    Path::new("/a")
+}
+
+fn read(files: &Overlay) -> Value {
     let text =
-        std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap_or_else(|e| panic!("{e}"));
+        read_text(files, &root().join("kustomization.yaml")).unwrap_or_else(|e| panic!("{e}"));
     kustomize::yaml::read_documents(&text)
         .unwrap_or_else(|e| panic!("{e}"))
         .remove(0)
@@ -32,33 +38,28 @@ const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
 
 #[test]
 fn generated_kustomizations_list_manifests_and_stop_at_sub_kustomizations() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write(
-        tmp.path(),
-        &[
-            ("b.yaml", CM),
-            ("a.yml", CM),
-            ("notes.txt", "x"),
-            ("deep/c.yaml", CM),
-            ("app/kustomization.yaml", "resources: [x.yaml]\n"),
-            ("app/x.yaml", CM),
-        ],
-    );
-    prepare(tmp.path(), tmp.path(), &spec(json!({}))).unwrap_or_else(|e| panic!("{e}"));
+    let mut tmp = artifact(&[
+        ("b.yaml", CM),
+        ("a.yml", CM),
+        ("notes.txt", "x"),
+        ("deep/c.yaml", CM),
+        ("app/kustomization.yaml", "resources: [x.yaml]\n"),
+        ("app/x.yaml", CM),
+    ]);
+    prepare(&mut tmp, root(), root(), &spec(json!({}))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        read(tmp.path())["resources"],
+        read(&tmp)["resources"],
         json!(["a.yml", "app", "b.yaml", "deep/c.yaml"])
     );
 }
 
 #[test]
 fn empty_folders_get_the_placeholder_namespace_and_non_manifests_fail() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    prepare(tmp.path(), tmp.path(), &spec(json!({}))).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(read(tmp.path())["namespace"], json!("_placeholder"));
-    let bad = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write(bad.path(), &[("values.yaml", "replicas: 3\n")]);
-    let err = prepare(bad.path(), bad.path(), &spec(json!({})))
+    let mut tmp = artifact(&[]);
+    prepare(&mut tmp, root(), root(), &spec(json!({}))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read(&tmp)["namespace"], json!("_placeholder"));
+    let mut bad = artifact(&[("values.yaml", "replicas: 3\n")]);
+    let err = prepare(&mut bad, root(), root(), &spec(json!({})))
         .map(|_| ())
         .unwrap_err();
     assert!(
@@ -70,18 +71,14 @@ fn empty_folders_get_the_placeholder_namespace_and_non_manifests_fail() {
 
 #[test]
 fn spec_overrides_merge_into_an_existing_kustomization() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write(
-        tmp.path(),
-        &[
-            (
-                "kustomization.yaml",
-                "resources: [cm.yaml]\nnamespace: old\nimages:\n- name: app\n  newTag: v1\n  digest: sha256:aa\n",
-            ),
-            ("cm.yaml", CM),
-            ("comp/kustomization.yaml", "kind: Component\n"),
-        ],
-    );
+    let mut tmp = artifact(&[
+        (
+            "kustomization.yaml",
+            "resources: [cm.yaml]\nnamespace: old\nimages:\n- name: app\n  newTag: v1\n  digest: sha256:aa\n",
+        ),
+        ("cm.yaml", CM),
+        ("comp/kustomization.yaml", "kind: Component\n"),
+    ]);
     let mut s = spec(json!({
         "targetNamespace": "new",
         "namePrefix": "p-",
@@ -97,8 +94,8 @@ fn spec_overrides_merge_into_an_existing_kustomization() {
             ..Default::default()
         }),
     }]);
-    prepare(tmp.path(), tmp.path(), &s).unwrap_or_else(|e| panic!("{e}"));
-    let doc = read(tmp.path());
+    prepare(&mut tmp, root(), root(), &s).unwrap_or_else(|e| panic!("{e}"));
+    let doc = read(&tmp);
     assert_eq!(doc["namespace"], json!("new"));
     assert_eq!(doc["namePrefix"], json!("p-"));
     assert_eq!(doc["components"], json!(["comp"]));
@@ -112,8 +109,10 @@ fn spec_overrides_merge_into_an_existing_kustomization() {
 
 #[test]
 fn remote_components_are_refused() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut tmp = artifact(&[]);
     let s = spec(json!({"components": ["https://github.com/acme/c"]}));
-    let err = prepare(tmp.path(), tmp.path(), &s).map(|_| ()).unwrap_err();
+    let err = prepare(&mut tmp, root(), root(), &s)
+        .map(|_| ())
+        .unwrap_err();
     assert!(err.to_string().contains("remote"), "{err}");
 }

@@ -3,6 +3,7 @@
 //! conditions, inventory and history through the shared reconcile frame (`result.rs`).
 
 pub mod apply;
+pub mod artifact_cache;
 pub mod build;
 pub mod cel_expr;
 pub mod cluster;
@@ -38,7 +39,6 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use rill_common::api::kustomize_v1::{Kustomization, SourceKind, SubstituteKind};
 use rill_common::api::source_v1::{GitRepository, OCIRepository};
-use rill_common::artifact::Fetcher;
 use rill_common::conditions::types;
 use rill_common::runtime::frame::Frame;
 use rill_common::runtime::watch::{changes, drain, primary, scoped_api};
@@ -85,8 +85,8 @@ pub struct Context {
     pub mapper: cluster::RestMapper,
     /// The rate limit of tenant clients.
     pub api_rate: cluster::ApiRate,
-    /// Artifact downloads.
-    pub fetcher: Fetcher,
+    /// Artifacts unpacked in memory, shared by the Kustomizations on one revision.
+    pub artifacts: artifact_cache::ArtifactCache,
     /// Flag-driven behaviour.
     pub settings: Settings,
     /// The watched namespace (`None`: all).

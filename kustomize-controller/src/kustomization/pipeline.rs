@@ -146,27 +146,18 @@ pub async fn run(
         pass.write_progress().await;
     }
 
-    let scratch = tempfile::tempdir().map_err(|e| Error::Artifact {
-        message: format!("cannot create a scratch folder: {e}"),
-        retry: None,
-    })?;
-    source::download(
-        &ctx.fetcher,
-        &artifact,
-        scratch.path(),
-        settings.requeue_dependency,
-    )
-    .await?;
+    let tree = source::download(&ctx.artifacts, &artifact, settings.requeue_dependency).await?;
     pass.status.last_attempted_revision = Some(revision.clone());
 
     let tenant = tenant_client(ctx, ks)?;
     let keys = decryption::keyring(ks, &tenant, &ctx.frame.client, &settings.decryption).await?;
-    let root = scratch.path().to_path_buf();
     let spec = ks.spec.clone();
-    let mut objects =
-        tokio::task::spawn_blocking(move || build::build(&root, &spec, keys.as_ref()))
-            .await
-            .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
+    let mut objects = tokio::task::spawn_blocking(move || {
+        let root = tree.root().to_path_buf();
+        build::build(tree, &root, &spec, keys.as_ref())
+    })
+    .await
+    .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
     let namespace = ks.namespace().unwrap_or_default();
     if let Some(post) = &ks.spec.post_build {
         let vars = build::variables(&ctx.frame.client, &namespace, post).await?;

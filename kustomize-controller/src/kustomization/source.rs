@@ -1,17 +1,19 @@
 //! The source step: find the referenced GitRepository or OCIRepository (refusing
-//! cross-namespace references under lockdown), take its artifact, then download, verify and
-//! unpack it into a scratch folder.
+//! cross-namespace references under lockdown), take its artifact, then have it downloaded,
+//! verified and unpacked into memory once per revision by the artifact cache.
 
-use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::Api;
 use kube::{Client, ResourceExt};
+use kustomize::file_system::MemoryTree;
 use rill_common::api::kustomize_v1::{Kustomization, SourceKind};
 use rill_common::api::meta::Artifact;
 use rill_common::api::source_v1::{GitRepository, OCIRepository};
-use rill_common::artifact::{FetchError, Fetcher};
+use rill_common::artifact::FetchError;
 
+use super::artifact_cache::ArtifactCache;
 use crate::error::Error;
 
 /// The namespace a source reference points into.
@@ -86,23 +88,21 @@ pub async fn artifact(
     }
 }
 
-/// Downloads, verifies and unpacks the artifact into `target`.
+/// The artifact's files: downloaded, verified and unpacked into memory by the cache, or
+/// shared from an earlier build on the same revision.
 pub async fn download(
-    fetcher: &Fetcher,
+    cache: &ArtifactCache,
     artifact: &Artifact,
-    target: &Path,
     requeue_dependency: Duration,
-) -> Result<(), Error> {
-    match fetcher.fetch_and_unpack(artifact, target).await {
-        Ok(_) => Ok(()),
+) -> Result<Arc<MemoryTree>, Error> {
+    match cache.get(artifact).await {
+        Ok(tree) => Ok(tree),
         Err(FetchError::NotFound { .. }) => Err(Error::Artifact {
             message: "Source is not ready, artifact not found".into(),
             retry: Some(requeue_dependency),
         }),
         Err(e) => Err(Error::Artifact {
-            // Paths inside the scratch folder are shown relative to it.
-            message: format!("failed to download artifact: {e}")
-                .replace(&format!("{}/", target.display()), ""),
+            message: format!("failed to download artifact: {e}"),
             retry: None,
         }),
     }

@@ -58,7 +58,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kustomization.yaml");
         std::fs::write(&path, "resources: []\n").unwrap();
-        let k = Kustomization::load(&path).unwrap();
+        let k = Kustomization::load(&crate::file_system::Disk, &path).unwrap();
         let ok = generate(
             &k,
             &json!({"cloud": "gke", "kubernetesService": {"name": "app", "namespace": "ns"},

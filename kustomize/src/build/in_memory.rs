@@ -1,12 +1,15 @@
 //! Building a kustomization handed over as an in-memory file tree (paths relative to the tree's
-//! root): the files are written to a private temporary directory, built there confined to it,
-//! and the directory is removed; paths in errors are given relative to the tree.
+//! root): the files become a [`MemoryTree`] under a virtual root, built there confined to it,
+//! never touching the disk; paths in errors are given relative to the tree.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
+use std::sync::Arc;
+
 use super::{Options, build};
 use crate::error::Error;
+use crate::file_system::MemoryTree;
 use crate::resource::Resource;
 
 /// `path` if it only descends (no root, no `..`), else an error naming it.
@@ -57,28 +60,29 @@ fn relative_to(error: Error, root: &Path) -> Error {
     }
 }
 
+/// Where the tree of [`build_files`] is mounted; never a path of the disk.
+const VIRTUAL_ROOT: &str = "/in-memory-tree";
+
 /// Builds the kustomization in `dir` of the in-memory tree `files` (relative path -> bytes).
-/// Nothing outside the tree can be read, whatever the load restrictor says.
+/// Nothing outside the tree can be read, whatever the load restrictor says, and the disk is
+/// never touched.
 pub fn build_files(
     files: &BTreeMap<PathBuf, Vec<u8>>,
     dir: &Path,
     options: &Options,
 ) -> Result<Vec<Resource>, Error> {
-    let io = |path: &Path, e: std::io::Error| Error::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let tree = tempfile::tempdir().map_err(|e| io(Path::new("<temporary directory>"), e))?;
-    let root = tree.path().canonicalize().map_err(|e| io(tree.path(), e))?;
+    let root = PathBuf::from(VIRTUAL_ROOT);
+    let mut tree = MemoryTree::new(&root);
     for (path, bytes) in files {
-        let target = root.join(descending(path)?);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(path, e))?;
-        }
-        std::fs::write(&target, bytes).map_err(|e| io(path, e))?;
+        tree.insert_file(&descending(path)?, bytes.as_slice())
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
     }
     let options = Options {
         confine_to: Some(root.clone()),
+        file_system: Arc::new(tree),
         ..options.clone()
     };
     build(&root.join(descending(dir)?), &options).map_err(|e| relative_to(e, &root))
@@ -115,7 +119,7 @@ mod tests {
         assert!(build_files(&escaping, Path::new("."), &Options::default()).is_err());
         let outside = tree(&[("kustomization.yaml", "resources: [/etc/hostname]\n")]);
         let error = build_files(&outside, Path::new("."), &Options::default()).unwrap_err();
-        assert!(!error.to_string().contains("/tmp"), "{error}");
+        assert!(!error.to_string().contains(VIRTUAL_ROOT), "{error}");
         let broken = tree(&[("kustomization.yaml", "resources: [missing.yaml]\n")]);
         let error = build_files(&broken, Path::new("."), &Options::default()).unwrap_err();
         assert!(error.to_string().starts_with("missing.yaml"), "{error}");

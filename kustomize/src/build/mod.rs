@@ -2,10 +2,12 @@
 //! order, identity checks, the namespace transformer, then kustomize's legacy order.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::file_system::{Disk, EntryKind, FileSystem};
 use crate::kustomization::{Kustomization, find};
 use crate::resource::{Resource, legacy_order, legacy_order_with};
 use crate::yaml::{read_documents, to_yaml};
@@ -66,7 +68,7 @@ pub enum LoadRestrictor {
 }
 
 /// Build options.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// The load restrictor.
     pub load_restrictor: LoadRestrictor,
@@ -77,10 +79,26 @@ pub struct Options {
     /// as `kustomize build` does. Off by default: a controller must not copy its own
     /// environment into a tenant's ConfigMaps and Secrets.
     pub environment: bool,
-    /// Files read from here instead of the disk, keyed by canonical path, once every
-    /// confinement check on the path has passed (the controller's decrypted SOPS files: their
-    /// plaintext never reaches the disk).
-    pub contents: std::sync::Arc<std::collections::HashMap<PathBuf, Vec<u8>>>,
+    /// Where every file is read: the disk, or an artifact in memory with the controller's
+    /// generated and decrypted files laid over it.
+    pub file_system: Arc<dyn FileSystem>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            load_restrictor: LoadRestrictor::default(),
+            confine_to: None,
+            environment: false,
+            file_system: Arc::new(Disk),
+        }
+    }
+}
+
+impl Options {
+    fn fs(&self) -> &dyn FileSystem {
+        self.file_system.as_ref()
+    }
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -99,7 +117,7 @@ fn is_remote(target: &str) -> bool {
 
 /// Builds the kustomization in `dir` into resources, in output order.
 pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
-    let wanted = origin::requested(dir)?;
+    let wanted = origin::requested(dir, options)?;
     let mut state = State {
         transformations: wanted.transformations,
         ..State::default()
@@ -120,11 +138,11 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
             .get("config.kubernetes.io/local-config")
             .is_none()
     });
-    origin::annotate(dir, wanted, &mut resources);
+    origin::annotate(dir, options, wanted, &mut resources);
     for resource in &mut resources {
         drop_empty_annotations(resource);
     }
-    if let SortOrder::Legacy { first, last } = sort_order(dir)? {
+    if let SortOrder::Legacy { first, last } = sort_order(dir, options)? {
         // Ids are computed once: building one allocates, and sorting compares n log n times.
         let mut keyed: Vec<(crate::resource::ResId, Resource)> =
             resources.into_iter().map(|r| (r.id(), r)).collect();
@@ -149,15 +167,15 @@ enum SortOrder {
 }
 
 /// Reads `sortOptions` of the top kustomization.
-fn sort_order(dir: &Path) -> Result<SortOrder, Error> {
+fn sort_order(dir: &Path, options: &Options) -> Result<SortOrder, Error> {
     let default = SortOrder::Legacy {
         first: None,
         last: None,
     };
-    let Some(path) = find(dir)? else {
+    let Some(path) = find(options.fs(), dir)? else {
         return Ok(default);
     };
-    let k = Kustomization::load(&path)?;
+    let k = Kustomization::load(options.fs(), &path)?;
     let Some(options) = k.fields.get("sortOptions").filter(|o| !o.is_null()) else {
         return Ok(default);
     };
@@ -251,7 +269,7 @@ fn accumulate(
     state: &mut State,
     mut resources: Vec<Resource>,
 ) -> Result<Vec<Resource>, Error> {
-    let canonical = dir.canonicalize().map_err(|e| io(dir, e))?;
+    let canonical = options.fs().canonicalize(dir).map_err(|e| io(dir, e))?;
     confined(&canonical, options)?;
     if state.stack.contains(&canonical) {
         return Err(Error::Resource(format!(
@@ -260,10 +278,10 @@ fn accumulate(
         )));
     }
     state.stack.push(canonical.clone());
-    let path = find(dir)?.ok_or_else(|| {
+    let path = find(options.fs(), dir)?.ok_or_else(|| {
         io(dir, "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory")
     })?;
-    let k = Kustomization::load(&path)?;
+    let k = Kustomization::load(options.fs(), &path)?;
     let schema = load_openapi(&k, dir, options)?;
     if state.schema.is_none() {
         state.schema = schema;
@@ -277,7 +295,7 @@ fn accumulate(
         .iter()
         .filter(|e| !is_remote(e))
         .map(|e| dir.join(e))
-        .filter(|t| !t.is_dir())
+        .filter(|t| !options.fs().is_dir(t))
         .collect();
     let mut preloaded: std::collections::HashMap<PathBuf, Result<Vec<Resource>, Error>> = files
         .iter()
@@ -292,9 +310,12 @@ fn accumulate(
             )));
         }
         let target = dir.join(&entry);
-        let loaded = if target.is_dir() {
-            if let Some(file) = find(&target)?
-                && Kustomization::load(&file)?.string("kind").as_deref() == Some("Component")
+        let loaded = if options.fs().is_dir(&target) {
+            if let Some(file) = find(options.fs(), &target)?
+                && Kustomization::load(options.fs(), &file)?
+                    .string("kind")
+                    .as_deref()
+                    == Some("Component")
             {
                 return Err(Error::Resource(format!(
                     "{}: expected kind != 'Component' for path '{}'",
@@ -328,13 +349,13 @@ fn accumulate(
             )));
         }
         let target = dir.join(&entry);
-        let found = if target.is_dir() {
-            find(&target)?
+        let found = if options.fs().is_dir(&target) {
+            find(options.fs(), &target)?
         } else {
             None
         };
         let kind = match found {
-            Some(file) => Kustomization::load(&file)?.string("kind"),
+            Some(file) => Kustomization::load(options.fs(), &file)?.string("kind"),
             None => {
                 return Err(Error::Resource(format!(
                     "{}: component '{}' must be a directory with a kustomization file",
@@ -580,7 +601,7 @@ fn confined(canonical: &Path, options: &Options) -> Result<(), Error> {
     let Some(root) = &options.confine_to else {
         return Ok(());
     };
-    let root = root.canonicalize().map_err(|e| io(root, e))?;
+    let root = options.fs().canonicalize(root).map_err(|e| io(root, e))?;
     if canonical.starts_with(&root) {
         return Ok(());
     }
@@ -601,8 +622,8 @@ fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<
         )));
     }
     let file = dir.join(relative);
-    let canonical = file.canonicalize().map_err(|e| io(&file, e))?;
-    let root = dir.canonicalize().map_err(|e| io(dir, e))?;
+    let canonical = options.fs().canonicalize(&file).map_err(|e| io(&file, e))?;
+    let root = options.fs().canonicalize(dir).map_err(|e| io(dir, e))?;
     confined(&canonical, options)?;
     if options.load_restrictor == LoadRestrictor::RootOnly && !canonical.starts_with(&root) {
         return Err(Error::Resource(format!(
@@ -611,22 +632,19 @@ fn read_restricted(dir: &Path, relative: &str, options: &Options) -> Result<Vec<
             root.display()
         )));
     }
-    match options.contents.get(&canonical) {
-        Some(bytes) => Ok(bytes.clone()),
-        None => {
-            regular_file(&canonical, &file)?;
-            std::fs::read(&canonical).map_err(|e| io(&file, e))
-        }
-    }
+    read_regular(options.fs(), &canonical, &file).map(std::borrow::Cow::into_owned)
 }
 
-/// Only regular files are read: a named pipe or a device would block or never end.
-fn regular_file(canonical: &Path, shown: &Path) -> Result<(), Error> {
-    let meta = std::fs::metadata(canonical).map_err(|e| io(shown, e))?;
-    if meta.is_file() {
-        Ok(())
-    } else {
-        Err(io(shown, "not a regular file or a directory"))
+/// Reads a regular file: a named pipe or a device would block or never end.
+fn read_regular<'a>(
+    fs: &'a dyn FileSystem,
+    canonical: &Path,
+    shown: &Path,
+) -> Result<std::borrow::Cow<'a, [u8]>, Error> {
+    match fs.kind(canonical) {
+        Some(EntryKind::File) => fs.read(canonical).map_err(|e| io(shown, e)),
+        Some(_) => Err(io(shown, "not a regular file or a directory")),
+        None => fs.read(canonical).map_err(|e| io(shown, e)),
     }
 }
 
@@ -658,11 +676,10 @@ fn plugin_configs(
     };
     if entry.contains('\n') {
         let docs = read_documents(entry).map_err(|e| yaml_error(dir.to_path_buf(), e))?;
-        let file = k.path.canonicalize().unwrap_or_else(|_| k.path.clone());
-        return Ok(with_path(docs, &file));
+        return Ok(with_path(docs, &k.canonical));
     }
     let target = dir.join(entry);
-    if target.is_dir() {
+    if options.fs().is_dir(&target) {
         let loaded = accumulate(&target, options, state, Vec::new())?;
         return Ok(loaded
             .into_iter()
@@ -678,12 +695,12 @@ fn plugin_configs(
     }
     let text = String::from_utf8_lossy(&read(entry)?).into_owned();
     let docs = read_documents(&text).map_err(|e| yaml_error(target.clone(), e))?;
-    let canonical = target.canonicalize().unwrap_or(target);
+    let canonical = options.fs().canonicalize(&target).unwrap_or(target);
     Ok(with_path(docs, &canonical))
 }
 
 fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
-    let canonical = path.canonicalize().map_err(|e| {
+    let canonical = options.fs().canonicalize(path).map_err(|e| {
         io(
             path,
             format!("{e}: must be a file or a directory with a kustomization"),
@@ -697,14 +714,10 @@ fn load_file(path: &Path, root: &Path, options: &Options) -> Result<Vec<Resource
             root.display()
         )));
     }
-    let text = match options.contents.get(&canonical) {
-        Some(bytes) => String::from_utf8(bytes.clone()).map_err(|e| io(path, e))?,
-        None => {
-            regular_file(&canonical, path)?;
-            std::fs::read_to_string(&canonical).map_err(|e| io(path, e))?
-        }
-    };
-    let docs = crate::yaml::read_documents_with_nulls(&text).map_err(|e| Error::Yaml {
+    let bytes = read_regular(options.fs(), &canonical, path)?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| io(path, "stream did not contain valid UTF-8"))?;
+    let docs = crate::yaml::read_documents_with_nulls(text).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;

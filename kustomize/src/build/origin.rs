@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::Options;
 use crate::error::Error;
 use crate::kustomization::{Kustomization, find};
 use crate::resource::{Configured, Origin, Resource};
@@ -42,11 +43,11 @@ pub(super) struct BuildMetadata {
 }
 
 /// Reads `buildMetadata` of the kustomization in `dir`; unknown options fail.
-pub(super) fn requested(dir: &Path) -> Result<BuildMetadata, Error> {
-    let Some(path) = find(dir)? else {
+pub(super) fn requested(dir: &Path, options: &Options) -> Result<BuildMetadata, Error> {
+    let Some(path) = find(options.fs(), dir)? else {
         return Ok(BuildMetadata::default());
     };
-    let k = Kustomization::load(&path)?;
+    let k = Kustomization::load(options.fs(), &path)?;
     let mut wanted = BuildMetadata::default();
     for option in k.strings("buildMetadata")? {
         match option.as_str() {
@@ -104,7 +105,7 @@ pub(super) fn builtin_transformations(k: &Kustomization) -> Result<Vec<Arc<Confi
             usize::from(entries("replacements")? > 0),
         ),
     ];
-    let configured_in = k.path.canonicalize().unwrap_or_else(|_| k.path.clone());
+    let configured_in = k.canonical.clone();
     let mut out = Vec::new();
     for (kind, count) in counts {
         let record = Arc::new(Configured {
@@ -150,11 +151,19 @@ fn configured(out: &mut String, indent: &str, by: &Configured, base: &Path) {
 }
 
 /// Writes the annotations the top kustomization asked for.
-pub(super) fn annotate(dir: &Path, wanted: BuildMetadata, resources: &mut [Resource]) {
+pub(super) fn annotate(
+    dir: &Path,
+    options: &Options,
+    wanted: BuildMetadata,
+    resources: &mut [Resource],
+) {
     if !wanted.origin && !wanted.transformations {
         return;
     }
-    let base = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let base = options
+        .fs()
+        .canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_path_buf());
     for resource in resources.iter_mut() {
         let mut add = |key: &str, text: String| {
             let meta = &mut resource.object["metadata"];
@@ -225,7 +234,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("kustomization.yaml");
             std::fs::write(&path, text).unwrap();
-            let k = Kustomization::load(&path).unwrap();
+            let k = Kustomization::load(&crate::file_system::Disk, &path).unwrap();
             let kinds: Vec<String> = builtin_transformations(&k)
                 .unwrap()
                 .iter()

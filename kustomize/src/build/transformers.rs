@@ -32,6 +32,8 @@ fn invalid(k: &Kustomization, kind: &str, message: &str) -> Error {
 fn synthetic(k: &Kustomization, fields: Value) -> Kustomization {
     Kustomization {
         path: k.path.clone(),
+        canonical: k.canonical.clone(),
+        canonical_dir: k.canonical_dir.clone(),
         fields: match fields {
             Value::Object(map) => map,
             _ => Map::new(),

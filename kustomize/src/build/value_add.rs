@@ -60,15 +60,11 @@ pub(super) fn apply(
 ) -> Result<(), Error> {
     let value = match config["value"].as_str().filter(|v| !v.is_empty()) {
         Some(value) => value.to_string(),
-        None => {
-            let dir = k
-                .dir()
-                .canonicalize()
-                .unwrap_or_else(|_| k.dir().to_path_buf());
-            dir.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        }
+        None => k
+            .canonical_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
     for target in config["targets"].as_array().into_iter().flatten() {
         let Some(field_path) = target["fieldPath"].as_str().filter(|p| !p.is_empty()) else {

@@ -1,12 +1,15 @@
-//! `Options::contents`: files the build reads from memory instead of the disk (the
-//! controller's decrypted SOPS files), after the same confinement checks as the disk.
+//! `file_system::Overlay`: files the build reads from memory instead of the disk or the shared
+//! tree (the controller's generated kustomization and decrypted SOPS files), after the same
+//! confinement checks as the files below them.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
+use kustomize::file_system::{Disk, FileSystem, MemoryTree, Overlay};
 use kustomize::{LoadRestrictor, Options, build};
 
 #[test]
@@ -36,10 +39,12 @@ fn replaced_contents_are_read_instead_of_the_disk_and_stay_confined() {
         outside.path().join("x.yaml").canonicalize().unwrap(),
         b"x: 2\n".to_vec(),
     );
+    let mut overlay = Overlay::new(Arc::new(Disk));
+    overlay.extend(contents);
     let options = Options {
         load_restrictor: LoadRestrictor::None,
         confine_to: Some(root.path().to_path_buf()),
-        contents: Arc::new(contents),
+        file_system: Arc::new(overlay),
         ..Options::default()
     };
     let out = build(&app, &options).unwrap();
@@ -66,4 +71,43 @@ fn replaced_contents_are_read_instead_of_the_disk_and_stay_confined() {
     )
     .unwrap();
     assert!(build(&app, &options).is_err());
+}
+
+#[test]
+fn a_written_file_is_found_read_and_listed_without_changing_the_tree_below() {
+    let mut tree = MemoryTree::new("/artifact");
+    tree.insert_file(
+        Path::new("app/cm.yaml"),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n".as_slice(),
+    )
+    .unwrap();
+    let tree = Arc::new(tree);
+    let mut overlay = Overlay::new(tree.clone());
+    overlay
+        .write(
+            Path::new("/artifact/app/kustomization.yaml"),
+            b"namePrefix: p-\nresources:\n- cm.yaml\n".to_vec(),
+        )
+        .unwrap();
+    // A file cannot be written where no directory is.
+    assert!(
+        overlay
+            .write(Path::new("/artifact/nowhere/x.yaml"), Vec::new())
+            .is_err()
+    );
+    assert_eq!(
+        overlay.read_dir(Path::new("/artifact/app")).unwrap(),
+        [
+            Path::new("/artifact/app/cm.yaml"),
+            Path::new("/artifact/app/kustomization.yaml")
+        ]
+    );
+    assert!(!tree.is_file(Path::new("/artifact/app/kustomization.yaml")));
+    let options = Options {
+        confine_to: Some("/artifact".into()),
+        file_system: Arc::new(overlay),
+        ..Options::default()
+    };
+    let out = build(Path::new("/artifact/app"), &options).unwrap();
+    assert_eq!(out[0].object["metadata"]["name"], "p-cm");
 }
