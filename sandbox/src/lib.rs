@@ -110,6 +110,10 @@ impl Sandbox {
         let router = axum::Router::new()
             .fallback(server::handle)
             .with_state(api.clone());
+        // Go's listeners (the real API server's) answer without Nagle's delay.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let serve = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "sandbox server stopped");

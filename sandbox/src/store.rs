@@ -226,6 +226,11 @@ impl Store {
         Ok((past, self.sender.subscribe()))
     }
 
+    /// A receiver for the events after now.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.sender.subscribe()
+    }
+
     /// A snapshot of current objects of a resource plus a receiver for later events.
     pub fn snapshot_and_subscribe(
         &self,
@@ -316,7 +321,7 @@ impl Tx<'_> {
         } else {
             EventType::Added
         };
-        self.journal(json!({"rv": rv, "op": "put", "key": key_json(&key), "object": &*object}));
+        self.journal(|| json!({"rv": rv, "op": "put", "key": key_json(&key), "object": &*object}));
         self.emit(StoredEvent {
             rv,
             type_,
@@ -335,7 +340,7 @@ impl Tx<'_> {
         let mut last = (*previous).clone();
         last["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let last = Arc::new(last);
-        self.journal(json!({"rv": rv, "op": "delete", "key": key_json(key)}));
+        self.journal(|| json!({"rv": rv, "op": "delete", "key": key_json(key)}));
         self.emit(StoredEvent {
             rv,
             type_: EventType::Deleted,
@@ -346,9 +351,10 @@ impl Tx<'_> {
         Some(last)
     }
 
-    fn journal(&mut self, entry: Value) {
+    /// Appends `entry` to the journal; built only when there is one (it copies the object).
+    fn journal(&mut self, entry: impl FnOnce() -> Value) {
         if let Some(journal) = self.inner.journal.as_mut()
-            && let Err(e) = writeln!(journal, "{entry}")
+            && let Err(e) = writeln!(journal, "{}", entry())
         {
             tracing::error!(error = %e, "cannot append to the sandbox journal");
         }

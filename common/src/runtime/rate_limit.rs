@@ -100,18 +100,25 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if !self.ready {
-            let wait = self.wait.get_or_insert_with(|| {
+            if self.wait.is_none() {
                 let delay = self
                     .bucket
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .reserve(Instant::now());
-                Box::pin(tokio::time::sleep(delay))
-            });
-            if wait.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+                // A token at hand needs no timer: even an elapsed sleep waits for the timer
+                // wheel's next millisecond tick, and kube's client reserves one request at a
+                // time, so that tick would cap every client at 1,000 requests a second.
+                if !delay.is_zero() {
+                    self.wait = Some(Box::pin(tokio::time::sleep(delay)));
+                }
             }
-            self.wait = None;
+            if let Some(wait) = self.wait.as_mut() {
+                if wait.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.wait = None;
+            }
             self.ready = true;
         }
         self.inner.poll_ready(cx)

@@ -14,15 +14,18 @@ use crate::server::meta::{finalizers, is_deleting};
 use crate::store::ObjectKey;
 
 struct Item {
-    rt: ResourceType,
+    /// Index of the object's type in the pass's type list.
+    rt: usize,
     key: ObjectKey,
     object: Arc<Value>,
 }
 
-/// One collection pass.
-pub fn collect(api: &Arc<ApiServer>) {
+/// One collection pass; whether work is left for the next one (owners waiting for their
+/// dependents to go).
+pub fn collect(api: &Arc<ApiServer>) -> bool {
+    let types: Vec<ResourceType> = stored_types(api);
     let mut items = Vec::new();
-    for rt in stored_types(api) {
+    for (index, rt) in types.iter().enumerate() {
         let (objects, _) = api.store.list(&rt.group, &rt.plural, None);
         for object in objects {
             let key = ObjectKey::new(
@@ -32,7 +35,7 @@ pub fn collect(api: &Arc<ApiServer>) {
                 object["metadata"]["name"].as_str().unwrap_or_default(),
             );
             items.push(Item {
-                rt: rt.clone(),
+                rt: index,
                 key,
                 object,
             });
@@ -69,12 +72,13 @@ pub fn collect(api: &Arc<ApiServer>) {
             .collect();
         if alive.is_empty() {
             if !is_deleting(&item.object) {
-                let _ = delete_object(api, &item.rt, &item.key, Some("Background"));
+                let _ = delete_object(api, &types[item.rt], &item.key, Some("Background"));
             }
         } else if alive.len() != refs.len() {
             set_owner_refs(api, &item.key, alive);
         }
     }
+    let mut waiting = false;
     for owner in items.iter().filter(|i| is_deleting(&i.object)) {
         let uid = owner.object["metadata"]["uid"].as_str().unwrap_or_default();
         let list = finalizers(&owner.object);
@@ -95,15 +99,18 @@ pub fn collect(api: &Arc<ApiServer>) {
         } else if list.iter().any(|f| f == "foregroundDeletion") {
             if deps.is_empty() {
                 remove_finalizer(api, &owner.key, "foregroundDeletion");
+            } else {
+                waiting = true;
             }
             for index in deps {
                 let dep = &items[index];
                 if !is_deleting(&dep.object) {
-                    let _ = delete_object(api, &dep.rt, &dep.key, Some("Foreground"));
+                    let _ = delete_object(api, &types[dep.rt], &dep.key, Some("Foreground"));
                 }
             }
         }
     }
+    waiting
 }
 
 fn set_owner_refs(api: &ApiServer, key: &ObjectKey, refs: Vec<Value>) {

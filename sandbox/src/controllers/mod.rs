@@ -7,22 +7,82 @@ mod namespaces;
 mod workloads;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
 
 use crate::resources::ResourceType;
 use crate::server::ApiServer;
+use crate::store::{EventType, StoredEvent};
 
-/// Runs every controller pass after each write (debounced) and at least every 500 ms.
+/// What the writes since the last pass ask for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Due {
+    namespaces: bool,
+    crds: bool,
+    garbage: bool,
+}
+
+impl Due {
+    const ALL: Due = Due {
+        namespaces: true,
+        crds: true,
+        garbage: true,
+    };
+
+    /// Notes one change: only deletions, owner references and objects being deleted concern
+    /// the garbage collector; only namespace and CRD changes start their controllers.
+    fn note(&mut self, event: &StoredEvent) {
+        let meta = &event.object["metadata"];
+        let deleting = meta.get("deletionTimestamp").is_some_and(|t| !t.is_null());
+        let owned = meta["ownerReferences"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty());
+        self.garbage |= event.type_ == EventType::Deleted || deleting || owned;
+        self.namespaces |= event.key.group.is_empty() && event.key.resource == "namespaces";
+        self.crds |= event.key.resource == "customresourcedefinitions";
+    }
+}
+
+/// Everything full-scanned at least this often, whatever the writes said.
+const FULL_PASS: Duration = Duration::from_secs(5);
+
+/// Runs the controller passes the writes ask for, debounced (a garbage-collection scan walks
+/// every object, so a burst of ConfigMap writes must not start one per write), every pass at
+/// least every [`FULL_PASS`], and the workload simulator after each write.
 pub async fn run(api: Arc<ApiServer>) {
+    let mut events = api.store.subscribe();
+    let mut due = Due::ALL;
+    // Controllers with work left (a namespace still terminating) run again next pass.
+    let mut pending = Due::default();
+    let mut last_full = Instant::now();
     loop {
         let notified = api.changed.notified();
         tokio::select! {
             _ = notified => tokio::time::sleep(Duration::from_millis(20)).await,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        namespaces::terminate(&api);
-        namespaces::cleanup_crds(&api);
-        garbage::collect(&api);
+        loop {
+            match events.try_recv() {
+                Ok(event) => due.note(&event),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => due = Due::ALL,
+                Err(_) => break,
+            }
+        }
+        if last_full.elapsed() >= FULL_PASS {
+            due = Due::ALL;
+            last_full = Instant::now();
+        }
+        if due.namespaces || pending.namespaces {
+            pending.namespaces = namespaces::terminate(&api);
+        }
+        if due.crds || pending.crds {
+            pending.crds = namespaces::cleanup_crds(&api);
+        }
+        if due.garbage || pending.garbage {
+            pending.garbage = garbage::collect(&api);
+        }
+        due = Due::default();
         if api.options.simulate_workloads {
             workloads::simulate(&api);
         }

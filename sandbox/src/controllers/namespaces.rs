@@ -11,14 +11,19 @@ use crate::server::delete::delete_object;
 use crate::server::meta::{finalizers, is_deleting};
 use crate::store::ObjectKey;
 
-/// Empties Terminating namespaces and removes them once nothing is left.
-pub fn terminate(api: &Arc<ApiServer>) {
+/// Empties Terminating namespaces and removes them once nothing is left; whether one is
+/// still terminating.
+pub fn terminate(api: &Arc<ApiServer>) -> bool {
     let (namespaces, _) = api.store.list("", "namespaces", None);
+    let terminating: Vec<_> = namespaces.iter().filter(|n| is_deleting(n)).collect();
+    if terminating.is_empty() {
+        return false;
+    }
     let types: Vec<_> = stored_types(api)
         .into_iter()
         .filter(|t| t.namespaced)
         .collect();
-    for ns in namespaces.iter().filter(|n| is_deleting(n)) {
+    for ns in terminating {
         let name = ns["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -56,10 +61,12 @@ pub fn terminate(api: &Arc<ApiServer>) {
             });
         }
     }
+    true
 }
 
-/// Deletes the custom resources of deleted CRDs, then lets the CRD go.
-pub fn cleanup_crds(api: &Arc<ApiServer>) {
+/// Deletes the custom resources of deleted CRDs, then lets the CRD go; whether a CRD is
+/// still being deleted.
+pub fn cleanup_crds(api: &Arc<ApiServer>) -> bool {
     let (crds, _) = api
         .store
         .list("apiextensions.k8s.io", "customresourcedefinitions", None);
@@ -120,4 +127,5 @@ pub fn cleanup_crds(api: &Arc<ApiServer>) {
     if changed {
         api.refresh_types();
     }
+    crds.iter().any(|c| is_deleting(c))
 }
