@@ -1,5 +1,6 @@
 //! The object store: every object as JSON under one global, growing resourceVersion, an event
-//! log for watches (with a compaction floor), a broadcast of new events, and optional
+//! log for watches (with a compaction floor; the only copy of past events: watchers are told
+//! the newest resourceVersion and read what they missed from the log), and optional
 //! persistence as an append-only journal in `--data-dir`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
 /// Where an object lives: (group, plural, namespace, name). Cluster-scoped objects have an
 /// empty namespace.
@@ -74,8 +75,9 @@ pub struct StoredEvent {
     pub previous: Option<Arc<Value>>,
 }
 
-const LOG_CAPACITY: usize = 20_000;
-const BROADCAST_CAPACITY: usize = 65_536;
+/// Events kept for watches that resume or fall behind; older starts get 410 Gone and relist,
+/// as from a real API server's watch cache. Memory is bounded by this, not by the write rate.
+const LOG_CAPACITY: usize = 10_000;
 
 struct Inner {
     rv: u64,
@@ -88,11 +90,12 @@ struct Inner {
 /// The store.
 pub struct Store {
     inner: Mutex<Inner>,
-    sender: broadcast::Sender<Arc<StoredEvent>>,
+    /// The newest resourceVersion written.
+    sender: watch::Sender<u64>,
 }
 
 /// Past events plus a receiver for later ones.
-pub type Subscription = (Vec<Arc<StoredEvent>>, broadcast::Receiver<Arc<StoredEvent>>);
+pub type Subscription = (Vec<Arc<StoredEvent>>, watch::Receiver<u64>);
 
 /// A watch start that is older than the retained history.
 #[derive(Debug)]
@@ -106,7 +109,7 @@ pub struct TooOld {
 impl Store {
     /// An empty in-memory store.
     pub fn new() -> Self {
-        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let (sender, _) = watch::channel(100);
         Self {
             inner: Mutex::new(Inner {
                 rv: 100,
@@ -226,9 +229,22 @@ impl Store {
         Ok((past, self.sender.subscribe()))
     }
 
-    /// A receiver for the events after now.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+    /// A receiver told the newest resourceVersion after each write.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.sender.subscribe()
+    }
+
+    /// The events after `rv`, oldest first; fails when some of them left the log.
+    pub fn events_after(&self, rv: u64) -> Result<Vec<Arc<StoredEvent>>, TooOld> {
+        let inner = self.lock();
+        if rv < inner.floor {
+            return Err(TooOld {
+                requested: rv,
+                floor: inner.floor,
+            });
+        }
+        let start = inner.log.partition_point(|e| e.rv <= rv);
+        Ok(inner.log.range(start..).cloned().collect())
     }
 
     /// A snapshot of current objects of a resource plus a receiver for later events.
@@ -237,7 +253,7 @@ impl Store {
         group: &str,
         resource: &str,
         namespace: Option<&str>,
-    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<StoredEvent>>) {
+    ) -> (Vec<Arc<Value>>, u64, watch::Receiver<u64>) {
         let inner = self.lock();
         (
             list_in(&inner.objects, group, resource, namespace),
@@ -295,7 +311,7 @@ fn key_from_json(v: &Value) -> ObjectKey {
 /// Exclusive access to the store during one write.
 pub struct Tx<'a> {
     inner: &'a mut Inner,
-    sender: &'a broadcast::Sender<Arc<StoredEvent>>,
+    sender: &'a watch::Sender<u64>,
 }
 
 impl Tx<'_> {
@@ -361,6 +377,7 @@ impl Tx<'_> {
     }
 
     fn emit(&mut self, event: StoredEvent) {
+        let rv = event.rv;
         let event = Arc::new(event);
         self.inner.log.push_back(event.clone());
         if self.inner.log.len() > LOG_CAPACITY
@@ -368,6 +385,6 @@ impl Tx<'_> {
         {
             self.inner.floor = dropped.rv;
         }
-        let _ = self.sender.send(event);
+        self.sender.send_replace(rv);
     }
 }

@@ -9,8 +9,6 @@ mod workloads;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
-
 use crate::resources::ResourceType;
 use crate::server::ApiServer;
 use crate::store::{EventType, StoredEvent};
@@ -51,7 +49,7 @@ const FULL_PASS: Duration = Duration::from_secs(5);
 /// every object, so a burst of ConfigMap writes must not start one per write), every pass at
 /// least every [`FULL_PASS`], and the workload simulator after each write.
 pub async fn run(api: Arc<ApiServer>) {
-    let mut events = api.store.subscribe();
+    let mut seen = api.store.current_rv();
     let mut due = Due::ALL;
     // Controllers with work left (a namespace still terminating) run again next pass.
     let mut pending = Due::default();
@@ -62,11 +60,16 @@ pub async fn run(api: Arc<ApiServer>) {
             _ = notified => tokio::time::sleep(Duration::from_millis(20)).await,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        loop {
-            match events.try_recv() {
-                Ok(event) => due.note(&event),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => due = Due::ALL,
-                Err(_) => break,
+        match api.store.events_after(seen) {
+            Ok(events) => {
+                for event in &events {
+                    due.note(event);
+                }
+                seen = events.last().map_or(seen, |e| e.rv);
+            }
+            Err(_) => {
+                due = Due::ALL;
+                seen = api.store.current_rv();
             }
         }
         if last_full.elapsed() >= FULL_PASS {

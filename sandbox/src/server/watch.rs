@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{mpsc, watch as rv_watch};
 
 use super::read::{Selectors, present};
 use super::request::Shape;
@@ -22,7 +22,7 @@ use crate::resources::ResourceType;
 use crate::store::{EventType, StoredEvent};
 
 /// Initial lines, the RV they reach, and the live receiver.
-type WatchStart = (Vec<Bytes>, u64, broadcast::Receiver<Arc<StoredEvent>>);
+type WatchStart = (Vec<Bytes>, u64, rv_watch::Receiver<u64>);
 
 struct Stream {
     rt: ResourceType,
@@ -201,11 +201,18 @@ pub fn watch(
                     }
                 }
                 _ = tx.closed() => return,
-                event = receiver.recv() => match event {
-                    Ok(event) => {
-                        if event.rv <= last_rv {
-                            continue;
+                changed = receiver.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let events = match api.store.events_after(last_rv) {
+                        Ok(events) => events,
+                        Err(too_old) => {
+                            let _ = tx.send(expired_line(too_old.requested, too_old.floor)).await;
+                            return;
                         }
+                    };
+                    for event in events {
                         last_rv = event.rv;
                         if !stream.relevant(&event) {
                             continue;
@@ -215,11 +222,6 @@ pub fn watch(
                                 return;
                             }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let _ = tx.send(expired_line(last_rv, last_rv)).await;
-                        return;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
         }
