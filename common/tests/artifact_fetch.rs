@@ -59,6 +59,11 @@ async fn serve() -> Served {
     }
 }
 
+fn client() -> reqwest::Client {
+    rill_common::runtime::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 fn artifact(url: String, bytes: &[u8]) -> Artifact {
     Artifact {
         path: "gitrepository/ns/app/abc.tar.gz".into(),
@@ -73,7 +78,7 @@ fn artifact(url: String, bytes: &[u8]) -> Artifact {
 
 fn fetcher() -> Fetcher {
     rill_common::runtime::install_crypto_provider();
-    Fetcher::new(reqwest::Client::new(), 3).with_host_override(None)
+    Fetcher::new(client(), 3).with_host_override(None)
 }
 
 #[tokio::test]
@@ -133,7 +138,7 @@ async fn server_errors_are_retried_then_reported() {
     assert_eq!(served.flaky_hits.load(Ordering::SeqCst), 3);
 
     let a = artifact(format!("{}/boom", served.base), &served.bytes);
-    let err = Fetcher::new(reqwest::Client::new(), 1)
+    let err = Fetcher::new(client(), 1)
         .fetch_verified(&a)
         .await
         .unwrap_err();
@@ -149,7 +154,7 @@ async fn unreachable_server_is_a_transient_transport_error() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let a = artifact(format!("http://{addr}/x.tar.gz"), b"x");
-    let err = Fetcher::new(reqwest::Client::new(), 0)
+    let err = Fetcher::new(client(), 0)
         .fetch_verified(&a)
         .await
         .unwrap_err();

@@ -18,6 +18,7 @@ async fn readyz_follows_readiness_and_healthz_is_always_ok() {
     rill_common::runtime::install_crypto_provider();
     let readiness = Readiness::default();
     let base = start(health_router(readiness.clone())).await;
+    rill_common::runtime::install_crypto_provider();
     let client = reqwest::Client::new();
     let status = |path: &'static str| {
         let client = client.clone();

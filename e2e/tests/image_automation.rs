@@ -296,6 +296,7 @@ async fn a_receiver_refuses_bad_signatures_and_unknown_paths_and_annotates_on_a_
             .2,
         format!("Receiver initialized for path: {path}")
     );
+    rill_common::runtime::install_crypto_provider();
     let http = reqwest::Client::new();
     let url = format!("{}{path}", stack.receiver_url);
     let payload = br#"{"events": []}"#;

@@ -77,6 +77,7 @@ pub enum SessionError {
 }
 
 fn client_builder() -> reqwest::blocking::ClientBuilder {
+    rill_common::runtime::install_crypto_provider();
     Client::builder()
         .user_agent(AGENT)
         .timeout(None)

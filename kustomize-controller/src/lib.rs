@@ -141,6 +141,7 @@ impl Context {
         client: kube::Client,
         config: kube::Config,
     ) -> Result<Self, reqwest::Error> {
+        rill_common::runtime::install_crypto_provider();
         let http = reqwest::Client::builder().build()?;
         let rt = &runtime.flags;
         Ok(Self {
@@ -173,5 +174,26 @@ pub async fn run_with_config(
     match Context::new(&flags, &runtime, client, config) {
         Ok(ctx) => kustomization::run(Arc::new(ctx)).await,
         Err(e) => tracing::error!(error = %e, "cannot build the HTTP client"),
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_plain_bytes_and_binary_suffixes() {
+        let cases: [(&str, Result<usize, ()>); 7] = [
+            ("1024", Ok(1024)),
+            ("64Mi", Ok(64 << 20)),
+            ("512Ki", Ok(512 << 10)),
+            ("1Gi", Ok(1 << 30)),
+            ("64MB", Err(())),
+            ("", Err(())),
+            ("99999999999999999999Gi", Err(())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text).map_err(|_| ()), want, "{text}");
+        }
     }
 }

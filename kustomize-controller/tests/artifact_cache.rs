@@ -76,6 +76,7 @@ fn artifact(url: String, bytes: &[u8]) -> Artifact {
 }
 
 fn fetcher() -> Fetcher {
+    rill_common::runtime::install_crypto_provider();
     Fetcher::new(reqwest::Client::new(), 0)
 }
 

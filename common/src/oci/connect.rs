@@ -128,6 +128,7 @@ pub async fn connect(
     access: &Access<'_>,
 ) -> Result<Registry, ConnectError> {
     let namespace = access.namespace;
+    crate::runtime::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .timeout(access.timeout)
         .connect_timeout(access.timeout.min(Duration::from_secs(30)));

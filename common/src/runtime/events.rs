@@ -187,6 +187,7 @@ impl EventForwarder {
             address: address.to_string(),
             source,
         })?;
+        super::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()

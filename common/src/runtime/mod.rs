@@ -17,9 +17,10 @@ pub mod reconcile_request;
 pub mod status;
 pub mod watch;
 
-/// Installs rustls' aws-lc-rs crypto provider as the process default. Every `main` calls this
-/// first; calling it again is harmless.
+/// Installs rustls' ring crypto provider as the process default. Every `main` calls this
+/// first, and every place that builds an HTTP client calls it again (harmless), so library
+/// users and tests need not remember it.
 pub fn install_crypto_provider() {
     // An error only means a provider is already installed, which is what we want.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -15,6 +15,7 @@ async fn the_artifact_server_supports_ranges_and_etags_and_stays_inside_storage(
     )
     .await;
     let artifact = env.ready("app").await.status.unwrap().artifact.unwrap();
+    rill_common::runtime::install_crypto_provider();
     let client = reqwest::Client::new();
     let full = client.get(&artifact.url).send().await.unwrap();
     let etag = full.headers()["etag"].to_str().unwrap().to_string();
