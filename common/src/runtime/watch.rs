@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use kube::api::Api;
 use kube::runtime::reflector::{Store, store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::reconcile_request::generation_or_requested_at;
@@ -27,6 +27,7 @@ where
 /// The primary watch of a controller: every object of `api` (only those matching
 /// `label_selector`, `--watch-label-selector`, when set), kept in the returned store, and
 /// a trigger stream that fires on generation, `requestedAt`, finalizer and deletion changes.
+/// The cached objects carry no `managedFields`.
 pub fn primary<K>(
     api: Api<K>,
     label_selector: Option<&str>,
@@ -44,6 +45,9 @@ where
     }
     let trigger = watcher(api, config)
         .default_backoff()
+        // As Flux's caches: managed fields are never read from the cache, and they are often
+        // the larger part of an object.
+        .modify(|object| object.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(generation_or_requested_at, Default::default());
