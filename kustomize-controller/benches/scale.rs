@@ -19,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use e2e::flux::rss_kib;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use rill_common::api::kustomize_v1::Kustomization;
 use rill_common::api::source_v1::GitRepository;
@@ -27,16 +28,6 @@ use sandbox::{Sandbox, SandboxOptions};
 
 const FOLDERS: usize = 100;
 const OBJECTS: usize = 10;
-
-/// A field of `/proc/<pid>/status` in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// User and system CPU ticks of a process.
 fn cpu_ticks(pid: u32) -> (u64, u64) {
@@ -210,7 +201,7 @@ async fn run(count: usize) {
     let mut child = controller(&kubeconfig);
     let pid = child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = status_kib(pid, "VmRSS:");
+    let idle = rss_kib(pid, "VmRSS:");
     let api: Api<Kustomization> = Api::namespaced(client.clone(), "default");
     let start = Instant::now();
     let ticks_before = cpu_ticks(pid);
@@ -247,11 +238,11 @@ async fn run(count: usize) {
     let (user, system) = (user - ticks_before.0, system - ticks_before.1);
     let own = cpu_ticks(std::process::id());
     let sandbox_cpu = (own.0 + own.1) - (own_before.0 + own_before.1);
-    let peak = status_kib(pid, "VmHWM:");
+    let peak = rss_kib(pid, "VmHWM:");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let after = status_kib(pid, "VmRSS:");
-    let sandbox_rss = status_kib(std::process::id(), "VmRSS:");
-    let sandbox_peak = status_kib(std::process::id(), "VmHWM:");
+    let after = rss_kib(pid, "VmRSS:");
+    let sandbox_rss = rss_kib(std::process::id(), "VmRSS:");
+    let sandbox_peak = rss_kib(std::process::id(), "VmHWM:");
     let _ = child.kill();
     let _ = child.wait();
     let goal = if count <= 1_000 {

@@ -17,61 +17,65 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kustomize::file_system::FileSystem;
 use kustomize_controller::kustomization::artifact_cache::{ARTIFACT_ROOT, ArtifactCache};
 use rill_common::api::meta::Artifact;
-use rill_common::artifact::{Digest, Fetcher, write_archive};
+use rill_common::artifact::{Fetcher, ObjectKey, Retention, Storage};
 
-/// A tar.gz of one folder holding `files`.
-fn archive(files: &[(&str, &str)]) -> Vec<u8> {
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("tree");
+/// Stores one folder holding `files` as revision `name` of a GitRepository, the way the
+/// source-controller stores artifacts; the URL points at `base`.
+fn stored(data: &Path, base: &str, name: &str, files: &[(&str, &str)]) -> Artifact {
+    let tree = tempfile::tempdir().unwrap();
     for (path, text) in files {
-        let full = tree.join(path);
+        let full = tree.path().join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, text).unwrap();
     }
-    let out = tmp.path().join("a.tar.gz");
-    write_archive(&tree, &out, &|_: &Path, _| false).unwrap();
-    std::fs::read(out).unwrap()
+    let storage = Storage::new(data, base, Retention::default());
+    let key = ObjectKey::new("GitRepository", "default", "app");
+    storage
+        .store_directory(
+            &key,
+            &format!("{name}.tar.gz"),
+            tree.path(),
+            &|_: &Path, _| false,
+            &format!("main@sha1:{name}"),
+            Time(jiff::Timestamp::now()),
+        )
+        .unwrap()
 }
 
 struct Server {
     base: String,
+    data: tempfile::TempDir,
     hits: Arc<AtomicUsize>,
 }
 
-/// Serves `/v1`, `/v2` and `/v3`; anything else is a 404. Counts the requests.
-async fn serve(bodies: Vec<Vec<u8>>) -> Server {
+/// Serves a storage folder and counts the requests.
+async fn serve() -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let root = data.path().to_path_buf();
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
     let app = Router::new().route(
-        "/{name}",
-        get(move |UrlPath(name): UrlPath<String>| {
-            let bodies = bodies.clone();
+        "/{*path}",
+        get(move |UrlPath(path): UrlPath<String>| {
+            let root = root.clone();
             let counted = counted.clone();
             async move {
                 counted.fetch_add(1, Ordering::SeqCst);
-                let index: Option<usize> = name.strip_prefix('v').and_then(|n| n.parse().ok());
-                match index.and_then(|i| bodies.get(i - 1)) {
-                    Some(body) => Ok(body.clone()),
-                    None => Err(StatusCode::NOT_FOUND),
-                }
+                tokio::fs::read(root.join(path))
+                    .await
+                    .map_err(|_| StatusCode::NOT_FOUND)
             }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Server { base, hits }
+    Server { base, data, hits }
 }
 
-fn artifact(url: String, bytes: &[u8]) -> Artifact {
-    Artifact {
-        path: "gitrepository/ns/app/abc.tar.gz".into(),
-        url,
-        revision: "main@sha1:abc".into(),
-        digest: Some(Digest::of(bytes).to_string()),
-        last_update_time: Time(jiff::Timestamp::now()),
-        size: Some(bytes.len() as i64),
-        metadata: None,
+impl Server {
+    fn store(&self, name: &str, files: &[(&str, &str)]) -> Artifact {
+        stored(self.data.path(), &self.base, name, files)
     }
 }
 
@@ -82,11 +86,10 @@ fn fetcher() -> Fetcher {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_download_and_one_unpack_serve_fifty_kustomizations_on_one_revision() {
-    let v1 = archive(&[("app/cm.yaml", "kind: ConfigMap\n")]);
-    let v2 = archive(&[("app/cm.yaml", "kind: Secret\n")]);
-    let server = serve(vec![v1.clone(), v2.clone()]).await;
+    let server = serve().await;
+    let first = server.store("v1", &[("app/cm.yaml", "kind: ConfigMap\n")]);
+    let second = server.store("v2", &[("app/cm.yaml", "kind: Secret\n")]);
     let cache = Arc::new(ArtifactCache::new(fetcher(), 64 << 20));
-    let first = artifact(format!("{}/v1", server.base), &v1);
     let builds: Vec<_> = (0..50)
         .map(|_| {
             let cache = cache.clone();
@@ -106,7 +109,6 @@ async fn one_download_and_one_unpack_serve_fifty_kustomizations_on_one_revision(
     assert_eq!(&*trees[0].read(&cm).unwrap(), b"kind: ConfigMap\n");
 
     // A new revision is one more download; the old one stays while it fits.
-    let second = artifact(format!("{}/v2", server.base), &v2);
     let tree = cache.get(&second).await.unwrap();
     assert_eq!(&*tree.read(&cm).unwrap(), b"kind: Secret\n");
     assert_eq!(server.hits.load(Ordering::SeqCst), 2);
@@ -117,10 +119,11 @@ async fn one_download_and_one_unpack_serve_fifty_kustomizations_on_one_revision(
 
 #[tokio::test]
 async fn failed_downloads_are_not_kept_and_the_budget_evicts_the_least_recently_used() {
-    let v1 = archive(&[("a.yaml", "a: 1\n")]);
-    let v2 = archive(&[("b.yaml", "b: 2\n")]);
-    let server = serve(vec![v1.clone(), v2.clone()]).await;
-    let missing = artifact(format!("{}/v9", server.base), &v1);
+    let server = serve().await;
+    let first = server.store("v1", &[("a.yaml", "a: 1\n")]);
+    let second = server.store("v2", &[("b.yaml", "b: 2\n")]);
+    let mut missing = first.clone();
+    missing.url = format!("{}/nowhere.tar.gz", server.base);
     let cache = ArtifactCache::new(fetcher(), 64 << 20);
     assert!(cache.get(&missing).await.is_err());
     assert!(cache.get(&missing).await.is_err());
@@ -134,15 +137,9 @@ async fn failed_downloads_are_not_kept_and_the_budget_evicts_the_least_recently_
     // Room for one tree only: each new revision pushes the other out.
     let one_tree = {
         let probe = ArtifactCache::new(fetcher(), usize::MAX);
-        probe
-            .get(&artifact(format!("{}/v1", server.base), &v1))
-            .await
-            .unwrap()
-            .size()
+        probe.get(&first).await.unwrap().size()
     };
     let small = ArtifactCache::new(fetcher(), one_tree + one_tree / 2);
-    let first = artifact(format!("{}/v1", server.base), &v1);
-    let second = artifact(format!("{}/v2", server.base), &v2);
     small.get(&first).await.unwrap();
     small.get(&second).await.unwrap();
     let stats = small.stats();
