@@ -9,8 +9,9 @@ use futures::StreamExt;
 
 use super::digest::{Algorithm, Digest, DigestError, DigestWriter};
 use super::unpack::{
-    UnpackError, UnpackLimits, UnpackSummary, UnpackedTree, unpack_tar_gz, unpack_tar_gz_to_memory,
+    UnpackError, UnpackLimits, UnpackSummary, unpack_tar_gz, unpack_tar_gz_to_memory,
 };
+use super::unpack_sinks::UnpackedTree;
 use crate::api::meta::Artifact;
 
 /// Why an artifact could not be fetched.

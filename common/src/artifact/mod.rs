@@ -7,6 +7,7 @@ mod digest;
 mod fetch;
 mod storage;
 mod unpack;
+mod unpack_sinks;
 
 pub use archive::{
     ArchiveError, ArchiveSummary, ConsumerLimit, Entry, EntrySink, EntrySource, file_too_large,
@@ -18,5 +19,6 @@ pub use storage::{
     ObjectKey, Retention, Storage, StorageError, advertised_base_url, select_garbage,
 };
 pub use unpack::{
-    UnpackError, UnpackLimits, UnpackSummary, UnpackedTree, unpack_tar_gz, unpack_tar_gz_to_memory,
+    UnpackError, UnpackLimits, UnpackSummary, unpack_tar_gz, unpack_tar_gz_to_memory,
 };
+pub use unpack_sinks::UnpackedTree;

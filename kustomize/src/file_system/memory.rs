@@ -1,11 +1,8 @@
-//! The files a build reads, behind one trait (as kustomize's `filesys.FileSystem`): the disk,
-//! an in-memory tree (an unpacked artifact shared by every build on its revision), and an
-//! overlay of a few replaced or added files over either (a generated kustomization, decrypted
-//! SOPS files). Paths resolve as on Linux: `.` and `..` step through the tree, symbolic links
-//! are followed, and what is neither a file, a directory nor a link cannot be read.
+//! An unpacked artifact held in memory under a virtual root: directories, files, symbolic
+//! links (followed as Linux follows them) and special files that exist but cannot be read.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
@@ -13,80 +10,7 @@ use std::ops::Bound;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-/// What a path names, after links are followed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A named pipe, socket or device: never read.
-    Special,
-}
-
-/// The files a build reads.
-pub trait FileSystem: Send + Sync + fmt::Debug {
-    /// The absolute path with `.`, `..` and links resolved; an error when it does not exist.
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
-    /// What `path` names, links followed; `None` when nothing is there.
-    fn kind(&self, path: &Path) -> Option<EntryKind>;
-    /// The bytes of the regular file at `path`.
-    fn read(&self, path: &Path) -> io::Result<Cow<'_, [u8]>>;
-    /// The paths of the entries of the directory `path`, sorted.
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
-
-    /// Whether `path` is a directory.
-    fn is_dir(&self, path: &Path) -> bool {
-        self.kind(path) == Some(EntryKind::Dir)
-    }
-    /// Whether `path` is a regular file.
-    fn is_file(&self, path: &Path) -> bool {
-        self.kind(path) == Some(EntryKind::File)
-    }
-}
-
-/// Linux's errors, so a tree in memory fails with the same words as the disk.
-fn os_error(code: i32) -> io::Error {
-    io::Error::from_raw_os_error(code)
-}
-const ENOENT: i32 = 2;
-const ENOTDIR: i32 = 20;
-const EISDIR: i32 = 21;
-const EINVAL: i32 = 22;
-const ELOOP: i32 = 40;
-
-/// The real file system.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Disk;
-
-impl FileSystem for Disk {
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        path.canonicalize()
-    }
-
-    fn kind(&self, path: &Path) -> Option<EntryKind> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(if meta.is_file() {
-            EntryKind::File
-        } else if meta.is_dir() {
-            EntryKind::Dir
-        } else {
-            EntryKind::Special
-        })
-    }
-
-    fn read(&self, path: &Path) -> io::Result<Cow<'_, [u8]>> {
-        std::fs::read(path).map(Cow::Owned)
-    }
-
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut out = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<io::Result<Vec<_>>>()?;
-        out.sort();
-        Ok(out)
-    }
-}
+use super::{EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, EntryKind, FileSystem, os_error};
 
 /// One entry of a [`MemoryTree`].
 #[derive(Clone)]
@@ -353,108 +277,10 @@ impl FileSystem for MemoryTree {
     }
 }
 
-/// A few files replaced or added over another file system, keyed by canonical path: the
-/// controller's generated kustomization and decrypted SOPS files, which never reach the disk
-/// nor the shared tree.
-#[derive(Debug)]
-pub struct Overlay {
-    base: Arc<dyn FileSystem>,
-    files: HashMap<PathBuf, Vec<u8>>,
-}
-
-impl Overlay {
-    /// No file replaced yet.
-    pub fn new(base: Arc<dyn FileSystem>) -> Self {
-        Self {
-            base,
-            files: HashMap::new(),
-        }
-    }
-
-    /// Replaces or adds the file at `path`, whose directory must exist.
-    pub fn write(&mut self, path: &Path, bytes: Vec<u8>) -> io::Result<()> {
-        let canonical = match self.base.canonicalize(path) {
-            Ok(found) => found,
-            Err(_) => {
-                let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-                    return Err(os_error(EINVAL));
-                };
-                if !self.base.is_dir(parent) {
-                    return Err(os_error(ENOENT));
-                }
-                self.base.canonicalize(parent)?.join(name)
-            }
-        };
-        if self.base.is_dir(&canonical) {
-            return Err(os_error(EISDIR));
-        }
-        self.files.insert(canonical, bytes);
-        Ok(())
-    }
-
-    /// Replaces or adds files by canonical path.
-    pub fn extend(&mut self, files: impl IntoIterator<Item = (PathBuf, Vec<u8>)>) {
-        self.files.extend(files);
-    }
-
-    /// The canonical path of `path` when it names a file of the overlay.
-    fn own(&self, path: &Path) -> Option<PathBuf> {
-        let canonical = match self.base.canonicalize(path) {
-            Ok(found) => found,
-            Err(_) => self
-                .base
-                .canonicalize(path.parent()?)
-                .ok()?
-                .join(path.file_name()?),
-        };
-        self.files.contains_key(&canonical).then_some(canonical)
-    }
-}
-
-impl FileSystem for Overlay {
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        match self.base.canonicalize(path) {
-            Ok(found) => Ok(found),
-            Err(e) => self.own(path).ok_or(e),
-        }
-    }
-
-    fn kind(&self, path: &Path) -> Option<EntryKind> {
-        match self.own(path) {
-            Some(_) => Some(EntryKind::File),
-            None => self.base.kind(path),
-        }
-    }
-
-    fn read(&self, path: &Path) -> io::Result<Cow<'_, [u8]>> {
-        match self.own(path) {
-            Some(canonical) => match self.files.get(&canonical) {
-                Some(bytes) => Ok(Cow::Borrowed(bytes)),
-                None => Err(os_error(ENOENT)),
-            },
-            None => self.base.read(path),
-        }
-    }
-
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        let mut out = self.base.read_dir(path)?;
-        let dir = self.base.canonicalize(path)?;
-        for file in self.files.keys() {
-            if file.parent() == Some(dir.as_path())
-                && let Some(name) = file.file_name()
-            {
-                out.push(path.join(name));
-            }
-        }
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file_system::{EISDIR, ELOOP, ENOENT, ENOTDIR};
 
     fn tree() -> MemoryTree {
         let mut tree = MemoryTree::new("/r");
