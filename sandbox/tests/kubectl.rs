@@ -538,3 +538,59 @@ async fn get_watch_prints_rows_as_objects_change() {
         watch.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_config_maps_and_secrets_print_upstreams_columns() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let file = k.file("cm.yaml", CONFIGMAP);
+    k.ok(&["apply", "-f", &file]).await;
+    let secret = k.file(
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: team-a\ntype: kubernetes.io/basic-auth\nstringData: {username: u, password: p}\n",
+    );
+    k.ok(&["apply", "-f", &secret]).await;
+    let event = k.file(
+        "event.yaml",
+        "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata:\n  name: cfg.1\n  namespace: team-a\neventTime: \"2026-01-01T00:00:00.000000Z\"\nreportingController: kustomize-controller\nreportingInstance: kc-0\naction: Reconcile\nreason: ReconciliationSucceeded\ntype: Normal\nnote: Applied revision main@sha1:abc\nregarding: {kind: ConfigMap, name: cfg, namespace: team-a}\n",
+    );
+    k.ok(&["create", "-f", &event]).await;
+
+    let cms = k.ok(&["get", "configmaps", "-n", "team-a"]).await;
+    let header: Vec<&str> = cms.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "DATA", "AGE"], "{cms}");
+    let row = cms.lines().find(|l| l.starts_with("cfg ")).unwrap();
+    assert_eq!(row.split_whitespace().nth(1), Some("2"), "{cms}");
+
+    let secrets = k.ok(&["get", "secrets", "-n", "team-a"]).await;
+    let header: Vec<&str> = secrets.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "TYPE", "DATA", "AGE"], "{secrets}");
+    let row: Vec<&str> = secrets.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..3],
+        ["creds", "kubernetes.io/basic-auth", "2"],
+        "{secrets}"
+    );
+
+    let events = k.ok(&["get", "events", "-n", "team-a"]).await;
+    let header = events.lines().next().unwrap();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{events}"
+    );
+    let row = events.lines().nth(1).unwrap();
+    assert!(
+        row.contains("Normal")
+            && row.contains("ReconciliationSucceeded")
+            && row.contains("configmap/cfg")
+            && row.ends_with("Applied revision main@sha1:abc"),
+        "{events}"
+    );
+    let wide = k.ok(&["get", "events", "-n", "team-a", "-o", "wide"]).await;
+    assert!(wide.lines().next().unwrap().contains("SOURCE"), "{wide}");
+    assert!(wide.contains("kustomize-controller, kc-0"), "{wide}");
+}

@@ -1,5 +1,5 @@
 //! `Table` responses for `kubectl get`: CRD printer columns evaluated with a JSONPath subset,
-//! a few built-in printers, and the generic Name/Age fallback.
+//! a few built-in printers (more in `printers.rs`), and the generic Name/Age fallback.
 
 use serde_json::{Value, json};
 
@@ -152,6 +152,19 @@ pub fn table(
     resource_version: &str,
     continue_token: Option<&str>,
 ) -> Value {
+    let mut metadata = json!({"resourceVersion": resource_version});
+    if let Some(token) = continue_token {
+        metadata["continue"] = json!(token);
+    }
+    if rt.printer_columns.is_empty()
+        && let Some(printer) = super::printers::builtin(&rt.group, &rt.plural)
+    {
+        let rows: Vec<Value> = objects
+            .iter()
+            .map(|object| json!({"cells": (printer.cells)(object), "object": partial_metadata(object)}))
+            .collect();
+        return json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": printer.columns, "rows": rows});
+    }
     let cols = columns(rt);
     let mut definitions = vec![column(
         "Name",
@@ -171,10 +184,6 @@ pub fn table(
             json!({"cells": cells, "object": partial_metadata(object)})
         })
         .collect();
-    let mut metadata = json!({"resourceVersion": resource_version});
-    if let Some(token) = continue_token {
-        metadata["continue"] = json!(token);
-    }
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": definitions, "rows": rows})
 }
 
