@@ -157,4 +157,12 @@ async fn failed_downloads_are_not_kept_and_the_budget_evicts_the_least_recently_
         before + 1,
         "the oldest left"
     );
+
+    // A tree larger than the whole budget is used once and not kept, and pushes nothing out.
+    let tiny = ArtifactCache::new(fetcher(), one_tree / 2);
+    let before = server.hits.load(Ordering::SeqCst);
+    tiny.get(&first).await.unwrap();
+    tiny.get(&first).await.unwrap();
+    assert_eq!(server.hits.load(Ordering::SeqCst), before + 2);
+    assert_eq!(tiny.stats().entries, 0);
 }

@@ -123,6 +123,15 @@ impl ArtifactCache {
     /// Drops the least recently used trees until the rest fit the budget; a tree larger than
     /// the whole budget is used once and not kept.
     fn evict(&self, slots: &mut Slots, fresh: &str) {
+        let oversized = slots
+            .by_digest
+            .get(fresh)
+            .and_then(|s| s.tree.get())
+            .is_some_and(|t| t.size() > self.budget);
+        if oversized {
+            slots.by_digest.remove(fresh);
+            slots.stats.evicted += 1;
+        }
         loop {
             let sized: Vec<(&String, u64, usize)> = slots
                 .by_digest
@@ -137,7 +146,7 @@ impl ArtifactCache {
             }
             let oldest = sized
                 .iter()
-                .filter(|(d, _, _)| d.as_str() != fresh || sized.len() == 1)
+                .filter(|(d, _, _)| d.as_str() != fresh)
                 .min_by_key(|(_, used, _)| *used)
                 .map(|(d, _, _)| (*d).clone());
             let Some(oldest) = oldest else {
