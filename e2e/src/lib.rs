@@ -4,6 +4,7 @@
 //! controllers against the sandbox.
 
 pub use rill::git_server as git_http;
+pub mod cluster;
 pub mod event_receiver;
 pub mod flux;
 pub mod git_repo;

@@ -17,7 +17,6 @@ use kube::api::Api;
 use rill::stack::{Stack, StackOptions};
 use rill_common::api::image_v1::ImagePolicy;
 use rill_common::api::notification_v1::Receiver;
-use sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
 async fn create(client: &kube::Client, api_version: &str, kind: &str, name: &str, spec: Value) {
@@ -28,18 +27,8 @@ async fn ten_thousand_tags() {
     let registry = TestRegistry::start(None);
     registry.push("apps/big", "0.0.1", &[("x", "1")], &[]);
     registry.alias_tags("apps/big", "0.0.1", (0..9_999).map(|i| format!("1.0.{i}")));
-    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
-    let sandbox = Sandbox::start(SandboxOptions {
-        crd_dirs: vec![crds],
-        simulate_workloads: false,
-        ..SandboxOptions::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    sandbox
-        .write_kubeconfig(&dir.path().join("kubeconfig"))
-        .unwrap();
+    let cluster = e2e::cluster::Cluster::start().await.unwrap();
+    let (sandbox, dir) = (&cluster.sandbox, &cluster.dir);
     let mut child = Command::new(env!("CARGO_BIN_EXE_image-automation-controller"))
         .arg(format!(
             "--storage-path={}",

@@ -19,12 +19,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use e2e::cluster::Cluster;
 use e2e::flux::rss_kib;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use rill_common::api::kustomize_v1::Kustomization;
 use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{ObjectKey, Retention, Storage};
-use sandbox::{Sandbox, SandboxOptions};
 
 const FOLDERS: usize = 100;
 const OBJECTS: usize = 10;
@@ -161,19 +161,10 @@ fn controller(kubeconfig: &Path) -> Child {
 
 /// `count` Kustomizations (over `count / 100` repositories) from creation to all Ready.
 async fn run(count: usize) {
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
-    let sandbox = Sandbox::start(SandboxOptions {
-        crd_dirs: vec![crds],
-        simulate_workloads: false,
-        ..SandboxOptions::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let client = sandbox.client().await.unwrap();
-    let data = dir.path().join("data");
+    let cluster = Cluster::start().await.unwrap();
+    let kubeconfig = cluster.kubeconfig.clone();
+    let client = cluster.sandbox.client().await.unwrap();
+    let data = cluster.dir.path().join("data");
     let base = serve(data.clone()).await;
     let repos = count / FOLDERS;
     let stored = artifacts(&data, &base, repos);

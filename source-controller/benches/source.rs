@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::cluster::Cluster;
 use e2e::flux::rss_kib;
 use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::TestRepo;
@@ -18,7 +19,6 @@ use kube::api::{Api, ListParams, PostParams};
 use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{Retention, Storage};
 use rill_git::{self as git, FetchPlan, auth::Credentials, tree};
-use sandbox::{Sandbox, SandboxOptions};
 
 fn big_repo(root: &Path) -> TestRepo {
     let repo = TestRepo::create(root, "big", &[("README.md", "# big\n")]);
@@ -108,18 +108,8 @@ fn ten_repositories(root: &Path) {
 /// 1,000 GitRepositories to Ready with the controller binary run with `flags` (`label` names
 /// the run in the output).
 async fn thousand_sources(url: &str, label: &str, flags: &[&str]) {
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
-    let sandbox = Sandbox::start(SandboxOptions {
-        crd_dirs: vec![crds],
-        simulate_workloads: false,
-        ..SandboxOptions::default()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    sandbox
-        .write_kubeconfig(&dir.path().join("kubeconfig"))
-        .unwrap();
+    let cluster = Cluster::start().await.unwrap();
+    let (sandbox, dir) = (&cluster.sandbox, &cluster.dir);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -251,31 +251,10 @@ impl Storage {
         revision: &str,
         now: Time,
     ) -> Result<Artifact, StorageError> {
-        self.store_directory_at(key, file, source, exclude, revision, now)
-            .map_err(|e| e.within(&self.root))
-    }
-
-    fn store_directory_at(
-        &self,
-        key: &ObjectKey,
-        file: &str,
-        source: &Path,
-        exclude: &dyn Fn(&Path, bool) -> bool,
-        revision: &str,
-        now: Time,
-    ) -> Result<Artifact, StorageError> {
-        let (dir, final_path) = self.prepare(key, file)?;
-        let _lock = Lock::acquire(&final_path)?;
-        let tmp = dir.join(format!(".{file}.tmp"));
-        let summary =
-            write_directory_archive(self.algorithm, source, &tmp, exclude).inspect_err(|_| {
-                let _ = fs::remove_file(&tmp);
-            })?;
-        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
-            path: final_path.clone(),
-            source,
-        })?;
-        Ok(self.record(key, file, &summary.digest, summary.size, revision, now))
+        self.store_with(key, file, revision, now, |tmp| {
+            let summary = write_directory_archive(self.algorithm, source, tmp, exclude)?;
+            Ok((summary.digest, summary.size))
+        })
     }
 
     /// Archives the entries `fill` emits as `file` of the object, atomically, like
@@ -288,29 +267,10 @@ impl Storage {
         revision: &str,
         now: Time,
     ) -> Result<Artifact, StorageError> {
-        self.store_entries_at(key, file, fill, revision, now)
-            .map_err(|e| e.within(&self.root))
-    }
-
-    fn store_entries_at(
-        &self,
-        key: &ObjectKey,
-        file: &str,
-        fill: &mut super::archive::EntrySource<'_>,
-        revision: &str,
-        now: Time,
-    ) -> Result<Artifact, StorageError> {
-        let (dir, final_path) = self.prepare(key, file)?;
-        let _lock = Lock::acquire(&final_path)?;
-        let tmp = dir.join(format!(".{file}.tmp"));
-        let summary = write_archive_digested(self.algorithm, &tmp, fill).inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })?;
-        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
-            path: final_path.clone(),
-            source,
-        })?;
-        Ok(self.record(key, file, &summary.digest, summary.size, revision, now))
+        self.store_with(key, file, revision, now, |tmp| {
+            let summary = write_archive_digested(self.algorithm, tmp, fill)?;
+            Ok((summary.digest, summary.size))
+        })
     }
 
     /// Stores bytes (for example a copied OCI layer) as `file` of the object.
@@ -318,39 +278,49 @@ impl Storage {
         &self,
         key: &ObjectKey,
         file: &str,
-        content: impl io::Read,
-        revision: &str,
-        now: Time,
-    ) -> Result<Artifact, StorageError> {
-        self.store_bytes_at(key, file, content, revision, now)
-            .map_err(|e| e.within(&self.root))
-    }
-
-    fn store_bytes_at(
-        &self,
-        key: &ObjectKey,
-        file: &str,
         mut content: impl io::Read,
         revision: &str,
         now: Time,
     ) -> Result<Artifact, StorageError> {
-        let (dir, final_path) = self.prepare(key, file)?;
-        let _lock = Lock::acquire(&final_path)?;
-        let tmp = dir.join(format!(".{file}.tmp"));
-        let io_err = |source| StorageError::Io {
-            path: tmp.clone(),
-            source,
+        self.store_with(key, file, revision, now, |tmp| {
+            let io_err = |source| StorageError::Io {
+                path: tmp.to_path_buf(),
+                source,
+            };
+            let mut writer =
+                DigestWriter::with(self.algorithm, fs::File::create(tmp).map_err(io_err)?);
+            io::copy(&mut content, &mut writer).map_err(io_err)?;
+            let (file_handle, digest, size) = writer.finish();
+            file_handle.sync_all().map_err(io_err)?;
+            Ok((digest, size))
+        })
+    }
+
+    /// Writes `file` of the object through `write` (given a temporary path next to it, which
+    /// is removed on failure), under `<file>.lock`, then renames it into place; paths in errors
+    /// are relative to the storage root.
+    fn store_with(
+        &self,
+        key: &ObjectKey,
+        file: &str,
+        revision: &str,
+        now: Time,
+        write: impl FnOnce(&Path) -> Result<(Digest, u64), StorageError>,
+    ) -> Result<Artifact, StorageError> {
+        let stored = || {
+            let (dir, final_path) = self.prepare(key, file)?;
+            let _lock = Lock::acquire(&final_path)?;
+            let tmp = dir.join(format!(".{file}.tmp"));
+            let (digest, size) = write(&tmp).inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })?;
+            fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
+                path: final_path.clone(),
+                source,
+            })?;
+            Ok(self.record(key, file, &digest, size, revision, now))
         };
-        let mut writer =
-            DigestWriter::with(self.algorithm, fs::File::create(&tmp).map_err(io_err)?);
-        io::copy(&mut content, &mut writer).map_err(io_err)?;
-        let (file_handle, digest, size) = writer.finish();
-        file_handle.sync_all().map_err(io_err)?;
-        fs::rename(&tmp, &final_path).map_err(|source| StorageError::Io {
-            path: final_path.clone(),
-            source,
-        })?;
-        Ok(self.record(key, file, &digest, size, revision, now))
+        stored().map_err(|e: StorageError| e.within(&self.root))
     }
 
     /// The Artifact record of a stored file.

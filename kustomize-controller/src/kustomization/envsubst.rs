@@ -217,6 +217,21 @@ fn slice(value: &str, spec: &str) -> Option<String> {
     Some(chars[start..end].iter().collect())
 }
 
+/// The fuzz target's body (`fuzz/fuzz_targets/envsubst.rs`, and the regression test over
+/// its findings): the text before the first NUL substituted, strict and lenient, with the
+/// `name=value` lines after it.
+pub fn substitute_fuzz_input(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (template, lines) = text.split_once('\0').unwrap_or((&text, "a=1\nb=${a}"));
+    let vars: BTreeMap<String, String> = lines
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let _ = substitute(template, &vars, true);
+    let _ = substitute(template, &vars, false);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,16 +263,7 @@ mod tests {
         // What a fuzzing campaign found (tests/fuzz-regressions): returns, within memory.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let data = std::fs::read(entry.path()).unwrap_or_default();
-            let text = String::from_utf8_lossy(&data);
-            let (template, lines) = text.split_once('\0').unwrap_or((&text, "a=1\nb=${a}"));
-            let vars: BTreeMap<String, String> = lines
-                .lines()
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let _ = substitute(template, &vars, true);
-            let _ = substitute(template, &vars, false);
+            substitute_fuzz_input(&std::fs::read(entry.path()).unwrap_or_default());
         }
     }
 
