@@ -137,6 +137,15 @@ impl Resource {
         }
     }
 
+    /// Whether kustomize knows the resource's kind to be cluster-scoped (its built-in schema,
+    /// matched on apiVersion and kind; unknown kinds are namespaced).
+    pub fn is_cluster_scoped(&self) -> bool {
+        crate::openapi::builtin::is_cluster_scoped(
+            self.object["apiVersion"].as_str().unwrap_or_default(),
+            self.object["kind"].as_str().unwrap_or_default(),
+        )
+    }
+
     /// Group, version and kind, borrowed.
     pub fn gvk(&self) -> (&str, &str, &str) {
         let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
@@ -292,38 +301,6 @@ pub fn legacy_order_with<S: AsRef<str>>(a: &ResId, b: &ResId, first: &[S], last:
     }
     a.sort_string().cmp(&b.sort_string())
 }
-
-/// Kinds that are never namespaced (kustomize's built-in schema).
-pub const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CertificateSigningRequest",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CSIDriver",
-    "CSINode",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "SelfSubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "StorageClass",
-    "SubjectAccessReview",
-    "TokenReview",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-    "CSIStorageCapacity",
-];
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::resource::{CLUSTER_SCOPED, Resource};
+use crate::resource::Resource;
 
 /// Which role-binding subjects the namespace step rewrites (`setRoleBindingSubjects`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,8 +79,9 @@ fn set_namespace(resource: &mut Resource, namespace: &str, rename_namespaces: bo
         resource.rename(namespace.to_string());
         return;
     }
-    // A `Namespace` of another API group is an ordinary namespaced kind.
-    if core_namespace || (id.kind != "Namespace" && CLUSTER_SCOPED.contains(&id.kind.as_str())) {
+    // Scope as kustomize's schema knows it: a `Namespace` of another API group, or a kind it
+    // does not know, is namespaced.
+    if core_namespace || resource.is_cluster_scoped() {
         return;
     }
     if !resource.object["metadata"].is_object() {

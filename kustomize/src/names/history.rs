@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::slots::{NameReference, Slot, custom_slots, secondary_slots, slots};
-use super::{CLUSTER_SCOPED, current_ids, namespace_of};
+use super::{current_ids, namespace_of};
 use crate::resource::Resource;
 
 /// The last pass of a build, as kustomize fixes references once with every resource's whole
@@ -16,6 +16,7 @@ use crate::resource::Resource;
 /// either is cluster-scoped or the object is a ServiceAccount).
 pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReference]) {
     let current = current_ids(resources);
+    let cluster: Vec<bool> = resources.iter().map(Resource::is_cluster_scoped).collect();
     // (kind, earlier name) -> objects that had it; (kind, name) of every current object.
     let mut earlier: Index = HashMap::new();
     for (i, resource) in resources.iter().enumerate() {
@@ -49,15 +50,13 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
         .collect();
     let lookup = Lookup {
         current: &current,
+        cluster: &cluster,
         names: &names,
         earlier: &earlier,
         places: &places,
     };
     for (index, resource) in resources.iter_mut().enumerate() {
-        let referrer = (
-            current[index].2.as_str(),
-            CLUSTER_SCOPED.contains(&current[index].0.as_str()),
-        );
+        let referrer = (current[index].2.as_str(), cluster[index]);
         follow_earlier_names(slots(resource), referrer, &lookup);
         follow_earlier_names(secondary_slots(resource), referrer, &lookup);
         follow_earlier_names(custom_slots(resource, custom), referrer, &lookup);
@@ -70,6 +69,8 @@ type Places = HashMap<(String, String, String), Vec<usize>>;
 /// The build's objects, indexed for [`follow_earlier_names`].
 struct Lookup<'a> {
     current: &'a [(String, String, String)],
+    /// Whether each current object is cluster-scoped.
+    cluster: &'a [bool],
     names: &'a HashSet<(&'a str, &'a str)>,
     earlier: &'a Index,
     places: &'a Places,
@@ -118,7 +119,7 @@ fn follow_earlier_names(
             .copied()
             .filter(|&i| {
                 referrer_cluster
-                    || CLUSTER_SCOPED.contains(&slot.kind)
+                    || lookup.cluster[i]
                     || slot.kind == "ServiceAccount"
                     || namespace_of(&current[i].2) == namespace_of(referrer_ns)
             })

@@ -12,7 +12,7 @@ pub use slots::NameReference;
 use slots::{Slot, custom_slots, secondary_slots, slots};
 
 use crate::fieldspec::FieldSpec;
-use crate::resource::{CLUSTER_SCOPED, Resource};
+use crate::resource::Resource;
 
 /// Kinds whose names prefixes and suffixes never touch.
 /// Kinds kustomize never prefixes or suffixes: `(group, kind)`, `None` for any group.
@@ -135,6 +135,7 @@ pub fn fix_references(
         }
     }
     let current = current_ids(resources);
+    let cluster: Vec<bool> = resources.iter().map(Resource::is_cluster_scoped).collect();
     let renamed: Vec<(usize, &(String, String, String))> = resources
         .iter()
         .enumerate()
@@ -157,13 +158,17 @@ pub fn fix_references(
             .before(resource.serial)
             .map(|id| id.2.clone())
             .unwrap_or_else(|| current[index].2.clone());
-        let cluster_scoped = CLUSTER_SCOPED.contains(&current[index].0.as_str());
-        let referrer = (referrer_namespace.as_str(), cluster_scoped);
+        let referrer = (referrer_namespace.as_str(), cluster[index]);
         let builtin = slots(resource);
-        rewrite(builtin, referrer, &by_name, &current)?;
-        rewrite(secondary_slots(resource), referrer, &by_name, &current)?;
+        rewrite(builtin, referrer, &by_name, (&current, &cluster))?;
+        rewrite(
+            secondary_slots(resource),
+            referrer,
+            &by_name,
+            (&current, &cluster),
+        )?;
         let extra = custom_slots(resource, custom);
-        rewrite(extra, referrer, &by_name, &current)?;
+        rewrite(extra, referrer, &by_name, (&current, &cluster))?;
     }
     Ok(())
 }
@@ -177,7 +182,7 @@ fn rewrite(
     slots: Vec<Slot<'_>>,
     (referrer_namespace, referrer_cluster_scoped): (&str, bool),
     by_name: &ByName<'_>,
-    current: &[(String, String, String)],
+    (current, cluster): (&[(String, String, String)], &[bool]),
 ) -> Result<(), String> {
     for slot in slots {
         let name = if slot.map_target {
@@ -197,7 +202,7 @@ fn rewrite(
             .into_iter()
             .flatten()
             .filter(|(i, old_ns)| {
-                CLUSTER_SCOPED.contains(&slot.kind)
+                cluster[*i]
                     || (referrer_cluster_scoped && slot.namespace.is_none())
                     // kustomize lets ServiceAccounts through its namespace sieve: a workload
                     // may name one from another namespace.

@@ -1,7 +1,10 @@
-//! A custom OpenAPI schema (`openapi: {path: ...}` in a kustomization): the patch merge keys
-//! of custom kinds, read from the schema's `x-kubernetes-patch-merge-key` /
-//! `x-kubernetes-patch-strategy` and `x-kubernetes-list-type: map` /
-//! `x-kubernetes-list-map-keys` extensions, following `$ref`s between definitions.
+//! OpenAPI schemas that decide how lists merge: kustomize's built-in Kubernetes schema
+//! ([`builtin`]) and a custom one (`openapi: {path: ...}` in a kustomization), read from their
+//! `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key` /
+//! `x-kubernetes-list-map-keys` (and, in custom schemas, `x-kubernetes-list-type: map`)
+//! extensions, following `$ref`s between definitions.
+
+pub mod builtin;
 
 use std::collections::HashMap;
 
@@ -10,13 +13,11 @@ use serde_json::{Map, Value};
 /// What the schema says about a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListKey {
-    /// Merge its items by this key.
-    Merge(String),
+    /// Merge its items by these keys (kyaml's key list: `x-kubernetes-list-map-keys`, else the
+    /// patch merge key); no keys: a list of scalars merged as a set (`finalizers`).
+    Merge(Vec<String>),
     /// Replace it whole.
     Replace,
-    /// The path leads through a `$ref` to a definition the file lacks: kustomize finds it in
-    /// its built-in Kubernetes schema.
-    BuiltIn,
 }
 
 /// The definitions of a schema document, indexed by the kinds they describe.
@@ -65,67 +66,87 @@ impl CustomSchema {
             .map(String::as_str)
     }
 
-    /// Follows `$ref`s; `Err(())` when one names a definition the file lacks.
-    fn resolve<'a>(&'a self, mut node: &'a Value) -> Result<&'a Value, ()> {
+    /// A definition by name: this schema's, else (for a custom schema whose `$ref` names a
+    /// definition it lacks) kustomize's built-in one.
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        self.definitions.get(name).or_else(|| {
+            let builtin = builtin::schema();
+            (!std::ptr::eq(self, builtin))
+                .then(|| builtin.definitions.get(name))
+                .flatten()
+        })
+    }
+
+    /// Follows `$ref`s; `None` when one names a definition neither schema has.
+    fn resolve<'a>(&'a self, mut node: &'a Value) -> Option<&'a Value> {
         // A bounded number of hops guards against reference cycles.
         for _ in 0..32 {
             match node.get("$ref").and_then(Value::as_str) {
                 Some(reference) => {
-                    let name = reference.strip_prefix("#/definitions/").ok_or(())?;
-                    node = self.definitions.get(name).ok_or(())?;
+                    let name = reference.strip_prefix("#/definitions/")?;
+                    node = self.lookup(name)?;
                 }
-                None => return Ok(node),
+                None => return Some(node),
             }
         }
-        Err(())
+        None
     }
 
     /// How the list at `path` (map keys from the object's root; lists on the way are stepped
-    /// into) merges in objects of `definition`.
+    /// into) merges in objects of `definition`: a field the schema does not describe is
+    /// replaced, as kyaml replaces lists it has no schema for.
     pub fn list_key(&self, definition: &str, path: &[String]) -> ListKey {
-        let Some(root) = self.definitions.get(definition) else {
+        let Some(mut node) = self
+            .definitions
+            .get(definition)
+            .and_then(|d| self.resolve(d))
+        else {
             return ListKey::Replace;
-        };
-        let Ok(mut node) = self.resolve(root) else {
-            return ListKey::BuiltIn;
         };
         for segment in path {
             if node.get("type").and_then(Value::as_str) == Some("array") {
-                let Some(items) = node.get("items") else {
+                let Some(items) = node.get("items").and_then(|i| self.resolve(i)) else {
                     return ListKey::Replace;
-                };
-                let Ok(items) = self.resolve(items) else {
-                    return ListKey::BuiltIn;
                 };
                 node = items;
             }
-            let Some(field) = node.get("properties").and_then(|p| p.get(segment)) else {
+            let field = node
+                .get("properties")
+                .and_then(|p| p.get(segment))
+                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()));
+            let Some(field) = field.and_then(|f| self.resolve(f)) else {
                 return ListKey::Replace;
-            };
-            let Ok(field) = self.resolve(field) else {
-                return ListKey::BuiltIn;
             };
             node = field;
         }
+        let text_list = |name: &str| -> Option<Vec<String>> {
+            let keys = node.get(name)?.as_array()?;
+            Some(
+                keys.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            )
+        };
         let strategy = node
             .get("x-kubernetes-patch-strategy")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if strategy.split(',').any(|s| s.trim() == "merge")
-            && let Some(key) = node
-                .get("x-kubernetes-patch-merge-key")
-                .and_then(Value::as_str)
-        {
-            return ListKey::Merge(key.to_string());
+        if strategy.split(',').any(|s| s.trim() == "merge") {
+            // kyaml: the list-map keys when given, else the merge key, else none (a set).
+            let keys = text_list("x-kubernetes-list-map-keys").unwrap_or_else(|| {
+                node.get("x-kubernetes-patch-merge-key")
+                    .and_then(Value::as_str)
+                    .map(|k| vec![k.to_string()])
+                    .unwrap_or_default()
+            });
+            return ListKey::Merge(keys);
         }
         if node.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map")
-            && let Some(key) = node
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .and_then(|keys| keys.first())
-                .and_then(Value::as_str)
+            && let Some(key) =
+                text_list("x-kubernetes-list-map-keys").and_then(|keys| keys.into_iter().next())
         {
-            return ListKey::Merge(key.to_string());
+            return ListKey::Merge(vec![key]);
         }
         ListKey::Replace
     }
@@ -147,7 +168,8 @@ mod tests {
                     "ports": {"type": "array", "x-kubernetes-list-type": "map",
                         "x-kubernetes-list-map-keys": ["port"], "items": {"type": "object"}},
                     "args": {"type": "array", "items": {"type": "string"}},
-                    "volume": {"$ref": "#/definitions/io.k8s.api.core.v1.ConfigMapVolumeSource"}
+                    "volume": {"$ref": "#/definitions/io.k8s.api.core.v1.ConfigMapVolumeSource"},
+                    "pod": {"$ref": "#/definitions/io.k8s.api.core.v1.PodSpec"}
                 }}}
             },
             "Pod": {"properties": {"spec": {"properties": {"containers": {
@@ -161,8 +183,8 @@ mod tests {
         .unwrap();
         let def = schema.definition("example.com", "v1", "MyCRD").unwrap();
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let merge = |k: &str| ListKey::Merge(k.into());
-        let cases: [(&[&str], ListKey); 6] = [
+        let merge = |k: &str| ListKey::Merge(vec![k.into()]);
+        let cases: [(&[&str], ListKey); 8] = [
             (&["spec", "template", "spec", "containers"], merge("name")),
             (
                 &["spec", "template", "spec", "containers", "env"],
@@ -171,7 +193,13 @@ mod tests {
             (&["spec", "ports"], merge("port")),
             (&["spec", "args"], ListKey::Replace),
             (&["spec", "missing"], ListKey::Replace),
-            (&["spec", "volume", "items"], ListKey::BuiltIn),
+            // Through a definition the file lacks, into the built-in schema.
+            (&["spec", "volume", "items"], ListKey::Replace),
+            (
+                &["spec", "pod", "containers", "ports"],
+                ListKey::Merge(vec!["containerPort".into(), "protocol".into()]),
+            ),
+            (&["spec", "pod", "tolerations"], ListKey::Replace),
         ];
         for (p, want) in cases {
             assert_eq!(schema.list_key(def, &path(p)), want, "{p:?}");

@@ -4,141 +4,43 @@
 //! describes), other lists replaced: kyaml infers no keys, so without a schema a custom
 //! kind's lists are replaced whole.
 
+mod associative;
+
 use serde_json::{Map, Value};
 
-use crate::openapi::{CustomSchema, ListKey};
+use crate::openapi::{CustomSchema, ListKey, builtin};
 use crate::yaml::{ExplicitNulls, PathSeg};
-
-/// Merge keys of built-in kinds by field name (from the Kubernetes OpenAPI
-/// `x-kubernetes-patch-merge-key` extensions of the core/v1 and apps/v1 types).
-fn builtin_merge_key(path: &[String]) -> Option<&'static str> {
-    let field = path.last()?.as_str();
-    let within = |p: &str| path[..path.len() - 1].iter().any(|x| x == p);
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => Some("name"),
-        "ports"
-            if within("containers")
-                || within("initContainers")
-                || within("ephemeralContainers") =>
-        {
-            Some("containerPort")
-        }
-        "ports" => Some("port"),
-        "volumeMounts" => Some("mountPath"),
-        "volumeDevices" => Some("devicePath"),
-        "hostAliases" => Some("ip"),
-        "topologySpreadConstraints" => Some("topologyKey"),
-        "conditions" => Some("type"),
-        "ownerReferences" => Some("uid"),
-        _ => None,
-    }
-}
-
-/// Kinds of kustomize's built-in schema (Kubernetes v1.21), whose lists merge by the keys of
-/// [`builtin_merge_key`]; a kind of a built-in group that is not here has no schema.
-const BUILTIN_KINDS: &[&str] = &[
-    "APIService",
-    "Binding",
-    "CertificateSigningRequest",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "ConfigMap",
-    "ControllerRevision",
-    "CronJob",
-    "CSIDriver",
-    "CSINode",
-    "CSIStorageCapacity",
-    "CustomResourceDefinition",
-    "DaemonSet",
-    "Deployment",
-    "Endpoints",
-    "EndpointSlice",
-    "Event",
-    "Eviction",
-    "FlowSchema",
-    "HorizontalPodAutoscaler",
-    "Ingress",
-    "IngressClass",
-    "Job",
-    "Lease",
-    "LimitRange",
-    "LocalSubjectAccessReview",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "NetworkPolicy",
-    "Node",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Pod",
-    "PodDisruptionBudget",
-    "PodSecurityPolicy",
-    "PodTemplate",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "ReplicaSet",
-    "ReplicationController",
-    "ResourceQuota",
-    "Role",
-    "RoleBinding",
-    "RuntimeClass",
-    "Scale",
-    "Secret",
-    "SelfSubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "Service",
-    "ServiceAccount",
-    "StatefulSet",
-    "StorageClass",
-    "SubjectAccessReview",
-    "TokenRequest",
-    "TokenReview",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
-fn is_builtin_group(api_version: &str) -> bool {
-    let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
-    group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
-}
 
 /// Where the merge keys of an object's lists come from.
 #[derive(Clone, Copy)]
 enum Keys<'a> {
-    /// A built-in kind.
-    Builtin,
-    /// A definition of the custom schema.
+    /// A definition of kustomize's built-in schema or of the custom schema.
     Schema(&'a CustomSchema, &'a str),
     /// No schema: every list is replaced.
     None,
 }
 
 impl<'a> Keys<'a> {
+    /// The schema of `apiVersion`/`kind`: kustomize's built-in one (matched on the exact
+    /// group, version and kind, as kyaml does), else the custom schema's.
     fn of(api_version: &str, kind: &str, schema: Option<&'a CustomSchema>) -> Self {
-        if is_builtin_group(api_version) && BUILTIN_KINDS.contains(&kind) {
-            return Keys::Builtin;
-        }
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let builtin = builtin::schema();
+        if let Some(definition) = builtin.definition(group, version, kind) {
+            return Keys::Schema(builtin, definition);
+        }
         match schema.and_then(|s| s.definition(group, version, kind).map(|d| (s, d))) {
             Some((schema, definition)) => Keys::Schema(schema, definition),
             None => Keys::None,
         }
     }
 
-    fn merge_key(self, path: &[String]) -> Option<String> {
+    /// The keys the list at `path` merges by; `None` when it is replaced.
+    fn merge_keys(self, path: &[String]) -> Option<Vec<String>> {
         match self {
-            Keys::Builtin => builtin_merge_key(path).map(str::to_string),
             Keys::Schema(schema, definition) => match schema.list_key(definition, path) {
-                ListKey::Merge(key) => Some(key),
+                ListKey::Merge(keys) => Some(keys),
                 ListKey::Replace => None,
-                ListKey::BuiltIn => builtin_merge_key(path).map(str::to_string),
             },
             Keys::None => None,
         }
@@ -176,7 +78,7 @@ pub fn merge_object(dest: &mut Value, patch: &Value, context: MergeContext<'_>) 
         keys = Keys::of(&api_version, kind, context.schema);
     }
     merge(dest, patch, &mut Vec::new(), keys);
-    dedupe_keyed_lists(dest, &mut Vec::new(), keys);
+    rebuild_keyed_lists(dest, &mut Vec::new(), keys);
     drop_null_fields(dest, &mut Vec::new(), explicit);
     true
 }
@@ -193,9 +95,9 @@ fn drop_all_null_fields(value: &mut Value) {
     }
 }
 
-/// kyaml rebuilds every keyed list of the target from its distinct keys, so of items sharing
-/// a key only the last survives (even in lists the patch does not touch).
-fn dedupe_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>) {
+/// kyaml walks every list of the target, also those the patch does not mention, and
+/// rebuilds the keyed ones from their keys (so of items sharing a key only the last survives).
+fn rebuild_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>) {
     if matches!(keys, Keys::None) {
         return;
     }
@@ -206,41 +108,16 @@ fn dedupe_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>)
                 .filter(|(_, c)| c.is_object() || c.is_array())
             {
                 path.push(key.clone());
-                dedupe_keyed_lists(child, path, keys);
+                rebuild_keyed_lists(child, path, keys);
                 path.pop();
             }
         }
         Value::Array(items) => {
-            if let Some(key) = keys.merge_key(path) {
-                // Port lists are keyed by port and protocol (`x-kubernetes-list-map-keys`).
-                let by_protocol = path.last().is_some_and(|f| f == "ports");
-                let identity = |item: &Value| {
-                    item.get(&key).map(|id| {
-                        let protocol = by_protocol.then(|| {
-                            item.get("protocol")
-                                .and_then(Value::as_str)
-                                .unwrap_or("TCP")
-                        });
-                        (id.clone(), protocol.map(str::to_string))
-                    })
-                };
-                let mut index = 0;
-                while index < items.len() {
-                    let id = identity(&items[index]);
-                    let later = id.as_ref().is_some_and(|id| {
-                        items[index + 1..]
-                            .iter()
-                            .any(|i| identity(i).as_ref() == Some(id))
-                    });
-                    if later {
-                        items.remove(index);
-                    } else {
-                        index += 1;
-                    }
-                }
+            if let Some(list_keys) = keys.merge_keys(path) {
+                associative::merge_keyed(items, None, &list_keys, |d, _| d.cloned());
             }
             for item in items.iter_mut() {
-                dedupe_keyed_lists(item, path, keys);
+                rebuild_keyed_lists(item, path, keys);
             }
         }
         _ => {}
@@ -366,57 +243,36 @@ fn merge_list(
         .cloned()
         .collect();
     let patch = patch.as_slice();
-    let scalars = patch.iter().all(|v| !v.is_object() && !v.is_array());
-    if scalars
-        && matches!(keys, Keys::Builtin)
-        && path.len() == 2
-        && path[0] == "metadata"
-        && path[1] == "finalizers"
-    {
-        // The patch's items first, then the others in their order (checked with kubectl).
-        let mut merged: Vec<Value> = Vec::with_capacity(dest.len() + patch.len());
-        for item in patch.iter().chain(dest.iter()) {
-            if !merged.contains(item) {
-                merged.push(item.clone());
-            }
-        }
-        *dest = merged;
-        return true;
-    }
-    let Some(key) = keys.merge_key(path) else {
+    let Some(list_keys) = keys.merge_keys(path) else {
         *dest = patch.iter().map(strip_directives).collect();
         return true;
     };
-    // kustomize's order: the patch's items first (merged with their counterpart), then the
-    // items the patch does not mention, in their original order.
-    let mut merged: Vec<Value> = Vec::with_capacity(dest.len() + patch.len());
-    let mut used = vec![false; dest.len()];
-    for item in patch {
-        let id = item.get(&key);
-        let position = dest.iter().position(|d| id.is_some() && d.get(&key) == id);
-        if let Some(i) = position {
-            used[i] = true;
-        }
-        if item.get("$patch").and_then(Value::as_str) == Some("delete") {
-            continue;
-        }
-        match position {
-            Some(i) => {
-                let mut existing = dest[i].clone();
-                merge(&mut existing, item, path, keys);
-                merged.push(existing);
-            }
-            None => merged.push(strip_directives(item)),
-        }
-    }
-    merged.extend(
-        dest.iter()
-            .zip(used)
-            .filter(|(_, used)| !used)
-            .map(|(d, _)| d.clone()),
-    );
-    *dest = merged;
+    associative::merge_keyed(dest, Some(patch), &list_keys, |target, item| {
+        merge_item(target, item, path, keys)
+    });
     true
+}
+
+/// One item of a keyed list: the target's merged with the patch's, either of which may be
+/// missing; `None` when the patch deletes it.
+fn merge_item(
+    target: Option<&Value>,
+    item: Option<&Value>,
+    path: &mut Vec<String>,
+    keys: Keys<'_>,
+) -> Option<Value> {
+    let directive = item.and_then(|i| i.get("$patch")).and_then(Value::as_str);
+    match (target, item) {
+        (_, Some(_)) if directive == Some("delete") => None,
+        (Some(target), Some(item)) if directive != Some("replace") => {
+            let mut merged = target.clone();
+            merge(&mut merged, item, path, keys);
+            Some(merged)
+        }
+        (_, Some(item)) => Some(strip_directives(item)),
+        (Some(target), None) => Some(target.clone()),
+        (None, None) => None,
+    }
 }
 
 fn strip_directives(value: &Value) -> Value {
@@ -528,7 +384,7 @@ mod tests {
     #[test]
     fn list_directives_and_finalizers() {
         let deploy = |list: Value| {
-            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            json!({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"finalizers": ["b", "c"]}, "spec": {"containers": list}})
         };
         let cases = [
@@ -578,6 +434,7 @@ mod tests {
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["second", "udp", "tcp"]);
+        // What `kubectl kustomize` prints: the UDP port goes with the TCP one it matched.
+        assert_eq!(names, ["second", "tcp"]);
     }
 }
