@@ -82,6 +82,32 @@ pub(super) fn apply_patches(
     options: &Options,
     schema: Option<&CustomSchema>,
 ) -> Result<(), Error> {
+    // kustomize runs `patchesStrategicMerge` before `patches`.
+    for entry in k.list("patchesStrategicMerge")? {
+        let text = match &entry {
+            Value::String(s) if s.contains('\n') || s.trim_start().starts_with('{') => s.clone(),
+            Value::String(s) => patch_text(k, &serde_json::json!({"path": s}), options)?,
+            other => {
+                return Err(Error::Kustomization {
+                    path: k.path.clone(),
+                    message: format!("patchesStrategicMerge: unexpected entry {other}"),
+                });
+            }
+        };
+        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+            path: k.path.clone(),
+            message: e.to_string(),
+        })?;
+        if docs.is_empty() {
+            return Err(Error::Kustomization {
+                path: k.path.clone(),
+                message: format!("patch appears to be empty: {entry}"),
+            });
+        }
+        for doc in docs {
+            apply_strategic_by_id(resources, &doc, &k.path, schema)?;
+        }
+    }
     for entry in k.list("patches")? {
         let names = current_names(resources);
         let text = patch_text(k, &entry, options)?;
@@ -124,31 +150,6 @@ pub(super) fn apply_patches(
             }
         }
         remember_renames(resources, &names);
-    }
-    for entry in k.list("patchesStrategicMerge")? {
-        let text = match &entry {
-            Value::String(s) if s.contains('\n') || s.trim_start().starts_with('{') => s.clone(),
-            Value::String(s) => patch_text(k, &serde_json::json!({"path": s}), options)?,
-            other => {
-                return Err(Error::Kustomization {
-                    path: k.path.clone(),
-                    message: format!("patchesStrategicMerge: unexpected entry {other}"),
-                });
-            }
-        };
-        let docs = read_documents(&text).map_err(|e| Error::Yaml {
-            path: k.path.clone(),
-            message: e.to_string(),
-        })?;
-        if docs.is_empty() {
-            return Err(Error::Kustomization {
-                path: k.path.clone(),
-                message: format!("patch appears to be empty: {entry}"),
-            });
-        }
-        for doc in docs {
-            apply_strategic_by_id(resources, &doc, &k.path, schema)?;
-        }
     }
     resources.retain(|r| !r.object.is_null());
     Ok(())
