@@ -10,6 +10,7 @@ pub mod fieldspec;
 pub mod file_system;
 pub mod fuzzing;
 pub mod generators;
+pub mod go_regex;
 pub mod kustomization;
 pub mod names;
 pub mod openapi;

@@ -11,28 +11,47 @@ use crate::error::Error;
 use crate::resource::Resource;
 use crate::yaml::read_documents;
 
-/// A kustomize target selector.
+/// A kustomize selector: a patch target (group, version, kind, name and namespace are
+/// anchored Go regexps, matched against the resource's original or current name and
+/// namespace, as kustomize's `Select` does) or a replacement's source or target (exact
+/// values, matched against the resource's current or any earlier id, as `IsSelectedBy`).
 #[derive(Clone, Debug, Default)]
 pub struct Selector {
-    group: Option<String>,
-    version: Option<String>,
-    kind: Option<String>,
+    group: Option<Regex>,
+    version: Option<Regex>,
+    kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
     labels: Option<String>,
     annotations: Option<String>,
+    /// Exact ids (replacements) rather than regexps (patches).
+    exact: bool,
 }
 
-fn anchored(pattern: &str, what: &str, file: &Path) -> Result<Regex, Error> {
-    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Error::Kustomization {
-        path: file.to_path_buf(),
-        message: format!("invalid {what} regex {pattern:?}: {e}"),
-    })
+/// kustomize's namespace for ids: cluster-scoped kinds have none, an empty namespace is
+/// `default`.
+pub fn effective_namespace<'a>(namespace: &'a str, cluster_scoped: bool) -> &'a str {
+    if cluster_scoped {
+        "_non_namespaceable_"
+    } else if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    }
 }
 
 impl Selector {
-    /// Parses a `target:` mapping.
+    /// Parses a patch's `target:` mapping (Go regexps).
     pub fn parse(target: &Value, file: &Path) -> Result<Self, Error> {
+        Self::parse_as(target, file, false)
+    }
+
+    /// Parses a replacement's `source`, `select` or `reject` mapping (exact values).
+    pub fn parse_exact(target: &Value, file: &Path) -> Result<Self, Error> {
+        Self::parse_as(target, file, true)
+    }
+
+    fn parse_as(target: &Value, file: &Path, exact: bool) -> Result<Self, Error> {
         let text = |k: &str| {
             target
                 .get(k)
@@ -40,18 +59,29 @@ impl Selector {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
+        let pattern = |k: &str| -> Result<Option<Regex>, Error> {
+            let Some(value) = text(k) else {
+                return Ok(None);
+            };
+            let compiled = if exact {
+                Regex::new(&format!("^{}$", regex::escape(&value))).map_err(|e| e.to_string())
+            } else {
+                crate::go_regex::compile(&value, true).map_err(|e| e.to_string())
+            };
+            compiled.map(Some).map_err(|message| Error::Kustomization {
+                path: file.to_path_buf(),
+                message: format!("invalid {k} in selector: {message}"),
+            })
+        };
         Ok(Self {
-            group: text("group"),
-            version: text("version"),
-            kind: text("kind"),
-            name: text("name")
-                .map(|n| anchored(&n, "name", file))
-                .transpose()?,
-            namespace: text("namespace")
-                .map(|n| anchored(&n, "namespace", file))
-                .transpose()?,
+            group: pattern("group")?,
+            version: pattern("version")?,
+            kind: pattern("kind")?,
+            name: pattern("name")?,
+            namespace: pattern("namespace")?,
             labels: text("labelSelector"),
             annotations: text("annotationSelector"),
+            exact,
         })
     }
 
@@ -59,17 +89,27 @@ impl Selector {
     pub fn matches(&self, resource: &Resource) -> bool {
         let id = resource.id();
         let meta = &resource.object["metadata"];
-        self.group.as_ref().is_none_or(|g| *g == id.group)
-            && self.version.as_ref().is_none_or(|v| *v == id.version)
-            && self.kind.as_ref().is_none_or(|k| *k == id.kind)
-            && self
-                .name
-                .as_ref()
-                .is_none_or(|r| resource.all_names().any(|n| r.is_match(n)))
-            && self
-                .namespace
-                .as_ref()
-                .is_none_or(|r| r.is_match(&id.namespace))
+        let cluster = resource.is_cluster_scoped();
+        let fits = |r: &Option<Regex>, text: &str| r.as_ref().is_none_or(|r| r.is_match(text));
+        let names_and_places = if self.exact {
+            // The current id or any earlier one, whole.
+            resource.ids().into_iter().any(|(name, namespace)| {
+                fits(&self.name, &name)
+                    && fits(&self.namespace, effective_namespace(&namespace, cluster))
+            })
+        } else {
+            // Name and namespace each from the original id or the current one.
+            let (original_name, original_namespace) = resource.original_place();
+            (fits(&self.name, &original_name) || fits(&self.name, &id.name))
+                && (fits(
+                    &self.namespace,
+                    effective_namespace(&original_namespace, cluster),
+                ) || fits(&self.namespace, effective_namespace(&id.namespace, cluster)))
+        };
+        names_and_places
+            && fits(&self.group, &id.group)
+            && fits(&self.version, &id.version)
+            && fits(&self.kind, &id.kind)
             && self
                 .labels
                 .as_ref()

@@ -112,6 +112,31 @@ impl Resource {
         }
     }
 
+    /// The `(name, namespace)` the resource had when it entered the build.
+    pub fn original_place(&self) -> (String, String) {
+        let id = self.id();
+        let name = self.previous_names.first().cloned().unwrap_or(id.name);
+        let namespace = self
+            .previous_places
+            .first()
+            .map(|(_, ns)| ns.clone())
+            .unwrap_or(id.namespace);
+        (name, namespace)
+    }
+
+    /// The `(name, namespace)` of the current id and of every earlier one.
+    pub fn ids(&self) -> Vec<(String, String)> {
+        let id = self.id();
+        let mut ids: Vec<(String, String)> = self.previous_places.clone();
+        ids.extend(
+            self.previous_names
+                .iter()
+                .map(|name| (name.clone(), id.namespace.clone())),
+        );
+        ids.push((id.name, id.namespace));
+        ids
+    }
+
     /// The current name and every previous one.
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
         self.object["metadata"]["name"]

@@ -8,7 +8,7 @@ use super::{Options, io, read_restricted};
 use crate::error::Error;
 use crate::kustomization::Kustomization;
 use crate::openapi::CustomSchema;
-use crate::patch::{PatchBody, Selector, apply_json6902, parse_patch};
+use crate::patch::{PatchBody, Selector, apply_json6902, effective_namespace, parse_patch};
 use crate::resource::Resource;
 use crate::strategic::{MergeContext, merge_object};
 use crate::yaml::read_documents;
@@ -206,18 +206,31 @@ fn apply_strategic_by_id(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let namespace = patch["metadata"]["namespace"].as_str().map(str::to_string);
+    let namespace = patch["metadata"]["namespace"].as_str().unwrap_or_default();
     let api_version = patch["apiVersion"].as_str().unwrap_or_default().to_string();
-    let group = api_version
+    let (group, version) = api_version
         .split_once('/')
-        .map(|(g, _)| g.to_string())
-        .unwrap_or_default();
+        .unwrap_or(("", api_version.as_str()));
+    // kustomize finds the one resource any of whose ids (current or earlier) equals the
+    // patch's: same group, version, kind and name, same effective namespace (no namespace
+    // is `default`; cluster-scoped kinds have none).
+    let patch_namespace = effective_namespace(
+        namespace,
+        crate::openapi::builtin::is_cluster_scoped(&api_version, &kind),
+    )
+    .to_string();
     let matches = |r: &Resource| {
         let id = r.id();
-        ((id.kind == kind && r.all_names().any(|n| n == name))
-            || r.previous_ids.iter().any(|(k, n)| *k == kind && *n == name))
-            && namespace.as_ref().is_none_or(|ns| *ns == id.namespace)
-            && (api_version.is_empty() || id.group == group)
+        let cluster = r.is_cluster_scoped();
+        let same_place = |ns: &str| effective_namespace(ns, cluster) == patch_namespace;
+        let same_version = api_version.is_empty() || (id.group == group && id.version == version);
+        let by_current_kind =
+            id.kind == kind && r.ids().iter().any(|(n, ns)| *n == name && same_place(ns));
+        let by_earlier_kind = r
+            .previous_ids
+            .iter()
+            .any(|(k, n)| *k == kind && *n == name && same_place(&id.namespace));
+        same_version && (by_current_kind || by_earlier_kind)
     };
     let count = resources
         .iter()

@@ -190,7 +190,7 @@ pub(super) fn apply_one(
     entry: &Value,
 ) -> Result<(), Error> {
     let source = &entry["source"];
-    let selector = Selector::parse(source, &k.path)?;
+    let selector = Selector::parse_exact(source, &k.path)?;
     let matches: Vec<&Resource> = resources.iter().filter(|r| selector.matches(r)).collect();
     let from = match matches.as_slice() {
         [one] => *one,
@@ -222,12 +222,12 @@ pub(super) fn apply_one(
         );
     }
     for target in entry["targets"].as_array().into_iter().flatten() {
-        let select = Selector::parse(&target["select"], &k.path)?;
+        let select = Selector::parse_exact(&target["select"], &k.path)?;
         let rejects = target["reject"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|r| Selector::parse(r, &k.path))
+            .map(|r| Selector::parse_exact(r, &k.path))
             .collect::<Result<Vec<_>, _>>()?;
         let create = target["options"]["create"].as_bool().unwrap_or(false);
         let target_part = part(&target["options"]);
