@@ -136,6 +136,12 @@ pub fn fix_references(
     }
     let current = current_ids(resources);
     let cluster: Vec<bool> = resources.iter().map(Resource::is_cluster_scoped).collect();
+    let original: Vec<String> = resources.iter().map(|r| r.original_place().1).collect();
+    let known = Known {
+        current: &current,
+        cluster: &cluster,
+        original_namespace: &original,
+    };
     let renamed: Vec<(usize, &(String, String, String))> = resources
         .iter()
         .enumerate()
@@ -160,17 +166,22 @@ pub fn fix_references(
             .unwrap_or_else(|| current[index].2.clone());
         let referrer = (referrer_namespace.as_str(), cluster[index]);
         let builtin = slots(resource);
-        rewrite(builtin, referrer, &by_name, (&current, &cluster))?;
-        rewrite(
-            secondary_slots(resource),
-            referrer,
-            &by_name,
-            (&current, &cluster),
-        )?;
+        rewrite(builtin, referrer, &by_name, &known)?;
+        rewrite(secondary_slots(resource), referrer, &by_name, &known)?;
         let extra = custom_slots(resource, custom);
-        rewrite(extra, referrer, &by_name, (&current, &cluster))?;
+        rewrite(extra, referrer, &by_name, &known)?;
     }
     Ok(())
+}
+
+/// What is known of each object of the build, by index.
+struct Known<'a> {
+    /// `(kind, name, namespace)` now.
+    current: &'a [(String, String, String)],
+    /// Whether its kind is cluster-scoped.
+    cluster: &'a [bool],
+    /// The namespace it had when it entered the build.
+    original_namespace: &'a [String],
 }
 
 type ByName<'a> = std::collections::HashMap<(&'a str, &'a str), Vec<(usize, &'a str)>>;
@@ -182,8 +193,9 @@ fn rewrite(
     slots: Vec<Slot<'_>>,
     (referrer_namespace, referrer_cluster_scoped): (&str, bool),
     by_name: &ByName<'_>,
-    (current, cluster): (&[(String, String, String)], &[bool]),
+    known: &Known<'_>,
 ) -> Result<(), String> {
+    let (current, cluster) = (known.current, known.cluster);
     for slot in slots {
         let name = if slot.map_target {
             slot.value["name"].as_str().map(str::to_string)
@@ -212,6 +224,10 @@ fn rewrite(
                     // have followed the namespace transformer.
                     || (slot.namespace.is_some()
                         && namespace_of(&current[*i].2) == namespace_of(&wanted_ns))
+                    // ... or still name the namespace the object had when it entered the
+                    // build (kustomize groups candidates by their original namespace first).
+                    || (slot.namespace.is_some()
+                        && namespace_of(&known.original_namespace[*i]) == namespace_of(&wanted_ns))
             })
             .map(|(i, _)| *i)
             .collect();
@@ -220,7 +236,8 @@ fn rewrite(
             [only] if slot.map_target => {
                 let (_, new_name, new_namespace) = &current[*only];
                 slot.value["name"] = Value::String(new_name.clone());
-                if slot.value.get("namespace").is_some() {
+                // kustomize leaves the namespace when the referral has none.
+                if slot.value.get("namespace").is_some() && !new_namespace.is_empty() {
                     slot.value["namespace"] = Value::String(new_namespace.clone());
                 }
             }

@@ -32,7 +32,7 @@ pub(super) struct Slot<'a> {
     /// Namespace given next to the reference (RBAC subjects), if any.
     pub(super) namespace: Option<String>,
     /// `value` is a `{name, namespace}` map whose namespace follows the referral too
-    /// (webhook `clientConfig.service`).
+    /// (webhook `clientConfig.service`, RBAC subjects).
     pub(super) map_target: bool,
 }
 
@@ -304,12 +304,13 @@ pub(super) fn slots(resource: &mut Resource) -> Vec<Slot<'_>> {
                                 continue;
                             }
                             let namespace = subject["namespace"].as_str().map(str::to_string);
-                            if let Some(v) = subject.get_mut("name") {
+                            if subject.get("name").is_some() {
+                                // The subject's namespace follows the account too.
                                 out.push(Slot {
                                     kind: "ServiceAccount",
-                                    value: v,
+                                    value: subject,
                                     namespace: Some(namespace.unwrap_or_default()),
-                                    map_target: false,
+                                    map_target: true,
                                 });
                             }
                         }
