@@ -207,7 +207,24 @@ pub fn apply_json6902(
     file: &Path,
 ) -> Result<(), Error> {
     for resource in resources.iter_mut().filter(|r| selector.matches(r)) {
-        json6902(&mut resource.object, ops).map_err(|e| Error::Kustomization {
+        // kustomize records the resource's id in its (internal) annotations before applying
+        // a JSON patch, so `metadata.annotations` always exists for the patch: an `add` of
+        // one annotation works on a resource that has none.
+        let absent = resource.object["metadata"].is_object()
+            && resource.object["metadata"].get("annotations").is_none();
+        if absent {
+            resource.object["metadata"]["annotations"] = Value::Object(Default::default());
+        }
+        let applied = json6902(&mut resource.object, ops);
+        if absent
+            && let Some(meta) = resource.object["metadata"].as_object_mut()
+            && meta
+                .get("annotations")
+                .is_some_and(|a| a.as_object().is_some_and(|m| m.is_empty()))
+        {
+            meta.remove("annotations");
+        }
+        applied.map_err(|e| Error::Kustomization {
             path: file.to_path_buf(),
             message: format!(
                 "unable to apply JSON patch to {}/{}: {e}",

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::slots::{NameReference, Slot, custom_slots, secondary_slots, slots};
+use super::slots::{NameReference, Slot, custom_rounds, custom_slots, secondary_slots, slots};
 use super::{current_ids, namespace_of};
 use crate::resource::Resource;
 
@@ -55,11 +55,14 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
         earlier: &earlier,
         places: &places,
     };
+    let rounds = custom_rounds(custom);
     for (index, resource) in resources.iter_mut().enumerate() {
         let referrer = (current[index].2.as_str(), cluster[index]);
         follow_earlier_names(slots(resource), referrer, &lookup);
         follow_earlier_names(secondary_slots(resource), referrer, &lookup);
-        follow_earlier_names(custom_slots(resource, custom), referrer, &lookup);
+        for round in &rounds {
+            follow_earlier_names(custom_slots(resource, round), referrer, &lookup);
+        }
     }
 }
 

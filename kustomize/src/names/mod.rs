@@ -9,7 +9,7 @@ mod slots;
 
 pub use history::{check_subject_referrals, fix_dangling_references, service_account_subjects};
 pub use slots::NameReference;
-use slots::{Slot, custom_slots, secondary_slots, slots};
+use slots::{Slot, custom_rounds, custom_slots, secondary_slots, slots};
 
 use crate::fieldspec::FieldSpec;
 use crate::resource::Resource;
@@ -159,6 +159,7 @@ pub fn fix_references(
             .or_default()
             .push((*i, old_ns.as_str()));
     }
+    let rounds = custom_rounds(custom);
     for (index, resource) in resources.iter_mut().enumerate() {
         let referrer_namespace = before
             .before(resource.serial)
@@ -168,8 +169,9 @@ pub fn fix_references(
         let builtin = slots(resource);
         rewrite(builtin, referrer, &by_name, &known)?;
         rewrite(secondary_slots(resource), referrer, &by_name, &known)?;
-        let extra = custom_slots(resource, custom);
-        rewrite(extra, referrer, &by_name, &known)?;
+        for round in &rounds {
+            rewrite(custom_slots(resource, round), referrer, &by_name, &known)?;
+        }
     }
     Ok(())
 }

@@ -177,6 +177,20 @@ impl NameReference {
     }
 }
 
+/// The custom references split by referenced kind: one field may name objects of several
+/// kinds (`rules/resourceNames` for two webhook kinds), and kustomize checks it against each
+/// in turn, so each kind gets a pass of its own.
+pub(super) fn custom_rounds(custom: &[NameReference]) -> Vec<Vec<NameReference>> {
+    let mut rounds: Vec<Vec<NameReference>> = Vec::new();
+    for reference in custom {
+        match rounds.iter_mut().find(|r| r[0].kind == reference.kind) {
+            Some(round) => round.push(reference.clone()),
+            None => rounds.push(vec![reference.clone()]),
+        }
+    }
+    rounds
+}
+
 pub(super) fn custom_slots<'a>(
     resource: &'a mut Resource,
     custom: &'a [NameReference],
