@@ -30,7 +30,7 @@ pub struct Selector {
 
 /// kustomize's namespace for ids: cluster-scoped kinds have none, an empty namespace is
 /// `default`.
-pub fn effective_namespace<'a>(namespace: &'a str, cluster_scoped: bool) -> &'a str {
+pub fn effective_namespace(namespace: &str, cluster_scoped: bool) -> &str {
     if cluster_scoped {
         "_non_namespaceable_"
     } else if namespace.is_empty() {

@@ -221,14 +221,31 @@ fn sort_order(dir: &Path, options: &Options) -> Result<SortOrder, Error> {
 
 /// kustomize keeps its bookkeeping in annotations and removes the map again when it is
 /// left empty, so an empty `metadata.annotations` never survives a build.
+/// Drops an empty annotations map and writes every annotation value as a string: kustomize
+/// rewrites a resource's annotations as strings whenever it records its internal ones, so no
+/// transformer leaves a `true` or a `5` there (the API server takes only strings anyway).
 fn drop_empty_annotations(resource: &mut Resource) {
-    if let Some(meta) = resource
+    let Some(meta) = resource
         .object
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
-        && meta
-            .get("annotations")
-            .is_some_and(|a| a.as_object().is_some_and(|m| m.is_empty()))
+    else {
+        return;
+    };
+    if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+        for value in annotations.values_mut() {
+            let text = match value {
+                Value::String(_) => continue,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null | Value::Array(_) | Value::Object(_) => String::new(),
+            };
+            *value = Value::String(text);
+        }
+    }
+    if meta
+        .get("annotations")
+        .is_some_and(|a| a.as_object().is_some_and(|m| m.is_empty()))
     {
         meta.remove("annotations");
     }

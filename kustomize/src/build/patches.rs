@@ -11,7 +11,7 @@ use crate::openapi::CustomSchema;
 use crate::patch::{PatchBody, Selector, apply_json6902, effective_namespace, parse_patch};
 use crate::resource::Resource;
 use crate::strategic::{MergeContext, merge_object};
-use crate::yaml::read_documents;
+use crate::yaml::read_patch_documents;
 
 /// The text of a patch: inline `patch`, or the file at `path` (load-restricted).
 fn patch_text(k: &Kustomization, entry: &Value, options: &Options) -> Result<String, Error> {
@@ -94,7 +94,7 @@ pub(super) fn apply_patches(
                 });
             }
         };
-        let docs = read_documents(&text).map_err(|e| Error::Yaml {
+        let docs = read_patch_documents(&text).map_err(|e| Error::Yaml {
             path: k.path.clone(),
             message: e.to_string(),
         })?;

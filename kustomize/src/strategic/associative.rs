@@ -258,10 +258,13 @@ mod tests {
         }
     }
 
+    /// (name, target list, patch list, keys, expected list).
+    type Case = (&'static str, Value, Option<Value>, Vec<String>, Value);
+
     /// Each case's expected list is what `kubectl kustomize` (v5.5.0) printed for it.
     #[test]
     fn keyed_lists_merge_as_kustomize_merges_them() {
-        let cases: Vec<(&str, Value, Option<Value>, Vec<String>, Value)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "patch items first, then the target's others",
                 json!([{"name": "a", "image": "x"}, {"name": "b"}]),

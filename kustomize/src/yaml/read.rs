@@ -142,12 +142,39 @@ fn key_text(value: &Value) -> Result<String, YamlError> {
 
 /// Reads every document of `text`; empty documents are skipped, duplicate keys refused.
 pub fn read_documents(text: &str) -> Result<Vec<Value>, YamlError> {
-    Ok(read(text, false)?.into_iter().map(|(doc, _)| doc).collect())
+    Ok(read(text, false, &[])?
+        .into_iter()
+        .map(|(doc, _)| doc)
+        .collect())
 }
 
-/// Like [`read_documents`], with each document's explicit nulls.
+/// Reads resources: like [`read_documents`], with each document's explicit nulls, and the
+/// values of `metadata.annotations` as the text they were written with (kustomize's reader
+/// rewrites a resource's annotations as strings: `true` becomes `"true"`, `1.50` stays
+/// `"1.50"`, a list becomes `""`).
 pub fn read_documents_with_nulls(text: &str) -> Result<Vec<(Value, ExplicitNulls)>, YamlError> {
-    read(text, false)
+    read(text, false, &["annotations"])
+}
+
+/// Reads `patchesStrategicMerge` documents: kustomize loads them as resources whose labels
+/// and annotations are rewritten as strings.
+pub fn read_patch_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    Ok(read(text, false, &["labels", "annotations"])?
+        .into_iter()
+        .map(|(doc, _)| doc)
+        .collect())
+}
+
+/// Whether the value being read is one of `metadata.<field>` for a field in `as_text`.
+fn metadata_text_value(stack: &[Frame], as_text: &[&str]) -> bool {
+    matches!(
+        stack,
+        [
+            Frame::Map(_, Some(metadata), _, _),
+            Frame::Map(_, Some(field), _, _),
+            Frame::Map(_, Some(_), _, _),
+        ] if metadata == "metadata" && as_text.contains(&field.as_str())
+    )
 }
 
 /// The path of the value being read, when it is a mapping value.
@@ -168,10 +195,17 @@ fn value_path(stack: &[Frame]) -> Option<Vec<PathSeg>> {
 /// Reads a kustomization file the way kustomize does (go-yaml v2): a duplicated key is
 /// allowed and the last value wins.
 pub fn read_documents_last_key_wins(text: &str) -> Result<Vec<Value>, YamlError> {
-    Ok(read(text, true)?.into_iter().map(|(doc, _)| doc).collect())
+    Ok(read(text, true, &[])?
+        .into_iter()
+        .map(|(doc, _)| doc)
+        .collect())
 }
 
-fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, YamlError> {
+fn read(
+    text: &str,
+    last_key_wins: bool,
+    as_text: &[&str],
+) -> Result<Vec<(Value, ExplicitNulls)>, YamlError> {
     let mut documents = Vec::new();
     let mut nulls: ExplicitNulls = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -212,7 +246,16 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let at_end = !text_ends_with_break && span.end.index() >= total_chars;
-                let value = read_scalar(&text, style, tag.as_deref(), at_end)?;
+                let mut value = read_scalar(&text, style, tag.as_deref(), at_end)?;
+                if !as_text.is_empty() && metadata_text_value(&stack, as_text) {
+                    // An empty value comes as `~` with an empty span.
+                    let empty = span.end.index() == span.start.index();
+                    value = Value::String(if empty {
+                        String::new()
+                    } else {
+                        text.to_string()
+                    });
+                }
                 // A mapping key left empty (`: value`) is an error for go-yaml.
                 if value.is_null()
                     && span.end.index() == span.start.index()
@@ -255,6 +298,17 @@ fn read(text: &str, last_key_wins: bool) -> Result<Vec<(Value, ExplicitNulls)>, 
             },
             #[allow(unreachable_patterns)]
             _ => None,
+        };
+        // A list or map as an annotation (or patch label) value reads as empty text.
+        let finished = match finished {
+            Some((value, anchor))
+                if (value.is_array() || value.is_object())
+                    && !as_text.is_empty()
+                    && metadata_text_value(&stack, as_text) =>
+            {
+                Some((Value::String(String::new()), anchor))
+            }
+            other => other,
         };
         let Some((value, anchor)) = finished else {
             continue;
