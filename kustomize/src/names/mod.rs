@@ -228,7 +228,8 @@ fn rewrite(
                         && namespace_of(&current[*i].2) == namespace_of(&wanted_ns))
                     // ... or still name the namespace the object had when it entered the
                     // build (kustomize groups candidates by their original namespace first).
-                    || (slot.namespace.is_some()
+                    || (slot.map_target
+                        && slot.value.get("namespace").is_some()
                         && namespace_of(&known.original_namespace[*i]) == namespace_of(&wanted_ns))
             })
             .map(|(i, _)| *i)
