@@ -44,9 +44,17 @@ pub fn fix_dangling_references(resources: &mut [Resource], custom: &[NameReferen
     if earlier.is_empty() && places.is_empty() {
         return;
     }
+    // kustomize only considers objects with an id history (renamed or moved) as referrals: a
+    // current object that never changed does not hold a reference to its name.
     let names: HashSet<(&str, &str)> = current
         .iter()
-        .map(|(k, n, _)| (k.as_str(), n.as_str()))
+        .zip(resources.iter())
+        .filter(|(_, r)| {
+            !(r.previous_names.is_empty()
+                && r.previous_places.is_empty()
+                && r.previous_ids.is_empty())
+        })
+        .map(|((k, n, _), _)| (k.as_str(), n.as_str()))
         .collect();
     let lookup = Lookup {
         current: &current,
