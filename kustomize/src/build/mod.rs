@@ -129,6 +129,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Resource>, Error> {
         .map_err(Error::Resource)?;
     crate::names::fix_dangling_references(&mut resources, &state.name_references);
     crate::names::check_subject_referrals(&resources).map_err(Error::Resource)?;
+    crate::names::unbind_subjects_of_former_cluster_bindings(&mut resources);
     let mut references = vars::builtin_references();
     references.extend(state.var_references);
     vars::apply(&mut resources, &state.vars, &references)?;

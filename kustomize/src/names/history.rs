@@ -153,6 +153,51 @@ fn follow_earlier_names(
     }
 }
 
+/// A ClusterRoleBinding a patch turned into a RoleBinding: kustomize points its subjects at
+/// ServiceAccounts once, at the end of the build, when it is already namespaced, and a
+/// namespaced binding reaches only accounts in its own namespace or in a namespace its
+/// subjects name. A subject that named no namespace and was pointed at an account elsewhere
+/// (while the binding was cluster-scoped) goes back to what the file wrote.
+pub fn unbind_subjects_of_former_cluster_bindings(resources: &mut [Resource]) {
+    for binding in resources.iter_mut() {
+        let was_cluster = binding
+            .previous_ids
+            .iter()
+            .any(|(kind, _)| kind == "ClusterRoleBinding");
+        if binding.kind() != "RoleBinding" || !was_cluster || binding.original_subjects.is_empty() {
+            continue;
+        }
+        let own = namespace_of(&binding.id().namespace).to_string();
+        let written: Vec<&str> = binding
+            .original_subjects
+            .iter()
+            .filter_map(|(_, ns)| ns.as_deref())
+            .collect();
+        let allowed = |ns: &str| namespace_of(ns) == own || written.contains(&ns);
+        let originals = binding.original_subjects.clone();
+        let subjects = binding
+            .object
+            .get_mut("subjects")
+            .and_then(Value::as_array_mut);
+        let accounts = subjects
+            .into_iter()
+            .flatten()
+            .filter(|s| s["kind"] == "ServiceAccount");
+        for (subject, (name, namespace)) in accounts.zip(originals) {
+            let Some(now) = subject["namespace"].as_str().map(str::to_string) else {
+                continue;
+            };
+            if namespace.is_some() || name == "default" || allowed(&now) {
+                continue;
+            }
+            if let Some(map) = subject.as_object_mut() {
+                map.remove("namespace");
+                map.insert("name".into(), Value::String(name));
+            }
+        }
+    }
+}
+
 /// The ServiceAccount subjects of a role binding, as `(name, namespace)`.
 pub fn service_account_subjects(object: &Value) -> Vec<(String, Option<String>)> {
     if !matches!(

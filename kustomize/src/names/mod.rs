@@ -7,7 +7,10 @@ use serde_json::Value;
 mod history;
 mod slots;
 
-pub use history::{check_subject_referrals, fix_dangling_references, service_account_subjects};
+pub use history::{
+    check_subject_referrals, fix_dangling_references, service_account_subjects,
+    unbind_subjects_of_former_cluster_bindings,
+};
 pub use slots::NameReference;
 use slots::{Slot, custom_rounds, custom_slots, secondary_slots, slots};
 
