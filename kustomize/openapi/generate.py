@@ -10,7 +10,9 @@ decides with, and nothing else:
   definitions and properties on the way to a list with a merge patch strategy, kept with
   `$ref`, `type: array`, `items`, `additionalProperties`, `properties` and the
   `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key` / `x-kubernetes-list-map-keys`
-  extensions. Properties that lead to no such list are dropped: they merge the same either way.
+  extensions. A property (or `items` / `additionalProperties`) that leads to no such list is
+  kept as `{}`: it merges the same either way, but it is described, so kyaml does not look
+  for an embedded object's own `apiVersion`/`kind` schema there.
 - `scopes`: `[apiVersion, kind, namespaced]` for every kind the schema knows the scope of.
 
 Usage: generate.py <bundle.json.gz> > kustomize/src/openapi/builtin-schema.json
@@ -46,6 +48,10 @@ def main():
         memo[name] = result
         return result
 
+    def prune_or_leaf(node, stack):
+        pruned = prune(node, stack)
+        return {} if pruned is None else pruned
+
     def prune(node, stack):
         """The node reduced to what decides merges, or None when nothing under it does."""
         kept = {}
@@ -59,20 +65,21 @@ def main():
             for key in EXTENSIONS:
                 if key in node:
                     kept[key] = node[key]
+        interesting = bool(kept)
         for child_key in ("items", "additionalProperties"):
             child = node.get(child_key)
             if isinstance(child, dict):
                 pruned = prune(child, stack)
-                if pruned is not None:
-                    kept[child_key] = pruned
+                interesting = interesting or pruned is not None
+                kept[child_key] = {} if pruned is None else pruned
         properties = {}
         for field, child in sorted(node.get("properties", {}).items()):
             pruned = prune(child, stack)
-            if pruned is not None:
-                properties[field] = pruned
+            interesting = interesting or pruned is not None
+            properties[field] = {} if pruned is None else pruned
         if properties:
             kept["properties"] = properties
-        if not kept:
+        if not interesting:
             return None
         if node.get("type") == "array":
             kept["type"] = "array"
@@ -84,7 +91,7 @@ def main():
         gvk = definition.get("x-kubernetes-group-version-kind")
         if gvk is None and not interesting_definition(name):
             continue
-        pruned = prune(definition, (name,)) or {}
+        pruned = prune_or_leaf(definition, (name,))
         if gvk is not None:
             pruned["x-kubernetes-group-version-kind"] = gvk
         out[name] = pruned

@@ -92,33 +92,38 @@ impl CustomSchema {
         None
     }
 
-    /// How the list at `path` (map keys from the object's root; lists on the way are stepped
-    /// into) merges in objects of `definition`: a field the schema does not describe is
-    /// replaced, as kyaml replaces lists it has no schema for.
-    pub fn list_key(&self, definition: &str, path: &[String]) -> ListKey {
-        let Some(mut node) = self
+    /// The schema node at `path` (map keys from the object's root; lists on the way are
+    /// stepped into) in objects of `definition`, if the schema describes it.
+    fn node_at(&self, definition: &str, path: &[String]) -> Option<&Value> {
+        let mut node = self
             .definitions
             .get(definition)
-            .and_then(|d| self.resolve(d))
-        else {
-            return ListKey::Replace;
-        };
+            .and_then(|d| self.resolve(d))?;
         for segment in path {
             if node.get("type").and_then(Value::as_str) == Some("array") {
-                let Some(items) = node.get("items").and_then(|i| self.resolve(i)) else {
-                    return ListKey::Replace;
-                };
-                node = items;
+                node = node.get("items").and_then(|i| self.resolve(i))?;
             }
             let field = node
                 .get("properties")
                 .and_then(|p| p.get(segment))
-                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()));
-            let Some(field) = field.and_then(|f| self.resolve(f)) else {
-                return ListKey::Replace;
-            };
-            node = field;
+                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))?;
+            node = self.resolve(field)?;
         }
+        Some(node)
+    }
+
+    /// Whether the schema describes the field at `path` of objects of `definition` (where it
+    /// does not, kyaml looks for an embedded object's own `apiVersion`/`kind`).
+    pub fn describes(&self, definition: &str, path: &[String]) -> bool {
+        self.node_at(definition, path).is_some()
+    }
+
+    /// How the list at `path` merges in objects of `definition`: a field the schema does not
+    /// describe is replaced, as kyaml replaces lists it has no schema for.
+    pub fn list_key(&self, definition: &str, path: &[String]) -> ListKey {
+        let Some(node) = self.node_at(definition, path) else {
+            return ListKey::Replace;
+        };
         let text_list = |name: &str| -> Option<Vec<String>> {
             let keys = node.get(name)?.as_array()?;
             Some(

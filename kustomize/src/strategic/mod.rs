@@ -13,37 +13,61 @@ use crate::yaml::{ExplicitNulls, PathSeg};
 
 /// Where the merge keys of an object's lists come from.
 #[derive(Clone, Copy)]
-enum Keys<'a> {
-    /// A definition of kustomize's built-in schema or of the custom schema.
-    Schema(&'a CustomSchema, &'a str),
-    /// No schema: every list is replaced.
-    None,
+struct Keys<'a> {
+    /// A definition of kustomize's built-in schema or of the custom schema, describing the
+    /// object found at this depth of the path (the top object, or one embedded in it); none:
+    /// lists are replaced.
+    at: Option<(&'a CustomSchema, &'a str, usize)>,
+    /// The build's custom schema, for embedded objects.
+    custom: Option<&'a CustomSchema>,
 }
 
 impl<'a> Keys<'a> {
     /// The schema of `apiVersion`/`kind`: kustomize's built-in one (matched on the exact
-    /// group, version and kind, as kyaml does), else the custom schema's.
-    fn of(api_version: &str, kind: &str, schema: Option<&'a CustomSchema>) -> Self {
+    /// group, version and kind, as kyaml does), else the custom schema's. `depth` is where the
+    /// object sits in the path.
+    fn of(api_version: &str, kind: &str, custom: Option<&'a CustomSchema>, depth: usize) -> Self {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let builtin = builtin::schema();
-        if let Some(definition) = builtin.definition(group, version, kind) {
-            return Keys::Schema(builtin, definition);
-        }
-        match schema.and_then(|s| s.definition(group, version, kind).map(|d| (s, d))) {
-            Some((schema, definition)) => Keys::Schema(schema, definition),
-            None => Keys::None,
-        }
+        let at = match builtin.definition(group, version, kind) {
+            Some(definition) => Some((builtin, definition, depth)),
+            None => custom.and_then(|s| s.definition(group, version, kind).map(|d| (s, d, depth))),
+        };
+        Keys { at, custom }
     }
 
     /// The keys the list at `path` merges by; `None` when it is replaced.
     fn merge_keys(self, path: &[String]) -> Option<Vec<String>> {
-        match self {
-            Keys::Schema(schema, definition) => match schema.list_key(definition, path) {
-                ListKey::Merge(keys) => Some(keys),
-                ListKey::Replace => None,
-            },
-            Keys::None => None,
+        let (schema, definition, depth) = self.at?;
+        match schema.list_key(definition, path.get(depth..).unwrap_or_default()) {
+            ListKey::Merge(keys) => Some(keys),
+            ListKey::Replace => None,
         }
+    }
+
+    /// The keys for the map at `path` (the target's and the patch's): where the schema does
+    /// not describe it, kyaml takes the schema of the map's own `apiVersion` and `kind`, if it
+    /// has them and kustomize knows them.
+    fn at_map(self, path: &[String], nodes: [Option<&Map<String, Value>>; 2]) -> Self {
+        if let Some((schema, definition, depth)) = self.at
+            && schema.describes(definition, path.get(depth..).unwrap_or_default())
+        {
+            return self;
+        }
+        for node in nodes.into_iter().flatten() {
+            let text = |k: &str| {
+                node.get(k)
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+            };
+            if let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) {
+                let keys = Keys::of(api_version, kind, self.custom, path.len());
+                if keys.at.is_some() {
+                    return keys;
+                }
+            }
+        }
+        Keys { at: None, ..self }
     }
 }
 
@@ -71,11 +95,12 @@ pub fn merge_object(dest: &mut Value, patch: &Value, context: MergeContext<'_>) 
         &api_version,
         dest["kind"].as_str().unwrap_or(""),
         context.schema,
+        0,
     );
-    if matches!(keys, Keys::None)
+    if keys.at.is_none()
         && let Some(kind) = context.patch_kind
     {
-        keys = Keys::of(&api_version, kind, context.schema);
+        keys = Keys::of(&api_version, kind, context.schema, 0);
     }
     merge(dest, patch, &mut Vec::new(), keys);
     rebuild_keyed_lists(dest, &mut Vec::new(), keys);
@@ -98,11 +123,13 @@ fn drop_all_null_fields(value: &mut Value) {
 /// kyaml walks every list of the target, also those the patch does not mention, and
 /// rebuilds the keyed ones from their keys (so of items sharing a key only the last survives).
 fn rebuild_keyed_lists(value: &mut Value, path: &mut Vec<String>, keys: Keys<'_>) {
-    if matches!(keys, Keys::None) {
-        return;
-    }
     match value {
         Value::Object(map) => {
+            let keys = if path.is_empty() {
+                keys
+            } else {
+                keys.at_map(path, [Some(&*map), None])
+            };
             for (key, child) in map
                 .iter_mut()
                 .filter(|(_, c)| c.is_object() || c.is_array())
@@ -160,7 +187,14 @@ fn drop_null_fields(value: &mut Value, path: &mut Vec<PathSeg>, explicit: &Expli
 
 fn merge(dest: &mut Value, patch: &Value, path: &mut Vec<String>, keys: Keys<'_>) {
     match (dest, patch) {
-        (Value::Object(d), Value::Object(p)) => merge_maps(d, p, path, keys),
+        (Value::Object(d), Value::Object(p)) => {
+            let keys = if path.is_empty() {
+                keys
+            } else {
+                keys.at_map(path, [Some(&*d), Some(p)])
+            };
+            merge_maps(d, p, path, keys)
+        }
         (dest, patch) => *dest = strip_directives(patch),
     }
 }
