@@ -66,6 +66,11 @@ pub struct Flags {
     /// with a `Ki`/`Mi`/`Gi` suffix); the least recently used leave first.
     #[arg(long, default_value = "64Mi", value_parser = parse_size)]
     pub artifact_cache_size: usize,
+    /// What to do when an applied object is changed outside Git or deleted, for
+    /// Kustomizations without the `rill.dev/drift` annotation: `correct` (re-apply at once),
+    /// `detect` (report only) or `off`.
+    #[arg(long, value_enum, default_value = "correct")]
+    pub drift_mode: kustomization::drift::DriftMode,
 }
 
 /// A size in bytes, with an optional binary suffix (`512Ki`, `64Mi`, `1Gi`).
@@ -155,6 +160,11 @@ impl Context {
             artifacts: kustomization::artifact_cache::ArtifactCache::new(
                 Fetcher::new(http, flags.http_retry),
                 flags.artifact_cache_size,
+            ),
+            drift: kustomization::drift::DriftWatch::new(
+                flags.drift_mode,
+                flags.override_manager.clone(),
+                runtime.metrics.clone(),
             ),
             settings: flags.settings(),
             namespace: rt.watch_namespace(),

@@ -83,6 +83,7 @@ pub struct Metrics {
     reconciles: Family<ResultLabels, Counter>,
     errors: Family<ControllerLabels, Counter>,
     failures: Family<FailureLabels, Counter>,
+    drift: Family<ObjectLabels, Gauge>,
 }
 
 impl Metrics {
@@ -125,6 +126,12 @@ impl Metrics {
             "Failed reconciliations of a GitOps Toolkit kind, by reason.",
             failures.clone(),
         );
+        let drift = Family::<ObjectLabels, Gauge>::default();
+        registry.register(
+            "rill_drift_objects",
+            "Objects of a Rill Kustomization whose live state drifted from its last applied build and is not corrected yet.",
+            drift.clone(),
+        );
         Arc::new(Self {
             registry,
             reconcile_duration,
@@ -133,6 +140,7 @@ impl Metrics {
             reconciles,
             errors,
             failures,
+            drift,
         })
     }
 
@@ -196,6 +204,18 @@ impl Metrics {
         self.suspend
             .get_or_create(&labels)
             .set(i64::from(suspended));
+    }
+
+    /// Records how many objects of an object (a Kustomization) drifted from what it applied.
+    pub fn record_drift(&self, kind: &str, namespace: &str, name: &str, objects: usize) {
+        let labels = ObjectLabels {
+            kind: kind.into(),
+            name: name.into(),
+            namespace: namespace.into(),
+        };
+        self.drift
+            .get_or_create(&labels)
+            .set(i64::try_from(objects).unwrap_or(i64::MAX));
     }
 
     /// Counts one reconcile of `kind`: a success, or a failure labelled `failure`.
@@ -300,7 +320,14 @@ mod tests {
         };
         metrics.record_conditions("Kustomization", "apps", "web", &[ready], false);
         metrics.record_suspend("Kustomization", "apps", "web", true);
+        metrics.record_drift("Kustomization", "apps", "web", 3);
         let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"rill_drift_objects{kind="Kustomization",name="web",namespace="apps"} 3"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#"gotk_reconcile_condition{kind="Kustomization",name="web",namespace="apps",type="Ready",status="True"} 1"#), "{text}");
         assert!(text.contains(r#"gotk_reconcile_condition{kind="Kustomization",name="web",namespace="apps",type="Ready",status="False"} 0"#), "{text}");
         assert!(

@@ -23,7 +23,7 @@ fn refs<'a>(files: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)>
     files.iter().map(|(p, c)| (*p, c.as_str())).collect()
 }
 
-async fn delivered(env: &Env) -> (TestRepo, String) {
+pub(super) async fn delivered(env: &Env) -> (TestRepo, String) {
     let files = app_files(1);
     let repo = env.repo("app", &refs(&files));
     let head = repo.run(&["rev-parse", "HEAD"]);

@@ -284,6 +284,7 @@ fn inventory(ks: &Kustomization) -> Vec<String> {
 
 mod decryption;
 mod delivery;
+mod drift;
 mod lifecycle;
 mod runtime_flags;
 mod substitution;

@@ -29,6 +29,8 @@ pub fn deletes_objects(policy: Option<DeletionPolicy>, prune: bool, suspended: b
 
 pub(super) async fn finalize(ks: Arc<Kustomization>, ctx: &Context) -> Result<Action, Error> {
     let (namespace, name) = (ks.namespace().unwrap_or_default(), ks.name_any());
+    // Deleting the objects (or orphaning them) is not drift.
+    ctx.drift.forget(&(namespace.clone(), name.clone()));
     let entries = inventory::from_status(ks.status.as_ref().and_then(|s| s.inventory.as_ref()));
     let policy = ks.spec.deletion_policy;
     if !entries.is_empty() && deletes_objects(policy, ks.spec.prune, ks.spec.suspend == Some(true))

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod decryption;
 mod deletion;
 pub mod dependencies;
+pub mod drift;
 pub mod drift_ignore;
 pub mod envsubst;
 pub mod generate;
@@ -87,6 +88,8 @@ pub struct Context {
     pub api_rate: cluster::ApiRate,
     /// Artifacts unpacked in memory, shared by the Kustomizations on one revision.
     pub artifacts: artifact_cache::ArtifactCache,
+    /// The watch of applied objects that undoes (or reports) drift as it happens.
+    pub drift: Arc<drift::DriftWatch>,
     /// Flag-driven behaviour.
     pub settings: Settings,
     /// The watched namespace (`None`: all).
@@ -232,6 +235,13 @@ pub async fn run(ctx: Arc<Context>) {
     };
     let (by_git, by_oci, by_dep) = (reader.clone(), reader.clone(), reader.clone());
     let (by_cm, by_secret) = (reader.clone(), reader.clone());
+    let drift_requests = match ctx.drift.requests() {
+        Some(requests) => futures::stream::unfold(requests, |mut rx| async move {
+            rx.recv().await.map(|r| (r, rx))
+        })
+        .boxed(),
+        None => futures::stream::empty().boxed(),
+    };
     let results = Controller::for_stream(trigger, reader)
         .with_config(ControllerConfig::default().concurrency(ctx.concurrency))
         .watches_stream(git_changes, move |r: GitRepository| {
@@ -261,6 +271,7 @@ pub async fn run(ctx: Arc<Context>) {
             let ns = s.namespace().unwrap_or_default();
             using_config(&by_secret, SubstituteKind::Secret, &ns, &s.name_any())
         })
+        .reconcile_on(drift_requests)
         .run(
             reconcile,
             |ks, error, ctx| ctx.frame.error_policy(ks.as_ref(), error),

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::apply::{Applier, Change};
 use super::cluster::{impersonating, service_account_user};
+use super::drift::{self, DriftMode};
 use super::inventory::{self, Entry};
 use super::objects::{add_metadata, normalize};
 use super::plan::Timing;
@@ -30,6 +31,42 @@ pub struct Applied {
     pub changes: Vec<Change>,
     /// sha256 of the applied YAML.
     pub digest: String,
+}
+
+/// The build of a Kustomization from its unpacked artifact: decryption, the engine,
+/// post-build substitution, Flux's normalisation and the owner metadata.
+async fn built_objects(
+    ks: &Kustomization,
+    ctx: &Context,
+    tree: std::sync::Arc<kustomize::file_system::MemoryTree>,
+    tenant: &Client,
+) -> Result<Vec<serde_json::Value>, Error> {
+    let settings = &ctx.settings;
+    let keys = decryption::keyring(ks, tenant, &ctx.frame.client, &settings.decryption).await?;
+    let spec = ks.spec.clone();
+    let mut objects = tokio::task::spawn_blocking(move || {
+        let root = tree.root().to_path_buf();
+        build::build(tree, &root, &spec, keys.as_ref())
+    })
+    .await
+    .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
+    let namespace = ks.namespace().unwrap_or_default();
+    if let Some(post) = &ks.spec.post_build {
+        let vars = build::variables(&ctx.frame.client, &namespace, post).await?;
+        build::substitute_all(&mut objects, &vars, post, settings.strict_substitution)?;
+    }
+    let common = ks.spec.common_metadata.clone().unwrap_or_default();
+    let name = ks.name_any();
+    for object in &mut objects {
+        normalize(object);
+        add_metadata(
+            object,
+            &common.labels.clone().unwrap_or_default(),
+            &common.annotations.clone().unwrap_or_default(),
+            (&name, &namespace),
+        );
+    }
+    Ok(objects)
 }
 
 /// `spec.timeout`, or the interval minus 30 s; never below 30 s.
@@ -118,6 +155,39 @@ pub async fn run(
 
     let timeout = timing.timeout;
     let generation = ks.metadata.generation.unwrap_or(0);
+    let owner = (ks.namespace().unwrap_or_default(), ks.name_any());
+    let mode = ctx.drift.mode_of(ks);
+    if mode == DriftMode::Detect && drift::only_drift_pending(ks, &revision, generation) {
+        let drifted = ctx.drift.drifted(&owner);
+        if !drifted.is_empty() {
+            // Report only: nothing is applied until Git or the spec moves, or a reconcile is
+            // requested.
+            let now = Time(jiff::Timestamp::now());
+            let message = drift::drifted_message(&drifted, &revision);
+            conditions::set(
+                &mut pass.conditions,
+                drift::DRIFTED,
+                Status::True,
+                drift::DRIFT_DETECTED,
+                &message,
+                generation,
+                &now,
+            );
+            let digest = pass
+                .status
+                .history
+                .as_ref()
+                .and_then(|h| h.first())
+                .map(|h| h.digest.clone())
+                .unwrap_or_default();
+            return Ok(Applied {
+                revision,
+                origin_revision: pass.status.last_applied_origin_revision.clone(),
+                changes: Vec::new(),
+                digest,
+            });
+        }
+    }
     let now = Time(jiff::Timestamp::now());
     let settled = pass.status.last_attempted_revision.as_deref() == Some(revision.as_str())
         && pass.status.reconcile.observed_generation == Some(generation)
@@ -146,39 +216,29 @@ pub async fn run(
         pass.write_progress().await;
     }
 
-    let tree = source::download(&ctx.artifacts, &artifact, settings.requeue_dependency).await?;
-    pass.status.last_attempted_revision = Some(revision.clone());
-
+    let corrected = match mode {
+        DriftMode::Correct => ctx.drift.take_correction(&owner, generation, &revision),
+        _ => None,
+    };
     let tenant = tenant_client(ctx, ks)?;
-    let keys = decryption::keyring(ks, &tenant, &ctx.frame.client, &settings.decryption).await?;
-    let spec = ks.spec.clone();
-    let mut objects = tokio::task::spawn_blocking(move || {
-        let root = tree.root().to_path_buf();
-        build::build(tree, &root, &spec, keys.as_ref())
-    })
-    .await
-    .map_err(|e| Error::Build(format!("build task failed: {e}")))??;
-    let namespace = ks.namespace().unwrap_or_default();
-    if let Some(post) = &ks.spec.post_build {
-        let vars = build::variables(&ctx.frame.client, &namespace, post).await?;
-        build::substitute_all(&mut objects, &vars, post, settings.strict_substitution)?;
-    }
-    let common = ks.spec.common_metadata.clone().unwrap_or_default();
-    let name = ks.name_any();
-    for object in &mut objects {
-        normalize(object);
-        add_metadata(
-            object,
-            &common.labels.clone().unwrap_or_default(),
-            &common.annotations.clone().unwrap_or_default(),
-            (&name, &namespace),
-        );
-    }
-    let yaml: Vec<String> = objects.iter().map(kustomize::yaml::to_yaml).collect();
-    let digest = format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(yaml.join("---\n").as_bytes()))
-    );
+    let (objects, yaml) = match corrected {
+        // Drift: the last good build again, neither downloaded nor built.
+        Some(yaml) => {
+            let objects = kustomize::yaml::read_documents(&yaml)
+                .map_err(|e| Error::Build(format!("reading the last applied build: {e}")))?;
+            (objects, yaml)
+        }
+        None => {
+            let tree =
+                source::download(&ctx.artifacts, &artifact, settings.requeue_dependency).await?;
+            pass.status.last_attempted_revision = Some(revision.clone());
+            let objects = built_objects(ks, ctx, tree, &tenant).await?;
+            let yaml: Vec<String> = objects.iter().map(kustomize::yaml::to_yaml).collect();
+            (objects, std::sync::Arc::from(yaml.join("---\n")))
+        }
+    };
+    pass.status.last_attempted_revision = Some(revision.clone());
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(yaml.as_bytes())));
 
     let ignore =
         super::drift_ignore::IgnoreRules::new(ks.spec.ignore.as_deref().unwrap_or_default())
@@ -193,6 +253,19 @@ pub async fn run(
     };
     let mut changes = applier.apply(objects).await.map_err(Error::Apply)?;
     let applied: Vec<Entry> = changes.iter().map(|c| c.entry.clone()).collect();
+    // The new objects are watched before the stale ones are pruned, so a prune is not drift.
+    ctx.drift
+        .record(
+            &owner,
+            mode,
+            &applied,
+            (generation, &revision),
+            yaml,
+            &ctx.frame.client,
+            &ctx.mapper,
+        )
+        .await;
+    conditions::remove(&mut pass.conditions, drift::DRIFTED);
     let old = inventory::from_status(pass.status.inventory.as_ref());
     let mut kept = applied.clone();
     let mut prune_error = None;
@@ -203,7 +276,7 @@ pub async fn run(
             &ctx.frame.client,
             &ctx.mapper,
             &stale,
-            (&name, &namespace),
+            (&owner.1, &owner.0),
         )
         .await;
         changes.extend(pruned.changes);

@@ -163,6 +163,16 @@ fn report(
     elapsed: Duration,
 ) -> Vec<EventNote> {
     let mut notes = Vec::new();
+    let drifted = |c: &[Condition]| {
+        conditions::get(c, super::drift::DRIFTED)
+            .filter(|d| d.status == "True")
+            .map(|d| d.message.clone())
+    };
+    if let Some(message) = drifted(after)
+        && drifted(before).as_ref() != Some(&message)
+    {
+        notes.push(EventNote::error(super::drift::DRIFT_DETECTED, message));
+    }
     match result {
         Ok(applied) => {
             let log = change_log(&applied.changes);
