@@ -234,7 +234,7 @@ pub async fn run(
             pass.status.last_attempted_revision = Some(revision.clone());
             let objects = built_objects(ks, ctx, tree, &tenant).await?;
             let yaml: Vec<String> = objects.iter().map(kustomize::yaml::to_yaml).collect();
-            (objects, std::sync::Arc::from(yaml.join("---\n")))
+            (objects, yaml.join("---\n"))
         }
     };
     pass.status.last_attempted_revision = Some(revision.clone());
@@ -260,7 +260,7 @@ pub async fn run(
             mode,
             &applied,
             (generation, &revision),
-            yaml,
+            &yaml,
             &ctx.frame.client,
             &ctx.mapper,
         )

@@ -30,24 +30,50 @@ struct Build {
     generation: i64,
     revision: String,
     /// The applied objects as one YAML stream.
-    yaml: Arc<str>,
+    yaml: Box<str>,
+}
+
+/// A Kustomization's share of the watch.
+struct Owned {
+    mode: DriftMode,
+    objects: Vec<Arc<ObjectId>>,
+    build: Build,
+}
+
+/// One labelled object the watches have seen.
+#[derive(Default)]
+struct Watched {
+    /// The Kustomization that applied it, once its apply is recorded.
+    owner: Option<Arc<Owner>>,
+    /// The taken-over managers' writes it showed last.
+    writes: decide::Writes,
 }
 
 #[derive(Default)]
 struct State {
-    /// Every watched object and the Kustomization that applied it.
-    objects: HashMap<ObjectId, Owner>,
-    /// Each Kustomization's objects and drift mode.
-    owners: HashMap<Owner, (DriftMode, Vec<ObjectId>)>,
-    builds: HashMap<Owner, Build>,
+    objects: HashMap<Arc<ObjectId>, Watched>,
+    owners: HashMap<Owner, Owned>,
     /// Kustomizations asked to correct drift.
     pending: HashSet<Owner>,
     /// Objects seen drifted, per Kustomization (until the next apply).
     drifted: HashMap<Owner, BTreeSet<String>>,
     /// `(group, version, kind)` with a running watch.
     watched: HashSet<(String, String, String)>,
-    /// The taken-over managers' writes each watched object showed last.
-    writes: HashMap<ObjectId, decide::Writes>,
+}
+
+impl State {
+    /// Detaches a Kustomization's objects (keeping their writes: the watch still sees them).
+    fn release(&mut self, owner: &Owner) -> Option<Owned> {
+        let owned = self.owners.remove(owner)?;
+        for id in &owned.objects {
+            if let Some(watched) = self.objects.get_mut(id)
+                && watched.owner.as_deref() == Some(owner)
+            {
+                watched.owner = None;
+            }
+        }
+        Some(owned)
+    }
 }
 
 /// What the watches share with the reconciler.
@@ -106,7 +132,7 @@ impl DriftWatch {
         mode: DriftMode,
         entries: &[Entry],
         (generation, revision): (i64, &str),
-        yaml: Arc<str>,
+        yaml: &str,
         client: &Client,
         mapper: &RestMapper,
     ) {
@@ -116,25 +142,27 @@ impl DriftWatch {
         }
         let new_kinds: Vec<(String, String, String)> = {
             let mut state = self.lock();
-            let ids: Vec<ObjectId> = entries.iter().map(|e| e.id.clone()).collect();
-            if let Some((_, old)) = state.owners.remove(owner) {
-                for id in old {
-                    if state.objects.get(&id) == Some(owner) && !ids.contains(&id) {
-                        state.objects.remove(&id);
-                        state.writes.remove(&id);
-                    }
-                }
+            state.release(owner);
+            let shared = Arc::new(owner.clone());
+            let mut objects = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let id = match state.objects.get_key_value(&entry.id) {
+                    Some((id, _)) => Arc::clone(id),
+                    None => Arc::new(entry.id.clone()),
+                };
+                state.objects.entry(Arc::clone(&id)).or_default().owner = Some(Arc::clone(&shared));
+                objects.push(id);
             }
-            for id in &ids {
-                state.objects.insert(id.clone(), owner.clone());
-            }
-            state.owners.insert(owner.clone(), (mode, ids));
-            state.builds.insert(
+            state.owners.insert(
                 owner.clone(),
-                Build {
-                    generation,
-                    revision: revision.to_string(),
-                    yaml,
+                Owned {
+                    mode,
+                    objects,
+                    build: Build {
+                        generation,
+                        revision: revision.to_string(),
+                        yaml: yaml.into(),
+                    },
                 },
             );
             state.drifted.remove(owner);
@@ -169,15 +197,7 @@ impl DriftWatch {
     /// Stops acting for a Kustomization (deleted, or drift off).
     pub fn forget(&self, owner: &Owner) {
         let mut state = self.lock();
-        if let Some((_, ids)) = state.owners.remove(owner) {
-            for id in ids {
-                if state.objects.get(&id) == Some(owner) {
-                    state.objects.remove(&id);
-                    state.writes.remove(&id);
-                }
-            }
-        }
-        state.builds.remove(owner);
+        state.release(owner);
         state.pending.remove(owner);
         state.drifted.remove(owner);
         drop(state);
@@ -192,16 +212,14 @@ impl DriftWatch {
         owner: &Owner,
         generation: i64,
         revision: &str,
-    ) -> Option<Arc<str>> {
+    ) -> Option<String> {
         let mut state = self.lock();
         if !state.pending.remove(owner) {
             return None;
         }
-        state
-            .builds
-            .get(owner)
-            .filter(|b| b.generation == generation && b.revision == revision)
-            .map(|b| Arc::clone(&b.yaml))
+        let build = &state.owners.get(owner)?.build;
+        (build.generation == generation && build.revision == revision)
+            .then(|| build.yaml.to_string())
     }
 
     /// The objects of a Kustomization seen drifted since its last apply (`detect` mode).
@@ -217,9 +235,14 @@ impl DriftWatch {
     fn missing(&self, group: &str, kind: &str, listed: &HashSet<ObjectId>) -> Vec<ObjectId> {
         self.lock()
             .objects
-            .keys()
-            .filter(|id| id.group == group && id.kind == kind && !listed.contains(*id))
-            .cloned()
+            .iter()
+            .filter(|(id, watched)| {
+                watched.owner.is_some()
+                    && id.group == group
+                    && id.kind == kind
+                    && !listed.contains(id.as_ref())
+            })
+            .map(|(id, _)| ObjectId::clone(id))
             .collect()
     }
 
@@ -229,20 +252,33 @@ impl DriftWatch {
         let mut state = self.lock();
         // Every labelled object's writes are remembered, also before its Kustomization's
         // apply is recorded, so that the first edit after the apply is recognised.
-        let drift = if deleted {
-            state.writes.remove(id);
-            true
+        let (drift, owner) = if deleted {
+            let owner = match state.objects.get(id) {
+                Some(watched) if watched.owner.is_some() => watched.owner.clone(),
+                _ => {
+                    state.objects.remove(id);
+                    None
+                }
+            };
+            if let Some(watched) = state.objects.get_mut(id) {
+                watched.writes.clear();
+            }
+            (true, owner)
         } else {
-            let before = state.writes.insert(id.clone(), now.clone());
-            decide::is_drift(before.as_ref(), &now)
+            let watched = match state.objects.get_mut(id) {
+                Some(watched) => watched,
+                None => state.objects.entry(Arc::new(id.clone())).or_default(),
+            };
+            let before = std::mem::replace(&mut watched.writes, now);
+            let seen_before = !before.is_empty() || watched.owner.is_some();
+            let drift = decide::is_drift(seen_before.then_some(&before), &watched.writes);
+            (drift, watched.owner.clone())
         };
-        let Some(owner) = state.objects.get(id).cloned() else {
+        let Some(owner) = owner.filter(|_| drift) else {
             return;
         };
-        if !drift {
-            return;
-        }
-        let Some((mode, _)) = state.owners.get(&owner).cloned() else {
+        let owner = Owner::clone(&owner);
+        let Some(mode) = state.owners.get(&owner).map(|o| o.mode) else {
             return;
         };
         let drifted = state.drifted.entry(owner.clone()).or_default();
