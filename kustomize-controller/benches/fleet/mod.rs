@@ -108,8 +108,8 @@ pub fn ready(ks: &Kustomization) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// The controller binary; `RILL_BENCH_LOG=<file>` keeps its debug log there and
-/// `RILL_BENCH_FLAGS` replaces or adds flags (`--concurrent=40`).
+/// The controller binary with `flags` over the defaults; `RILL_BENCH_LOG=<file>` keeps its
+/// debug log there and `RILL_BENCH_FLAGS` replaces or adds flags (`--concurrent=40`).
 pub fn controller(kubeconfig: &Path, flags: &[&str]) -> Child {
     let log = std::env::var("RILL_BENCH_LOG").ok();
     let extra: Vec<String> = std::env::var("RILL_BENCH_FLAGS")
@@ -133,8 +133,9 @@ pub fn controller(kubeconfig: &Path, flags: &[&str]) -> Child {
             "--log-level=error"
         },
     ];
-    defaults.extend(flags.iter().copied());
     let name = |flag: &str| flag.split('=').next().unwrap_or_default().to_string();
+    defaults.retain(|d| !flags.iter().any(|f| name(f) == name(d)));
+    defaults.extend(flags.iter().copied());
     let flags: Vec<String> = defaults
         .iter()
         .filter(|d| !extra.iter().any(|e| name(e) == name(d)))
