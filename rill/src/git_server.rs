@@ -41,6 +41,7 @@ pub struct GitHttpServer {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for GitHttpServer {
@@ -61,18 +62,50 @@ fn exec_path() -> PathBuf {
 impl GitHttpServer {
     /// Serves the bare repositories under `root` on a free loopback port.
     pub async fn start(root: &Path, auth: HttpAuth) -> std::io::Result<Self> {
+        Self::start_at(root, auth, 0).await
+    }
+
+    /// Serves the bare repositories under `root` on loopback `port` (0: a free one); the port
+    /// may be one a stopped server used a moment ago.
+    pub async fn start_at(root: &Path, auth: HttpAuth, port: u16) -> std::io::Result<Self> {
         let state = Server {
             root: root.to_path_buf(),
             auth,
             backend: exec_path(),
         };
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        let listener = socket.listen(128)?;
         let url = format!("http://{}", listener.local_addr()?);
         let app = Router::new().fallback(handle).with_state(state);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
-        Ok(Self { url, task })
+        Ok(Self {
+            url,
+            task,
+            stop: Some(stop),
+        })
+    }
+
+    /// Stops serving: the port is closed and open connections end (a server that is down).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = &mut self.task;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
     }
 }
 
