@@ -1,7 +1,9 @@
 //! Fault drills with the real kustomize-controller binary against the sandbox: the process is
 //! killed (`SIGKILL`) in the middle of applying 200 objects and started again; two replicas
-//! run with leader election and the leader is killed. Each drill asserts that the cluster
-//! converges afterwards and that nothing was lost or wrongly pruned.
+//! run with leader election and the leader is killed; the API server (the `rill-sandbox`
+//! binary with `--data-dir`) is killed and restarted while 20 Kustomizations reconcile. Each
+//! drill asserts that the cluster converges afterwards and that nothing was lost or wrongly
+//! pruned.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -264,4 +266,106 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed() {
     assert_eq!(drill_objects(&client).await, OBJECTS);
     kill(&mut a);
     kill(&mut b);
+}
+
+/// The `rill-sandbox` binary beside this package's binaries (built by a workspace test run).
+fn sandbox_binary() -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_BIN_EXE_kustomize-controller")).with_file_name("rill-sandbox");
+    path.is_file().then_some(path)
+}
+
+/// `rill-sandbox serve` on `port`, keeping its objects in `data`; returns once it is ready.
+fn serve_sandbox(binary: &Path, port: u16, data: &Path, kubeconfig: &Path) -> Child {
+    use std::io::BufRead;
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
+    let mut child = std::process::Command::new(binary)
+        .args(["serve", "--no-simulator", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--crds")
+        .arg(crds)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("ready "),
+        "the sandbox did not start: {line:?}"
+    );
+    child
+}
+
+/// Known gap (left open in the issue): after the API server restarts, the controller's
+/// Kustomization watch sits in kube-rs's backoff and re-lists only after about 90 s, so a
+/// Kustomization whose finalizer write straddled the restart waits that long. Run with
+/// `--run-ignored all` to see it.
+#[ignore = "recovery after an API server restart takes about 90 s (watch backoff); see the issue note"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_restart_while_reconciling_converges() {
+    let Some(binary) = sandbox_binary() else {
+        eprintln!("skipping: rill-sandbox is not built (run the workspace's tests)");
+        return;
+    };
+    rill_common::runtime::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, kubeconfig) = (dir.path().join("etcd"), dir.path().join("kubeconfig"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sandbox = serve_sandbox(&binary, port, &data, &kubeconfig);
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    big_source(&client, &dir.path().join("artifacts")).await;
+    for i in 0..20 {
+        kustomization(&client, &format!("ks-{i:02}"), "big", "./").await;
+    }
+    let mut controller = fleet::controller(
+        &kubeconfig,
+        &[
+            "--kube-api-qps=200",
+            "--kube-api-burst=200",
+            "--concurrent=4",
+        ],
+    );
+    // Part of the way through, the API server goes away and comes back with its data.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while drill_objects(&client).await < 20 {
+        assert!(Instant::now() < deadline, "nothing was applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    kill(&mut sandbox);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut sandbox = serve_sandbox(&binary, port, &data, &kubeconfig);
+    for i in 0..20 {
+        ready_with_inventory(
+            &client,
+            &format!("ks-{i:02}"),
+            OBJECTS,
+            Duration::from_secs(90),
+        )
+        .await;
+    }
+    assert_eq!(
+        drill_objects(&client).await,
+        OBJECTS,
+        "every object is there once"
+    );
+    kill(&mut controller);
+    kill(&mut sandbox);
 }
