@@ -19,9 +19,7 @@ mod fleet;
 use std::time::{Duration, Instant};
 
 use e2e::flux::rss_kib;
-use fleet::{FOLDERS, Fleet, OBJECTS, controller, cpu_ticks, fleet, mib, ready};
-use kube::api::{Api, ListParams, PostParams};
-use rill_common::api::kustomize_v1::Kustomization;
+use fleet::{FOLDERS, Fleet, OBJECTS, controller, cpu_ticks, fleet, mib};
 
 /// `count` Kustomizations (over `count / 100` repositories) from creation to all Ready.
 async fn run(count: usize) {
@@ -35,37 +33,13 @@ async fn run(count: usize) {
     let pid = child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = rss_kib(pid, "VmRSS:");
-    let api: Api<Kustomization> = Api::namespaced(client.clone(), "default");
     let start = Instant::now();
     let ticks_before = cpu_ticks(pid);
     let own_before = cpu_ticks(std::process::id());
-    for i in 0..count {
-        let body = serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": {"name": format!("ks-{i:05}")},
-            "spec": {"interval": "1h", "prune": true, "targetNamespace": "default", "path": format!("./app-{:02}", i % FOLDERS),
-                "sourceRef": {"kind": "GitRepository", "name": format!("repo-{}", i / FOLDERS)}}});
-        api.create(
-            &PostParams::default(),
-            &serde_json::from_value(body).unwrap(),
-        )
-        .await
-        .unwrap();
-    }
+    fleet::create_kustomizations(&client, count).await;
     let created = start.elapsed();
     let limit = Duration::from_secs(60 + count as u64 / 10);
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap();
-        let done = list.items.iter().filter(|k| ready(k)).count();
-        if done == count {
-            break;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "only {done} of {count} Ready after {limit:?}"
-        );
-        // Listing every object costs the sandbox too: not more often than this.
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    fleet::all_ready(&client, count, start, limit).await;
     let wall = start.elapsed();
     let (user, system) = cpu_ticks(pid);
     let (user, system) = (user - ticks_before.0, system - ticks_before.1);

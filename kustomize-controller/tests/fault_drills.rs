@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use rill_common::api::kustomize_v1::Kustomization;
-use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{ObjectKey, Retention, Storage};
 
 const OBJECTS: usize = 200;
@@ -50,23 +49,7 @@ async fn big_source(client: &kube::Client, data: &Path) {
             now,
         )
         .unwrap();
-    let sources: Api<GitRepository> = Api::namespaced(client.clone(), "default");
-    let body = serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": "big"}, "spec": {"url": "https://example.invalid/big.git", "interval": "1h"}});
-    sources
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(body).unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = serde_json::json!({"status": {"artifact": artifact, "conditions": [{
-        "type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored",
-        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-    sources
-        .patch_status("big", &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .unwrap();
+    fleet::git_repository(client, "big", &artifact).await;
 }
 
 async fn kustomization(client: &kube::Client, name: &str, source: &str, path: &str) {

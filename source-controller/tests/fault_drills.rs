@@ -114,6 +114,26 @@ impl Drill {
     }
 }
 
+/// A repository with one commit on a Git server, the controller, and its first artifact.
+async fn synced(
+    storage: Option<PathBuf>,
+) -> (tempfile::TempDir, TestRepo, GitHttpServer, Drill, Artifact) {
+    let repos = tempfile::tempdir().unwrap();
+    let repo = TestRepo::create(
+        repos.path(),
+        "app",
+        &[("deploy/a.yaml", "kind: ConfigMap\n")],
+    );
+    let git = GitHttpServer::start(repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    let drill = drill(storage).await;
+    drill.source(&format!("{}/app.git", git.url)).await;
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    let artifact = drill.ready_at(&head).await;
+    (repos, repo, git, drill, artifact)
+}
+
 /// The artifact is served with its digest.
 async fn served(artifact: &Artifact) -> bool {
     match reqwest::get(&artifact.url).await {
@@ -127,20 +147,8 @@ async fn served(artifact: &Artifact) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_server_down_then_back() {
-    let repos = tempfile::tempdir().unwrap();
-    let repo = TestRepo::create(
-        repos.path(),
-        "app",
-        &[("deploy/a.yaml", "kind: ConfigMap\n")],
-    );
-    let git = GitHttpServer::start(repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
+    let (repos, repo, git, drill, first) = synced(None).await;
     let port: u16 = git.url.rsplit(':').next().unwrap().parse().unwrap();
-    let drill = drill(None).await;
-    drill.source(&format!("{}/app.git", git.url)).await;
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    let first = drill.ready_at(&head).await;
 
     git.stop().await;
     drill.request().await;
@@ -168,19 +176,7 @@ async fn git_server_down_then_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_wiped_under_the_controller_is_rebuilt() {
-    let repos = tempfile::tempdir().unwrap();
-    let repo = TestRepo::create(
-        repos.path(),
-        "app",
-        &[("deploy/a.yaml", "kind: ConfigMap\n")],
-    );
-    let git = GitHttpServer::start(repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
-    let drill = drill(None).await;
-    drill.source(&format!("{}/app.git", git.url)).await;
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    let artifact = drill.ready_at(&head).await;
+    let (_repos, _repo, _git, drill, artifact) = synced(None).await;
     assert!(served(&artifact).await);
 
     std::fs::remove_dir_all(&drill.storage).unwrap();
@@ -224,19 +220,7 @@ async fn a_full_storage_keeps_the_last_artifact() {
         }
     }
     let _unmount = Unmount(storage.clone());
-    let repos = tempfile::tempdir().unwrap();
-    let repo = TestRepo::create(
-        repos.path(),
-        "app",
-        &[("deploy/a.yaml", "kind: ConfigMap\n")],
-    );
-    let git = GitHttpServer::start(repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
-    let drill = drill(Some(storage)).await;
-    drill.source(&format!("{}/app.git", git.url)).await;
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    let first = drill.ready_at(&head).await;
+    let (_repos, repo, _git, drill, first) = synced(Some(storage)).await;
 
     // 1 MiB that does not compress: the next artifact cannot fit in 256 KiB.
     let mut state = 0x9E37_79B9_7F4A_7C15u64;

@@ -169,25 +169,8 @@ pub async fn fleet(repos: usize) -> Fleet {
     let data = cluster.dir.path().join("data");
     let base = serve(data.clone()).await;
     let stored = artifacts(&data, &base, repos);
-    let sources: Api<GitRepository> = Api::namespaced(client.clone(), "default");
     for (r, artifact) in stored.iter().enumerate() {
-        let name = format!("repo-{r}");
-        let body = serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-            "metadata": {"name": name}, "spec": {"url": "https://example.invalid/repo.git", "interval": "1h"}});
-        sources
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(body).unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = serde_json::json!({"status": {"artifact": artifact, "conditions": [{
-            "type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored",
-            "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-        sources
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-            .await
-            .unwrap();
+        git_repository(&client, &format!("repo-{r}"), artifact).await;
     }
 
     Fleet {
@@ -197,10 +180,42 @@ pub async fn fleet(repos: usize) -> Fleet {
     }
 }
 
+/// A GitRepository `name` in `default`, Ready with `artifact` (as a source-controller would
+/// leave it).
+pub async fn git_repository(
+    client: &kube::Client,
+    name: &str,
+    artifact: &rill_common::api::meta::Artifact,
+) {
+    let sources: Api<GitRepository> = Api::namespaced(client.clone(), "default");
+    let body = serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": name}, "spec": {"url": "https://example.invalid/repo.git", "interval": "1h"}});
+    sources
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(body).unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = serde_json::json!({"status": {"artifact": artifact, "conditions": [{
+        "type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    sources
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
 /// Creates `count` Kustomizations, one per folder, and returns when they are all Ready.
 pub async fn kustomizations(client: &kube::Client, count: usize, limit: Duration) {
-    let api: Api<Kustomization> = Api::namespaced(client.clone(), "default");
     let start = std::time::Instant::now();
+    create_kustomizations(client, count).await;
+    all_ready(client, count, start, limit).await;
+}
+
+/// Creates `count` Kustomizations, one per folder (`ks-00000`...).
+pub async fn create_kustomizations(client: &kube::Client, count: usize) {
+    let api: Api<Kustomization> = Api::namespaced(client.clone(), "default");
     for i in 0..count {
         let body = serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": {"name": format!("ks-{i:05}")},
@@ -213,7 +228,6 @@ pub async fn kustomizations(client: &kube::Client, count: usize, limit: Duration
         .await
         .unwrap();
     }
-    all_ready(client, count, start, limit).await;
 }
 
 /// Waits until `count` Kustomizations are Ready.
