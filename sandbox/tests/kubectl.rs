@@ -384,6 +384,64 @@ async fn custom_resources_show_printer_columns_and_can_be_waited_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_admin_cannot_grant_more_than_it_holds() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let admin = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: tenant-admin, namespace: team-a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}\nsubjects: [{kind: ServiceAccount, name: tenant, namespace: team-a}]\n";
+    k.ok(&["apply", "-f", &k.file("admin.yaml", admin)]).await;
+    let tenant = "--as=system:serviceaccount:team-a:tenant";
+    let binding = |name: &str, role: &str| {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: {name}, namespace: team-a}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}\nsubjects: [{{kind: ServiceAccount, name: tenant, namespace: team-a}}]\n"
+        )
+    };
+    // Binding what it already holds is fine; binding cluster-admin is an escalation.
+    let edit = k.file("edit.yaml", &binding("tenant-edit", "edit"));
+    k.ok(&["apply", "-f", &edit, tenant]).await;
+    let escalate = k.file("escalate.yaml", &binding("tenant-root", "cluster-admin"));
+    let refused = k.run(&["apply", "-f", &escalate, tenant]).await;
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("is attempting to grant RBAC permissions not currently held"),
+        "{}",
+        refused.stderr
+    );
+    // A Role is held to the same rule.
+    let role = |name: &str, resource: &str| {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: {name}, namespace: team-a}}\nrules: [{{apiGroups: [\"\"], resources: [{resource}], verbs: [get]}}]\n"
+        )
+    };
+    k.ok(&[
+        "apply",
+        "-f",
+        &k.file("secrets.yaml", &role("read-secrets", "secrets")),
+        tenant,
+    ])
+    .await;
+    let nodes = k
+        .run(&[
+            "apply",
+            "-f",
+            &k.file("nodes.yaml", &role("read-nodes", "nodes")),
+            tenant,
+        ])
+        .await;
+    assert_ne!(nodes.code, 0);
+    assert!(
+        nodes.stderr.contains("not currently held"),
+        "{}",
+        nodes.stderr
+    );
+    // The cluster's admin may.
+    k.ok(&["apply", "-f", &escalate]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_can_i_follows_rbac_and_impersonation() {
     let Some(k) = Kubectl::start().await else {
         return;

@@ -23,7 +23,9 @@ pub fn policy() -> Vec<Value> {
     ]);
     let admin_rules = {
         let mut rules = workloads.as_array().cloned().unwrap_or_default();
-        rules.push(json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["*"]}));
+        // As Kubernetes' admin: RBAC objects of the namespace, without `bind` or `escalate`.
+        rules.push(json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}));
         Value::Array(rules)
     };
     let read = json!([{"apiGroups": ["", "apps", "batch", "autoscaling", "policy", "networking.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]);

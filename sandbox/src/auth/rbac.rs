@@ -145,14 +145,42 @@ pub fn rule_allows(rule: &Value, attrs: &Attributes) -> bool {
     names.is_empty() || (!attrs.name.is_empty() && names.contains(&attrs.name.as_str()))
 }
 
-/// RBAC over the objects of a store.
-pub struct RbacAuthorizer<'a> {
-    /// The store holding roles and bindings.
-    pub store: &'a Store,
+/// Where roles and bindings are read from: the store, or a write transaction on it.
+pub trait RbacObjects {
+    /// One object.
+    fn object(&self, key: &crate::store::ObjectKey) -> Option<std::sync::Arc<Value>>;
+    /// The objects of an RBAC resource (in one namespace).
+    fn objects(&self, resource: &str, namespace: Option<&str>) -> Vec<std::sync::Arc<Value>>;
 }
 
-impl RbacAuthorizer<'_> {
-    fn role_rules(&self, role_ref: &Value, namespace: &str) -> Vec<Value> {
+impl RbacObjects for Store {
+    fn object(&self, key: &crate::store::ObjectKey) -> Option<std::sync::Arc<Value>> {
+        self.get(key)
+    }
+    fn objects(&self, resource: &str, namespace: Option<&str>) -> Vec<std::sync::Arc<Value>> {
+        self.list("rbac.authorization.k8s.io", resource, namespace)
+            .0
+    }
+}
+
+impl RbacObjects for crate::store::Tx<'_> {
+    fn object(&self, key: &crate::store::ObjectKey) -> Option<std::sync::Arc<Value>> {
+        self.get(key)
+    }
+    fn objects(&self, resource: &str, namespace: Option<&str>) -> Vec<std::sync::Arc<Value>> {
+        self.list("rbac.authorization.k8s.io", resource, namespace)
+    }
+}
+
+/// RBAC over the objects of a store (or of a write transaction).
+pub struct RbacAuthorizer<'a, S: RbacObjects + ?Sized = Store> {
+    /// Where roles and bindings are read.
+    pub store: &'a S,
+}
+
+impl<S: RbacObjects + ?Sized> RbacAuthorizer<'_, S> {
+    /// The rules of the role a binding refers to (a Role in `namespace`, or a ClusterRole).
+    pub fn role_rules(&self, role_ref: &Value, namespace: &str) -> Vec<Value> {
         let name = role_ref["name"].as_str().unwrap_or_default();
         let key = match role_ref["kind"].as_str() {
             Some("Role") => {
@@ -163,21 +191,18 @@ impl RbacAuthorizer<'_> {
             }
         };
         self.store
-            .get(&key)
+            .object(&key)
             .and_then(|r| r["rules"].as_array().cloned())
             .unwrap_or_default()
     }
 }
 
-impl Authorizer for RbacAuthorizer<'_> {
+impl<S: RbacObjects + ?Sized> Authorizer for RbacAuthorizer<'_, S> {
     fn allowed(&self, user: &UserInfo, attrs: &Attributes) -> bool {
         if user.groups.iter().any(|g| g == "system:masters") {
             return true;
         }
-        let (bindings, _) =
-            self.store
-                .list("rbac.authorization.k8s.io", "clusterrolebindings", None);
-        for binding in bindings {
+        for binding in self.store.objects("clusterrolebindings", None) {
             if binding["subjects"]
                 .as_array()
                 .is_some_and(|s| s.iter().any(|s| subject_matches(s, user)))
@@ -190,12 +215,7 @@ impl Authorizer for RbacAuthorizer<'_> {
             }
         }
         if !attrs.namespace.is_empty() {
-            let (bindings, _) = self.store.list(
-                "rbac.authorization.k8s.io",
-                "rolebindings",
-                Some(&attrs.namespace),
-            );
-            for binding in bindings {
+            for binding in self.store.objects("rolebindings", Some(&attrs.namespace)) {
                 if binding["subjects"]
                     .as_array()
                     .is_some_and(|s| s.iter().any(|s| subject_matches(s, user)))

@@ -190,7 +190,7 @@ impl ApiServer {
             ..ResourcePath::default()
         };
         let query = Query::parse(Some(&format!("fieldManager={manager}")));
-        write::create(self, &rt, &path, &query, body).map(|(_, v)| v)
+        write::create(self, &rt, &path, (&query, None), body).map(|(_, v)| v)
     }
 }
 
@@ -367,7 +367,8 @@ async fn resource(
         (&Method::GET, false) => read::list(api, &rt, path, ctx),
         (&Method::POST, false) => {
             let body = decode_body(&body, content_type)?;
-            let (code, object) = write::create(api, &rt, path, &ctx.query, body)?;
+            let (code, object) =
+                write::create(api, &rt, path, (&ctx.query, Some(&ctx.user)), body)?;
             Ok(read::respond_object(&rt, &object, code, ctx))
         }
         (&Method::PUT, true) => {

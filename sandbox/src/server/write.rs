@@ -9,6 +9,8 @@ use super::meta::{self, comparable, finalizers, is_deleting, now, spec_part};
 use super::read::key_of;
 use super::request::{Query, ResourcePath};
 use super::{ApiServer, RequestContext};
+use crate::auth::identity::UserInfo;
+use crate::auth::rbac::RbacAuthorizer;
 use crate::crd;
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::patch::apply::{ApplyParams, record_update, server_side_apply};
@@ -26,6 +28,8 @@ pub fn key_for(rt: &ResourceType, path: &ResourcePath) -> ObjectKey {
 pub(super) struct Write<'a> {
     rt: &'a ResourceType,
     pub(super) key: ObjectKey,
+    /// Who writes (`None`: the server itself), for RBAC escalation checks.
+    user: Option<UserInfo>,
     manager: String,
     status_endpoint: bool,
     dry_run: bool,
@@ -85,7 +89,7 @@ pub fn create(
     api: &ApiServer,
     rt: &ResourceType,
     path: &ResourcePath,
-    query: &Query,
+    (query, user): (&Query, Option<&UserInfo>),
     mut body: Value,
 ) -> ApiResult<(u16, Value)> {
     check_type(rt, &body)?;
@@ -134,6 +138,7 @@ pub fn create(
     let w = Write {
         rt,
         key: ObjectKey::new(&rt.group, &rt.plural, &url_ns, &name),
+        user: user.cloned(),
         manager: manager_of(query, "unknown")?,
         status_endpoint: false,
         dry_run: query.dry_run(),
@@ -192,6 +197,7 @@ pub(super) fn write_for<'a>(
     Ok(Write {
         rt,
         key: key_of(rt, path),
+        user: Some(ctx.user.clone()),
         manager: manager_of(&ctx.query, &ctx.default_manager)?,
         status_endpoint,
         dry_run: ctx.query.dry_run(),
@@ -321,6 +327,22 @@ pub(super) fn commit(
         new["metadata"] = json!({});
     }
     crate::controllers::defaults::on_write(rt, &mut new);
+    if let Some(user) = &w.user
+        && rt.group == "rbac.authorization.k8s.io"
+        && !w.status_endpoint
+    {
+        let authorizer = RbacAuthorizer { store: &*tx };
+        let rules = |role_ref: &Value, ns: &str| authorizer.role_rules(role_ref, ns);
+        crate::auth::escalation::check(
+            &authorizer,
+            user,
+            &rt.plural,
+            &w.key.namespace,
+            (old, &new),
+            &rules,
+        )
+        .map_err(ApiError::forbidden)?;
+    }
     let now = now();
     match old {
         Some(old) => {
