@@ -398,8 +398,13 @@ async fn a_namespace_admin_cannot_grant_more_than_it_holds() {
         )
     };
     // Binding what it already holds is fine; binding cluster-admin is an escalation.
-    let edit = k.file("edit.yaml", &binding("tenant-edit", "edit"));
-    k.ok(&["apply", "-f", &edit, tenant]).await;
+    for role in ["edit", "view"] {
+        let file = k.file(
+            &format!("{role}.yaml"),
+            &binding(&format!("tenant-{role}"), role),
+        );
+        k.ok(&["apply", "-f", &file, tenant]).await;
+    }
     let escalate = k.file("escalate.yaml", &binding("tenant-root", "cluster-admin"));
     let refused = k.run(&["apply", "-f", &escalate, tenant]).await;
     assert_ne!(refused.code, 0, "{}", refused.stdout);

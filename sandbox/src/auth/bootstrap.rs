@@ -18,7 +18,7 @@ pub fn policy() -> Vec<Value> {
         "/readyz"
     ]);
     let workloads = json!([
-        {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "serviceaccounts", "pods", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["*"]},
+        {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "serviceaccounts", "pods", "pods/log", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["*"]},
         {"apiGroups": ["apps", "batch", "autoscaling", "policy", "networking.k8s.io", "coordination.k8s.io", "events.k8s.io"], "resources": ["*"], "verbs": ["*"]}
     ]);
     let admin_rules = {
@@ -28,7 +28,11 @@ pub fn policy() -> Vec<Value> {
             "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}));
         Value::Array(rules)
     };
-    let read = json!([{"apiGroups": ["", "apps", "batch", "autoscaling", "policy", "networking.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]);
+    // As in Kubernetes, view is within edit, and edit within admin (no Secrets for view).
+    let read = json!([
+        {"apiGroups": [""], "resources": ["configmaps", "services", "serviceaccounts", "pods", "pods/log", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps", "batch", "autoscaling", "policy", "networking.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]}
+    ]);
     let role = |name: &str, rules: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}, "rules": rules});
     let binding = |name: &str, role: &str, groups: &[&str]| {
         let subjects: Vec<Value> = groups
