@@ -205,7 +205,9 @@ async fn a_broken_push_keeps_the_last_good_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
-    let env = env(&[]).await;
+    // Flux's behaviour: without the drift watch, the next reconcile undoes it (with the watch,
+    // `drift.rs` shows it undone at once).
+    let env = env(&["--drift-mode=off"]).await;
     delivered(&env).await;
     let (ok, out) = env.kubectl(&["scale", "deployment/app", "-n", "apps", "--replicas=5"]);
     assert!(ok, "{out}");
