@@ -496,6 +496,18 @@ async fn deletion_waits_for_finalizers_and_namespaces_terminate() {
     let Some(k) = Kubectl::start().await else {
         return;
     };
+    // The API server's lifecycle admission keeps these namespaces.
+    for namespace in ["default", "kube-system", "kube-public"] {
+        let refused = k.run(&["delete", "namespace", namespace]).await;
+        assert_ne!(refused.code, 0, "{namespace}");
+        assert!(
+            refused.stderr.contains(&format!(
+                "namespaces \"{namespace}\" is forbidden: this namespace may not be deleted"
+            )),
+            "{}",
+            refused.stderr
+        );
+    }
     k.ok(&["create", "namespace", "team-a"]).await;
     k.ok(&["apply", "-f", &k.file("gr.yaml", GITREPO)]).await;
     k.ok(&[

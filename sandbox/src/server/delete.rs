@@ -25,6 +25,16 @@ pub fn delete(
     options: &Value,
 ) -> ApiResult<Response> {
     let key = key_of(rt, path);
+    // As the API server's namespace lifecycle admission: these three stay.
+    if rt.group.is_empty()
+        && rt.plural == "namespaces"
+        && ["default", "kube-system", "kube-public"].contains(&key.name.as_str())
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{}\" is forbidden: this namespace may not be deleted",
+            key.name
+        )));
+    }
     let policy = options["propagationPolicy"]
         .as_str()
         .or_else(|| ctx.query.get("propagationPolicy"))
