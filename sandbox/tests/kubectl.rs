@@ -649,6 +649,53 @@ async fn events_config_maps_and_secrets_print_upstreams_columns() {
         "{secrets}"
     );
 
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: team-a}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}, {port: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team-a}\n";
+    k.ok(&["apply", "-f", &k.file("svc.yaml", service)]).await;
+    let services = k
+        .ok(&["get", "services", "-n", "team-a", "-o", "wide"])
+        .await;
+    let header: Vec<&str> = services
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE",
+            "SELECTOR"
+        ],
+        "{services}"
+    );
+    let row: Vec<&str> = services
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        (row[0], row[1], row[3]),
+        ("web", "ClusterIP", "<none>"),
+        "{services}"
+    );
+    assert_eq!((row[4], row[6]), ("80/TCP,53/UDP", "app=web"), "{services}");
+    let accounts = k
+        .ok(&["get", "serviceaccounts", "-n", "team-a", "robot"])
+        .await;
+    let header: Vec<&str> = accounts
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "SECRETS", "AGE"], "{accounts}");
+
     let events = k.ok(&["get", "events", "-n", "team-a"]).await;
     let header = events.lines().next().unwrap();
     let words: Vec<&str> = header.split_whitespace().collect();

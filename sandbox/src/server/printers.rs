@@ -1,6 +1,6 @@
 //! Built-in Table printers whose cells are computed rather than read from one path, with
-//! the upstream printers' columns (`pkg/printers/internalversion`): Events, ConfigMaps and
-//! Secrets.
+//! the upstream printers' columns (`pkg/printers/internalversion`): Events, ConfigMaps,
+//! Secrets, Services and ServiceAccounts.
 
 use serde_json::{Value, json};
 
@@ -67,8 +67,115 @@ pub fn builtin(group: &str, plural: &str) -> Option<Printer> {
                 ]
             },
         }),
+        ("", "services") => Some(Printer {
+            columns: vec![
+                column("Name", "string", 0),
+                column("Type", "string", 0),
+                column("Cluster-IP", "string", 0),
+                column("External-IP", "string", 0),
+                column("Port(s)", "string", 0),
+                column("Age", "string", 0),
+                column("Selector", "string", 1),
+            ],
+            cells: service_cells,
+        }),
+        ("", "serviceaccounts") => Some(Printer {
+            columns: vec![
+                column("Name", "string", 0),
+                column("Secrets", "string", 0),
+                column("Age", "string", 0),
+            ],
+            cells: |o| {
+                vec![
+                    o["metadata"]["name"].clone(),
+                    json!(o["secrets"].as_array().map_or(0, Vec::len)),
+                    since(&o["metadata"]["creationTimestamp"]),
+                ]
+            },
+        }),
         _ => None,
     }
+}
+
+fn texts(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Upstream's `printService`: the external IPs by type (`<pending>` for a load balancer
+/// without ingress), ports as `port[:nodePort]/protocol`, the selector as `k=v,...`.
+fn service_cells(o: &Value) -> Vec<Value> {
+    let spec = &o["spec"];
+    let type_ = spec["type"].as_str().unwrap_or("ClusterIP");
+    let cluster_ip = spec["clusterIP"]
+        .as_str()
+        .filter(|ip| !ip.is_empty())
+        .unwrap_or("<none>");
+    let external_ips = texts(&spec["externalIPs"]);
+    let external = match type_ {
+        "ExternalName" => spec["externalName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        "LoadBalancer" => {
+            let mut ips: Vec<String> = o["status"]["loadBalancer"]["ingress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["ip"].as_str().or_else(|| i["hostname"].as_str()))
+                .map(str::to_string)
+                .collect();
+            ips.extend(external_ips);
+            if ips.is_empty() {
+                "<pending>".to_string()
+            } else {
+                ips.join(",")
+            }
+        }
+        _ if external_ips.is_empty() => "<none>".to_string(),
+        _ => external_ips.join(","),
+    };
+    let ports: Vec<String> = spec["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let protocol = p["protocol"].as_str().unwrap_or("TCP");
+            let port = p["port"].as_i64().unwrap_or(0);
+            match p["nodePort"].as_i64().filter(|n| *n > 0) {
+                Some(node) => format!("{port}:{node}/{protocol}"),
+                None => format!("{port}/{protocol}"),
+            }
+        })
+        .collect();
+    let mut selector: Vec<String> = spec["selector"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    selector.sort();
+    let or_none = |list: Vec<String>| {
+        if list.is_empty() {
+            "<none>".to_string()
+        } else {
+            list.join(",")
+        }
+    };
+    vec![
+        o["metadata"]["name"].clone(),
+        json!(type_),
+        json!(cluster_ip),
+        json!(external),
+        json!(or_none(ports)),
+        since(&o["metadata"]["creationTimestamp"]),
+        json!(or_none(selector)),
+    ]
 }
 
 /// The age of a timestamp, `<unknown>` without one (as upstream).
@@ -135,6 +242,57 @@ fn event_cells(o: &Value) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_rows_follow_the_upstream_printer() {
+        let cases = [
+            (
+                json!({"metadata": {"name": "web"}, "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.10",
+                    "ports": [{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}], "selector": {"b": "2", "a": "1"}}}),
+                [
+                    "ClusterIP",
+                    "10.96.0.10",
+                    "<none>",
+                    "80/TCP,53/UDP",
+                    "a=1,b=2",
+                ],
+            ),
+            (
+                json!({"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.11",
+                    "ports": [{"port": 443, "nodePort": 30443}]}}),
+                [
+                    "LoadBalancer",
+                    "10.96.0.11",
+                    "<pending>",
+                    "443:30443/TCP",
+                    "<none>",
+                ],
+            ),
+            (
+                json!({"metadata": {"name": "ext"}, "spec": {"type": "ExternalName", "externalName": "db.example.com"}}),
+                [
+                    "ExternalName",
+                    "<none>",
+                    "db.example.com",
+                    "<none>",
+                    "<none>",
+                ],
+            ),
+            (
+                json!({"metadata": {"name": "lb2"}, "spec": {"type": "LoadBalancer", "clusterIP": "None"},
+                    "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}}),
+                ["LoadBalancer", "None", "203.0.113.7", "<none>", "<none>"],
+            ),
+        ];
+        for (service, want) in cases {
+            let cells = service_cells(&service);
+            let got: Vec<&str> = [1, 2, 3, 4, 6]
+                .iter()
+                .map(|i| cells[*i].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(got, want, "{service}");
+        }
+    }
 
     #[test]
     fn event_rows_follow_the_upstream_printer() {
