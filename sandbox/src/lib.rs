@@ -7,6 +7,7 @@ pub mod auth;
 pub mod controllers;
 pub mod crd;
 pub mod error;
+pub mod fuzzing;
 pub mod patch;
 pub mod resources;
 pub mod selectors;
