@@ -252,6 +252,14 @@ pub fn patch(
     let result = api.store.write(|tx| {
         let old = tx.get(&w.key);
         if apply {
+            // As the API server decodes it: an object whose metadata is an object.
+            if !patch_body.is_object()
+                || !(patch_body["metadata"].is_object() || patch_body["metadata"].is_null())
+            {
+                return Err(ApiError::bad_request(
+                    "error decoding the apply patch: the object and its metadata must be mappings",
+                ));
+            }
             check_type(rt, &patch_body)?;
             if patch_body["apiVersion"].is_null() || patch_body["kind"].is_null() {
                 return Err(ApiError::bad_request("apply patches must specify apiVersion and kind"));
