@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Options, io, read_restricted};
+use super::files::read_restricted;
+use super::{Options, io};
 use crate::error::Error;
 use crate::kustomization::Kustomization;
 use crate::openapi::CustomSchema;

@@ -24,7 +24,8 @@ pub enum ListKey {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CustomSchema {
     definitions: Map<String, Value>,
-    by_kind: HashMap<(String, String, String), String>,
+    /// kind -> (group, version, definition): looked up by kind without allocating.
+    by_kind: HashMap<String, Vec<(String, String, String)>>,
 }
 
 impl CustomSchema {
@@ -36,21 +37,18 @@ impl CustomSchema {
             .and_then(Value::as_object)
             .cloned()
             .ok_or("the schema has no 'definitions' map")?;
-        let mut by_kind = HashMap::new();
+        let mut by_kind: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
         for (name, definition) in &definitions {
             let kinds = definition
                 .get("x-kubernetes-group-version-kind")
                 .and_then(Value::as_array);
             for gvk in kinds.into_iter().flatten() {
                 let text = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or_default();
-                by_kind.insert(
-                    (
-                        text("group").to_string(),
-                        text("version").to_string(),
-                        text("kind").to_string(),
-                    ),
+                by_kind.entry(text("kind").to_string()).or_default().push((
+                    text("group").to_string(),
+                    text("version").to_string(),
                     name.clone(),
-                );
+                ));
             }
         }
         Ok(Self {
@@ -62,8 +60,11 @@ impl CustomSchema {
     /// The definition describing a kind, if the schema has one.
     pub fn definition(&self, group: &str, version: &str, kind: &str) -> Option<&str> {
         self.by_kind
-            .get(&(group.to_string(), version.to_string(), kind.to_string()))
-            .map(String::as_str)
+            .get(kind)?
+            .iter()
+            .rev()
+            .find(|(g, v, _)| g == group && v == version)
+            .map(|(_, _, definition)| definition.as_str())
     }
 
     /// A definition by name: this schema's, else (for a custom schema whose `$ref` names a
