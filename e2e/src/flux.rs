@@ -58,6 +58,16 @@ pub async fn wait_for<K: FluxObject>(
     }
 }
 
+/// Whether the object's `requestedAt` request exists and has been handled.
+pub fn request_handled<K: FluxObject>(object: &K) -> bool {
+    let requested = rill_common::runtime::reconcile_request::requested_at(object.meta());
+    let handled = object
+        .status()
+        .cloned()
+        .and_then(|mut s| s.last_handled_reconcile_at_mut().clone());
+    requested.is_some() && requested == handled.as_deref()
+}
+
 /// Sets `reconcile.fluxcd.io/requestedAt` on `name` to a new token.
 pub async fn request_reconcile<K: FluxObject>(api: &Api<K>, name: &str) {
     let patch = rill_common::runtime::reconcile_request::request_patch();

@@ -166,18 +166,7 @@ async fn run(count: usize, edits: usize) {
             .unwrap()
             .items
             .iter()
-            .filter(|ks| {
-                let requested = ks
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt"));
-                let last = ks
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.reconcile.last_handled_reconcile_at.as_ref());
-                requested.is_some() && requested == last
-            })
+            .filter(|ks| e2e::flux::request_handled(*ks))
             .count();
         if handled == count {
             break;

@@ -229,17 +229,7 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed() {
     e2e::flux::request_reconcile(&api, "first").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ks = api.get("first").await.unwrap();
-        let requested = ks
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt").cloned());
-        let handled = ks
-            .status
-            .as_ref()
-            .and_then(|s| s.reconcile.last_handled_reconcile_at.clone());
-        if requested.is_some() && requested == handled {
+        if e2e::flux::request_handled(&api.get("first").await.unwrap()) {
             break;
         }
         assert!(Instant::now() < deadline, "the survivor did not reconcile");
