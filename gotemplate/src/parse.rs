@@ -1,0 +1,592 @@
+//! Go's text/template parser: the item stream becomes a tree of text, actions, `if`/`range`/
+//! `with` (with `else if` and `else with`), `define`/`template`/`block`, `break`/`continue`,
+//! pipelines with declarations, and operands; functions and variables are checked at parse
+//! time as Go does.
+
+use std::collections::HashMap;
+
+use crate::lex::{Item, Tok, lex};
+
+/// A list of nodes.
+pub type List = Vec<Node>;
+
+/// A node of the tree.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// Text copied to the output.
+    Text(String),
+    /// `{{pipeline}}`.
+    Action(Pipeline),
+    /// `{{if}}`, `{{range}}` or `{{with}}`.
+    Branch {
+        /// Which one.
+        kind: BranchKind,
+        /// The condition or the ranged value.
+        pipe: Pipeline,
+        /// The body.
+        list: List,
+        /// The `else` body.
+        else_list: List,
+    },
+    /// `{{template "name" pipeline}}`.
+    Template {
+        /// The template called.
+        name: String,
+        /// Its dot.
+        pipe: Option<Pipeline>,
+        /// Byte offset.
+        pos: usize,
+    },
+    /// `{{break}}`.
+    Break,
+    /// `{{continue}}`.
+    Continue,
+}
+
+/// The three branching actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchKind {
+    /// `if`.
+    If,
+    /// `range`.
+    Range,
+    /// `with`.
+    With,
+}
+
+/// A pipeline: optional declarations and commands joined by `|`.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    /// Declared or assigned variables.
+    pub decl: Vec<String>,
+    /// `=` rather than `:=`.
+    pub is_assign: bool,
+    /// The commands.
+    pub cmds: Vec<Command>,
+    /// Byte offset.
+    pub pos: usize,
+}
+
+/// One command: its operands (the first may be a function).
+#[derive(Clone, Debug)]
+pub struct Command {
+    /// The operands.
+    pub args: Vec<Operand>,
+}
+
+/// An operand with its source text and position (for error messages).
+#[derive(Clone, Debug)]
+pub struct Operand {
+    /// The operand.
+    pub kind: OperandKind,
+    /// Byte offset.
+    pub pos: usize,
+    /// The text Go shows in errors.
+    pub text: String,
+}
+
+/// What an operand is.
+#[derive(Clone, Debug)]
+pub enum OperandKind {
+    /// `.`.
+    Dot,
+    /// `nil`.
+    Nil,
+    /// A boolean constant.
+    Bool(bool),
+    /// An integer constant.
+    Int(i64),
+    /// A float constant.
+    Float(f64),
+    /// A string constant.
+    Str(String),
+    /// A function name.
+    Function(String),
+    /// `.A.B`.
+    Field(Vec<String>),
+    /// `$x.A.B`.
+    Variable(String, Vec<String>),
+    /// `(pipeline).A.B`.
+    Chain(Box<Pipeline>, Vec<String>),
+}
+
+/// A parse error.
+#[derive(Debug)]
+pub struct ParseError {
+    /// The message.
+    pub message: String,
+    /// Byte offset.
+    pub pos: usize,
+}
+
+/// The parsed templates: the main one and every `define`.
+#[derive(Debug, Default)]
+pub struct Tree {
+    /// The main template.
+    pub root: List,
+    /// Named templates.
+    pub defines: HashMap<String, List>,
+}
+
+/// What ends a list.
+#[derive(PartialEq)]
+enum Stop {
+    End,
+    Else,
+    Eof,
+}
+
+/// Parses `text`; `is_function` says whether a name is a known function.
+pub fn parse(text: &str, is_function: &dyn Fn(&str) -> bool) -> Result<Tree, ParseError> {
+    let items = lex(text).map_err(|e| ParseError {
+        message: e.message,
+        pos: e.pos,
+    })?;
+    let mut p = Parser {
+        items,
+        next: 0,
+        vars: vec!["$".to_string()],
+        range_depth: 0,
+        is_function,
+        tree: Tree::default(),
+        text,
+    };
+    let (root, stop) = p.list()?;
+    if stop != Stop::Eof {
+        return p.fail(format!(
+            "unexpected {{{{{}}}}}",
+            if stop == Stop::End { "end" } else { "else" }
+        ));
+    }
+    p.tree.root = root;
+    Ok(p.tree)
+}
+
+struct Parser<'a> {
+    items: Vec<Item>,
+    next: usize,
+    vars: Vec<String>,
+    range_depth: usize,
+    is_function: &'a dyn Fn(&str) -> bool,
+    tree: Tree,
+    text: &'a str,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Item {
+        &self.items[self.next.min(self.items.len() - 1)]
+    }
+
+    fn advance(&mut self) -> Item {
+        let item = self.peek().clone();
+        if self.next < self.items.len() {
+            self.next += 1;
+        }
+        item
+    }
+
+    fn peek_non_space(&mut self) -> &Item {
+        while self.peek().tok == Tok::Space {
+            self.next += 1;
+        }
+        self.peek()
+    }
+
+    fn next_non_space(&mut self) -> Item {
+        self.peek_non_space();
+        self.advance()
+    }
+
+    fn fail<T>(&self, message: String) -> Result<T, ParseError> {
+        Err(ParseError {
+            message,
+            pos: self.peek().pos,
+        })
+    }
+
+    fn unexpected<T>(&self, item: &Item, context: &str) -> Result<T, ParseError> {
+        let shown = match &item.tok {
+            Tok::Eof => "EOF".to_string(),
+            Tok::Right => "\"}}\"".to_string(),
+            _ => format!("{:?}", self.item_text(item)),
+        };
+        Err(ParseError {
+            message: format!("unexpected {shown} in {context}"),
+            pos: item.pos,
+        })
+    }
+
+    fn item_text(&self, item: &Item) -> String {
+        let end = self
+            .items
+            .iter()
+            .find(|i| i.pos > item.pos)
+            .map_or(self.text.len(), |i| i.pos);
+        self.text[item.pos..end].trim_end().to_string()
+    }
+
+    fn expect_right(&mut self, context: &str) -> Result<(), ParseError> {
+        let item = self.next_non_space();
+        if item.tok != Tok::Right {
+            return self.unexpected(&item, context);
+        }
+        Ok(())
+    }
+
+    /// Nodes up to `{{end}}`, `{{else}}` or the end of input.
+    fn list(&mut self) -> Result<(List, Stop), ParseError> {
+        let mut list = List::new();
+        loop {
+            let item = self.advance();
+            match item.tok {
+                Tok::Eof => return Ok((list, Stop::Eof)),
+                Tok::Text(t) => list.push(Node::Text(t)),
+                Tok::Left => {
+                    let next = self.peek_non_space().clone();
+                    match next.tok {
+                        Tok::Keyword("end") => {
+                            self.advance();
+                            self.expect_right("end")?;
+                            return Ok((list, Stop::End));
+                        }
+                        Tok::Keyword("else") => {
+                            self.advance();
+                            return Ok((list, Stop::Else));
+                        }
+                        _ => {
+                            if let Some(node) = self.action()? {
+                                list.push(node);
+                            }
+                        }
+                    }
+                }
+                _ => return self.unexpected(&item, "input"),
+            }
+        }
+    }
+
+    fn action(&mut self) -> Result<Option<Node>, ParseError> {
+        let item = self.peek_non_space().clone();
+        let Tok::Keyword(k) = item.tok else {
+            let pipe = self.pipeline("command", false)?;
+            return Ok(Some(Node::Action(pipe)));
+        };
+        self.advance();
+        Ok(Some(match k {
+            "if" => self.branch(BranchKind::If)?,
+            "range" => self.branch(BranchKind::Range)?,
+            "with" => self.branch(BranchKind::With)?,
+            "break" | "continue" => {
+                if self.range_depth == 0 {
+                    return self.fail(format!("{{{{{k}}}}} outside {{{{range}}}}"));
+                }
+                self.expect_right(k)?;
+                if k == "break" { Node::Break } else { Node::Continue }
+            }
+            "template" => {
+                let pos = self.peek_non_space().pos;
+                let (name, pipe) = self.template_call("template")?;
+                Node::Template { name, pipe, pos }
+            }
+            "define" => {
+                let name = self.template_name("define")?;
+                self.expect_right("define clause")?;
+                self.define(name)?;
+                return Ok(None);
+            }
+            "block" => {
+                let (name, pipe) = self.template_call("block")?;
+                self.define(name.clone())?;
+                Node::Template {
+                    name,
+                    pipe,
+                    pos: item.pos,
+                }
+            }
+            other => return self.fail(format!("unexpected <{other}> in command")),
+        }))
+    }
+
+    fn define(&mut self, name: String) -> Result<(), ParseError> {
+        let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
+        let (body, stop) = self.list()?;
+        self.vars = saved;
+        if stop != Stop::End {
+            return self.fail("unexpected EOF".into());
+        }
+        self.tree.defines.insert(name, body);
+        Ok(())
+    }
+
+    fn template_name(&mut self, context: &str) -> Result<String, ParseError> {
+        let item = self.next_non_space();
+        match item.tok {
+            Tok::Str(s) => Ok(s),
+            _ => self.unexpected(&item, &format!("{context} clause")),
+        }
+    }
+
+    fn template_call(&mut self, context: &str) -> Result<(String, Option<Pipeline>), ParseError> {
+        let name = self.template_name(context)?;
+        if self.peek_non_space().tok == Tok::Right {
+            self.advance();
+            return Ok((name, None));
+        }
+        Ok((name, Some(self.pipeline(context, false)?)))
+    }
+
+    fn branch(&mut self, kind: BranchKind) -> Result<Node, ParseError> {
+        let mark = self.vars.len();
+        let context = match kind {
+            BranchKind::If => "if",
+            BranchKind::Range => "range",
+            BranchKind::With => "with",
+        };
+        let pipe = self.pipeline(context, kind == BranchKind::Range)?;
+        if kind == BranchKind::Range {
+            self.range_depth += 1;
+        }
+        let body = self.list();
+        if kind == BranchKind::Range {
+            self.range_depth -= 1;
+        }
+        let (list, stop) = body?;
+        let else_list = match stop {
+            Stop::Eof => return self.fail("unexpected EOF".into()),
+            Stop::End => List::new(),
+            Stop::Else => {
+                // `{{else if ...}}` and `{{else with ...}}` nest a branch that shares the end.
+                let next = self.peek_non_space().clone();
+                match next.tok {
+                    Tok::Keyword("if") if kind == BranchKind::If => {
+                        self.advance();
+                        vec![self.branch(BranchKind::If)?]
+                    }
+                    Tok::Keyword("with") if kind == BranchKind::With => {
+                        self.advance();
+                        vec![self.branch(BranchKind::With)?]
+                    }
+                    _ => {
+                        self.expect_right("else")?;
+                        let (else_list, stop) = self.list()?;
+                        match stop {
+                            Stop::End => else_list,
+                            Stop::Else => return self.fail("expected end; found {{else}}".into()),
+                            Stop::Eof => return self.fail("unexpected EOF".into()),
+                        }
+                    }
+                }
+            }
+        };
+        self.vars.truncate(mark);
+        Ok(Node::Branch {
+            kind,
+            pipe,
+            list,
+            else_list,
+        })
+    }
+
+    fn pipeline(&mut self, context: &str, range: bool) -> Result<Pipeline, ParseError> {
+        let pos = self.peek_non_space().pos;
+        let mut pipe = Pipeline {
+            decl: Vec::new(),
+            is_assign: false,
+            cmds: Vec::new(),
+            pos,
+        };
+        // Declarations: `$x :=`, `$x =`, `$i, $e :=` (range only).
+        let start = self.next;
+        if let Tok::Variable(name) = self.peek_non_space().tok.clone() {
+            self.advance();
+            let after = self.peek_non_space().tok.clone();
+            match after {
+                Tok::Declare | Tok::Assign => {
+                    self.advance();
+                    pipe.is_assign = after == Tok::Assign;
+                    if pipe.is_assign && !self.vars.contains(&name) {
+                        return self.fail(format!("undefined variable {name:?}"));
+                    }
+                    pipe.decl.push(name);
+                }
+                Tok::Comma if range => {
+                    self.advance();
+                    let Tok::Variable(second) = self.next_non_space().tok else {
+                        return self.fail("range can only initialize variables".into());
+                    };
+                    let op = self.next_non_space().tok;
+                    if op != Tok::Declare && op != Tok::Assign {
+                        return self.fail("range can only initialize variables".into());
+                    }
+                    pipe.is_assign = op == Tok::Assign;
+                    pipe.decl = vec![name, second];
+                }
+                _ => self.next = start,
+            }
+        }
+        loop {
+            let item = self.peek_non_space().clone();
+            match item.tok {
+                Tok::Right => {
+                    self.advance();
+                    break;
+                }
+                Tok::RParen if context == "parenthesized pipeline" => {
+                    self.advance();
+                    break;
+                }
+                Tok::Eof => return self.unexpected(&item, context),
+                _ => {
+                    let cmd = self.command()?;
+                    if !pipe.cmds.is_empty()
+                        && !matches!(
+                            cmd.args[0].kind,
+                            OperandKind::Function(_)
+                                | OperandKind::Field(_)
+                                | OperandKind::Variable(..)
+                                | OperandKind::Chain(..)
+                        )
+                    {
+                        return self.fail(format!(
+                            "non executable command in pipeline stage {}",
+                            pipe.cmds.len() + 1
+                        ));
+                    }
+                    pipe.cmds.push(cmd);
+                }
+            }
+        }
+        if pipe.cmds.is_empty() {
+            return self.fail(format!("missing value for {context}"));
+        }
+        if !pipe.is_assign {
+            for name in &pipe.decl {
+                self.vars.push(name.clone());
+            }
+        }
+        Ok(pipe)
+    }
+
+    fn command(&mut self) -> Result<Command, ParseError> {
+        let mut args = Vec::new();
+        loop {
+            self.peek_non_space();
+            args.push(self.operand()?);
+            let item = self.peek().clone();
+            match item.tok {
+                Tok::Space => {
+                    self.advance();
+                    let next = self.peek_non_space().tok.clone();
+                    match next {
+                        Tok::Right | Tok::RParen => break,
+                        Tok::Pipe => {
+                            self.advance();
+                            break;
+                        }
+                        _ => continue,
+                    }
+                }
+                Tok::Right | Tok::RParen => break,
+                Tok::Pipe => {
+                    self.advance();
+                    break;
+                }
+                _ => return self.unexpected(&item, "operand"),
+            }
+        }
+        Ok(Command { args })
+    }
+
+    fn fields(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Tok::Field(name) = &self.peek().tok {
+            out.push(name.clone());
+            self.advance();
+        }
+        out
+    }
+
+    fn operand(&mut self) -> Result<Operand, ParseError> {
+        let item = self.advance();
+        let pos = item.pos;
+        let kind = match item.tok {
+            Tok::Dot => OperandKind::Dot,
+            Tok::Nil => OperandKind::Nil,
+            Tok::Bool(b) => OperandKind::Bool(b),
+            Tok::Str(s) => OperandKind::Str(s),
+            Tok::Char(c) => OperandKind::Int(c as i64),
+            Tok::Number(n) => number(&n).ok_or_else(|| ParseError {
+                message: format!("bad number syntax: {n:?}"),
+                pos,
+            })?,
+            Tok::Ident(name) => {
+                if !(self.is_function)(&name) {
+                    return Err(ParseError {
+                        message: format!("function {name:?} not defined"),
+                        pos,
+                    });
+                }
+                OperandKind::Function(name)
+            }
+            Tok::Field(first) => {
+                let mut path = vec![first];
+                path.extend(self.fields());
+                OperandKind::Field(path)
+            }
+            Tok::Variable(name) => {
+                if !self.vars.contains(&name) {
+                    return Err(ParseError {
+                        message: format!("undefined variable {name:?}"),
+                        pos,
+                    });
+                }
+                OperandKind::Variable(name, self.fields())
+            }
+            Tok::LParen => {
+                let pipe = self.pipeline("parenthesized pipeline", false)?;
+                OperandKind::Chain(Box::new(pipe), self.fields())
+            }
+            _ => return self.unexpected(&item, "operand"),
+        };
+        if matches!(self.peek().tok, Tok::Field(_))
+            && !matches!(kind, OperandKind::Field(_) | OperandKind::Variable(..))
+        {
+            return self.fail("unexpected . after term".into());
+        }
+        let end = self.peek().pos;
+        Ok(Operand {
+            kind,
+            pos,
+            text: self.text[pos..end.max(pos)].trim_end().to_string(),
+        })
+    }
+}
+
+/// A number constant as Go reads it.
+fn number(text: &str) -> Option<OperandKind> {
+    let clean = text.replace('_', "");
+    let (negative, digits) = match clean.strip_prefix('-') {
+        Some(d) => (true, d.to_string()),
+        None => (false, clean.trim_start_matches('+').to_string()),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let int = if let Some(h) = lower.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+        i64::from_str_radix(&lower[1..], 8).ok()
+    } else {
+        lower.parse::<i64>().ok()
+    };
+    if let Some(i) = int {
+        return Some(OperandKind::Int(if negative { -i } else { i }));
+    }
+    if lower.starts_with("0x") {
+        return None;
+    }
+    let f: f64 = lower.parse().ok()?;
+    Some(OperandKind::Float(if negative { -f } else { f }))
+}
