@@ -132,6 +132,8 @@ pub mod reasons {
     pub const INVALID_SOURCE_CONFIGURATION: &str = "InvalidSourceConfiguration";
     /// Applying setters to the checkout failed.
     pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// The commit message template uses a field Flux removed.
+    pub const REMOVED_TEMPLATE_FIELD: &str = "RemovedTemplateField";
     /// `digestReflectionPolicy: Always` without `interval`.
     pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
     /// The requested feature is not supported by Rill yet.

@@ -49,6 +49,9 @@ pub enum Error {
     /// Applying the setters failed.
     #[error("{0}")]
     Update(String),
+    /// The commit message template uses a field Flux removed.
+    #[error("{0}")]
+    RemovedTemplateField(String),
     /// No tag qualifies.
     #[error("{0}")]
     NoCandidate(String),
@@ -81,6 +84,7 @@ impl ReconcileError for Error {
             Error::InvalidSourceConfiguration(_) => reasons::INVALID_SOURCE_CONFIGURATION,
             Error::Git(_) => reasons::GIT_OPERATION_FAILED,
             Error::Update(_) => reasons::UPDATE_FAILED,
+            Error::RemovedTemplateField(_) => reasons::REMOVED_TEMPLATE_FIELD,
             Error::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
             Error::NoCandidate(_)
             | Error::Storage(_)
@@ -97,6 +101,7 @@ impl ReconcileError for Error {
             | Error::InvalidPolicy(_)
             | Error::IntervalNotConfigured(_)
             | Error::AccessDenied(_)
+            | Error::RemovedTemplateField(_)
             | Error::InvalidSourceConfiguration(_) => ErrorClass::Stalled,
             Error::DependencyNotReady { retry, .. } => ErrorClass::Waiting(*retry),
             _ => ErrorClass::Transient,
@@ -115,6 +120,7 @@ impl ReconcileError for Error {
             Error::InvalidSourceConfiguration(_) => "invalid_source",
             Error::Git(_) => "git",
             Error::Update(_) => "update",
+            Error::RemovedTemplateField(_) => "removed_template_field",
             Error::DependencyNotReady { .. } => "dependency",
             Error::NoCandidate(_) => "no_candidate",
             Error::Storage(_) => "storage",

@@ -4,6 +4,7 @@
 //! commit at once. Runs when a policy's `latestRef` changes, when the source changes, and
 //! every `interval`.
 
+pub mod message;
 pub mod plan;
 pub mod setters;
 pub mod workspace;
@@ -30,6 +31,7 @@ use rill_git::repository::AccessError;
 use crate::Context;
 use crate::error::Error;
 use crate::kind::ImageKind;
+use message::MessageError;
 use plan::{PlanError, pushed_message};
 use workspace::WorkspaceError;
 
@@ -145,6 +147,10 @@ async fn steps(
         WorkspaceError::Git(e) => Error::Git(e.to_string()),
         WorkspaceError::Path(m) => Error::InvalidSourceConfiguration(m),
         WorkspaceError::Io(m) => Error::Update(m),
+        WorkspaceError::Message(MessageError::RemovedField(m)) => Error::RemovedTemplateField(m),
+        WorkspaceError::Message(MessageError::Template(m)) => {
+            Error::Git(format!("failed to update source: {m}"))
+        }
     })?;
     pass.status.observed_policies = Some(observed);
     match outcome {
@@ -155,8 +161,12 @@ async fn steps(
                 pushed: None,
             })
         }
-        workspace::Outcome::Pushed { commit, .. } => {
-            let message = pushed_message(&commit, &plan);
+        workspace::Outcome::Pushed {
+            commit,
+            message: text,
+            ..
+        } => {
+            let message = pushed_message(&commit, &plan, &text);
             let status = &mut pass.status;
             status.last_push_commit = Some(commit.clone());
             status.last_push_time = Some(Time(jiff::Timestamp::now()));

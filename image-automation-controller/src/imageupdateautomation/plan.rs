@@ -1,15 +1,12 @@
 //! What one automation run does, decided from the spec and its GitRepository before any Git
 //! work: the checkout and push branches, the refspecs and push options, the policy selector,
-//! the commit message and Flux's event text (pure).
+//! the commit message template and Flux's event text (pure).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rill_common::api::image_v1::ImageUpdateAutomation;
 use rill_common::api::source_v1::GitRepository;
-
-/// Flux's commit message when no template is set.
-pub const DEFAULT_MESSAGE: &str = "Update from image update automation";
 
 /// A run's Git plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,8 +21,12 @@ pub struct Plan {
     pub options: Vec<String>,
     /// The commit author's name (the email when the spec gives none) and email.
     pub author: (String, String),
-    /// The commit message.
-    pub message: String,
+    /// `git.commit.messageTemplate` (empty: Flux's default message).
+    pub message_template: String,
+    /// `git.commit.messageTemplateValues`.
+    pub message_values: Option<BTreeMap<String, String>>,
+    /// The automation's namespace and name (`.AutomationObject`).
+    pub automation: (String, String),
     /// `update.path` (relative to the checkout).
     pub path: String,
 }
@@ -57,15 +58,6 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
         return Err(PlanError::Unsupported(
             "spec.git.commit.signingKey is not supported by Rill yet: commits are not signed"
                 .into(),
-        ));
-    }
-    if commit
-        .message_template
-        .as_deref()
-        .is_some_and(|t| !t.is_empty())
-    {
-        return Err(PlanError::Unsupported(
-            "spec.git.commit.messageTemplate is not supported by Rill yet (Go templates are not rendered)".into(),
         ));
     }
     let checkout = git
@@ -111,7 +103,12 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
                 .unwrap_or_else(|| commit.author.email.clone()),
             commit.author.email.clone(),
         ),
-        message: DEFAULT_MESSAGE.to_string(),
+        message_template: commit.message_template.clone().unwrap_or_default(),
+        message_values: commit.message_template_values.clone(),
+        automation: (
+            auto.metadata.namespace.clone().unwrap_or_default(),
+            auto.metadata.name.clone().unwrap_or_default(),
+        ),
         path,
     })
 }
@@ -140,8 +137,8 @@ pub fn selector(selector: Option<&LabelSelector>) -> Result<Option<String>, Stri
     Ok(Some(terms.join(",")).filter(|s| !s.is_empty()))
 }
 
-/// Flux's event text of a push.
-pub fn pushed_message(commit: &str, plan: &Plan) -> String {
+/// Flux's event text of a push of `commit` with `message`.
+pub fn pushed_message(commit: &str, plan: &Plan, message: &str) -> String {
     let short: String = commit.chars().take(7).collect();
     let refspec = plan
         .refspec
@@ -150,7 +147,7 @@ pub fn pushed_message(commit: &str, plan: &Plan) -> String {
         .unwrap_or_default();
     format!(
         "pushed commit '{short}' to branch '{}'{refspec}\n{}",
-        plan.push, plan.message
+        plan.push, message
     )
 }
 
@@ -159,6 +156,7 @@ pub type Observed = BTreeMap<String, rill_common::api::image_v1::ImageRef>;
 
 #[cfg(test)]
 mod tests {
+    use super::super::message::DEFAULT_MESSAGE;
     use super::*;
 
     fn auto(git: serde_json::Value) -> ImageUpdateAutomation {
@@ -187,7 +185,8 @@ mod tests {
         let p = plan(&auto(serde_json::json!({"commit": author})), &main).unwrap();
         assert_eq!((p.checkout.as_str(), p.push.as_str()), ("main", "main"));
         assert_eq!(p.path, "./deploy");
-        assert_eq!(p.message, DEFAULT_MESSAGE);
+        assert_eq!(p.message_template, "");
+        assert_eq!(p.automation, ("apps".to_string(), "a".to_string()));
         let other = auto(
             serde_json::json!({"commit": author, "checkout": {"ref": {"branch": "dev"}},
             "push": {"branch": "auto", "refspec": "refs/heads/auto:refs/heads/review", "options": {"ci.skip": "", "merge_request.target": "main"}}}),
@@ -199,7 +198,7 @@ mod tests {
             vec!["ci.skip".to_string(), "merge_request.target=main".into()]
         );
         assert_eq!(
-            pushed_message("0123456789abcdef", &p),
+            pushed_message("0123456789abcdef", &p, DEFAULT_MESSAGE),
             format!(
                 "pushed commit '0123456' to branch 'auto' and refspecs 'refs/heads/auto:refs/heads/review'\n{DEFAULT_MESSAGE}"
             )
@@ -217,13 +216,6 @@ mod tests {
                 auto(serde_json::json!({"commit": author})),
                 &tag,
                 "no push branch",
-            ),
-            (
-                auto(
-                    serde_json::json!({"commit": {"author": {"email": "b@x"}, "messageTemplate": "x"}}),
-                ),
-                &main,
-                "messageTemplate",
             ),
             (
                 auto(

@@ -10,6 +10,7 @@ use rill_git::GitError;
 use rill_git::auth::Credentials;
 use rill_git::commit::{Author, clone_branch, commit_all, push, switch_to_new_branch};
 
+use super::message::{self, MessageError, ObjectId};
 use super::plan::Plan;
 use super::setters;
 
@@ -20,6 +21,8 @@ pub struct FileChange {
     pub file: String,
     /// The values set.
     pub changes: Vec<setters::LineChange>,
+    /// The object each value was set in (parallel to `changes`).
+    pub objects: Vec<ObjectId>,
 }
 
 /// What a run did.
@@ -36,6 +39,8 @@ pub enum Outcome {
         commit: String,
         /// The files changed.
         files: Vec<FileChange>,
+        /// The commit message.
+        message: String,
     },
 }
 
@@ -51,6 +56,9 @@ pub enum WorkspaceError {
     /// Reading or writing the work tree failed.
     #[error("{0}")]
     Io(String),
+    /// The commit message template failed.
+    #[error(transparent)]
+    Message(#[from] MessageError),
 }
 
 fn join_inside(root: &Path, relative: &str) -> Result<PathBuf, WorkspaceError> {
@@ -100,7 +108,22 @@ fn apply_setters(
                 .unwrap_or(entry.path())
                 .to_string_lossy()
                 .into_owned();
-            changed.push(FileChange { file, changes });
+            let documents = message::objects_by_line(&text);
+            let objects = changes
+                .iter()
+                .map(|c| {
+                    documents
+                        .iter()
+                        .find(|(first, last, _)| (*first..=*last).contains(&c.line))
+                        .map(|(_, _, id)| id.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            changed.push(FileChange {
+                file,
+                changes,
+                objects,
+            });
         }
     }
     Ok(changed)
@@ -137,10 +160,29 @@ pub fn run(
         name: plan.author.0.clone(),
         email: plan.author.1.clone(),
     };
+    let text = if files.is_empty() {
+        String::new()
+    } else {
+        let changes: Vec<message::Change> = files
+            .iter()
+            .flat_map(|f| {
+                f.changes.iter().zip(&f.objects).map(|(c, object)| message::Change {
+                    file: f.file.clone(),
+                    object: object.clone(),
+                    old: c.old.clone(),
+                    new: c.new.clone(),
+                    setter: c.setter.clone(),
+                })
+            })
+            .collect();
+        let (namespace, name) = &plan.automation;
+        let data = message::template_data(namespace, name, &changes, plan.message_values.as_ref());
+        message::render(&plan.message_template, &data)?
+    };
     let Some(commit) = (if files.is_empty() {
         None
     } else {
-        commit_all(&repo, &author, &plan.message, None)?
+        commit_all(&repo, &author, &text, None)?
     }) else {
         return Ok(Outcome::UpToDate {
             commit: head(&repo),
@@ -162,5 +204,6 @@ pub fn run(
     Ok(Outcome::Pushed {
         commit: commit.to_string(),
         files,
+        message: text,
     })
 }
