@@ -177,7 +177,8 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_stalls_on_what_it_cannot_do() {
+async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_stalls_on_what_it_cannot_do()
+ {
     if !TestRegistry::available() {
         eprintln!("skipped: docker-registry or skopeo is not installed");
         return;
@@ -235,11 +236,18 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
 
     // Flux's message template (Go text/template + Sprig) with messageTemplateValues.
     let template = "Automated image update by {{ .AutomationObject }} for {{ .Values.cluster | upper }}\n\nFiles:\n{{ range $filename, $_ := .Changed.FileChanges -}}\n- {{ $filename }}\n{{ end -}}\n{{ range .Changed.Changes -}}\n{{ .OldValue }} -> {{ .NewValue }} ({{ .Setter }})\n{{ end -}}";
-    create(&stack, images, "ImageUpdateAutomation", "templated", json!({
+    create(
+        &stack,
+        images,
+        "ImageUpdateAutomation",
+        "templated",
+        json!({
         "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
         "git": {"commit": {"author": {"email": "bot@example.invalid"}, "messageTemplate": template,
                            "messageTemplateValues": {"cluster": "prod"}},
-                "push": {"branch": "templated"}}})).await;
+                "push": {"branch": "templated"}}}),
+    )
+    .await;
     flux::wait_for(&autos, "templated", "a push", WAIT, |a| {
         a.status
             .as_ref()
@@ -254,18 +262,34 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
         )
     );
     // A template using a field Flux removed stalls with Flux's reason; nothing is pushed.
-    create(&stack, images, "ImageUpdateAutomation", "removed", json!({
+    create(
+        &stack,
+        images,
+        "ImageUpdateAutomation",
+        "removed",
+        json!({
         "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
         "git": {"commit": {"author": {"email": "bot@example.invalid"},
                            "messageTemplate": "{{ range .Updated.Images }}{{ . }}{{ end }}"},
-                "push": {"branch": "removed"}}})).await;
+                "push": {"branch": "removed"}}}),
+    )
+    .await;
     let a = flux::wait_for(&autos, "removed", "RemovedTemplateField", WAIT, |a| {
         flux::failed_with(a, "RemovedTemplateField")
     })
     .await;
     assert_eq!(flux::condition(&a, "Stalled").unwrap().0, "True");
-    assert!(flux::ready(&a).unwrap().2.contains("removed '.Updated' field"));
-    assert!(git(&repo.bare, &["branch", "--list", "removed"]).trim().is_empty());
+    assert!(
+        flux::ready(&a)
+            .unwrap()
+            .2
+            .contains("removed '.Updated' field")
+    );
+    assert!(
+        git(&repo.bare, &["branch", "--list", "removed"])
+            .trim()
+            .is_empty()
+    );
     create(
         &stack,
         images,

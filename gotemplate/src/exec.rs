@@ -103,7 +103,8 @@ impl Exec<'_> {
                     if self.depth >= MAX_DEPTH {
                         return self.error(*pos, name, "exceeded maximum template depth");
                     }
-                    let saved = std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
+                    let saved =
+                        std::mem::replace(&mut self.vars, vec![("$".into(), new_dot.clone())]);
                     self.depth += 1;
                     let result = self.run(body, &new_dot);
                     self.depth -= 1;
@@ -124,7 +125,13 @@ impl Exec<'_> {
         }
     }
 
-    fn range(&mut self, dot: &Value, pipe: &Pipeline, list: &List, else_list: &List) -> Result<Flow> {
+    fn range(
+        &mut self,
+        dot: &Value,
+        pipe: &Pipeline,
+        list: &List,
+        else_list: &List,
+    ) -> Result<Flow> {
         let mut bare = pipe.clone();
         bare.decl.clear();
         let value = self.pipeline(dot, &bare)?;
@@ -142,7 +149,10 @@ impl Exec<'_> {
                 return self.error(
                     pipe.pos,
                     &pipe_text(pipe),
-                    format!("range can't iterate over {}", crate::format::value(other, false)),
+                    format!(
+                        "range can't iterate over {}",
+                        crate::format::value(other, false)
+                    ),
                 );
             }
         };
@@ -195,9 +205,13 @@ impl Exec<'_> {
         let rest = &cmd.args[1..];
         match &first.kind {
             OperandKind::Function(name) => self.call(dot, first, name, rest, last),
-            OperandKind::Field(path) => {
-                self.chain(dot, dot.clone(), path, first, !rest.is_empty() || last.is_some())
-            }
+            OperandKind::Field(path) => self.chain(
+                dot,
+                dot.clone(),
+                path,
+                first,
+                !rest.is_empty() || last.is_some(),
+            ),
             OperandKind::Variable(name, path) => {
                 let v = self.variable(name);
                 if path.is_empty() {
@@ -221,7 +235,11 @@ impl Exec<'_> {
 
     fn no_args(&self, op: &Operand, rest: &[Operand], last: &Option<Value>) -> Result<()> {
         if !rest.is_empty() || last.is_some() {
-            return self.error(op.pos, &op.text, format!("can't give argument to non-function {}", op.text));
+            return self.error(
+                op.pos,
+                &op.text,
+                format!("can't give argument to non-function {}", op.text),
+            );
         }
         Ok(())
     }
@@ -236,7 +254,14 @@ impl Exec<'_> {
     }
 
     /// `receiver.A.B...`; `has_args`: the last element was given arguments.
-    fn chain(&self, _dot: &Value, receiver: Value, path: &[String], op: &Operand, has_args: bool) -> Result<Value> {
+    fn chain(
+        &self,
+        _dot: &Value,
+        receiver: Value,
+        path: &[String],
+        op: &Operand,
+        has_args: bool,
+    ) -> Result<Value> {
         let mut v = receiver;
         for (i, name) in path.iter().enumerate() {
             let last = i + 1 == path.len();
@@ -248,7 +273,11 @@ impl Exec<'_> {
     fn field(&self, receiver: Value, name: &str, op: &Operand, has_args: bool) -> Result<Value> {
         match &receiver {
             Value::Missing => Ok(Value::Missing),
-            Value::Nil => self.error(op.pos, &op.text, format!("nil pointer evaluating interface {{}}.{name}")),
+            Value::Nil => self.error(
+                op.pos,
+                &op.text,
+                format!("nil pointer evaluating interface {{}}.{name}"),
+            ),
             Value::Struct(s) => match s.member(name) {
                 Some(_) if has_args => self.error(
                     op.pos,
@@ -264,7 +293,11 @@ impl Exec<'_> {
             },
             Value::Map(m) if m.borrow().string_keyed() => {
                 if has_args {
-                    return self.error(op.pos, &op.text, format!("{name} is not a method but has arguments"));
+                    return self.error(
+                        op.pos,
+                        &op.text,
+                        format!("{name} is not a method but has arguments"),
+                    );
                 }
                 Ok(m.borrow().get_str(name).cloned().unwrap_or(Value::Missing))
             }
@@ -297,12 +330,23 @@ impl Exec<'_> {
         })
     }
 
-    fn call(&mut self, dot: &Value, op: &Operand, name: &str, args: &[Operand], last: Option<Value>) -> Result<Value> {
+    fn call(
+        &mut self,
+        dot: &Value,
+        op: &Operand,
+        name: &str,
+        args: &[Operand],
+        last: Option<Value>,
+    ) -> Result<Value> {
         // `and` and `or` stop at the first argument that decides.
         if name == "and" || name == "or" {
             let total = args.len() + usize::from(last.is_some());
             if total == 0 {
-                return self.error(op.pos, &op.text, format!("wrong number of args for {name}: want at least 1 got 0"));
+                return self.error(
+                    op.pos,
+                    &op.text,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                );
             }
             let mut v = Value::Missing;
             for a in args {
@@ -328,7 +372,11 @@ impl Exec<'_> {
             }
         }
         let Some(f) = self.funcs.get(name) else {
-            return self.error(op.pos, &op.text, format!("{name:?} is not a defined function"));
+            return self.error(
+                op.pos,
+                &op.text,
+                format!("{name:?} is not a defined function"),
+            );
         };
         f(&values).or_else(|e| {
             // Go names the argument of the wrong type; the first of that type stands in for it.
@@ -341,7 +389,9 @@ impl Exec<'_> {
                 _ => op,
             };
             let text = match e {
-                FuncError::Arity { want, got } => format!("wrong number of args for {name}: want {want} got {got}"),
+                FuncError::Arity { want, got } => {
+                    format!("wrong number of args for {name}: want {want} got {got}")
+                }
                 FuncError::Type { expected, got } => {
                     format!("wrong type for value; expected {expected}; got {got}")
                 }
@@ -355,7 +405,13 @@ impl Exec<'_> {
 fn pipe_text(pipe: &Pipeline) -> String {
     pipe.cmds
         .iter()
-        .map(|c| c.args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" "))
+        .map(|c| {
+            c.args
+                .iter()
+                .map(|a| a.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join(" | ")
 }

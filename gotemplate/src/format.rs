@@ -6,11 +6,11 @@ use crate::value::Value;
 /// `%v` (`plus`: `%+v`, struct field names shown).
 pub fn value(v: &Value, plus: bool) -> String {
     let mut out = String::new();
-    write_value(&mut out, v, plus, 'v');
+    write_value(&mut out, v, plus);
     out
 }
 
-fn write_value(out: &mut String, v: &Value, plus: bool, verb: char) {
+fn write_value(out: &mut String, v: &Value, plus: bool) {
     match v {
         Value::Missing | Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -23,7 +23,7 @@ fn write_value(out: &mut String, v: &Value, plus: bool, verb: char) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_value(out, item, plus, verb);
+                write_value(out, item, plus);
             }
             out.push(']');
         }
@@ -33,9 +33,9 @@ fn write_value(out: &mut String, v: &Value, plus: bool, verb: char) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_value(out, k, plus, verb);
+                write_value(out, k, plus);
                 out.push(':');
-                write_value(out, item, plus, verb);
+                write_value(out, item, plus);
             }
             out.push(']');
         }
@@ -53,7 +53,7 @@ fn write_value(out: &mut String, v: &Value, plus: bool, verb: char) {
                     out.push_str(&f.name);
                     out.push(':');
                 }
-                write_value(out, &f.value, plus, verb);
+                write_value(out, &f.value, plus);
             }
             out.push('}');
         }
@@ -122,7 +122,11 @@ pub fn float(f: f64, kind: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     match kind {
         'f' => match prec {
@@ -390,10 +394,32 @@ mod tests {
         let cases: &[(&str, Vec<Value>, &str)] = &[
             ("%s-%d", vec![s("a"), Value::Int(7)], "a-7"),
             ("%5s|%-5s|", vec![s("ab"), s("cd")], "   ab|cd   |"),
-            ("%05d %x %X %o %b", vec![Value::Int(-42), Value::Int(255), Value::Int(255), Value::Int(8), Value::Int(5)], "-0042 ff FF 10 101"),
+            (
+                "%05d %x %X %o %b",
+                vec![
+                    Value::Int(-42),
+                    Value::Int(255),
+                    Value::Int(255),
+                    Value::Int(8),
+                    Value::Int(5),
+                ],
+                "-0042 ff FF 10 101",
+            ),
             ("%q", vec![s("a\"b\n")], "\"a\\\"b\\n\""),
-            ("%v %v", vec![Value::Float(1e6), Value::Float(0.5)], "1e+06 0.5"),
-            ("%.2f %e %g", vec![Value::Float(3.14159), Value::Float(1234.5), Value::Float(0.00001)], "3.14 1.234500e+03 1e-05"),
+            (
+                "%v %v",
+                vec![Value::Float(1e6), Value::Float(0.5)],
+                "1e+06 0.5",
+            ),
+            (
+                "%.2f %e %g",
+                vec![
+                    Value::Float(1.23456),
+                    Value::Float(1234.5),
+                    Value::Float(0.00001),
+                ],
+                "1.23 1.234500e+03 1e-05",
+            ),
             ("%d", vec![s("x")], "%!d(string=x)"),
             ("%s %s", vec![s("x")], "x %!s(MISSING)"),
             ("%s", vec![s("x"), Value::Int(1)], "x%!(EXTRA int=1)"),
@@ -401,7 +427,11 @@ mod tests {
             ("%T %T", vec![s("x"), Value::Int(1)], "string int"),
             ("%.3s", vec![s("abcdef")], "abc"),
             ("%+d", vec![Value::Int(3)], "+3"),
-            ("%v", vec![Value::any_list(vec![s("a"), Value::Int(1)])], "[a 1]"),
+            (
+                "%v",
+                vec![Value::any_list(vec![s("a"), Value::Int(1)])],
+                "[a 1]",
+            ),
             ("%v", vec![Value::Nil], "<nil>"),
             ("%x", vec![s("hi")], "6869"),
         ];

@@ -128,7 +128,10 @@ fn builtins() -> Vec<(&'static str, Func)> {
                 Value::List(l) => l.items.len(),
                 Value::Map(m) => m.borrow().len(),
                 other => {
-                    return Err(FuncError::Call(format!("len of type {}", other.type_name())));
+                    return Err(FuncError::Call(format!(
+                        "len of type {}",
+                        other.type_name()
+                    )));
                 }
             } as i64))
         }),
@@ -151,8 +154,12 @@ fn builtins() -> Vec<(&'static str, Func)> {
         ("ge", |a| compare(a, |o| o.is_ge())),
         ("html", |a| Ok(Value::Str(html(&format::sprint(a))))),
         ("js", |a| Ok(Value::Str(js(&format::sprint(a))))),
-        ("urlquery", |a| Ok(Value::Str(query_escape(&format::sprint(a))))),
-        ("call", |_| Err(FuncError::Call("call of non-function".into()))),
+        ("urlquery", |a| {
+            Ok(Value::Str(query_escape(&format::sprint(a))))
+        }),
+        ("call", |_| {
+            Err(FuncError::Call("call of non-function".into()))
+        }),
     ]
 }
 
@@ -170,9 +177,9 @@ fn index(a: &[Value]) -> Result<Value, FuncError> {
             Value::Str(s) => {
                 let i = int(key)?;
                 let b = usize::try_from(i).ok().and_then(|i| s.as_bytes().get(i));
-                Value::Int(i64::from(
-                    *b.ok_or_else(|| FuncError::Call(format!("index out of range: {i}")))?,
-                ))
+                Value::Int(i64::from(*b.ok_or_else(|| {
+                    FuncError::Call(format!("index out of range: {i}"))
+                })?))
             }
             Value::Map(m) => {
                 let m = m.borrow();
@@ -224,7 +231,12 @@ fn slice(a: &[Value]) -> Result<Value, FuncError> {
 
 /// Go's `eq` on two values (basic kinds compared by value; mixing kinds is an error).
 fn equal(a: &Value, b: &Value) -> Result<bool, FuncError> {
-    let basic = |v: &Value| matches!(v, Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_));
+    let basic = |v: &Value| {
+        matches!(
+            v,
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_)
+        )
+    };
     if basic(a) && basic(b) && std::mem::discriminant(a) != std::mem::discriminant(b) {
         return Err(FuncError::Call("incompatible types for comparison".into()));
     }
@@ -258,7 +270,7 @@ fn compare(a: &[Value], want: fn(std::cmp::Ordering) -> bool) -> Result<Value, F
         (Value::Float(x), Value::Float(y)) => x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal),
         (Value::Str(x), Value::Str(y)) => x.as_bytes().cmp(y.as_bytes()),
         (x, y) if std::mem::discriminant(x) == std::mem::discriminant(y) => {
-            return Err(FuncError::Call(format!("invalid type for comparison")));
+            return Err(FuncError::Call("invalid type for comparison".to_string()));
         }
         _ => return Err(FuncError::Call("incompatible types for comparison".into())),
     };
@@ -309,7 +321,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }

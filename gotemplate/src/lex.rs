@@ -123,7 +123,12 @@ impl Lexer<'_> {
             }
             let left_trim = found.is_some()
                 && self.input[end + 2..].starts_with('-')
-                && self.input.as_bytes().get(end + 3).copied().is_some_and(is_space);
+                && self
+                    .input
+                    .as_bytes()
+                    .get(end + 3)
+                    .copied()
+                    .is_some_and(is_space);
             if left_trim {
                 text = text.trim_end_matches([' ', '\t', '\r', '\n']);
             }
@@ -185,12 +190,13 @@ impl Lexer<'_> {
                     self.emit(Tok::Right, start + 1);
                     return Ok(true);
                 }
-                let n = rest
-                    .bytes()
-                    .take_while(|b| is_space(*b))
-                    .count();
+                let n = rest.bytes().take_while(|b| is_space(*b)).count();
                 // Keep the last space for a trim marker that follows.
-                let n = if rest[n..].starts_with("-}}") { n - 1 } else { n };
+                let n = if rest[n..].starts_with("-}}") {
+                    n - 1
+                } else {
+                    n
+                };
                 self.pos += n.max(1);
                 if n > 0 {
                     self.emit(Tok::Space, start);
@@ -255,8 +261,7 @@ impl Lexer<'_> {
                     if rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
                         self.number()?;
                     } else {
-                        let name: String =
-                            rest[1..].chars().take_while(|c| is_alnum(*c)).collect();
+                        let name: String = rest[1..].chars().take_while(|c| is_alnum(*c)).collect();
                         self.pos += 1 + name.len();
                         if name.is_empty() {
                             self.emit(Tok::Dot, start);
@@ -355,11 +360,15 @@ impl Lexer<'_> {
 
 fn unescape(e: char, chars: &mut std::str::CharIndices<'_>) -> Option<char> {
     let mut hex = |n: usize, radix: u32| {
-        let digits: String = (0..n).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
+        let digits: String = (0..n)
+            .filter_map(|_| chars.next().map(|(_, c)| c))
+            .collect();
         if digits.len() != n {
             return None;
         }
-        u32::from_str_radix(&digits, radix).ok().and_then(char::from_u32)
+        u32::from_str_radix(&digits, radix)
+            .ok()
+            .and_then(char::from_u32)
     };
     Some(match e {
         'a' => '\u{7}',
@@ -376,7 +385,9 @@ fn unescape(e: char, chars: &mut std::str::CharIndices<'_>) -> Option<char> {
         'u' => return hex(4, 16),
         'U' => return hex(8, 16),
         '0'..='7' => {
-            let rest: String = (0..2).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
+            let rest: String = (0..2)
+                .filter_map(|_| chars.next().map(|(_, c)| c))
+                .collect();
             return u32::from_str_radix(&format!("{e}{rest}"), 8)
                 .ok()
                 .and_then(char::from_u32);

@@ -41,7 +41,10 @@ impl Template {
                 Some(rest) if e.message.ends_with("not defined") => {
                     let fname = rest.split('"').next().unwrap_or_default();
                     if sprig::NOT_IMPLEMENTED.contains(&fname) {
-                        format!("{} (a Sprig function Rill does not implement yet)", e.message)
+                        format!(
+                            "{} (a Sprig function Rill does not implement yet)",
+                            e.message
+                        )
                     } else {
                         e.message
                     }

@@ -281,7 +281,11 @@ impl Parser<'_> {
                     return self.fail(format!("{{{{{k}}}}} outside {{{{range}}}}"));
                 }
                 self.expect_right(k)?;
-                if k == "break" { Node::Break } else { Node::Continue }
+                if k == "break" {
+                    Node::Break
+                } else {
+                    Node::Continue
+                }
             }
             "template" => {
                 let pos = self.peek_non_space().pos;
@@ -576,7 +580,8 @@ fn number(text: &str) -> Option<OperandKind> {
         i64::from_str_radix(o, 8).ok()
     } else if let Some(b) = lower.strip_prefix("0b") {
         i64::from_str_radix(b, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
+    {
         i64::from_str_radix(&lower[1..], 8).ok()
     } else {
         lower.parse::<i64>().ok()

@@ -111,7 +111,10 @@ impl Value {
         Value::map(
             "map[string]interface {}",
             Value::Missing,
-            entries.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::Str(k), v))
+                .collect(),
         )
     }
 
@@ -239,10 +242,9 @@ impl Value {
                         .collect(),
                 })))
             }
-            Value::List(l) => Value::list(
-                &l.type_name,
-                l.items.iter().map(Value::deep_copy).collect(),
-            ),
+            Value::List(l) => {
+                Value::list(&l.type_name, l.items.iter().map(Value::deep_copy).collect())
+            }
             other => other.clone(),
         }
     }
@@ -283,10 +285,7 @@ pub fn sort_order(a: &Value, b: &Value) -> Ordering {
 impl Map {
     /// Sets `key` (keeping the sorted order).
     pub fn insert(&mut self, key: Value, value: Value) {
-        match self
-            .entries
-            .binary_search_by(|(k, _)| sort_order(k, &key))
-        {
+        match self.entries.binary_search_by(|(k, _)| sort_order(k, &key)) {
             Ok(i) => self.entries[i].1 = value,
             Err(i) => self.entries.insert(i, (key, value)),
         }
@@ -342,9 +341,12 @@ impl Struct {
         if let Some(f) = self.fields.iter().find(|f| f.name == name) {
             return Some(f.value.clone());
         }
-        self.fields.iter().filter(|f| f.embedded).find_map(|f| match &f.value {
-            Value::Struct(inner) => inner.member(name),
-            _ => None,
-        })
+        self.fields
+            .iter()
+            .filter(|f| f.embedded)
+            .find_map(|f| match &f.value {
+                Value::Struct(inner) => inner.member(name),
+                _ => None,
+            })
     }
 }

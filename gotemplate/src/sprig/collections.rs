@@ -100,12 +100,16 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         ("get", |a| {
             arity(a, 2)?;
             let (d, key) = (dict_arg(&a[0])?, string(&a[1])?);
-            Ok(d.borrow().get_str(key).cloned().unwrap_or_else(|| Value::str("")))
+            Ok(d.borrow()
+                .get_str(key)
+                .cloned()
+                .unwrap_or_else(|| Value::str("")))
         }),
         ("set", |a| {
             arity(a, 3)?;
             let d = dict_arg(&a[0])?;
-            d.borrow_mut().insert(Value::str(string(&a[1])?), a[2].clone());
+            d.borrow_mut()
+                .insert(Value::str(string(&a[1])?), a[2].clone());
             Ok(a[0].clone())
         }),
         ("unset", |a| {
@@ -133,14 +137,22 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         ("keys", |a| {
             let mut out = Vec::new();
             for d in a {
-                out.extend(dict_arg(d)?.borrow().entries().iter().map(|(k, _)| k.clone()));
+                out.extend(
+                    dict_arg(d)?
+                        .borrow()
+                        .entries()
+                        .iter()
+                        .map(|(k, _)| k.clone()),
+                );
             }
             Ok(Value::list("[]string", out))
         }),
         ("values", |a| {
             arity(a, 1)?;
             let d = dict_arg(&a[0])?.borrow();
-            Ok(any_list(d.entries().iter().map(|(_, v)| v.clone()).collect()))
+            Ok(any_list(
+                d.entries().iter().map(|(_, v)| v.clone()).collect(),
+            ))
         }),
         ("pick", |a| pick_or_omit(a, true)),
         ("omit", |a| pick_or_omit(a, false)),
@@ -245,7 +257,9 @@ fn uniq(a: &[Value]) -> Result<Value, FuncError> {
 fn compact(a: &[Value]) -> Result<Value, FuncError> {
     arity(a, 1)?;
     let items = &list_arg(&a[0], "compact")?.items;
-    Ok(any_list(items.iter().filter(|v| !empty(v)).cloned().collect()))
+    Ok(any_list(
+        items.iter().filter(|v| !empty(v)).cloned().collect(),
+    ))
 }
 
 fn without(a: &[Value]) -> Result<Value, FuncError> {
@@ -290,7 +304,10 @@ fn slice(a: &[Value]) -> Result<Value, FuncError> {
             "reflect: slice index out of range [{start}:{end}]"
         )));
     }
-    Ok(Value::list(&list.type_name, items[start as usize..end as usize].to_vec()))
+    Ok(Value::list(
+        &list.type_name,
+        items[start as usize..end as usize].to_vec(),
+    ))
 }
 
 fn chunk(a: &[Value]) -> Result<Value, FuncError> {

@@ -40,7 +40,10 @@ fn json_string(out: &mut String, s: &str, escape_html: bool) {
 
 fn json_float(f: f64) -> Result<String, String> {
     if !f.is_finite() {
-        return Err(format!("json: unsupported value: {}", crate::format::float(f, 'g', None)));
+        return Err(format!(
+            "json: unsupported value: {}",
+            crate::format::float(f, 'g', None)
+        ));
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
@@ -53,7 +56,13 @@ fn json_float(f: f64) -> Result<String, String> {
     Ok(format!("{f}"))
 }
 
-fn write_json(out: &mut String, v: &Value, escape_html: bool, indent: bool, depth: usize) -> Result<(), String> {
+fn write_json(
+    out: &mut String,
+    v: &Value,
+    escape_html: bool,
+    indent: bool,
+    depth: usize,
+) -> Result<(), String> {
     if depth > 1000 {
         return Err("json: nesting too deep".into());
     }
@@ -206,7 +215,9 @@ fn dir(path: &str) -> String {
 
 fn ext(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
-    name.rfind('.').map(|i| name[i..].to_string()).unwrap_or_default()
+    name.rfind('.')
+        .map(|i| name[i..].to_string())
+        .unwrap_or_default()
 }
 
 fn adler32(data: &[u8]) -> u32 {
@@ -244,8 +255,11 @@ fn base32_encode(data: &[u8]) -> String {
 
 fn base32_decode(text: &str) -> Result<Vec<u8>, String> {
     let trimmed = text.trim_end_matches('=');
-    if text.len() % 8 != 0 {
-        return Err(format!("illegal base32 data at input byte {}", text.len() / 8 * 8));
+    if !text.len().is_multiple_of(8) {
+        return Err(format!(
+            "illegal base32 data at input byte {}",
+            text.len() / 8 * 8
+        ));
     }
     let mut out = Vec::new();
     let (mut bits, mut count) = (0u64, 0u32);
@@ -266,8 +280,7 @@ fn base32_decode(text: &str) -> Result<Vec<u8>, String> {
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, FuncError> {
-    regex::Regex::new(pattern)
-        .map_err(|e| FuncError::Call(format!("error parsing regexp: {e}")))
+    regex::Regex::new(pattern).map_err(|e| FuncError::Call(format!("error parsing regexp: {e}")))
 }
 
 fn s1(a: &[Value], f: fn(&str) -> String) -> Result<Value, FuncError> {
@@ -297,12 +310,18 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             arity(a, 1)?;
             Ok(Value::Bool(empty(&a[0])))
         }),
-        ("coalesce", |a| Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))),
+        ("coalesce", |a| {
+            Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
+        }),
         ("all", |a| Ok(Value::Bool(a.iter().all(|v| !empty(v))))),
         ("any", |a| Ok(Value::Bool(a.iter().any(|v| !empty(v))))),
         ("ternary", |a| {
             arity(a, 3)?;
-            Ok(if boolean(&a[2])? { a[0].clone() } else { a[1].clone() })
+            Ok(if boolean(&a[2])? {
+                a[0].clone()
+            } else {
+                a[1].clone()
+            })
         }),
         ("fail", |a| {
             arity(a, 1)?;
@@ -371,11 +390,15 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             arity(a, 1)?;
             Ok(Value::Bool(string(&a[0])?.starts_with('/')))
         }),
-        ("b64enc", |a| s1(a, |s| base64::engine::general_purpose::STANDARD.encode(s))),
+        ("b64enc", |a| {
+            s1(a, |s| base64::engine::general_purpose::STANDARD.encode(s))
+        }),
         ("b64dec", |a| {
-            s1(a, |s| match base64::engine::general_purpose::STANDARD.decode(s) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(e) => go_base64_error(&e),
+            s1(a, |s| {
+                match base64::engine::general_purpose::STANDARD.decode(s) {
+                    Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Err(e) => go_base64_error(&e),
+                }
             })
         }),
         ("b32enc", |a| s1(a, |s| base32_encode(s.as_bytes()))),
@@ -385,10 +408,18 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
                 Err(e) => e,
             })
         }),
-        ("sha1sum", |a| s1(a, |s| hex::encode(sha1::Sha1::digest(s.as_bytes())))),
-        ("sha256sum", |a| s1(a, |s| hex::encode(sha2::Sha256::digest(s.as_bytes())))),
-        ("sha512sum", |a| s1(a, |s| hex::encode(sha2::Sha512::digest(s.as_bytes())))),
-        ("adler32sum", |a| s1(a, |s| adler32(s.as_bytes()).to_string())),
+        ("sha1sum", |a| {
+            s1(a, |s| hex::encode(sha1::Sha1::digest(s.as_bytes())))
+        }),
+        ("sha256sum", |a| {
+            s1(a, |s| hex::encode(sha2::Sha256::digest(s.as_bytes())))
+        }),
+        ("sha512sum", |a| {
+            s1(a, |s| hex::encode(sha2::Sha512::digest(s.as_bytes())))
+        }),
+        ("adler32sum", |a| {
+            s1(a, |s| adler32(s.as_bytes()).to_string())
+        }),
         ("regexMatch", |a| {
             arity(a, 2)?;
             Ok(Value::Bool(regex(string(&a[0])?).is_ok_and(|r| {
@@ -409,7 +440,7 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         ("mustRegexReplaceAllLiteral", |a| regex_replace(a, true)),
         ("regexSplit", regex_split),
         ("mustRegexSplit", regex_split),
-        ("regexQuoteMeta", |a| s1(a, |s| regex::escape(s))),
+        ("regexQuoteMeta", |a| s1(a, regex::escape)),
     ]
 }
 
@@ -425,7 +456,9 @@ fn go_base64_error(e: &base64::DecodeError) -> String {
 fn regex_find(a: &[Value]) -> Result<Value, FuncError> {
     arity(a, 2)?;
     let r = regex(string(&a[0])?)?;
-    Ok(Value::str(r.find(string(&a[1])?).map_or("", |m| m.as_str())))
+    Ok(Value::str(
+        r.find(string(&a[1])?).map_or("", |m| m.as_str()),
+    ))
 }
 
 fn regex_find_all(a: &[Value]) -> Result<Value, FuncError> {
@@ -433,7 +466,11 @@ fn regex_find_all(a: &[Value]) -> Result<Value, FuncError> {
     let r = regex(string(&a[0])?)?;
     let (s, n) = (string(&a[1])?, int(&a[2])?);
     let limit = if n < 0 { usize::MAX } else { n as usize };
-    let found: Vec<Value> = r.find_iter(s).take(limit).map(|m| Value::str(m.as_str())).collect();
+    let found: Vec<Value> = r
+        .find_iter(s)
+        .take(limit)
+        .map(|m| Value::str(m.as_str()))
+        .collect();
     Ok(Value::list("[]string", found))
 }
 
@@ -473,7 +510,10 @@ mod tests {
         assert_eq!(dir("c.yaml"), ".");
         assert_eq!(ext("a/b.tar.gz"), ".gz");
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI======");
-        assert_eq!(base32_decode("MZXW6YTBOI======").ok(), Some(b"foobar".to_vec()));
+        assert_eq!(
+            base32_decode("MZXW6YTBOI======").ok(),
+            Some(b"foobar".to_vec())
+        );
         assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
         assert_eq!(json_float(1e21).ok().as_deref(), Some("1e+21"));
         assert_eq!(json_float(0.0000001).ok().as_deref(), Some("1e-7"));
@@ -483,9 +523,18 @@ mod tests {
 
     #[test]
     fn json_escapes_html_unless_raw() {
-        let v = Value::dict(vec![("b".into(), Value::str("<x>")), ("a".into(), Value::Int(1))]);
-        assert_eq!(to_json(&v, true, false).ok().as_deref(), Some(r#"{"a":1,"b":"\u003cx\u003e"}"#));
-        assert_eq!(to_json(&v, false, false).ok().as_deref(), Some(r#"{"a":1,"b":"<x>"}"#));
+        let v = Value::dict(vec![
+            ("b".into(), Value::str("<x>")),
+            ("a".into(), Value::Int(1)),
+        ]);
+        assert_eq!(
+            to_json(&v, true, false).ok().as_deref(),
+            Some(r#"{"a":1,"b":"\u003cx\u003e"}"#)
+        );
+        assert_eq!(
+            to_json(&v, false, false).ok().as_deref(),
+            Some(r#"{"a":1,"b":"<x>"}"#)
+        );
         assert_eq!(
             to_json(&v, true, true).ok().as_deref(),
             Some("{\n  \"a\": 1,\n  \"b\": \"\\u003cx\\u003e\"\n}")

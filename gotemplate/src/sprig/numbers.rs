@@ -60,7 +60,9 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         ("mul", |a| {
             at_least(a, 1)?;
             Ok(Value::Int(
-                a.iter().skip(1).fold(to_int64(&a[0]), |s, v| s.wrapping_mul(to_int64(v))),
+                a.iter()
+                    .skip(1)
+                    .fold(to_int64(&a[0]), |s, v| s.wrapping_mul(to_int64(v))),
             ))
         }),
         ("max", max),
@@ -84,7 +86,11 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             let pow = 10f64.powi(places.clamp(-300, 300) as i32);
             let digit = pow * value;
             let frac = digit.fract();
-            let rounded = if frac >= round_on { digit.ceil() } else { digit.floor() };
+            let rounded = if frac >= round_on {
+                digit.ceil()
+            } else {
+                digit.floor()
+            };
             Ok(Value::Float(rounded / pow))
         }),
         ("atoi", |a| {

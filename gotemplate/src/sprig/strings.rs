@@ -156,7 +156,11 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             if right < 4 || (left > 0 && right < 7) {
                 return Ok(Value::str(s));
             }
-            Ok(Value::Str(abbreviate(s, left.max(0) as usize, right as usize)?))
+            Ok(Value::Str(abbreviate(
+                s,
+                left.max(0) as usize,
+                right as usize,
+            )?))
         }),
         ("trunc", |a| {
             arity(a, 2)?;
@@ -184,7 +188,9 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             } else if end < 0 || end > len {
                 bytes(s, start.min(len) as usize, s.len())
             } else if start > end {
-                Err(FuncError::Call(format!("slice bounds out of range [{start}:{end}]")))
+                Err(FuncError::Call(format!(
+                    "slice bounds out of range [{start}:{end}]"
+                )))
             } else {
                 bytes(s, start as usize, end as usize)
             };
@@ -197,7 +203,9 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
                 return Err(FuncError::Call("strings: negative Repeat count".into()));
             }
             if (count as usize).saturating_mul(s.len()) > 1 << 24 {
-                return Err(FuncError::Call("strings: Repeat output length overflow".into()));
+                return Err(FuncError::Call(
+                    "strings: Repeat output length overflow".into(),
+                ));
             }
             Ok(Value::Str(s.repeat(count as usize)))
         }),
@@ -213,7 +221,9 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             let (prefix, s) = (string(&a[0])?, string(&a[1])?);
             Ok(Value::str(s.strip_prefix(prefix).unwrap_or(s)))
         }),
-        ("nospace", |a| s1(a, |s| s.chars().filter(|c| !c.is_whitespace()).collect())),
+        ("nospace", |a| {
+            s1(a, |s| s.chars().filter(|c| !c.is_whitespace()).collect())
+        }),
         ("initials", |a| {
             s1(a, |s| {
                 s.split_whitespace()
@@ -264,7 +274,10 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         }),
         ("nindent", |a| {
             arity(a, 2)?;
-            Ok(Value::Str(format!("\n{}", indent(int(&a[0])?, string(&a[1])?))))
+            Ok(Value::Str(format!(
+                "\n{}",
+                indent(int(&a[0])?, string(&a[1])?)
+            )))
         }),
         ("replace", |a| {
             arity(a, 3)?;
@@ -316,7 +329,10 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             arity(a, 2)?;
             let (sep, s) = (string(&a[0])?, string(&a[1])?);
             Ok(strings_list(
-                split_n(s, sep, -1).into_iter().map(str::to_string).collect(),
+                split_n(s, sep, -1)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
             ))
         }),
         ("splitn", |a| {
@@ -342,8 +358,14 @@ mod tests {
         assert_eq!(title("hello wide-world_x"), "Hello Wide-World_x");
         assert_eq!(untitle("Hello World"), "hello World");
         assert_eq!(swapcase("This Is A.Test"), "tHIS iS a.tEST");
-        assert_eq!(abbreviate("hello world", 0, 5).ok().as_deref(), Some("he..."));
-        assert_eq!(abbreviate("1234567890", 5, 7).ok().as_deref(), Some("...6..."));
+        assert_eq!(
+            abbreviate("hello world", 0, 5).ok().as_deref(),
+            Some("he...")
+        );
+        assert_eq!(
+            abbreviate("1234567890", 5, 7).ok().as_deref(),
+            Some("...6...")
+        );
         assert_eq!(indent(2, "a\nb"), "  a\n  b");
         assert_eq!(split_n("a,b,c", ",", 2), vec!["a", "b,c"]);
     }

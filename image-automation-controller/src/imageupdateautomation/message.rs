@@ -9,7 +9,8 @@ use gotemplate::{Field, Struct, Value};
 /// Flux's commit message when no template is set.
 pub const DEFAULT_MESSAGE: &str = "Update from image update automation";
 
-const HELP: &str = "See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template";
+const HELP: &str =
+    "See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template";
 
 /// The object a change was made in (kyaml's resource identifier of its YAML document).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,7 +98,10 @@ fn object_value(id: &ObjectId) -> Value {
     };
     let identifier = Struct {
         type_name: "yaml.ResourceIdentifier".into(),
-        fields: vec![embedded("TypeMeta", type_meta), embedded("NameMeta", name_meta)],
+        fields: vec![
+            embedded("TypeMeta", type_meta),
+            embedded("NameMeta", name_meta),
+        ],
         ..Struct::default()
     };
     Value::structure(Struct {
@@ -304,8 +308,20 @@ mod tests {
             setter: setter.into(),
         };
         vec![
-            c("base/deployment.yaml", id("Deployment", "podinfo"), "podinfo:v1.0.0", "podinfo:v1.0.1", "flux-system:podinfo"),
-            c("overlays/prod/deployment.yaml", id("Deployment", "podinfo"), "1", "2", "flux-system:replicas"),
+            c(
+                "base/deployment.yaml",
+                id("Deployment", "podinfo"),
+                "podinfo:v1.0.0",
+                "podinfo:v1.0.1",
+                "flux-system:podinfo",
+            ),
+            c(
+                "overlays/prod/deployment.yaml",
+                id("Deployment", "podinfo"),
+                "1",
+                "2",
+                "flux-system:replicas",
+            ),
         ]
     }
 
@@ -323,7 +339,8 @@ mod tests {
             render(documented, &data).unwrap(),
             "Automated image update\n\nAutomation name: flux-system/podinfo\n\nFiles:\n- base/deployment.yaml\n- overlays/prod/deployment.yaml\nObjects:\n- deployment podinfo\n  Changes:\n    - podinfo:v1.0.0 -> podinfo:v1.0.1\n\n    - 1 -> 2\n"
         );
-        let changes = "{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}";
+        let changes =
+            "{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}";
         assert_eq!(
             render(changes, &data).unwrap(),
             "podinfo:v1.0.0 -> podinfo:v1.0.1\n1 -> 2\n"
@@ -332,17 +349,27 @@ mod tests {
             "flux-system",
             "podinfo",
             &[],
-            Some(&BTreeMap::from([("cluster".to_string(), "prod".to_string())])),
+            Some(&BTreeMap::from([(
+                "cluster".to_string(),
+                "prod".to_string(),
+            )])),
         );
         assert_eq!(
-            render("Cluster: {{ index .Values \"cluster\" }}\nTesting: {{ .Values.testing }}", &values).unwrap(),
+            render(
+                "Cluster: {{ index .Values \"cluster\" }}\nTesting: {{ .Values.testing }}",
+                &values
+            )
+            .unwrap(),
             "Cluster: prod\nTesting: <no value>"
         );
         assert_eq!(render("", &values).unwrap(), DEFAULT_MESSAGE);
         // Gerrit's Change-Id example: deterministic for the same changes.
         let gerrit = "{{- $ChangeId := .AutomationObject -}}\n{{- $ChangeId = printf \"%s%s\" $ChangeId ( .Changed.FileChanges | toString ) -}}\nChange-Id: {{ printf \"I%s\" ( sha256sum $ChangeId | trunc 40 ) }}";
         let first = render(gerrit, &data).unwrap();
-        assert!(first.starts_with("Change-Id: I") && first.len() == "Change-Id: I".len() + 40, "{first}");
+        assert!(
+            first.starts_with("Change-Id: I") && first.len() == "Change-Id: I".len() + 40,
+            "{first}"
+        );
         assert_eq!(render(gerrit, &data).unwrap(), first);
     }
 
@@ -351,15 +378,27 @@ mod tests {
         let data = template_data("ns", "a", &changes(), None);
         let cases = [
             ("{{ range .Updated.Files }}{{ end }}", "removed '.Updated'"),
-            ("{{ .Changed.ImageResult.Files }}", "removed '.Changed.ImageResult'"),
-            ("{{ .Nope }}", "failed to run template from spec: template: commit message:1:3: executing \"commit message\" at <.Nope>: can't evaluate field Nope in type source.TemplateData"),
-            ("{{ if }}", "unable to create commit message template from spec: template: commit message:1: missing value for if"),
+            (
+                "{{ .Changed.ImageResult.Files }}",
+                "removed '.Changed.ImageResult'",
+            ),
+            (
+                "{{ .Nope }}",
+                "failed to run template from spec: template: commit message:1:3: executing \"commit message\" at <.Nope>: can't evaluate field Nope in type source.TemplateData",
+            ),
+            (
+                "{{ if }}",
+                "unable to create commit message template from spec: template: commit message:1: missing value for if",
+            ),
         ];
         for (template, want) in cases {
             let err = render(template, &data).unwrap_err().to_string();
             assert!(err.contains(want), "{template}: {err}");
         }
-        assert!(matches!(render("{{ .Updated }}", &data), Err(MessageError::RemovedField(_))));
+        assert!(matches!(
+            render("{{ .Updated }}", &data),
+            Err(MessageError::RemovedField(_))
+        ));
     }
 
     #[test]
@@ -367,7 +406,15 @@ mod tests {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: apps\n---\n# second\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n";
         let objects = objects_by_line(text);
         assert_eq!(objects.len(), 2);
-        assert_eq!((objects[0].0, objects[0].1, objects[0].2.kind.as_str(), objects[0].2.namespace.as_str()), (0, 4, "Deployment", "apps"));
+        assert_eq!(
+            (
+                objects[0].0,
+                objects[0].1,
+                objects[0].2.kind.as_str(),
+                objects[0].2.namespace.as_str()
+            ),
+            (0, 4, "Deployment", "apps")
+        );
         assert_eq!((objects[1].0, objects[1].2.name.as_str()), (6, "svc"));
     }
 }

@@ -166,13 +166,16 @@ pub fn run(
         let changes: Vec<message::Change> = files
             .iter()
             .flat_map(|f| {
-                f.changes.iter().zip(&f.objects).map(|(c, object)| message::Change {
-                    file: f.file.clone(),
-                    object: object.clone(),
-                    old: c.old.clone(),
-                    new: c.new.clone(),
-                    setter: c.setter.clone(),
-                })
+                f.changes
+                    .iter()
+                    .zip(&f.objects)
+                    .map(|(c, object)| message::Change {
+                        file: f.file.clone(),
+                        object: object.clone(),
+                        old: c.old.clone(),
+                        new: c.new.clone(),
+                        setter: c.setter.clone(),
+                    })
             })
             .collect();
         let (namespace, name) = &plan.automation;
