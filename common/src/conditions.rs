@@ -132,6 +132,8 @@ pub mod reasons {
     pub const INVALID_SOURCE_CONFIGURATION: &str = "InvalidSourceConfiguration";
     /// Applying setters to the checkout failed.
     pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// The automation's Git side could not be set up (its signing key).
+    pub const SOURCE_MANAGER_FAILED: &str = "SourceManagerFailed";
     /// The commit message template uses a field Flux removed.
     pub const REMOVED_TEMPLATE_FIELD: &str = "RemovedTemplateField";
     /// `digestReflectionPolicy: Always` without `interval`.

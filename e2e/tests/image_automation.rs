@@ -404,3 +404,191 @@ async fn a_receiver_refuses_bad_signatures_and_unknown_paths_and_annotates_on_a_
         "the ImageRepository was asked to scan"
     );
 }
+
+fn run_ok(program: &str, args: &[&str], env: &[(&str, &std::path::Path)]) -> String {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{program} {args:?}: {text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commits_signed_with_gpg_and_ssh_keys_pass_git_verify_commit() {
+    if !TestRegistry::available()
+        || std::process::Command::new("gpg")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: docker-registry, skopeo or gpg is not installed");
+        return;
+    }
+    let stack = Stack::start(StackOptions::default()).await.unwrap();
+    let registry = TestRegistry::start(None);
+    registry.push("apps/api", "2.0.0", &[("x", "1")], &[]);
+    let image = format!("{}/apps/api", registry.host);
+    let repos = tempfile::tempdir().unwrap();
+    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
+    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
+    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    create(&stack, "source.toolkit.fluxcd.io/v1", "GitRepository", "app",
+        json!({"url": format!("{}/app.git", server.url), "interval": "1h", "ref": {"branch": "master"}})).await;
+    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
+
+    // Keys made by the real tools, handed over in Secrets as Flux documents them.
+    let keys = tempfile::tempdir().unwrap();
+    let gnupg = keys.path().join("gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let loopback = [
+        "--batch",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "gpg-pass-1",
+    ];
+    let gen_args: Vec<&str> = loopback
+        .iter()
+        .copied()
+        .chain([
+            "--quick-gen-key",
+            "Bot <bot@example.invalid>",
+            "ed25519",
+            "sign",
+            "never",
+        ])
+        .collect();
+    run_ok("gpg", &gen_args, &[("GNUPGHOME", &gnupg)]);
+    let export_args: Vec<&str> = loopback
+        .iter()
+        .copied()
+        .chain(["--armor", "--export-secret-keys"])
+        .collect();
+    let armored = run_ok("gpg", &export_args, &[("GNUPGHOME", &gnupg)]);
+    flux::secret(
+        &stack.client,
+        "default",
+        "gpg-key",
+        &[("git.asc", &armored), ("passphrase", "gpg-pass-1")],
+    )
+    .await;
+    flux::secret(
+        &stack.client,
+        "default",
+        "gpg-wrong",
+        &[("git.asc", &armored), ("passphrase", "not-it-42")],
+    )
+    .await;
+    let ssh_key = keys.path().join("id");
+    run_ok(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "bot",
+            "-f",
+            ssh_key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let identity = std::fs::read_to_string(&ssh_key).unwrap();
+    flux::secret(
+        &stack.client,
+        "default",
+        "ssh-key",
+        &[("identity", &identity)],
+    )
+    .await;
+    let allowed = keys.path().join("allowed_signers");
+    let public = std::fs::read_to_string(keys.path().join("id.pub")).unwrap();
+    std::fs::write(&allowed, format!("bot@example.invalid {public}")).unwrap();
+
+    let images = "image.toolkit.fluxcd.io/v1";
+    for (name, signing) in [
+        ("gpg", json!({"secretRef": {"name": "gpg-key"}})),
+        (
+            "ssh",
+            json!({"secretRef": {"name": "ssh-key"}, "type": "ssh"}),
+        ),
+        ("wrong", json!({"secretRef": {"name": "gpg-wrong"}})),
+    ] {
+        create(
+            &stack,
+            images,
+            "ImageUpdateAutomation",
+            name,
+            json!({
+            "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
+            "git": {"commit": {"author": {"email": "bot@example.invalid"}, "signingKey": signing},
+                    "push": {"branch": format!("signed-{name}")}}}),
+        )
+        .await;
+    }
+    let autos: Api<ImageUpdateAutomation> = Api::namespaced(stack.client.clone(), "default");
+    for name in ["gpg", "ssh"] {
+        flux::wait_for(&autos, name, "a push", WAIT, |a| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.last_push_commit.as_ref())
+                .is_some()
+        })
+        .await;
+    }
+    let bare = repo.bare.to_str().unwrap();
+    let verified = run_ok(
+        "git",
+        &["-C", bare, "verify-commit", "-v", "signed-gpg"],
+        &[("GNUPGHOME", &gnupg)],
+    );
+    assert!(verified.contains("Good signature"), "{verified}");
+    let allowed_arg = format!("gpg.ssh.allowedSignersFile={}", allowed.display());
+    let verified = run_ok(
+        "git",
+        &[
+            "-C",
+            bare,
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &allowed_arg,
+            "verify-commit",
+            "signed-ssh",
+        ],
+        &[],
+    );
+    assert!(verified.contains("Good \"git\" signature"), "{verified}");
+
+    // A wrong passphrase: Ready=False with Flux's reason, the passphrase nowhere, nothing pushed.
+    let a = flux::wait_for(&autos, "wrong", "SourceManagerFailed", WAIT, |a| {
+        flux::failed_with(a, "SourceManagerFailed")
+    })
+    .await;
+    let message = flux::ready(&a).unwrap().2;
+    assert!(
+        message.contains(
+            "could not decrypt private key of the signing key present in secret gpg-wrong"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("not-it-42") && !message.contains("PRIVATE KEY"));
+    assert!(
+        git(&repo.bare, &["branch", "--list", "signed-wrong"])
+            .trim()
+            .is_empty()
+    );
+}

@@ -9,6 +9,7 @@ pub mod commit;
 pub mod http_transport;
 pub mod known_hosts;
 pub mod repository;
+pub mod sign;
 pub mod tree;
 
 use std::path::Path;

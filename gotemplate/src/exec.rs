@@ -7,8 +7,9 @@ use crate::functions::{FuncError, Functions};
 use crate::parse::{BranchKind, Command, List, Node, Operand, OperandKind, Pipeline, Tree};
 use crate::value::Value;
 
-/// Nested `template` calls allowed (Go's limit is 100,000 frames of Go stack; ours is smaller).
-const MAX_DEPTH: usize = 1000;
+/// Nested `template` calls allowed (Go allows 100,000 on its growable stacks; ours must fit a
+/// thread's fixed stack).
+const MAX_DEPTH: usize = 100;
 /// Output allowed, so a template cannot fill memory.
 const MAX_OUTPUT: usize = 16 << 20;
 

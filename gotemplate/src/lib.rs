@@ -5,6 +5,7 @@
 mod exec;
 pub mod format;
 mod functions;
+pub mod fuzzing;
 mod lex;
 mod parse;
 pub mod sprig;

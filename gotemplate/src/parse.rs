@@ -128,6 +128,10 @@ pub struct Tree {
     pub defines: HashMap<String, List>,
 }
 
+/// Nesting allowed (branches, defines, parentheses): deeper templates are refused rather than
+/// exhausting the stack.
+const MAX_NESTING: usize = 200;
+
 /// What ends a list.
 #[derive(PartialEq)]
 enum Stop {
@@ -147,6 +151,7 @@ pub fn parse(text: &str, is_function: &dyn Fn(&str) -> bool) -> Result<Tree, Par
         next: 0,
         vars: vec!["$".to_string()],
         range_depth: 0,
+        depth: 0,
         is_function,
         tree: Tree::default(),
         text,
@@ -167,6 +172,7 @@ struct Parser<'a> {
     next: usize,
     vars: Vec<String>,
     range_depth: usize,
+    depth: usize,
     is_function: &'a dyn Fn(&str) -> bool,
     tree: Tree,
     text: &'a str,
@@ -312,9 +318,11 @@ impl Parser<'_> {
     }
 
     fn define(&mut self, name: String) -> Result<(), ParseError> {
+        self.nest()?;
         let saved = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
         let (body, stop) = self.list()?;
         self.vars = saved;
+        self.depth -= 1;
         if stop != Stop::End {
             return self.fail("unexpected EOF".into());
         }
@@ -339,7 +347,22 @@ impl Parser<'_> {
         Ok((name, Some(self.pipeline(context, false)?)))
     }
 
+    fn nest(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.fail(format!("max depth of nesting ({MAX_NESTING}) exceeded"));
+        }
+        Ok(())
+    }
+
     fn branch(&mut self, kind: BranchKind) -> Result<Node, ParseError> {
+        self.nest()?;
+        let node = self.branch_body(kind);
+        self.depth -= 1;
+        node
+    }
+
+    fn branch_body(&mut self, kind: BranchKind) -> Result<Node, ParseError> {
         let mark = self.vars.len();
         let context = match kind {
             BranchKind::If => "if",
@@ -547,7 +570,9 @@ impl Parser<'_> {
                 OperandKind::Variable(name, self.fields())
             }
             Tok::LParen => {
+                self.nest()?;
                 let pipe = self.pipeline("parenthesized pipeline", false)?;
+                self.depth -= 1;
                 OperandKind::Chain(Box::new(pipe), self.fields())
             }
             _ => return self.unexpected(&item, "operand"),

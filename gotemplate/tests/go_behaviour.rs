@@ -369,6 +369,16 @@ fn hostile_templates_fail_cleanly() {
     assert!(render("t", "{{ range until 100000000 }}x{{ end }}", &Value::Nil).is_err());
     let output_bomb = "{{ $s := repeat 1000000 \"x\" }}{{ range 100 }}{{ $s }}{{ end }}";
     assert!(render("t", output_bomb, &Value::Nil).is_err());
+    let deep_parens = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(render("t", &deep_parens, &Value::Nil).is_err());
+    let deep_ifs = format!(
+        "{}x{}",
+        "{{ if true }}".repeat(100_000),
+        "{{ end }}".repeat(100_000)
+    );
+    assert!(render("t", &deep_ifs, &Value::Nil).is_err());
+    let fine = format!("{}x{}", "{{ if true }}".repeat(50), "{{ end }}".repeat(50));
+    assert_eq!(render("t", &fine, &Value::Nil).as_deref(), Ok("x"));
     for broken in [
         "{{",
         "{{ \"unterminated }}",

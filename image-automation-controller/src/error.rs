@@ -49,6 +49,9 @@ pub enum Error {
     /// Applying the setters failed.
     #[error("{0}")]
     Update(String),
+    /// The Git side could not be set up (the signing key).
+    #[error("{0}")]
+    SourceManager(String),
     /// The commit message template uses a field Flux removed.
     #[error("{0}")]
     RemovedTemplateField(String),
@@ -85,6 +88,7 @@ impl ReconcileError for Error {
             Error::Git(_) => reasons::GIT_OPERATION_FAILED,
             Error::Update(_) => reasons::UPDATE_FAILED,
             Error::RemovedTemplateField(_) => reasons::REMOVED_TEMPLATE_FIELD,
+            Error::SourceManager(_) => reasons::SOURCE_MANAGER_FAILED,
             Error::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
             Error::NoCandidate(_)
             | Error::Storage(_)
@@ -121,6 +125,7 @@ impl ReconcileError for Error {
             Error::Git(_) => "git",
             Error::Update(_) => "update",
             Error::RemovedTemplateField(_) => "removed_template_field",
+            Error::SourceManager(_) => "source_manager",
             Error::DependencyNotReady { .. } => "dependency",
             Error::NoCandidate(_) => "no_candidate",
             Error::Storage(_) => "storage",

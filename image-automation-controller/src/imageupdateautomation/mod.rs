@@ -20,13 +20,16 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+use rill_common::api::image_v1::SigningKeyType;
 use rill_common::api::image_v1::{ImagePolicy, ImageRef, ImageUpdateAutomation};
 use rill_common::api::source_v1::GitRepository;
+use rill_common::client_settings::secret_data;
 use rill_common::conditions::reasons;
 use rill_common::runtime::events::EventNote;
 use rill_common::runtime::frame::Pass;
 use rill_common::runtime::watch::{changes, drain, primary, scoped_api};
 use rill_git::repository::AccessError;
+use rill_git::sign::CommitSigner;
 
 use crate::Context;
 use crate::error::Error;
@@ -134,11 +137,34 @@ async fn steps(
         .await
         .map_err(access_error)?;
     creds.timeout = Some(source_timeout(&source));
+    let signing_secret = match &plan.signing_key {
+        Some((secret, _)) => Some(
+            secret_data(&ctx.frame.client, &namespace, secret)
+                .await
+                .map_err(|e| {
+                    Error::SourceManager(format!(
+                        "failed configuring source manager: could not find signing key secret '{secret}': {e}"
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     let url = source.spec.url.clone();
     let run_plan = plan.clone();
     let outcome = tokio::task::spawn_blocking(move || {
+        let signer = match (&run_plan.signing_key, &signing_secret) {
+            (Some((secret, key_type)), Some(data)) => Some(signer(secret, *key_type, data)?),
+            _ => None,
+        };
         let dir = tempfile::tempdir().map_err(|e| WorkspaceError::Io(e.to_string()))?;
-        workspace::run(&url, &creds, &run_plan, &markers, dir.path())
+        workspace::run(
+            &url,
+            &creds,
+            &run_plan,
+            &markers,
+            signer.as_ref(),
+            dir.path(),
+        )
     })
     .await
     .map_err(|e| Error::Git(format!("the Git task failed: {e}")))?
@@ -148,6 +174,7 @@ async fn steps(
         WorkspaceError::Path(m) => Error::InvalidSourceConfiguration(m),
         WorkspaceError::Io(m) => Error::Update(m),
         WorkspaceError::Message(MessageError::RemovedField(m)) => Error::RemovedTemplateField(m),
+        WorkspaceError::Signer(m) => Error::SourceManager(m),
         WorkspaceError::Message(MessageError::Template(m)) => {
             Error::Git(format!("failed to update source: {m}"))
         }
@@ -188,6 +215,35 @@ async fn steps(
             })
         }
     }
+}
+
+/// The commit signer of the Secret `secret`'s data, as Flux reads it: `git.asc` and an optional
+/// `passphrase` for gpg, `identity` and an optional `password` for ssh.
+fn signer(
+    secret: &str,
+    key_type: SigningKeyType,
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<CommitSigner, WorkspaceError> {
+    let (key, pass) = match key_type {
+        SigningKeyType::Gpg => ("git.asc", "passphrase"),
+        SigningKeyType::Ssh => ("identity", "password"),
+    };
+    let Some(material) = data.get(key) else {
+        let article = if key_type == SigningKeyType::Ssh {
+            "an"
+        } else {
+            "a"
+        };
+        return Err(WorkspaceError::Signer(format!(
+            "failed configuring source manager: signing key secret '{secret}' does not contain {article} '{key}' key"
+        )));
+    };
+    let pass = data.get(pass).map(Vec::as_slice);
+    match key_type {
+        SigningKeyType::Gpg => CommitSigner::open_pgp(secret, material, pass),
+        SigningKeyType::Ssh => CommitSigner::ssh(secret, material, pass),
+    }
+    .map_err(|e| WorkspaceError::Signer(format!("failed configuring source manager: {e}")))
 }
 
 /// Asks the GitRepository to fetch now (the `requestedAt` annotation), so the new commit reaches

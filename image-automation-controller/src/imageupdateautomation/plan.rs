@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use rill_common::api::image_v1::ImageUpdateAutomation;
+use rill_common::api::image_v1::{ImageUpdateAutomation, SigningKeyType};
 use rill_common::api::source_v1::GitRepository;
 
 /// A run's Git plan.
@@ -27,6 +27,8 @@ pub struct Plan {
     pub message_values: Option<BTreeMap<String, String>>,
     /// The automation's namespace and name (`.AutomationObject`).
     pub automation: (String, String),
+    /// `git.commit.signingKey`: the Secret (in the automation's namespace) and the key type.
+    pub signing_key: Option<(String, SigningKeyType)>,
     /// `update.path` (relative to the checkout).
     pub path: String,
 }
@@ -54,12 +56,6 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
         .commit
         .as_ref()
         .ok_or_else(|| invalid("spec.git.commit is required"))?;
-    if commit.signing_key.is_some() {
-        return Err(PlanError::Unsupported(
-            "spec.git.commit.signingKey is not supported by Rill yet: commits are not signed"
-                .into(),
-        ));
-    }
     let checkout = git
         .checkout
         .as_ref()
@@ -105,6 +101,12 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
         ),
         message_template: commit.message_template.clone().unwrap_or_default(),
         message_values: commit.message_template_values.clone(),
+        signing_key: commit.signing_key.as_ref().map(|k| {
+            (
+                k.secret_ref.name.clone(),
+                k.key_type.unwrap_or(SigningKeyType::Gpg),
+            )
+        }),
         automation: (
             auto.metadata.namespace.clone().unwrap_or_default(),
             auto.metadata.name.clone().unwrap_or_default(),
@@ -186,6 +188,7 @@ mod tests {
         assert_eq!((p.checkout.as_str(), p.push.as_str()), ("main", "main"));
         assert_eq!(p.path, "./deploy");
         assert_eq!(p.message_template, "");
+        assert_eq!(p.signing_key, None);
         assert_eq!(p.automation, ("apps".to_string(), "a".to_string()));
         let other = auto(
             serde_json::json!({"commit": author, "checkout": {"ref": {"branch": "dev"}},
@@ -216,13 +219,6 @@ mod tests {
                 auto(serde_json::json!({"commit": author})),
                 &tag,
                 "no push branch",
-            ),
-            (
-                auto(
-                    serde_json::json!({"commit": {"author": {"email": "b@x"}, "signingKey": {"secretRef": {"name": "k"}}}}),
-                ),
-                &main,
-                "signingKey",
             ),
         ];
         for (a, s, want) in cases {

@@ -9,6 +9,7 @@ use rill_common::api::image_v1::ImageRef;
 use rill_git::GitError;
 use rill_git::auth::Credentials;
 use rill_git::commit::{Author, clone_branch, commit_all, push, switch_to_new_branch};
+use rill_git::sign::CommitSigner;
 
 use super::message::{self, MessageError, ObjectId};
 use super::plan::Plan;
@@ -56,6 +57,9 @@ pub enum WorkspaceError {
     /// Reading or writing the work tree failed.
     #[error("{0}")]
     Io(String),
+    /// The signing key cannot be used.
+    #[error("{0}")]
+    Signer(String),
     /// The commit message template failed.
     #[error(transparent)]
     Message(#[from] MessageError),
@@ -129,12 +133,13 @@ fn apply_setters(
     Ok(changed)
 }
 
-/// Runs the plan against `url` in the empty directory `dir`.
+/// Runs the plan against `url` in the empty directory `dir`, signing the commit with `signer`.
 pub fn run(
     url: &str,
     creds: &Credentials,
     plan: &Plan,
     policies: &BTreeMap<String, ImageRef>,
+    signer: Option<&CommitSigner>,
     dir: &Path,
 ) -> Result<Outcome, WorkspaceError> {
     let repo = clone_branch(url, creds, &plan.checkout, dir)?;
@@ -185,7 +190,8 @@ pub fn run(
     let Some(commit) = (if files.is_empty() {
         None
     } else {
-        commit_all(&repo, &author, &text, None)?
+        let sign = |content: &str| signer.map_or(Ok(String::new()), |s| s.sign(content));
+        commit_all(&repo, &author, &text, signer.map(|_| &sign as _))?
     }) else {
         return Ok(Outcome::UpToDate {
             commit: head(&repo),
