@@ -491,3 +491,77 @@ async fn a_restarted_controller_keeps_its_tags() {
     let repo = repos(&stack, "default").get("kept").await.unwrap();
     assert_eq!(repo.status.unwrap().last_scan_result.unwrap().tag_count, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_registry_behind_tls_with_a_private_ca_and_htpasswd_is_scanned_with_its_secrets() {
+    let Some(stack) = stack(StackOptions::default()).await else {
+        return;
+    };
+    if !e2e::tls_front::TlsFront::available() {
+        eprintln!("skipped: openssl or python3 is not installed");
+        return;
+    }
+    let registry = TestRegistry::start(Some(("bot", "tls-passw0rd")));
+    push_tags(&registry, "secure/app", &["1.0.0", "1.2.0"]);
+    let front = e2e::tls_front::TlsFront::start(&format!("http://{}", registry.host));
+    let host = front.url.trim_start_matches("https://").to_string();
+    let auth = base64::engine::general_purpose::STANDARD.encode("bot:tls-passw0rd");
+    let config = json!({"auths": {host.clone(): {"auth": auth}}}).to_string();
+    let secrets: Api<Secret> = Api::namespaced(stack.client.clone(), "default");
+    for body in [
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull"}, "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": config}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "registry-ca"}, "stringData": {"ca.crt": front.ca_pem}}),
+    ] {
+        secrets
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(body).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let image = format!("{host}/secure/app");
+    repository(
+        &stack,
+        "default",
+        "trusted",
+        json!({"image": image, "interval": "1h",
+        "secretRef": {"name": "pull"}, "certSecretRef": {"name": "registry-ca"}}),
+    )
+    .await;
+    let r = scanned(&stack, "default", "trusted", 2).await;
+    assert_eq!(
+        r.status.unwrap().canonical_image_name.as_deref(),
+        Some(image.as_str())
+    );
+    policy(
+        &stack,
+        "default",
+        "trusted",
+        json!({"imageRepositoryRef": {"name": "trusted"},
+        "policy": {"semver": {"range": ">=1.0.0"}}}),
+    )
+    .await;
+    picked(&stack, "default", "trusted", "1.2.0").await;
+
+    // Without the CA the registry's certificate is refused, and said so.
+    repository(
+        &stack,
+        "default",
+        "untrusted",
+        json!({"image": image, "interval": "1h",
+        "secretRef": {"name": "pull"}}),
+    )
+    .await;
+    let r = flux::wait_for(
+        &repos(&stack, "default"),
+        "untrusted",
+        "a TLS failure",
+        WAIT,
+        |r| ready(r).is_some_and(|c| c.0 == "False"),
+    )
+    .await;
+    let message = ready(&r).unwrap().2;
+    assert!(message.contains("certificate"), "{message}");
+    assert!(!message.contains("tls-passw0rd"), "{message}");
+}
