@@ -1,81 +1,24 @@
-//! A real OCI registry for tests: Debian's `docker-registry` (the CNCF distribution registry)
-//! on a loopback port, optionally behind htpasswd basic auth, with artifacts pushed by
-//! `skopeo` from an OCI image layout built here (Flux's artifact media types).
+//! The local registry (`rill::registry`: `docker-registry` + `skopeo`) for tests: the same
+//! calls, failing the test with the reason instead of returning it.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+pub use rill::registry::{FLUX_LAYER, LocalRegistry};
 
-use sha2::{Digest, Sha256};
-
-/// Flux's artifact layer media type.
-pub const FLUX_LAYER: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
+/// A `.tar.gz` of `files`.
+pub fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    rill::registry::tar_gz(files).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// A running registry; stops when dropped.
 pub struct TestRegistry {
     /// `127.0.0.1:PORT`.
     pub host: String,
-    credentials: Option<(String, String)>,
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-fn bcrypt(password: &str) -> String {
-    let out = Command::new("python3")
-        .args([
-            "-W",
-            "ignore",
-            "-c",
-            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.METHOD_BLOWFISH))",
-            password,
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("python3: {e}"));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A `.tar.gz` of `files`.
-pub fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut builder = tar::Builder::new(encoder);
-    for (path, text) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, text.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    builder
-        .into_inner()
-        .and_then(|e| e.finish())
-        .unwrap_or_else(|e| panic!("{e}"))
+    inner: LocalRegistry,
 }
 
 impl TestRegistry {
     /// Whether `docker-registry` and `skopeo` are installed.
     pub fn available() -> bool {
-        ["docker-registry", "skopeo"].iter().all(|b| {
-            Command::new(b)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok()
-        })
+        LocalRegistry::available()
     }
 
     /// Starts a registry; with `credentials` it requires HTTP basic auth.
@@ -83,69 +26,20 @@ impl TestRegistry {
         Self::start_notifying(credentials, None)
     }
 
-    /// Starts a registry that also posts its notifications (pushes and pulls, the CNCF
-    /// distribution envelope) to `endpoint`.
+    /// Starts a registry that also posts its notifications to `endpoint`.
     pub fn start_notifying(credentials: Option<(&str, &str)>, endpoint: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let port = crate::ports::free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((user, password)) = credentials {
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, format!("{user}:{}\n", bcrypt(password)))
-                .unwrap_or_else(|e| panic!("{e}"));
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                htpasswd.display()
-            ));
-        }
-        if let Some(url) = endpoint {
-            config.push_str(&format!(
-                "notifications:\n  endpoints:\n    - name: rill\n      url: {url}\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n"
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("{e}"));
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("docker-registry: {e}"));
-        let host = format!("127.0.0.1:{port}");
-        crate::ports::wait_for_listener(port, Duration::from_secs(20), "the registry");
+        let inner = LocalRegistry::start(credentials, endpoint).unwrap_or_else(|e| panic!("{e}"));
         Self {
-            host,
-            credentials: credentials.map(|(u, p)| (u.into(), p.into())),
-            child,
-            dir,
+            host: inner.host.clone(),
+            inner,
         }
     }
 
-    /// Adds tags `names` to `repo`, all pointing at the manifest of its existing tag `existing`,
-    /// by writing the registry's storage directly (for many tags at once; the registry serves
-    /// them as if pushed).
+    /// Adds tags `names` to `repo` pointing at the manifest of its tag `existing`.
     pub fn alias_tags(&self, repo: &str, existing: &str, names: impl IntoIterator<Item = String>) {
-        let tags = self
-            .dir
-            .path()
-            .join("data/docker/registry/v2/repositories")
-            .join(repo)
-            .join("_manifests/tags");
-        let link = std::fs::read_to_string(tags.join(existing).join("current/link"))
+        self.inner
+            .alias_tags(repo, existing, names)
             .unwrap_or_else(|e| panic!("{e}"));
-        let hex = link.trim().trim_start_matches("sha256:").to_string();
-        for name in names {
-            let dir = tags.join(&name);
-            std::fs::create_dir_all(dir.join("current")).unwrap_or_else(|e| panic!("{e}"));
-            std::fs::write(dir.join("current/link"), &link).unwrap_or_else(|e| panic!("{e}"));
-            let index = dir.join("index/sha256").join(&hex);
-            std::fs::create_dir_all(&index).unwrap_or_else(|e| panic!("{e}"));
-            std::fs::write(index.join("link"), &link).unwrap_or_else(|e| panic!("{e}"));
-        }
     }
 
     /// Pushes `files` as a Flux artifact to `repo:tag`; returns the manifest digest.
@@ -156,59 +50,8 @@ impl TestRegistry {
         files: &[(&str, &str)],
         annotations: &[(&str, &str)],
     ) -> String {
-        let layout = self
-            .dir
-            .path()
-            .join(format!("layout-{}-{tag}", repo.replace('/', "-")));
-        let blobs = layout.join("blobs/sha256");
-        std::fs::create_dir_all(&blobs).unwrap_or_else(|e| panic!("{e}"));
-        let write_blob = |bytes: &[u8]| {
-            let digest = sha256(bytes);
-            std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes)
-                .unwrap_or_else(|e| panic!("{e}"));
-            (digest, bytes.len())
-        };
-        let (layer, layer_size) = write_blob(&tar_gz(files));
-        let (config, config_size) = write_blob(b"{}");
-        let annotations: serde_json::Map<String, serde_json::Value> = annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
-            .collect();
-        let manifest = serde_json::json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.cncf.flux.config.v1+json", "digest": config, "size": config_size},
-            "layers": [{"mediaType": FLUX_LAYER, "digest": layer, "size": layer_size}],
-            "annotations": annotations,
-        });
-        let (digest, size) = write_blob(manifest.to_string().as_bytes());
-        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "annotations": {"org.opencontainers.image.ref.name": tag}}]});
-        std::fs::write(layout.join("index.json"), index.to_string())
-            .unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(
-            layout.join("oci-layout"),
-            r#"{"imageLayoutVersion":"1.0.0"}"#,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        self.skopeo_copy(&layout, repo, tag);
-        digest
-    }
-
-    fn skopeo_copy(&self, layout: &Path, repo: &str, tag: &str) {
-        let mut command = Command::new("skopeo");
-        command.args(["copy", "--quiet", "--dest-tls-verify=false"]);
-        if let Some((user, password)) = &self.credentials {
-            command.arg(format!("--dest-creds={user}:{password}"));
-        }
-        let out = command
-            .arg(format!("oci:{}:{tag}", layout.display()))
-            .arg(format!("docker://{}/{repo}:{tag}", self.host))
-            .output()
-            .unwrap_or_else(|e| panic!("skopeo: {e}"));
-        assert!(
-            out.status.success(),
-            "skopeo copy failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = std::io::stderr().flush();
+        self.inner
+            .push(repo, tag, files, annotations)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }

@@ -1,5 +1,6 @@
-//! The README's first command: `rill quickstart --once` must show the push and the rollback
-//! and exit 0.
+//! The README's first command: `rill quickstart --once` must show the push and the rollback,
+//! and (where `docker-registry` and `skopeo` are installed) a registry push reaching Git and the
+//! Deployment, and exit 0.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,4 +24,22 @@ fn quickstart_once_applies_a_push_and_a_revert_and_exits_zero() {
         "{stdout}"
     );
     assert!(stdout.contains("followed Git both ways"), "{stdout}");
+    if rill::registry::LocalRegistry::available() {
+        let images: Vec<&str> = stdout.lines().filter(|l| l.contains("image=")).collect();
+        assert_eq!(images.len(), 2, "{stdout}");
+        assert!(
+            images[0].contains("/stefanprodan/podinfo:6.7.0"),
+            "{stdout}"
+        );
+        assert!(
+            images[1].contains("/stefanprodan/podinfo:6.7.1 ("),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("- 6.7.0 -> 6.7.1 (flux-system:podinfo:tag)"),
+            "{stdout}"
+        );
+    } else {
+        assert!(stdout.contains("image automation: skipped"), "{stdout}");
+    }
 }

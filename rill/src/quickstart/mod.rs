@@ -1,6 +1,9 @@
-//! `rill quickstart`: the GitOps loop on one machine. Starts the sandbox, both controllers
-//! and a Git server holding an example app, then shows a push (replicas 1 to 3) reaching the
-//! cluster and `git revert` rolling it back.
+//! `rill quickstart`: the GitOps loop on one machine. Starts the sandbox, the controllers and a
+//! Git server holding an example app, then shows a push (replicas 1 to 3) reaching the cluster,
+//! `git revert` rolling it back, and (with `docker-registry` and `skopeo`) a registry push
+//! becoming a commit and a rollout.
+
+mod images;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,6 +59,7 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
 
 /// The demo repository: a bare repo served over HTTP and a work tree to commit from.
 struct DemoRepo {
+    /// The work tree commits are made in.
     work: PathBuf,
 }
 
@@ -109,19 +113,11 @@ impl DemoRepo {
 }
 
 async fn create(client: &Client, object: serde_json::Value) -> anyhow::Result<()> {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let ar = kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-        object["apiVersion"]
-            .as_str()
-            .unwrap_or_default()
-            .split('/')
-            .next()
-            .unwrap_or_default(),
-        object["apiVersion"]
-            .as_str()
-            .unwrap_or_default()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default(),
+        group,
+        version,
         object["kind"].as_str().unwrap_or_default(),
     ));
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
@@ -178,7 +174,9 @@ async fn converged(client: &Client, commit: &str, replicas: i32) -> anyhow::Resu
 
 /// Runs the demo; with `once` it returns after the rollback, otherwise it keeps serving.
 pub async fn run(once: bool, state_dir: &Path) -> anyhow::Result<()> {
-    println!("==> starting the sandbox API server, source-controller and kustomize-controller");
+    println!(
+        "==> starting the sandbox API server, source-controller, kustomize-controller and image-automation-controller"
+    );
     let stack = Stack::start(StackOptions::default()).await?;
     let client = stack.client.clone();
     let repos = tempfile::tempdir()?;
@@ -214,6 +212,7 @@ pub async fn run(once: bool, state_dir: &Path) -> anyhow::Result<()> {
     request_fetch(&client).await?;
     converged(&client, &reverted, 1).await?;
     println!("==> the cluster followed Git both ways");
+    let registry = images::run(&stack, &repo).await?;
     if once {
         return Ok(());
     }
@@ -222,10 +221,17 @@ pub async fn run(once: bool, state_dir: &Path) -> anyhow::Result<()> {
     stack.sandbox.write_kubeconfig(&kubeconfig)?;
     let kubeconfig = kubeconfig.canonicalize().unwrap_or(kubeconfig);
     println!(
-        "\nRill keeps running. In another shell:\n  export KUBECONFIG={}\n  kubectl get gitrepositories,kustomizations -A\n  kubectl get deploy -n demo\n  git clone {}/demo.git   # push changes, then: kubectl annotate gitrepository/demo -n {NS} --overwrite reconcile.fluxcd.io/requestedAt=\"$(date +%s)\"\nPress Ctrl-C to stop.",
+        "\nRill keeps running. In another shell:\n  export KUBECONFIG={}\n  kubectl get gitrepositories,kustomizations -A\n  kubectl get deploy -n demo\n  git clone {}/demo.git   # push changes, then: kubectl annotate gitrepository/demo -n {NS} --overwrite reconcile.fluxcd.io/requestedAt=\"$(date +%s)\"",
         kubeconfig.display(),
         server.url
     );
+    if let Some(registry) = &registry {
+        let image = format!("docker://{}/stefanprodan/podinfo", registry.host);
+        println!(
+            "  skopeo copy --src-tls-verify=false --dest-tls-verify=false {image}:6.7.1 {image}:6.8.0   # a new tag: watch the commit and the rollout\n  kubectl get imagerepositories,imagepolicies,imageupdateautomations -A"
+        );
+    }
+    println!("Press Ctrl-C to stop.");
     rill_common::runtime::manager::shutdown_signal().await;
     Ok(())
 }
