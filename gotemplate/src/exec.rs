@@ -12,6 +12,12 @@ use crate::value::Value;
 const MAX_DEPTH: usize = 100;
 /// Output allowed, so a template cannot fill memory.
 const MAX_OUTPUT: usize = 16 << 20;
+/// Nodes walked and functions called in one run, so a template cannot run forever (a commit
+/// message takes thousands).
+const MAX_STEPS: u64 = 10_000_000;
+/// Bytes of values made by functions in one run, so a template cannot fill memory by building
+/// values it never prints.
+const MAX_MADE: usize = 64 << 20;
 
 enum Flow {
     Normal,
@@ -27,6 +33,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) vars: Vec<(String, Value)>,
     pub(crate) out: String,
     pub(crate) depth: usize,
+    pub(crate) steps: u64,
+    pub(crate) made: usize,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -51,6 +59,7 @@ impl Exec<'_> {
 
     fn walk(&mut self, list: &List, dot: &Value) -> Result<Flow> {
         for node in list {
+            self.step(1)?;
             if self.out.len() > MAX_OUTPUT {
                 return Err(format!(
                     "template: {}: output larger than {MAX_OUTPUT} bytes",
@@ -119,6 +128,17 @@ impl Exec<'_> {
         Ok(Flow::Normal)
     }
 
+    fn step(&mut self, n: u64) -> Result<()> {
+        self.steps += n;
+        if self.steps > MAX_STEPS {
+            return Err(format!(
+                "template: {}: more than {MAX_STEPS} steps",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
     fn print(&mut self, v: &Value) {
         match v {
             Value::Missing | Value::Nil => self.out.push_str("<no value>"),
@@ -160,6 +180,7 @@ impl Exec<'_> {
         if items.is_empty() {
             return self.walk(else_list, dot);
         }
+        self.step(items.len() as u64)?;
         let mark = self.vars.len();
         for (key, item) in items {
             match pipe.decl.as_slice() {
@@ -379,7 +400,19 @@ impl Exec<'_> {
                 format!("{name:?} is not a defined function"),
             );
         };
-        f(&values).or_else(|e| {
+        self.step(1 + values.len() as u64)?;
+        let result = f(&values);
+        if let Ok(v) = &result {
+            self.made += shallow_size(v);
+            if self.made > MAX_MADE {
+                return self.error(
+                    op.pos,
+                    &op.text,
+                    format!("values made larger than {MAX_MADE} bytes"),
+                );
+            }
+        }
+        result.or_else(|e| {
             // Go names the argument of the wrong type; the first of that type stands in for it.
             let at = match &e {
                 FuncError::Type { got, .. } => args
@@ -415,4 +448,14 @@ fn pipe_text(pipe: &Pipeline) -> String {
         })
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+/// The bytes a function result adds (its own string or elements, not what it shares).
+fn shallow_size(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => s.len(),
+        Value::List(l) => l.items.len() * std::mem::size_of::<Value>(),
+        Value::Map(m) => m.borrow().len() * 2 * std::mem::size_of::<Value>(),
+        _ => 0,
+    }
 }

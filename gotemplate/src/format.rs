@@ -339,7 +339,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if chars.peek() == Some(&'*') {
                 chars.next();
                 let n = match args.get(*next) {
-                    Some(Value::Int(i)) => usize::try_from(*i).ok(),
+                    Some(Value::Int(i)) => usize::try_from(*i).ok().filter(|n| *n <= 1_000_000),
                     _ => None,
                 };
                 *next += 1;
@@ -350,7 +350,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize));
                 chars.next();
             }
-            n
+            // Go ignores a width or precision over a million.
+            n.filter(|n| *n <= 1_000_000)
         };
         spec.width = number(&mut chars, &mut next);
         if chars.peek() == Some(&'.') {

@@ -104,6 +104,19 @@ pub fn int(v: &Value) -> Result<i64, FuncError> {
     }
 }
 
+/// The largest string a function builds (16 MiB).
+pub const MAX_STRING: usize = 16 << 20;
+
+/// Refuses to build a string of `len` bytes over [`MAX_STRING`].
+pub fn fits(len: usize) -> Result<(), FuncError> {
+    if len > MAX_STRING {
+        return Err(FuncError::Call(format!(
+            "result of {len} bytes is larger than {MAX_STRING}"
+        )));
+    }
+    Ok(())
+}
+
 /// A `bool` parameter.
 pub fn boolean(v: &Value) -> Result<bool, FuncError> {
     match v {

@@ -71,6 +71,8 @@ impl Template {
             vars: vec![("$".to_string(), data.clone())],
             out: String::new(),
             depth: 0,
+            steps: 0,
+            made: 0,
         };
         exec.run(&self.tree.root, data).map_err(Error::Exec)?;
         Ok(exec.out)

@@ -367,6 +367,23 @@ fn hostile_templates_fail_cleanly() {
     assert!(render("t", recursion, &Value::Nil).is_err());
     assert!(render("t", "{{ repeat 100000000 \"abc\" }}", &Value::Nil).is_err());
     assert!(render("t", "{{ range until 100000000 }}x{{ end }}", &Value::Nil).is_err());
+    let doubling = "{{ $x := \"ab\" }}{{ range until 60 }}{{ $x = printf \"%s%s\" $x $x }}{{ end }}{{ len $x }}";
+    assert!(render("t", doubling, &Value::Nil).is_err());
+    let forever = "{{ range until 1000000 }}{{ range until 1000000 }}{{ end }}{{ end }}";
+    assert!(render("t", forever, &Value::Nil).is_err());
+    assert!(render("t", "{{ indent 1000000000 \"x\" }}", &Value::Nil).is_err());
+    assert!(
+        render(
+            "t",
+            "{{ replace \"\" (repeat 1000000 \"y\") (repeat 100 \"x\") }}",
+            &Value::Nil
+        )
+        .is_err()
+    );
+    assert_eq!(
+        render("t", "{{ printf \"%01000001d|\" 1 }}", &Value::Nil).as_deref(),
+        Ok("1|")
+    );
     let output_bomb = "{{ $s := repeat 1000000 \"x\" }}{{ range 100 }}{{ $s }}{{ end }}";
     assert!(render("t", output_bomb, &Value::Nil).is_err());
     let deep_parens = format!("{{{{ {}1{} }}}}", "(".repeat(100_000), ")".repeat(100_000));

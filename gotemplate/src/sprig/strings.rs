@@ -2,7 +2,7 @@
 //! indexing where Sprig slices bytes.
 
 use crate::format;
-use crate::functions::{Func, FuncError, arity, int, string};
+use crate::functions::{Func, FuncError, arity, fits, int, string};
 use crate::value::Value;
 
 use super::{strslice, strval};
@@ -91,9 +91,12 @@ fn swapcase(s: &str) -> String {
     out
 }
 
-fn indent(spaces: i64, s: &str) -> String {
-    let pad = " ".repeat(spaces.max(0) as usize);
-    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+fn indent(spaces: i64, s: &str) -> Result<String, FuncError> {
+    let spaces = usize::try_from(spaces).unwrap_or(0);
+    let lines = s.matches('\n').count() + 1;
+    fits(spaces.saturating_mul(lines).saturating_add(s.len()))?;
+    let pad = " ".repeat(spaces);
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
 }
 
 fn index_map(parts: Vec<&str>) -> Value {
@@ -270,18 +273,24 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         }),
         ("indent", |a| {
             arity(a, 2)?;
-            Ok(Value::Str(indent(int(&a[0])?, string(&a[1])?)))
+            Ok(Value::Str(indent(int(&a[0])?, string(&a[1])?)?))
         }),
         ("nindent", |a| {
             arity(a, 2)?;
             Ok(Value::Str(format!(
                 "\n{}",
-                indent(int(&a[0])?, string(&a[1])?)
+                indent(int(&a[0])?, string(&a[1])?)?
             )))
         }),
         ("replace", |a| {
             arity(a, 3)?;
             let (old, new, s) = (string(&a[0])?, string(&a[1])?, string(&a[2])?);
+            let hits = if old.is_empty() {
+                s.chars().count() + 1
+            } else {
+                s.matches(old).count()
+            };
+            fits(s.len().saturating_add(hits.saturating_mul(new.len())))?;
             if old.is_empty() {
                 // Go inserts `new` around every character.
                 let mut out = String::from(new);
@@ -309,7 +318,10 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         ("join", |a| {
             arity(a, 2)?;
             let sep = string(&a[0])?;
-            Ok(Value::Str(strslice(&a[1]).join(sep)))
+            let items = strslice(&a[1]);
+            let len = items.iter().map(|i| i.len() + sep.len()).sum();
+            fits(len)?;
+            Ok(Value::Str(items.join(sep)))
         }),
         ("sortAlpha", |a| {
             arity(a, 1)?;
@@ -366,7 +378,7 @@ mod tests {
             abbreviate("1234567890", 5, 7).ok().as_deref(),
             Some("...6...")
         );
-        assert_eq!(indent(2, "a\nb"), "  a\n  b");
+        assert_eq!(indent(2, "a\nb").ok().as_deref(), Some("  a\n  b"));
         assert_eq!(split_n("a,b,c", ",", 2), vec!["a", "b,c"]);
     }
 }
