@@ -174,6 +174,35 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // With the same policies and no new commit, a run lists the branch and clones nothing.
+    let packs = server.packs_served();
+    flux::request_reconcile(&autos, "app").await;
+    let auto = flux::wait_for(&autos, "app", "the request handled", WAIT, |a| {
+        flux::request_handled(a) && flux::ready(a).is_some_and(|r| r.0 == "True")
+    })
+    .await;
+    assert_eq!(flux::ready(&auto).unwrap().2, "repository up-to-date");
+    assert_eq!(
+        server.packs_served(),
+        packs,
+        "an unchanged run fetched a pack"
+    );
+    // A new commit on the branch: the next run clones again (and finds nothing to change).
+    repo.run(&["pull", "-q", "--rebase", "origin", "master"]);
+    repo.commit("master", &[("README.md", "docs\n")], "docs");
+    let docs = git(&repo.bare, &["rev-parse", "master"]);
+    flux::request_reconcile(&autos, "app").await;
+    let auto = flux::wait_for(&autos, "app", "the new commit observed", WAIT, |a| {
+        flux::request_handled(a)
+            && a.status
+                .as_ref()
+                .and_then(|s| s.observed_source_revision.as_deref())
+                == Some(format!("master@sha1:{docs}").as_str())
+    })
+    .await;
+    assert_eq!(flux::ready(&auto).unwrap().2, "repository up-to-date");
+    assert!(server.packs_served() > packs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -34,12 +36,14 @@ struct Server {
     root: PathBuf,
     auth: HttpAuth,
     backend: PathBuf,
+    packs: Arc<AtomicU64>,
 }
 
 /// A running server; stops when dropped.
 pub struct GitHttpServer {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    packs: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -68,10 +72,12 @@ impl GitHttpServer {
     /// Serves the bare repositories under `root` on loopback `port` (0: a free one); the port
     /// may be one a stopped server used a moment ago.
     pub async fn start_at(root: &Path, auth: HttpAuth, port: u16) -> std::io::Result<Self> {
+        let packs = Arc::new(AtomicU64::new(0));
         let state = Server {
             root: root.to_path_buf(),
             auth,
             backend: exec_path(),
+            packs: packs.clone(),
         };
         let socket = tokio::net::TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
@@ -89,9 +95,16 @@ impl GitHttpServer {
         });
         Ok(Self {
             url,
+            packs,
             task,
             stop: Some(stop),
         })
+    }
+
+    /// How many fetches negotiated a pack (`POST .../git-upload-pack`: clones and fetches; a
+    /// reference listing alone is not one).
+    pub fn packs_served(&self) -> u64 {
+        self.packs.load(Ordering::Relaxed)
     }
 
     /// Stops serving: the port is closed and open connections end (a server that is down).
@@ -145,6 +158,9 @@ async fn handle(
 ) -> Response {
     if !authorized(&server.auth, &headers) {
         return unauthorized();
+    }
+    if method == Method::POST && uri.path().ends_with("/git-upload-pack") {
+        server.packs.fetch_add(1, Ordering::Relaxed);
     }
     let header = |name: &str| {
         headers

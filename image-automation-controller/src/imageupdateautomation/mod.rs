@@ -137,6 +137,15 @@ async fn steps(
         .await
         .map_err(access_error)?;
     creds.timeout = Some(source_timeout(&source));
+    if let Some(last) = plan::last_observed(&plan, auto, &observed) {
+        if remote_head(&source.spec.url, &creds, &plan.checkout).await? == last {
+            pass.status.observed_policies = Some(observed);
+            return Ok(Ran {
+                message: "repository up-to-date".into(),
+                pushed: None,
+            });
+        }
+    }
     let signing_secret = match &plan.signing_key {
         Some((secret, _)) => Some(
             secret_data(&ctx.frame.client, &namespace, secret)
@@ -169,8 +178,7 @@ async fn steps(
     .await
     .map_err(|e| Error::Git(format!("the Git task failed: {e}")))?
     .map_err(|e| match e {
-        WorkspaceError::Git(rill_git::GitError::Auth(m)) => Error::Auth(m),
-        WorkspaceError::Git(e) => Error::Git(e.to_string()),
+        WorkspaceError::Git(e) => git_error(e),
         WorkspaceError::Path(m) => Error::InvalidSourceConfiguration(m),
         WorkspaceError::Io(m) => Error::Update(m),
         WorkspaceError::Message(MessageError::RemovedField(m)) => Error::RemovedTemplateField(m),
@@ -215,6 +223,35 @@ async fn steps(
             })
         }
     }
+}
+
+fn git_error(e: rill_git::GitError) -> Error {
+    match e {
+        rill_git::GitError::Auth(m) => Error::Auth(m),
+        e => Error::Git(e.to_string()),
+    }
+}
+
+/// The commit at the head of `branch` on the remote (a reference listing, no pack).
+async fn remote_head(
+    url: &str,
+    creds: &rill_git::auth::Credentials,
+    branch: &str,
+) -> Result<String, Error> {
+    let (url, creds) = (url.to_string(), creds.clone());
+    let refs = tokio::task::spawn_blocking(move || {
+        let scratch = tempfile::tempdir().map_err(|e| rill_git::GitError::Other(e.to_string()))?;
+        rill_git::ls_remote(&url, &creds, scratch.path())
+    })
+    .await
+    .map_err(|e| Error::Git(format!("the Git task failed: {e}")))?
+    .map_err(git_error)?;
+    let name = format!("refs/heads/{branch}");
+    Ok(refs
+        .into_iter()
+        .find(|r| r.name == name)
+        .map(|r| r.commit)
+        .unwrap_or_default())
 }
 
 /// The commit signer of the Secret `secret`'s data, as Flux reads it: `git.asc` and an optional

@@ -153,6 +153,30 @@ pub fn pushed_message(commit: &str, plan: &Plan, message: &str) -> String {
     )
 }
 
+/// The commit a run compares the remote branch with instead of cloning (Flux's "last observed
+/// commit"): only when nothing but a new commit could change the outcome: the same policies,
+/// the same spec generation, pushing to the checked-out branch without a refspec.
+pub fn last_observed(
+    plan: &Plan,
+    auto: &ImageUpdateAutomation,
+    observed: &Observed,
+) -> Option<String> {
+    let status = auto.status.as_ref()?;
+    let same_spec = auto.metadata.generation.is_some()
+        && auto.metadata.generation == status.reconcile.observed_generation;
+    if plan.push != plan.checkout
+        || plan.refspec.is_some()
+        || !same_spec
+        || status.observed_policies.as_ref() != Some(observed)
+    {
+        return None;
+    }
+    let revision = status.observed_source_revision.as_deref()?;
+    revision
+        .strip_prefix(&format!("{}@sha1:", plan.checkout))
+        .map(str::to_string)
+}
+
 /// `observedPolicies` keys are policy names.
 pub type Observed = BTreeMap<String, rill_common::api::image_v1::ImageRef>;
 
@@ -225,6 +249,58 @@ mod tests {
             let err = plan(&a, s).unwrap_err().to_string();
             assert!(err.contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn only_a_new_remote_commit_can_change_an_unchanged_automation() {
+        let main = source(serde_json::json!({"branch": "main"}));
+        let author = serde_json::json!({"author": {"email": "bot@x"}});
+        let policies: Observed = BTreeMap::from([(
+            "web".to_string(),
+            rill_common::api::image_v1::ImageRef {
+                name: "r/web".into(),
+                tag: "1.0".into(),
+                digest: None,
+            },
+        )]);
+        let with_status = |git: serde_json::Value, generation: i64, observed: &Observed| {
+            let mut a = auto(git);
+            a.metadata.generation = Some(2);
+            a.status = Some(
+                serde_json::from_value(serde_json::json!({
+                    "observedGeneration": generation,
+                    "observedPolicies": observed,
+                    "observedSourceRevision": "main@sha1:abc123"
+                }))
+                .unwrap(),
+            );
+            a
+        };
+        let plain = serde_json::json!({"commit": author});
+        let a = with_status(plain.clone(), 2, &policies);
+        let p = plan(&a, &main).unwrap();
+        assert_eq!(last_observed(&p, &a, &policies), Some("abc123".into()));
+        // New policies, a new spec, another push branch or a refspec: a full run.
+        assert_eq!(last_observed(&p, &a, &Observed::new()), None);
+        let a = with_status(plain, 1, &policies);
+        assert_eq!(last_observed(&p, &a, &policies), None);
+        let other = serde_json::json!({"commit": author, "push": {"branch": "auto"}});
+        let a = with_status(other, 2, &policies);
+        assert_eq!(
+            last_observed(&plan(&a, &main).unwrap(), &a, &policies),
+            None
+        );
+        let refspec = serde_json::json!({"commit": author, "push": {"refspec": "refs/heads/main:refs/heads/x"}});
+        let a = with_status(refspec, 2, &policies);
+        assert_eq!(
+            last_observed(&plan(&a, &main).unwrap(), &a, &policies),
+            None
+        );
+        // Never reconciled: a full run.
+        assert_eq!(
+            last_observed(&p, &auto(serde_json::json!({"commit": author})), &policies),
+            None
+        );
     }
 
     #[test]
