@@ -137,14 +137,14 @@ async fn steps(
         .await
         .map_err(access_error)?;
     creds.timeout = Some(source_timeout(&source));
-    if let Some(last) = plan::last_observed(&plan, auto, &observed) {
-        if remote_head(&source.spec.url, &creds, &plan.checkout).await? == last {
-            pass.status.observed_policies = Some(observed);
-            return Ok(Ran {
-                message: "repository up-to-date".into(),
-                pushed: None,
-            });
-        }
+    if let Some(last) = plan::last_observed(&plan, auto, &observed)
+        && remote_head(&source.spec.url, &creds, &plan.checkout).await? == last
+    {
+        pass.status.observed_policies = Some(observed);
+        return Ok(Ran {
+            message: "repository up-to-date".into(),
+            pushed: None,
+        });
     }
     let signing_secret = match &plan.signing_key {
         Some((secret, _)) => Some(
