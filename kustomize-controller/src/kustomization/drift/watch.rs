@@ -8,7 +8,6 @@ use std::sync::Arc;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ObjectMeta, PartialObjectMeta};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 
 use super::DriftWatch;
@@ -32,7 +31,7 @@ pub(super) fn spawn(client: Client, resource: ApiResource, drift: Arc<DriftWatch
         // Metadata only: the watch holds no object bodies.
         let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, &resource);
         let config = watcher::Config::default().labels(OWNER_LABEL);
-        let mut events = watcher(api, config).default_backoff().boxed();
+        let mut events = rill_common::runtime::watch::resilient(watcher(api, config)).boxed();
         // Objects listed since the watch (re)started, to find those deleted meanwhile.
         let mut listed: Option<HashSet<ObjectId>> = None;
         while let Some(event) = events.next().await {
