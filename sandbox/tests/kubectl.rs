@@ -716,3 +716,222 @@ async fn events_config_maps_and_secrets_print_upstreams_columns() {
     assert!(wide.lines().next().unwrap().contains("SOURCE"), "{wide}");
     assert!(wide.contains("kustomize-controller, kc-0"), "{wide}");
 }
+
+/// kubectl's typed creates send protobuf bodies; each must land as the JSON `kubectl apply`
+/// would have stored (read back with `-o json`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let ns = ["-n", "team-a"];
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let creates: &[&[&str]] = &[
+        &[
+            "create",
+            "secret",
+            "generic",
+            "git-creds",
+            "--from-literal=username=git",
+            "--from-literal=password=s3cret",
+            "--type=Opaque",
+        ],
+        &[
+            "create",
+            "secret",
+            "docker-registry",
+            "pull",
+            "--docker-server=ghcr.io",
+            "--docker-username=bot",
+            "--docker-password=tok",
+        ],
+        &[
+            "create",
+            "configmap",
+            "settings",
+            "--from-literal=color=blue",
+            "--from-literal=size=2",
+        ],
+        &["create", "serviceaccount", "robot"],
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=0",
+            "--port=8080",
+        ],
+        &[
+            "create",
+            "job",
+            "once",
+            "--image=busybox",
+            "--",
+            "echo",
+            "hi",
+        ],
+        &[
+            "create",
+            "cronjob",
+            "nightly",
+            "--image=busybox",
+            "--schedule=0 3 * * *",
+        ],
+        &[
+            "create",
+            "role",
+            "reader",
+            "--verb=get,list",
+            "--resource=configmaps,secrets",
+        ],
+        &[
+            "create",
+            "rolebinding",
+            "robot-reads",
+            "--role=reader",
+            "--serviceaccount=team-a:robot",
+        ],
+        &["create", "service", "clusterip", "api", "--tcp=80:8080"],
+        &[
+            "create",
+            "poddisruptionbudget",
+            "web",
+            "--selector=app=web",
+            "--min-available=1",
+        ],
+        &["create", "ingress", "web", "--rule=example.com/=web:80"],
+        &["create", "quota", "small", "--hard=pods=10,requests.cpu=2"],
+    ];
+    for args in creates {
+        let mut full: Vec<&str> = ns.to_vec();
+        full.extend(args.iter());
+        k.ok(&full).await;
+    }
+    k.ok(&[
+        "create",
+        "clusterrole",
+        "watcher",
+        "--verb=watch",
+        "--resource=pods",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "clusterrolebinding",
+        "robot-watches",
+        "--clusterrole=watcher",
+        "--serviceaccount=team-a:robot",
+    ])
+    .await;
+
+    let json = |text: String| -> serde_json::Value { serde_json::from_str(&text).unwrap() };
+    let secret = json(
+        k.ok(&["get", "secret", "git-creds", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(secret["type"], "Opaque");
+    assert_eq!(secret["data"]["username"], "Z2l0");
+    assert_eq!(secret["data"]["password"], "czNjcmV0");
+    let pull = json(
+        k.ok(&["get", "secret", "pull", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(pull["type"], "kubernetes.io/dockerconfigjson");
+    assert!(pull["data"][".dockerconfigjson"].is_string());
+    let cm = json(
+        k.ok(&["get", "configmap", "settings", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(
+        cm["data"],
+        serde_json::json!({"color": "blue", "size": "2"})
+    );
+    let deploy = json(
+        k.ok(&["get", "deployment", "web", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(deploy["spec"]["replicas"], 0, "an explicit 0 is kept");
+    assert_eq!(deploy["spec"]["selector"]["matchLabels"]["app"], "web");
+    let container = &deploy["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.27");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    let job = json(
+        k.ok(&["get", "job", "once", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["echo", "hi"])
+    );
+    let cron = json(
+        k.ok(&["get", "cronjob", "nightly", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(cron["spec"]["schedule"], "0 3 * * *");
+    let role = json(
+        k.ok(&["get", "role", "reader", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(
+        role["rules"][0]["verbs"],
+        serde_json::json!(["get", "list"])
+    );
+    assert_eq!(
+        role["rules"][0]["resources"],
+        serde_json::json!(["configmaps", "secrets"])
+    );
+    let binding = json(
+        k.ok(&[
+            "get",
+            "rolebinding",
+            "robot-reads",
+            "-n",
+            "team-a",
+            "-o",
+            "json",
+        ])
+        .await,
+    );
+    assert_eq!(binding["roleRef"]["name"], "reader");
+    assert_eq!(binding["subjects"][0]["kind"], "ServiceAccount");
+    let svc = json(
+        k.ok(&["get", "service", "api", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(
+        svc["spec"]["ports"][0]["targetPort"], 8080,
+        "an int-or-string as a number"
+    );
+    let pdb = json(
+        k.ok(&["get", "pdb", "web", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    let quota = json(
+        k.ok(&["get", "quota", "small", "-n", "team-a", "-o", "json"])
+            .await,
+    );
+    assert_eq!(
+        quota["spec"]["hard"]["requests.cpu"], "2",
+        "a quantity as its string"
+    );
+    let crb = json(
+        k.ok(&["get", "clusterrolebinding", "robot-watches", "-o", "json"])
+            .await,
+    );
+    assert_eq!(crb["subjects"][0]["namespace"], "team-a");
+    // What a typed create cannot encode is still refused the way the API server refuses it.
+    let out = k
+        .run(&[
+            "create",
+            "configmap",
+            "settings",
+            "--from-literal=a=b",
+            "-n",
+            "team-a",
+        ])
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("already exists"), "{}", out.stderr);
+}

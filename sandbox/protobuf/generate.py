@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes ../src/server/protobuf-schema.json: every message of Kubernetes' generated.proto files
+(k8s.io/api and the apimachinery types they use) as field number -> JSON name and type, which
+the sandbox's generic protobuf decoder reads. The proto field names are the JSON names.
+
+Usage: generate.py API_CHECKOUT APIMACHINERY_CHECKOUT
+(checkouts of github.com/kubernetes/api and github.com/kubernetes/apimachinery)."""
+
+import json
+import pathlib
+import re
+import sys
+
+FIELD = re.compile(r"^\s*(optional|repeated|required)?\s*([\w.]+)\s+(\w+)\s*=\s*(\d+)\s*[;\[]")
+MAP = re.compile(r"^\s*map<\s*([\w.]+)\s*,\s*([\w.]+)\s*>\s+(\w+)\s*=\s*(\d+)\s*;")
+SCALARS = {"string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "sint32",
+           "sint64", "double", "float", "fixed32", "fixed64", "sfixed32", "sfixed64"}
+
+
+def qualify(name, package):
+    if name in SCALARS:
+        return name
+    if name.startswith("."):
+        return name[1:]
+    return f"{package}.{name}"
+
+
+def parse(path, messages, wrappers):
+    package = None
+    current = None
+    nullable = False
+    for raw in path.read_text().splitlines():
+        if raw.startswith("//"):
+            # `+protobuf.nullable=true` above a message: a Go slice type wrapped for protobuf
+            # (`ExtraValue []string`), whose JSON is the list itself.
+            nullable = nullable or "+protobuf.nullable=true" in raw
+            continue
+        line = raw.split("//", 1)[0]
+        if m := re.match(r"^package\s+([\w.]+)\s*;", line):
+            package = m.group(1)
+        elif m := re.match(r"^message\s+(\w+)\s*\{", line):
+            current = f"{package}.{m.group(1)}"
+            messages[current] = []
+            if nullable:
+                wrappers.append(current)
+        elif re.match(r"^\}", line):
+            current = None
+        elif current and (m := MAP.match(line)):
+            key, value, name, number = m.groups()
+            messages[current].append([int(number), name, "m", qualify(key, package),
+                                      qualify(value, package)])
+        elif current and (m := FIELD.match(line)):
+            label, kind, name, number = m.groups()
+            messages[current].append([int(number), name, "r" if label == "repeated" else "o",
+                                      qualify(kind, package)])
+        if line.strip():
+            nullable = False
+
+
+def main():
+    api, machinery = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    messages, wrappers = {}, []
+    for root in (api, machinery):
+        for path in sorted(root.rglob("generated.proto")):
+            if "testapigroup" in str(path):
+                continue
+            parse(path, messages, wrappers)
+    for fields in messages.values():
+        fields.sort()
+    wrappers = [w for w in wrappers
+                if [f[:3] for f in messages[w]] == [[1, "items", "r"]]]
+    messages = {"messages": messages, "wrappers": sorted(wrappers)}
+    out = pathlib.Path(__file__).resolve().parent.parent / "src/server/protobuf-schema.json"
+    out.write_text(json.dumps(messages, separators=(",", ":"), sort_keys=True) + "\n")
+    print(f"{len(messages['messages'])} messages, {len(wrappers)} list wrappers -> {out}")
+
+
+if __name__ == "__main__":
+    main()
