@@ -921,6 +921,66 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
             .await,
     );
     assert_eq!(crb["subjects"][0]["namespace"], "team-a");
+    // Upstream's printers, column by column.
+    let header = |text: &str| {
+        text.lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let row = |text: &str| {
+        text.lines()
+            .nth(1)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let jobs = k.ok(&["get", "jobs", "-n", "team-a"]).await;
+    assert_eq!(
+        header(&jobs),
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        "{jobs}"
+    );
+    let cron = k.ok(&["get", "cronjobs", "-n", "team-a"]).await;
+    assert_eq!(
+        header(&cron),
+        [
+            "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"
+        ],
+        "{cron}"
+    );
+    let bindings = k
+        .ok(&["get", "rolebindings", "-n", "team-a", "-o", "wide"])
+        .await;
+    assert_eq!(
+        header(&bindings),
+        ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"],
+        "{bindings}"
+    );
+    assert_eq!(
+        row(&bindings)[..2],
+        ["robot-reads", "Role/reader"],
+        "{bindings}"
+    );
+    assert_eq!(
+        row(&bindings).last().map(String::as_str),
+        Some("team-a/robot"),
+        "{bindings}"
+    );
+    let ingress = k.ok(&["get", "ingress", "-n", "team-a"]).await;
+    assert_eq!(
+        header(&ingress),
+        ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"],
+        "{ingress}"
+    );
+    assert_eq!(
+        row(&ingress)[..3],
+        ["web", "<none>", "example.com"],
+        "{ingress}"
+    );
     // What a typed create cannot encode is still refused the way the API server refuses it.
     let out = k
         .run(&[

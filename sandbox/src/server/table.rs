@@ -81,12 +81,49 @@ pub fn age(timestamp: &str) -> String {
     let Ok(then) = timestamp.parse::<jiff::Timestamp>() else {
         return "<invalid>".into();
     };
-    let seconds = (jiff::Timestamp::now().as_second() - then.as_second()).max(0);
-    match seconds {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
+    human_duration(jiff::Timestamp::now().as_second() - then.as_second())
+}
+
+/// apimachinery's `duration.HumanDuration` of a number of seconds: two or three significant
+/// figures (`90s`, `5m30s`, `3h20m`, `4d2h`, `2y5d`).
+pub fn human_duration(seconds: i64) -> String {
+    if seconds < -1 {
+        return "<invalid>".into();
+    }
+    if seconds < 0 {
+        return "0s".into();
+    }
+    if seconds < 120 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        return match seconds % 60 {
+            0 => format!("{minutes}m"),
+            s => format!("{minutes}m{s}s"),
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = seconds / 3600;
+    let days = hours / 24;
+    match hours {
+        h if h < 8 => match minutes % 60 {
+            0 => format!("{h}h"),
+            m => format!("{h}h{m}m"),
+        },
+        h if h < 48 => format!("{h}h"),
+        h if h < 24 * 8 => match h % 24 {
+            0 => format!("{days}d"),
+            rest => format!("{days}d{rest}h"),
+        },
+        h if h < 24 * 365 * 2 => format!("{days}d"),
+        h if h < 24 * 365 * 8 => match days % 365 {
+            0 => format!("{}y", days / 365),
+            d => format!("{}y{d}d", days / 365),
+        },
+        _ => format!("{}y", days / 365),
     }
 }
 
@@ -190,6 +227,28 @@ pub fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_follow_apimachinerys_human_duration() {
+        let cases = [
+            (-5, "<invalid>"),
+            (-1, "0s"),
+            (45, "45s"),
+            (119, "119s"),
+            (150, "2m30s"),
+            (600, "10m"),
+            (3 * 3600, "3h"),
+            (3 * 3600 + 20 * 60, "3h20m"),
+            (30 * 3600, "30h"),
+            (4 * 86400 + 2 * 3600, "4d2h"),
+            (30 * 86400, "30d"),
+            (800 * 86400, "2y70d"),
+            (3000 * 86400, "8y"),
+        ];
+        for (seconds, want) in cases {
+            assert_eq!(human_duration(seconds), want, "{seconds}");
+        }
+    }
 
     #[test]
     fn printer_column_paths_evaluate() {

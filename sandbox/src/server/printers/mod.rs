@@ -1,6 +1,10 @@
 //! Built-in Table printers whose cells are computed rather than read from one path, with
 //! the upstream printers' columns (`pkg/printers/internalversion`): Events, ConfigMaps,
-//! Secrets, Services and ServiceAccounts.
+//! Secrets, Services and ServiceAccounts here; workloads and storage in `workloads.rs`,
+//! bindings and Leases in `access.rs`.
+
+mod access;
+mod workloads;
 
 use serde_json::{Value, json};
 
@@ -14,7 +18,7 @@ pub struct Printer {
     pub cells: fn(&Value) -> Vec<Value>,
 }
 
-fn column(name: &str, type_: &str, priority: i64) -> Value {
+pub(super) fn column(name: &str, type_: &str, priority: i64) -> Value {
     json!({"name": name, "type": type_, "format": if name == "Name" { "name" } else { "" }, "description": "", "priority": priority})
 }
 
@@ -93,7 +97,7 @@ pub fn builtin(group: &str, plural: &str) -> Option<Printer> {
                 ]
             },
         }),
-        _ => None,
+        _ => workloads::builtin(group, plural).or_else(|| access::builtin(group, plural)),
     }
 }
 
@@ -179,7 +183,7 @@ fn service_cells(o: &Value) -> Vec<Value> {
 }
 
 /// The age of a timestamp, `<unknown>` without one (as upstream).
-fn since(timestamp: &Value) -> Value {
+pub(super) fn since(timestamp: &Value) -> Value {
     match timestamp.as_str().filter(|t| !t.is_empty()) {
         Some(t) => json!(age(t)),
         None => json!("<unknown>"),
