@@ -995,3 +995,28 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("already exists"), "{}", out.stderr);
 }
+
+/// A kind whose CRD is missing gets kubectl's own advice, not an OpenAPI error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_kind_says_to_install_its_crds_first() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let widget = k.file(
+        "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec: {}\n",
+    );
+    let out = k.run(&["apply", "-f", &widget]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("no matches for kind \"Widget\" in version \"example.com/v1\"")
+            && out.stderr.contains("ensure CRDs are installed first"),
+        "{}",
+        out.stderr
+    );
+    // Built-in kinds still apply (client-side three-way patch) with validation on.
+    let cm = k.file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\ndata: {a: \"1\"}\n");
+    k.ok(&["apply", "-f", &cm]).await;
+    k.ok(&["apply", "-f", &cm]).await;
+}

@@ -271,7 +271,13 @@ async fn dispatch(
         Target::GroupVersion(group, version) => discovery::resource_list(api, &group, &version),
         Target::OpenApiRoot => Ok(openapi::root(api)),
         Target::OpenApi(path) => openapi::document(api, &path),
-        Target::OpenApiV2 | Target::Unknown => Err(ApiError::unknown_resource()),
+        Target::OpenApiV2 => Ok(openapi::v2(
+            headers
+                .get("accept")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        )),
+        Target::Unknown => Err(ApiError::unknown_resource()),
         Target::Resource(path) => {
             let content_type = headers
                 .get("content-type")

@@ -1,6 +1,9 @@
 //! A minimal OpenAPI v3: one PATCH operation per kind with its group-version-kind and a
 //! `fieldValidation` parameter, which is what kubectl needs to delegate validation to the
-//! server. No component schemas (so `kubectl explain` is not supported).
+//! server, plus the CRD kinds' schemas (`kubectl explain` on them). And an OpenAPI v2 document
+//! without definitions: kubectl's client-side validation (used for kinds the server does not
+//! serve) then skips what it has no schema for, as against a real server, so an unknown kind
+//! gets kubectl's "no matches for kind ... ensure CRDs are installed first".
 
 use axum::response::Response;
 use serde_json::{Map, Value, json};
@@ -99,4 +102,35 @@ pub fn document(api: &ApiServer, path: &str) -> ApiResult<Response> {
             "paths": paths,
         }),
     ))
+}
+
+/// `/openapi/v2`: a valid document with no paths and no definitions, as gnostic protobuf when
+/// kubectl asks for it (its discovery client does), as JSON otherwise.
+pub fn v2(accept: &str) -> axum::response::Response {
+    const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+    if accept.contains("protobuf") {
+        // openapi_v2.Document{swagger: "2.0" (1), info: {title (1), version (2)} (2), paths: {} (8)}
+        let mut info = Vec::new();
+        for (field, text) in [(1u8, "Kubernetes"), (2, "v1.32.0")] {
+            info.push((field << 3) | 2);
+            info.push(text.len() as u8);
+            info.extend_from_slice(text.as_bytes());
+        }
+        let mut body = vec![(1 << 3) | 2, 3];
+        body.extend_from_slice(b"2.0");
+        body.push((2 << 3) | 2);
+        body.push(info.len() as u8);
+        body.extend(info);
+        body.extend_from_slice(&[(8 << 3) | 2, 0]);
+        let mut response = axum::response::Response::new(axum::body::Body::from(body));
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(PROTOBUF),
+        );
+        return response;
+    }
+    json_response(
+        200,
+        &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": {}}),
+    )
 }

@@ -21,7 +21,7 @@ pub enum Target {
     OpenApiRoot,
     /// `/openapi/v3/<group-version path>`.
     OpenApi(String),
-    /// `/openapi/v2` (never served).
+    /// `/openapi/v2` (a document without definitions).
     OpenApiV2,
     /// A resource, collection or subresource.
     Resource(ResourcePath),
