@@ -621,3 +621,70 @@ async fn commits_signed_with_gpg_and_ssh_keys_pass_git_verify_commit() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tag_or_semver_checkout_commits_onto_the_push_branch() {
+    if !TestRegistry::available() {
+        eprintln!("skipped: docker-registry or skopeo is not installed");
+        return;
+    }
+    let stack = Stack::start(StackOptions::default()).await.unwrap();
+    let registry = TestRegistry::start(None);
+    registry.push("apps/api", "3.0.0", &[("x", "1")], &[]);
+    let image = format!("{}/apps/api", registry.host);
+    let repos = tempfile::tempdir().unwrap();
+    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
+    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
+    let tagged = repo.tag("master", "v1.2.0");
+    // master moves on after the tag; the automation must start from the tag, not from master.
+    let later = repo.commit("master", &[("later.txt", "later\n")], "after the release");
+    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    create(&stack, "source.toolkit.fluxcd.io/v1", "GitRepository", "app",
+        json!({"url": format!("{}/app.git", server.url), "interval": "1h", "ref": {"branch": "master"}})).await;
+    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
+    let images = "image.toolkit.fluxcd.io/v1";
+    for (name, reference) in [
+        ("from-tag", json!({"tag": "v1.2.0"})),
+        ("from-semver", json!({"semver": ">=1.0.0"})),
+    ] {
+        create(&stack, images, "ImageUpdateAutomation", name, json!({
+            "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
+            "git": {"checkout": {"ref": reference}, "commit": {"author": {"email": "bot@example.invalid"}},
+                    "push": {"branch": name}}})).await;
+    }
+    create(&stack, images, "ImageUpdateAutomation", "no-branch", json!({
+        "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
+        "git": {"checkout": {"ref": {"tag": "v1.2.0"}}, "commit": {"author": {"email": "bot@example.invalid"}}}})).await;
+    let autos: Api<ImageUpdateAutomation> = Api::namespaced(stack.client.clone(), "default");
+    for name in ["from-tag", "from-semver"] {
+        flux::wait_for(&autos, name, "a push", WAIT, |a| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.last_push_commit.as_ref())
+                .is_some()
+        })
+        .await;
+        let parent = git(&repo.bare, &["rev-parse", &format!("{name}^")]);
+        assert_eq!(parent, tagged, "{name} starts from the tagged commit");
+        assert_eq!(
+            git(&repo.bare, &["show", &format!("{name}:app.yaml")]) + "\n",
+            file.replace(":1.0.0", ":3.0.0")
+        );
+    }
+    assert_eq!(
+        git(&repo.bare, &["rev-parse", "master"]),
+        later,
+        "master untouched"
+    );
+    // A pinned checkout without a push branch has nowhere to push: stalled, as in Flux.
+    flux::wait_for(
+        &autos,
+        "no-branch",
+        "InvalidSourceConfiguration",
+        WAIT,
+        |a| flux::failed_with(a, "InvalidSourceConfiguration"),
+    )
+    .await;
+}

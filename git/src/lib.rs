@@ -8,6 +8,7 @@ pub mod auth;
 pub mod commit;
 pub mod http_transport;
 pub mod known_hosts;
+pub mod reference;
 pub mod repository;
 pub mod sign;
 pub mod tree;

@@ -11,8 +11,11 @@ use rill_common::api::source_v1::GitRepository;
 /// A run's Git plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// The branch cloned.
+    /// The branch cloned, or the tag, range, commit or ref name of a pinned checkout.
     pub checkout: String,
+    /// A checkout that is not a plain branch (resolved against the remote, checked out
+    /// detached, then committed on the push branch).
+    pub checkout_ref: Option<rill_common::api::source_v1::GitRepositoryRef>,
     /// The branch pushed.
     pub push: String,
     /// The extra refspec pushed after the branch.
@@ -61,17 +64,29 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
         .as_ref()
         .map(|c| c.reference.clone())
         .unwrap_or_else(|| source.spec.effective_ref());
-    let checkout_branch = checkout.branch.clone().filter(|b| !b.is_empty());
+    let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let checkout_branch = non_empty(&checkout.branch);
+    // A tag, semver range, commit or ref name is checked out detached; only a branch can be
+    // pushed to without naming one.
+    let pinned = [
+        &checkout.commit,
+        &checkout.name,
+        &checkout.semver,
+        &checkout.tag,
+    ]
+    .into_iter()
+    .find_map(non_empty);
     let push_spec = git.push.clone().unwrap_or_default();
-    let push = push_spec
-        .branch
-        .clone()
-        .filter(|b| !b.is_empty())
+    let push = non_empty(&push_spec.branch)
         .or_else(|| checkout_branch.clone())
         .ok_or_else(|| invalid("no push branch: set spec.git.push.branch or check out a branch"))?;
-    let checkout = checkout_branch.ok_or_else(|| {
-        invalid("the checkout reference must be a branch (tags, semver and commits cannot be pushed to)")
-    })?;
+    let (checkout, checkout_ref) = match pinned {
+        Some(label) => (label, Some(checkout)),
+        None => (
+            checkout_branch.unwrap_or_else(|| "master".to_string()),
+            None,
+        ),
+    };
     let options = push_spec
         .options
         .unwrap_or_default()
@@ -86,6 +101,7 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
         .unwrap_or_default();
     Ok(Plan {
         checkout,
+        checkout_ref,
         push,
         refspec: push_spec.refspec.filter(|r| !r.is_empty()),
         options,
@@ -165,6 +181,7 @@ pub fn last_observed(
     let same_spec = auto.metadata.generation.is_some()
         && auto.metadata.generation == status.reconcile.observed_generation;
     if plan.push != plan.checkout
+        || plan.checkout_ref.is_some()
         || plan.refspec.is_some()
         || !same_spec
         || status.observed_policies.as_ref() != Some(observed)

@@ -133,6 +133,31 @@ fn apply_setters(
     Ok(changed)
 }
 
+/// Checks out the commit a tag, semver range, commit or ref name resolves to (with its
+/// history, so a branch can be pushed from it).
+fn checkout_pinned(
+    url: &str,
+    creds: &Credentials,
+    reference: &rill_common::api::source_v1::GitRepositoryRef,
+    dir: &Path,
+) -> Result<git2::Repository, WorkspaceError> {
+    let scratch = tempfile::tempdir().map_err(|e| WorkspaceError::Io(e.to_string()))?;
+    let remote = rill_git::ls_remote(url, creds, scratch.path())?;
+    let target = rill_git::reference::resolve(reference, &remote).map_err(|e| match e {
+        rill_git::reference::RefError::Invalid(m) => WorkspaceError::Path(m),
+        rill_git::reference::RefError::NotFound(m) => WorkspaceError::Git(GitError::NotFound(m)),
+    })?;
+    let plan = rill_git::FetchPlan {
+        refspecs: target.refspecs,
+        depth: None,
+        commit: target.commit,
+        sparse: Vec::new(),
+        submodules: false,
+    };
+    rill_git::checkout(url, creds, &plan, dir)?;
+    git2::Repository::open(dir).map_err(|e| WorkspaceError::Io(e.message().to_string()))
+}
+
 /// Runs the plan against `url` in the empty directory `dir`, signing the commit with `signer`.
 pub fn run(
     url: &str,
@@ -142,8 +167,11 @@ pub fn run(
     signer: Option<&CommitSigner>,
     dir: &Path,
 ) -> Result<Outcome, WorkspaceError> {
-    let repo = clone_branch(url, creds, &plan.checkout, dir)?;
-    if plan.push != plan.checkout {
+    let repo = match &plan.checkout_ref {
+        None => clone_branch(url, creds, &plan.checkout, dir)?,
+        Some(reference) => checkout_pinned(url, creds, reference, dir)?,
+    };
+    if plan.push != plan.checkout || plan.checkout_ref.is_some() {
         switch_to_new_branch(&repo, &plan.push)?;
     }
     let head = |repo: &git2::Repository| {

@@ -2,7 +2,6 @@
 //! both source kinds share (`crate::reconcile` on `rill_common::runtime::frame`).
 
 pub(crate) mod artifact;
-pub mod reference;
 pub mod source;
 mod tree_archive;
 

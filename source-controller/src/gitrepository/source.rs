@@ -11,9 +11,9 @@ use rill_common::artifact::{Storage, UnpackLimits, unpack_tar_gz};
 use rill_common::conditions::reasons;
 
 use super::Context;
-use super::reference::{RefError, Target, resolve};
 use crate::error::Error;
 use rill_git::auth::{Credentials, redact};
+use rill_git::reference::{RefError, Target, resolve};
 use rill_git::repository::AccessError;
 use rill_git::{self as git, Checkout, FetchPlan, GitError};
 

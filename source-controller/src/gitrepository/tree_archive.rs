@@ -11,10 +11,10 @@ use rill_common::api::meta::Artifact;
 use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{ObjectKey, Storage};
 
-use super::reference::Target;
 use super::source::{blocking, git_error};
 use crate::error::Error;
 use rill_git::auth::Credentials;
+use rill_git::reference::Target;
 use rill_git::{self as git, FetchPlan, tree};
 
 /// (URL, commit, `spec.ignore`): what decides the content of a fast-path archive.

@@ -1,10 +1,11 @@
-//! Which commit a GitRepository wants (Flux's ref precedence: commit, name, semver, tag,
-//! branch, default `master`), what to fetch for it, and Flux's revision strings.
+//! Which commit a GitRepository reference wants (Flux's ref precedence: commit, name, semver,
+//! tag, branch, default `master`), what to fetch for it, and Flux's revision strings. Shared
+//! by the source-controller and the image automation's checkout (pure).
 
 use rill_common::api::source_v1::GitRepositoryRef;
 use rill_common::semver_range::{Constraint, highest_matching};
 
-use rill_git::RemoteRef;
+use crate::RemoteRef;
 
 /// The resolved target of a reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
