@@ -9,6 +9,7 @@ pub mod duration;
 pub mod ignore;
 pub mod oci;
 pub mod runtime;
-pub mod semver_range;
+/// Semver constraints (Masterminds semantics), from the `semver-range` crate.
+pub use semver_range;
 #[cfg(feature = "testing")]
 pub mod testing;
