@@ -352,6 +352,30 @@ fn sprig_functions_give_sprigs_results() {
             "{{ toPrettyJson (dict \"a\" (list 1)) }}",
             "{\n  \"a\": [\n    1\n  ]\n}",
         ),
+        (
+            "{{ semverCompare \"^1.2.0\" \"1.4.5\" }} {{ semverCompare \">=2\" \"v1.9\" }} {{ semver \"1.2\" }} {{ (semver \"v1.2.3-beta\").Prerelease }}",
+            "true false 1.2.0 beta",
+        ),
+        (
+            "{{ $u := urlParse \"https://user:pw@example.com:8443/a%20b?x=1#frag\" }}{{ $u.hostname }}|{{ $u.host }}|{{ $u.path }}|{{ $u.query }}|{{ $u.userinfo }}|{{ $u.fragment }}",
+            "example.com|example.com:8443|/a b|x=1|user:pw|frag",
+        ),
+        (
+            "{{ urlJoin (dict \"scheme\" \"https\" \"host\" \"example.com\" \"path\" \"/a b\" \"query\" \"x=1\") }}",
+            "https://example.com/a%20b?x=1",
+        ),
+        (
+            "{{ addf 1.5 2 }} {{ addf 0.1 0.2 }} {{ divf 1 4 }} {{ mulf 1.1 2.2 }} {{ maxf 1 2.5 }}",
+            "3.5 0.3 0.25 2.42 2.5",
+        ),
+        (
+            "{{ duration \"95\" }} {{ durationRound \"2h10m\" }} {{ snakecase \"FirstName\" }} {{ kebabcase \"HTTPServer\" }} {{ camelcase \"http_server\" }}",
+            "1m35s 2h first_name http-server HttpServer",
+        ),
+        (
+            "{{ wrap 5 \"aaa bbb ccc\" }}|{{ wrapWith 3 \"-\" \"abcdef\" }}",
+            "aaa\nbbb\nccc|abc-def",
+        ),
     ];
     let data = data();
     for (template, want) in cases {

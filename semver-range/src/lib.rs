@@ -267,6 +267,33 @@ pub fn parse_tag(tag: &str) -> Option<Version> {
     Version::parse(text).ok()
 }
 
+/// Parses a version the way Masterminds' `NewVersion` does: an optional `v`, one to three
+/// numeric parts (missing ones are 0), then optional prerelease and build metadata.
+pub fn parse_lenient(text: &str) -> Option<Version> {
+    let body = text.strip_prefix('v').unwrap_or(text);
+    let end = body.find(['-', '+']).unwrap_or(body.len());
+    let (core, rest) = body.split_at(end);
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut numbers: Vec<u64> = parts
+        .iter()
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    numbers.resize(3, 0);
+    Version::parse(&format!(
+        "{}.{}.{}{rest}",
+        numbers[0], numbers[1], numbers[2]
+    ))
+    .ok()
+}
+
 /// The highest tag satisfying the constraint, by semver precedence (build metadata ignored;
 /// ties keep the first tag seen).
 pub fn highest_matching<'a>(
@@ -294,6 +321,16 @@ pub fn highest_matching<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lenient_versions_are_padded_as_masterminds_does() {
+        let v = |t: &str| parse_lenient(t).map(|v| v.to_string());
+        assert_eq!(v("1.2"), Some("1.2.0".into()));
+        assert_eq!(v("v3"), Some("3.0.0".into()));
+        assert_eq!(v("1.2.3-beta.1+b5"), Some("1.2.3-beta.1+b5".into()));
+        assert_eq!(v("1.2.3.4"), None);
+        assert_eq!(v("x1"), None);
+    }
 
     fn check(constraint: &str, version: &str) -> bool {
         Constraint::parse(constraint)

@@ -5,6 +5,9 @@ mod collections;
 mod data;
 mod numbers;
 mod strings;
+mod url;
+mod versions;
+mod words;
 
 use crate::format;
 use crate::functions::Func;
@@ -14,27 +17,13 @@ use crate::value::Value;
 /// fails to parse with a message saying so.
 pub const NOT_IMPLEMENTED: &[&str] = &[
     "ago",
-    "duration",
-    "durationRound",
     "toDate",
     "mustToDate",
     "unixEpoch",
     "must_date_modify",
     "mustDateModify",
     "shuffle",
-    "snakecase",
-    "camelcase",
-    "kebabcase",
-    "wrap",
-    "wrapWith",
     "randInt",
-    "add1f",
-    "addf",
-    "subf",
-    "divf",
-    "mulf",
-    "maxf",
-    "minf",
     "bcrypt",
     "htpasswd",
     "genPrivateKey",
@@ -48,10 +37,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "genSignedCertWithKey",
     "encryptAES",
     "decryptAES",
-    "semver",
-    "semverCompare",
-    "urlParse",
-    "urlJoin",
 ];
 
 pub(crate) fn functions() -> Vec<(&'static str, Func)> {
@@ -59,6 +44,9 @@ pub(crate) fn functions() -> Vec<(&'static str, Func)> {
     all.extend(numbers::functions());
     all.extend(collections::functions());
     all.extend(data::functions());
+    all.extend(words::functions());
+    all.extend(versions::functions());
+    all.extend(url::functions());
     all
 }
 
