@@ -209,6 +209,10 @@ fn errors_carry_gos_messages() {
             "template: t:1:3: executing \"t\" at <nil>: nil is not a command",
         ),
         (
+            "{{ mustToDate \"2006-01-02\" \"2024-13-01\" }}",
+            "template: t:1:3: executing \"t\" at <mustToDate>: error calling mustToDate: parsing time \"2024-13-01\": month out of range",
+        ),
+        (
             "{{ fail \"stop here\" }}",
             "template: t:1:3: executing \"t\" at <fail>: error calling fail: stop here",
         ),
@@ -375,6 +379,14 @@ fn sprig_functions_give_sprigs_results() {
         (
             "{{ wrap 5 \"aaa bbb ccc\" }}|{{ wrapWith 3 \"-\" \"abcdef\" }}",
             "aaa\nbbb\nccc|abc-def",
+        ),
+        (
+            "{{ toDate \"2006-01-02\" \"2024-05-01\" }}|{{ toDate \"2006-01-02\" \"2024-05-01\" | unixEpoch }}|{{ (toDate \"2006-01-02\" \"2024-05-01\").Year }}",
+            "2024-05-01 00:00:00 +0000 UTC|1714521600|2024",
+        ),
+        (
+            "{{ dateModify \"1.5h\" (toDate \"2006-01-02\" \"2024-05-01\") }}|{{ toDate \"2006-01-02\" \"bad\" }}",
+            "2024-05-01 01:30:00 +0000 UTC|0001-01-01 00:00:00 +0000 UTC",
         ),
     ];
     let data = data();

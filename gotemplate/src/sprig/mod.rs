@@ -3,6 +3,7 @@
 
 mod collections;
 mod data;
+mod dates;
 mod numbers;
 mod strings;
 mod url;
@@ -16,12 +17,6 @@ use crate::value::Value;
 /// Sprig functions of the hermetic set that Rill does not implement yet: a template naming one
 /// fails to parse with a message saying so.
 pub const NOT_IMPLEMENTED: &[&str] = &[
-    "ago",
-    "toDate",
-    "mustToDate",
-    "unixEpoch",
-    "must_date_modify",
-    "mustDateModify",
     "shuffle",
     "randInt",
     "bcrypt",
@@ -47,6 +42,7 @@ pub(crate) fn functions() -> Vec<(&'static str, Func)> {
     all.extend(words::functions());
     all.extend(versions::functions());
     all.extend(url::functions());
+    all.extend(dates::functions());
     all
 }
 

@@ -284,7 +284,7 @@ fn decimal_op(first: f64, rest: &[Value], op: DecimalOp) -> Value {
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds.
-fn parse_go_duration(text: &str) -> Option<i64> {
+pub(super) fn parse_go_duration(text: &str) -> Option<i64> {
     let (negative, mut rest) = match text.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
