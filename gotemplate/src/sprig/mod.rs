@@ -2,6 +2,7 @@
 //! conversions they share: `strval`, `strslice`, `toInt64`, `toFloat64`.
 
 mod collections;
+mod crypto;
 mod data;
 mod dates;
 mod numbers;
@@ -19,10 +20,6 @@ use crate::value::Value;
 pub const NOT_IMPLEMENTED: &[&str] = &[
     "shuffle",
     "randInt",
-    "bcrypt",
-    "htpasswd",
-    "genPrivateKey",
-    "derivePassword",
     "buildCustomCert",
     "genCA",
     "genCAWithKey",
@@ -30,8 +27,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "genSelfSignedCertWithKey",
     "genSignedCert",
     "genSignedCertWithKey",
-    "encryptAES",
-    "decryptAES",
 ];
 
 pub(crate) fn functions() -> Vec<(&'static str, Func)> {
@@ -43,6 +38,7 @@ pub(crate) fn functions() -> Vec<(&'static str, Func)> {
     all.extend(versions::functions());
     all.extend(url::functions());
     all.extend(dates::functions());
+    all.extend(crypto::functions());
     all
 }
 
