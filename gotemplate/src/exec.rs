@@ -400,7 +400,7 @@ impl Exec<'_> {
                 format!("{name:?} is not a defined function"),
             );
         };
-        self.step(1 + values.len() as u64)?;
+        self.step(1 + values.len() as u64 + crate::functions::cost(name))?;
         let result = f(&values);
         if let Ok(v) = &result {
             self.made += shallow_size(v);

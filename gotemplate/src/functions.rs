@@ -60,6 +60,16 @@ impl Functions {
     }
 }
 
+/// Extra steps a call costs (out of a run's 10 million): key generation and password hashing
+/// are slow by design, so a template can make only a few of them.
+pub fn cost(name: &str) -> u64 {
+    match name {
+        "genPrivateKey" | "genCA" | "genSelfSignedCert" | "genSignedCert" => 2_000_000,
+        "derivePassword" | "bcrypt" | "htpasswd" => 200_000,
+        _ => 0,
+    }
+}
+
 /// Exactly `n` arguments.
 pub fn arity(args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {

@@ -38,21 +38,7 @@ impl Template {
     pub fn parse(name: &str, text: &str, funcs: &Functions) -> Result<Template, Error> {
         let tree = parse::parse(text, &|f| funcs.contains(f)).map_err(|e| {
             let line = 1 + text[..e.pos.min(text.len())].matches('\n').count();
-            let message = match e.message.strip_prefix("function \"") {
-                Some(rest) if e.message.ends_with("not defined") => {
-                    let fname = rest.split('"').next().unwrap_or_default();
-                    if sprig::NOT_IMPLEMENTED.contains(&fname) {
-                        format!(
-                            "{} (a Sprig function Rill does not implement yet)",
-                            e.message
-                        )
-                    } else {
-                        e.message
-                    }
-                }
-                _ => e.message,
-            };
-            Error::Parse(format!("template: {name}:{line}: {message}"))
+            Error::Parse(format!("template: {name}:{line}: {}", e.message))
         })?;
         Ok(Template {
             name: name.to_string(),

@@ -120,10 +120,7 @@ fn private_key(kind: &str) -> String {
                     .map(|p| p.to_string())
                     .map_err(|e| e.to_string())
             }),
-        "ecdsa" => p256::SecretKey::random(&mut rng)
-            .to_sec1_pem(p256::pkcs8::LineEnding::LF)
-            .map(|p| p.to_string())
-            .map_err(|e| e.to_string()),
+        "ecdsa" => ec_pem(&p256::SecretKey::random(&mut rng)),
         "ed25519" => {
             use ed25519_dalek::pkcs8::EncodePrivateKey;
             ed25519_dalek::SigningKey::generate(&mut rng)
@@ -135,6 +132,26 @@ fn private_key(kind: &str) -> String {
         other => return format!("Unknown type {other}"),
     };
     pem.unwrap_or_else(|e| format!("failed to generate private key: {e}"))
+}
+
+/// An EC key as Go's `x509.MarshalECPrivateKey` writes it: SEC1 with the named curve and the
+/// public key (what openssl expects).
+pub(super) fn ec_pem(key: &p256::SecretKey) -> Result<String, String> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use sec1::der::Encode;
+    let secret = key.to_bytes();
+    let public = key.public_key().to_encoded_point(false);
+    let der = sec1::EcPrivateKey {
+        private_key: &secret,
+        parameters: Some(sec1::EcParameters::NamedCurve(
+            <p256::NistP256 as const_oid::AssociatedOid>::OID,
+        )),
+        public_key: Some(public.as_bytes()),
+    }
+    .to_der()
+    .map_err(|e| e.to_string())?;
+    sec1::der::pem::encode_string("EC PRIVATE KEY", sec1::der::pem::LineEnding::LF, &der)
+        .map_err(|e| e.to_string())
 }
 
 fn aes_key(password: &str) -> [u8; 32] {

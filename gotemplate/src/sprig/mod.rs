@@ -1,6 +1,7 @@
 //! Sprig's hermetic functions (the set Flux gives commit message templates), and the
 //! conversions they share: `strval`, `strslice`, `toInt64`, `toFloat64`.
 
+mod certs;
 mod collections;
 mod crypto;
 mod data;
@@ -15,20 +16,6 @@ use crate::format;
 use crate::functions::Func;
 use crate::value::Value;
 
-/// Sprig functions of the hermetic set that Rill does not implement yet: a template naming one
-/// fails to parse with a message saying so.
-pub const NOT_IMPLEMENTED: &[&str] = &[
-    "shuffle",
-    "randInt",
-    "buildCustomCert",
-    "genCA",
-    "genCAWithKey",
-    "genSelfSignedCert",
-    "genSelfSignedCertWithKey",
-    "genSignedCert",
-    "genSignedCertWithKey",
-];
-
 pub(crate) fn functions() -> Vec<(&'static str, Func)> {
     let mut all = strings::functions();
     all.extend(numbers::functions());
@@ -39,6 +26,7 @@ pub(crate) fn functions() -> Vec<(&'static str, Func)> {
     all.extend(url::functions());
     all.extend(dates::functions());
     all.extend(crypto::functions());
+    all.extend(certs::functions());
     all
 }
 

@@ -124,6 +124,17 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
             Ok(int_list(until_step(int(&a[0])?, int(&a[1])?, int(&a[2])?)?))
         }),
         ("seq", seq),
+        ("randInt", |a| {
+            arity(a, 2)?;
+            let (min, max) = (int(&a[0])?, int(&a[1])?);
+            if max <= min {
+                return Err(FuncError::Call("invalid argument to Intn".into()));
+            }
+            Ok(Value::Int(rand08::Rng::gen_range(
+                &mut rand08::rngs::OsRng,
+                min..max,
+            )))
+        }),
         ("addf", |a| Ok(decimal_op(0.0, a, DecimalOp::Add))),
         ("add1f", |a| {
             arity(a, 1)?;

@@ -171,6 +171,13 @@ pub(super) fn functions() -> Vec<(&'static str, Func)> {
         ("snakecase", |a| s1(a, |s| lower_words(s, '_'))),
         ("kebabcase", |a| s1(a, |s| lower_words(s, '-'))),
         ("camelcase", |a| s1(a, pascal)),
+        ("shuffle", |a| {
+            s1(a, |s| {
+                let mut chars: Vec<char> = s.chars().collect();
+                rand08::seq::SliceRandom::shuffle(chars.as_mut_slice(), &mut rand08::rngs::OsRng);
+                chars.into_iter().collect()
+            })
+        }),
         ("wrap", |a| {
             arity(a, 2)?;
             Ok(Value::Str(wrap(string(&a[1])?, int(&a[0])?, "", false)))
