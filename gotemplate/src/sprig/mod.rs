@@ -6,6 +6,9 @@ mod collections;
 mod crypto;
 mod data;
 mod dates;
+mod encoding;
+mod floats;
+mod layout;
 mod numbers;
 mod strings;
 mod url;
@@ -21,6 +24,8 @@ pub(crate) fn functions() -> Vec<(&'static str, Func)> {
     all.extend(numbers::functions());
     all.extend(collections::functions());
     all.extend(data::functions());
+    all.extend(encoding::functions());
+    all.extend(floats::functions());
     all.extend(words::functions());
     all.extend(versions::functions());
     all.extend(url::functions());
