@@ -42,14 +42,14 @@ pub enum Error {
         retry: Duration,
     },
     /// Validation or apply failed (the message holds the change log so far).
-    #[error("{0}")]
-    Apply(String),
+    #[error(transparent)]
+    Apply(#[from] crate::kustomization::apply_error::ApplyError),
     /// Garbage collection failed.
     #[error("{0}")]
     Prune(String),
     /// Health checks failed or timed out.
-    #[error("{0}")]
-    Health(String),
+    #[error(transparent)]
+    Health(#[from] crate::kustomization::apply_error::HealthError),
     /// The Kubernetes API failed.
     #[error("{0}")]
     Kube(String),
@@ -109,6 +109,7 @@ impl ReconcileError for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kustomization::apply_error::{ApplyError, HealthError};
 
     #[test]
     fn each_error_has_its_flux_reason_and_retry_class() {
@@ -154,7 +155,7 @@ mod tests {
                 ErrorClass::Waiting(wait),
             ),
             (
-                Error::Apply("x".into()),
+                Error::Apply(ApplyError::Refused(Vec::new())),
                 "ReconciliationFailed",
                 ErrorClass::Transient,
             ),
@@ -164,7 +165,10 @@ mod tests {
                 ErrorClass::Transient,
             ),
             (
-                Error::Health("x".into()),
+                Error::Health(HealthError::Timeout {
+                    after: "1m".into(),
+                    waiting: Vec::new(),
+                }),
                 "HealthCheckFailed",
                 ErrorClass::Transient,
             ),

@@ -7,6 +7,31 @@ use std::collections::BTreeMap;
 
 use rill_common::api::meta::AccessFrom;
 
+/// Why a policy may not read a repository's tags (Flux's wording).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccessDenied {
+    /// `--no-cross-namespace-refs` forbids every cross-namespace read.
+    #[error(
+        "cannot access '{repository}' from '{policy}': cross-namespace references are not allowed"
+    )]
+    CrossNamespace {
+        /// The policy's namespace.
+        policy: String,
+        /// The repository's namespace.
+        repository: String,
+    },
+    /// The repository's `accessFrom` does not select the policy's namespace.
+    #[error(
+        "cannot access '{repository}' from '{policy}': the ImageRepository's accessFrom does not grant it"
+    )]
+    NotGranted {
+        /// The policy's namespace.
+        policy: String,
+        /// The repository's namespace.
+        repository: String,
+    },
+}
+
 /// The verdict, with Flux's wording when refused.
 pub fn allowed(
     policy_namespace: &str,
@@ -14,14 +39,15 @@ pub fn allowed(
     access_from: Option<&AccessFrom>,
     namespace_labels: &BTreeMap<String, String>,
     no_cross_namespace_refs: bool,
-) -> Result<(), String> {
+) -> Result<(), AccessDenied> {
     if policy_namespace == repository_namespace {
         return Ok(());
     }
     if no_cross_namespace_refs {
-        return Err(format!(
-            "cannot access '{repository_namespace}' from '{policy_namespace}': cross-namespace references are not allowed"
-        ));
+        return Err(AccessDenied::CrossNamespace {
+            policy: policy_namespace.into(),
+            repository: repository_namespace.into(),
+        });
     }
     let selected = access_from.is_some_and(|acl| {
         acl.namespace_selectors.iter().any(|selector| {
@@ -35,9 +61,10 @@ pub fn allowed(
     if selected {
         Ok(())
     } else {
-        Err(format!(
-            "cannot access '{repository_namespace}' from '{policy_namespace}': the ImageRepository's accessFrom does not grant it"
-        ))
+        Err(AccessDenied::NotGranted {
+            policy: policy_namespace.into(),
+            repository: repository_namespace.into(),
+        })
     }
 }
 

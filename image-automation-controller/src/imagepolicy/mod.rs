@@ -93,7 +93,7 @@ async fn repository(ctx: &Context, policy: &ImagePolicy) -> Result<ImageReposito
         &labels,
         ctx.no_cross_namespace_refs,
     )
-    .map_err(Error::AccessDenied)?;
+    .map_err(|e| Error::AccessDenied(e.to_string()))?;
     Ok(repo)
 }
 

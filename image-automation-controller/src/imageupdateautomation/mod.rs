@@ -85,8 +85,8 @@ async fn policies(
     ctx: &Context,
     auto: &ImageUpdateAutomation,
 ) -> Result<BTreeMap<String, ImageRef>, Error> {
-    let selector =
-        plan::selector(auto.spec.policy_selector.as_ref()).map_err(Error::InvalidPolicy)?;
+    let selector = plan::selector(auto.spec.policy_selector.as_ref())
+        .map_err(|e| Error::InvalidPolicy(e.to_string()))?;
     let mut params = ListParams::default();
     if let Some(s) = &selector {
         params = params.labels(s);

@@ -131,8 +131,13 @@ pub fn plan(auto: &ImageUpdateAutomation, source: &GitRepository) -> Result<Plan
     })
 }
 
+/// A `policySelector` that cannot be turned into a label selector.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid policySelector operator '{0}'")]
+pub struct InvalidSelector(pub String);
+
 /// `policySelector` as a label selector string (`None`: every policy).
-pub fn selector(selector: Option<&LabelSelector>) -> Result<Option<String>, String> {
+pub fn selector(selector: Option<&LabelSelector>) -> Result<Option<String>, InvalidSelector> {
     let Some(selector) = selector else {
         return Ok(None);
     };
@@ -149,7 +154,7 @@ pub fn selector(selector: Option<&LabelSelector>) -> Result<Option<String>, Stri
             "NotIn" => format!("{} notin ({values})", e.key),
             "Exists" => e.key.clone(),
             "DoesNotExist" => format!("!{}", e.key),
-            other => return Err(format!("invalid policySelector operator '{other}'")),
+            other => return Err(InvalidSelector(other.to_string())),
         });
     }
     Ok(Some(terms.join(",")).filter(|s| !s.is_empty()))

@@ -3,6 +3,7 @@
 //! Namespaces and ClusterRoles; `*Class` kinds; the rest), waiting for the first two stages to
 //! be Current, and skipping objects whose dry-run result equals the live object.
 
+use super::apply_error::{ApplyError, ObjectError};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -85,7 +86,7 @@ pub struct ApplyOptions {
 }
 
 /// One object's apply result and its resolved kind.
-type Outcome = (Result<Change, String>, Option<Kind>);
+type Outcome = (Result<Change, ObjectError>, Option<Kind>);
 
 pub(super) struct Desired {
     pub(super) object: Value,
@@ -111,12 +112,12 @@ pub(super) fn status_of(e: &kube::Error) -> Option<(u16, String, String)> {
     }
 }
 
-pub(super) fn describe(id: &ObjectId, what: &str, e: &kube::Error) -> String {
-    match status_of(e) {
-        Some((_, reason, message)) if !reason.is_empty() => {
-            format!("{} {what} ({reason}): {message}", id.display())
-        }
-        _ => format!("{} {what}: {e}", id.display()),
+/// An API error about the object `id` while doing `step`.
+pub(super) fn api_error(id: &ObjectId, step: &'static str, source: kube::Error) -> ObjectError {
+    ObjectError::Api {
+        id: id.display(),
+        step,
+        source,
     }
 }
 
@@ -149,7 +150,7 @@ pub(super) fn to_value(object: DynamicObject) -> Value {
 
 impl Applier<'_> {
     /// Validates and applies `objects`; on failure the message lists what was done so far.
-    pub async fn apply(&self, objects: Vec<Value>) -> Result<Vec<Change>, String> {
+    pub async fn apply(&self, objects: Vec<Value>) -> Result<Vec<Change>, ApplyError> {
         let mut desired = self.resolve(objects).await?;
         self.validate(&mut desired).await?;
         let mut changes = Vec::new();
@@ -192,20 +193,26 @@ impl Applier<'_> {
                     Err(e) => failure = failure.or(Some(e)),
                 }
             }
-            if let Some(e) = failure {
-                return Err(with_log(&changes, &e));
+            if let Some(source) = failure {
+                return Err(ApplyError::Partial {
+                    log: change_log(&changes),
+                    source: Box::new(source),
+                });
             }
             if current < 2 && !applied.is_empty() {
                 self.mapper.forget();
                 self.wait_current(&applied)
                     .await
-                    .map_err(|e| with_log(&changes, &e))?;
+                    .map_err(|source| ApplyError::Partial {
+                        log: change_log(&changes),
+                        source: Box::new(source),
+                    })?;
             }
         }
         Ok(changes)
     }
 
-    async fn apply_one(&self, d: &mut Desired) -> Result<Change, String> {
+    async fn apply_one(&self, d: &mut Desired) -> Result<Change, ObjectError> {
         let skipped = Change {
             entry: d.entry(),
             action: Action::Skipped,
@@ -218,20 +225,19 @@ impl Applier<'_> {
                 .mapper
                 .resolve(self.controller, &d.api_version(), &d.id.kind)
                 .await
-                .map_err(|e| describe(&d.id, "discovery failed", &e))?;
+                .map_err(|e| api_error(&d.id, "discovery failed", e))?;
         }
         let Some(kind) = d.kind.clone() else {
-            return Err(format!(
-                "{}: no matches for kind \"{}\" after its CRD was applied",
-                d.id.display(),
-                d.id.kind
-            ));
+            return Err(ObjectError::NotServedAfterCrd {
+                id: d.id.display(),
+                kind: d.id.kind.clone(),
+            });
         };
         let api = api(self.tenant, &kind, &d.id.namespace);
         let live = api
             .get_opt(&d.id.name)
             .await
-            .map_err(|e| describe(&d.id, "get failed", &e))?
+            .map_err(|e| api_error(&d.id, "get failed", e))?
             .map(to_value);
         if let Some(live) = &live
             && (is_ignored(live) || if_not_present(&d.object))
@@ -251,7 +257,7 @@ impl Applier<'_> {
                         || force_enabled(&d.object)
                         || live.as_ref().is_some_and(force_enabled);
                     if !(code == 422 && message.contains("immutable") && forced) {
-                        return Err(describe(&d.id, "dry-run failed", &e));
+                        return Err(api_error(&d.id, "dry-run failed", e));
                     }
                     None
                 }
@@ -285,7 +291,7 @@ impl Applier<'_> {
         if action != Action::Unchanged {
             api.patch(&d.id.name, &params(false), &Patch::Apply(&d.object))
                 .await
-                .map_err(|e| describe(&d.id, "apply failed", &e))?;
+                .map_err(|e| api_error(&d.id, "apply failed", e))?;
         }
         Ok(Change {
             entry: d.entry(),
@@ -299,40 +305,41 @@ impl Applier<'_> {
         api: &kube::Api<DynamicObject>,
         id: &ObjectId,
         live: &Value,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ObjectError> {
         let Some(patch) = cleanup_patch(live, &self.options.override_managers) else {
             return Ok(false);
         };
         api.patch(&id.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map_err(|e| describe(id, "managed fields cleanup failed", &e))?;
+            .map_err(|e| api_error(id, "managed fields cleanup failed", e))?;
         Ok(true)
     }
 
     /// Deletes an object whose immutable fields changed and waits until it is gone.
-    async fn recreate(&self, api: &kube::Api<DynamicObject>, id: &ObjectId) -> Result<(), String> {
+    async fn recreate(
+        &self,
+        api: &kube::Api<DynamicObject>,
+        id: &ObjectId,
+    ) -> Result<(), ObjectError> {
         let dp = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
             ..Default::default()
         };
         api.delete(&id.name, &dp)
             .await
-            .map_err(|e| describe(id, "delete failed", &e))?;
+            .map_err(|e| api_error(id, "delete failed", e))?;
         for _ in 0..60 {
             match api.get_opt(&id.name).await {
                 Ok(None) => return Ok(()),
                 Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(500)).await,
-                Err(e) => return Err(describe(id, "get failed", &e)),
+                Err(e) => return Err(api_error(id, "get failed", e)),
             }
         }
-        Err(format!(
-            "{} was not deleted in time for its recreation",
-            id.display()
-        ))
+        Err(ObjectError::NotDeleted { id: id.display() })
     }
 
     /// Waits (up to 60 s, as Flux) until the objects of a stage are Current.
-    async fn wait_current(&self, applied: &[(Option<Kind>, ObjectId)]) -> Result<(), String> {
+    async fn wait_current(&self, applied: &[(Option<Kind>, ObjectId)]) -> Result<(), ObjectError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let mut waiting = None;
@@ -341,10 +348,15 @@ impl Applier<'_> {
                 let live = api(self.tenant, kind, &id.namespace)
                     .get_opt(&id.name)
                     .await
-                    .map_err(|e| describe(id, "get failed", &e))?;
+                    .map_err(|e| api_error(id, "get failed", e))?;
                 match live.map(|o| compute(&to_value(o))) {
                     Some(Health::Current) => {}
-                    Some(Health::Failed(m)) => return Err(format!("{} failed: {m}", id.display())),
+                    Some(Health::Failed(message)) => {
+                        return Err(ObjectError::Failed {
+                            id: id.display(),
+                            message,
+                        });
+                    }
                     Some(Health::InProgress(m)) => waiting = Some(format!("{}: {m}", id.display())),
                     None => waiting = Some(format!("{}: not found", id.display())),
                 }
@@ -353,7 +365,7 @@ impl Applier<'_> {
                 return Ok(());
             };
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("timeout waiting for {waiting}"));
+                return Err(ObjectError::Timeout { waiting });
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -363,16 +375,6 @@ impl Applier<'_> {
 impl Desired {
     fn api_version(&self) -> String {
         self.entry().api_version()
-    }
-}
-
-/// An error message preceded by the change log so far.
-fn with_log(changes: &[Change], error: &str) -> String {
-    let log = change_log(changes);
-    if log.is_empty() {
-        error.to_string()
-    } else {
-        format!("{log}\n{error}")
     }
 }
 

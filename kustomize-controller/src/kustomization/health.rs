@@ -7,6 +7,7 @@ use kube::Client;
 use rill_common::api::kustomize_v1::CustomHealthCheck;
 use serde_json::Value;
 
+use super::apply_error::{HealthError, ObjectError};
 use super::cel_expr::{evaluate, fields};
 use super::cluster::{RestMapper, api, split_api_version};
 use super::inventory::Entry;
@@ -23,7 +24,7 @@ pub async fn wait_healthy(
     entries: &[Entry],
     exprs: &[CustomHealthCheck],
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), HealthError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let mut waiting = Vec::new();
@@ -32,10 +33,10 @@ pub async fn wait_healthy(
             match verdict {
                 Health::Current => {}
                 Health::Failed(message) => {
-                    return Err(format!(
-                        "{} status: 'Failed': {message}",
-                        entry.id.display()
-                    ));
+                    return Err(HealthError::Failed {
+                        id: entry.id.display(),
+                        message,
+                    });
                 }
                 Health::InProgress(message) => {
                     waiting.push(format!(
@@ -49,11 +50,10 @@ pub async fn wait_healthy(
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(format!(
-                "health check failed after {}: timeout waiting for: [{}]",
-                rill_common::duration::format(timeout),
-                waiting.join(", ")
-            ));
+            return Err(HealthError::Timeout {
+                after: rill_common::duration::format(timeout),
+                waiting,
+            });
         }
         tokio::time::sleep(POLL).await;
     }
@@ -65,11 +65,14 @@ async fn check(
     mapper: &RestMapper,
     entry: &Entry,
     exprs: &[CustomHealthCheck],
-) -> Result<Health, String> {
+) -> Result<Health, ObjectError> {
     let kind = mapper
         .resolve(controller, &entry.api_version(), &entry.id.kind)
         .await
-        .map_err(|e| format!("{}: discovery failed: {e}", entry.id.display()))?;
+        .map_err(|source| ObjectError::Discovery {
+            id: entry.id.display(),
+            source,
+        })?;
     let Some(kind) = kind else {
         return Ok(Health::InProgress(format!(
             "kind {} is not served",
@@ -87,7 +90,10 @@ async fn check(
         // A finished Job with a TTL may already be gone.
         Ok(None) if entry.id.kind == "Job" => Ok(Health::Current),
         Ok(None) => Ok(Health::InProgress("not found".into())),
-        Err(e) => Err(format!("{} get failed: {e}", entry.id.display())),
+        Err(source) => Err(ObjectError::Get {
+            id: entry.id.display(),
+            source,
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 //! conditions, inventory and history through the shared reconcile frame (`result.rs`).
 
 pub mod apply;
+pub mod apply_error;
 pub mod artifact_cache;
 pub mod build;
 pub mod cel_expr;

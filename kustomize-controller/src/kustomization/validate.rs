@@ -7,13 +7,14 @@ use std::collections::BTreeSet;
 use kube::api::Patch;
 use serde_json::Value;
 
-use super::apply::{Applier, Desired, describe, params, status_of, to_value};
+use super::apply::{Applier, Desired, api_error, params, status_of, to_value};
+use super::apply_error::{ApplyError, ObjectError};
 use super::cluster::{api, split_api_version};
 use super::inventory::ObjectId;
 use super::objects::{force_enabled, is_ignored};
 
 impl Applier<'_> {
-    pub(super) async fn resolve(&self, objects: Vec<Value>) -> Result<Vec<Desired>, String> {
+    pub(super) async fn resolve(&self, objects: Vec<Value>) -> Result<Vec<Desired>, ApplyError> {
         let crds: Vec<(String, String, bool)> = objects
             .iter()
             .filter(|o| o["kind"] == "CustomResourceDefinition")
@@ -42,13 +43,20 @@ impl Applier<'_> {
                 .mapper
                 .resolve(self.controller, &api_version, &kind)
                 .await
-                .map_err(|e| format!("{kind}/{name}: discovery failed: {e}"))?;
+                .map_err(|source| ObjectError::Discovery {
+                    id: format!("{kind}/{name}"),
+                    source,
+                })?;
             let namespaced = match &resolved {
                 Some(k) => k.namespaced,
                 None => match crds.iter().find(|(g, k, _)| *g == group && *k == kind) {
                     Some((_, _, namespaced)) => *namespaced,
                     None => {
-                        errors.push(format!("{kind}/{name}: no matches for kind \"{kind}\" in version \"{api_version}\""));
+                        errors.push(ObjectError::NoMatch {
+                            id: format!("{kind}/{name}"),
+                            kind: kind.clone(),
+                            api_version: api_version.clone(),
+                        });
                         continue;
                     }
                 },
@@ -61,7 +69,9 @@ impl Applier<'_> {
                 namespace.clear();
             }
             if namespaced && namespace.is_empty() {
-                errors.push(format!("{kind}/{name}: namespace not specified: set metadata.namespace or spec.targetNamespace"));
+                errors.push(ObjectError::NoNamespace {
+                    id: format!("{kind}/{name}"),
+                });
                 continue;
             }
             let id = ObjectId {
@@ -81,13 +91,13 @@ impl Applier<'_> {
         if errors.is_empty() {
             Ok(out)
         } else {
-            Err(errors.join("\n"))
+            Err(ApplyError::Refused(errors))
         }
     }
 
     /// Server-side dry-run of every object before anything is written. Objects whose
     /// namespace or kind arrives with this same build are validated when their stage comes.
-    pub(super) async fn validate(&self, desired: &mut [Desired]) -> Result<(), String> {
+    pub(super) async fn validate(&self, desired: &mut [Desired]) -> Result<(), ApplyError> {
         let new_namespaces: BTreeSet<String> = desired
             .iter()
             .filter(|d| d.id.kind == "Namespace" && d.id.group.is_empty())
@@ -112,7 +122,7 @@ impl Applier<'_> {
                     if !(namespace_pending
                         || (immutable && (self.force || force_enabled(&d.object))))
                     {
-                        errors.push(describe(&d.id, "dry-run failed", &e));
+                        errors.push(api_error(&d.id, "dry-run failed", e));
                     }
                 }
             }
@@ -120,7 +130,7 @@ impl Applier<'_> {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(errors.join("\n"))
+            Err(ApplyError::Refused(errors))
         }
     }
 }
