@@ -3,17 +3,17 @@
 
 use std::time::SystemTime;
 
-use rill_common::api::source_v1::{GitProvider, GitRepository};
+use rill_common::api::source_v1::GitRepository;
 use rill_common::conditions::{self, Status, reasons, types};
 use rill_common::runtime::frame::Pass;
 
+use super::plan::GitPlan;
 use super::source::{
     checkout, copy_includes, included_artifacts, load_credentials, remote_target, up_to_date,
-    validate_url,
 };
 use super::{Context, key_of, tree_archive};
 use crate::error::Error;
-use crate::outcome::{check_storage, mark_outdated, refuse_unsupported};
+use crate::outcome::{check_storage, mark_outdated};
 use rill_common::ignore::IgnoreRules;
 
 /// Runs storage -> source -> artifact, updating the pass's status and conditions as it goes;
@@ -25,9 +25,7 @@ pub(crate) async fn run_steps(
 ) -> Result<Option<String>, Error> {
     let (generation, now) = (pass.generation, &pass.now);
     let (status, conds) = (&mut pass.status, &mut pass.conditions);
-    let generic = repo.spec.provider.is_none_or(|p| p == GitProvider::Generic);
-    refuse_unsupported(repo.spec.verify.is_some(), generic, "commits")?;
-    validate_url(&repo.spec.url)?;
+    let plan = GitPlan::of(repo)?;
 
     // Storage: the recorded artifact must still be on disk with its digest.
     let key = key_of(repo);
@@ -41,12 +39,12 @@ pub(crate) async fn run_steps(
     );
 
     // Source.
-    let timeout = crate::reconcile::spec_timeout(repo.spec.timeout.as_deref());
+    let timeout = plan.timeout;
     let mut creds = load_credentials(repo, ctx).await?;
     creds.timeout = Some(timeout);
-    let included = included_artifacts(repo, ctx).await?;
-    let target = remote_target(repo, &creds, timeout).await?;
-    if up_to_date(repo, status, &target, &included, verified) {
+    let included = included_artifacts(repo, &plan, ctx).await?;
+    let target = remote_target(&plan, &creds).await?;
+    if up_to_date(&plan, status, &target, &included, verified) {
         let revision = target.revision.clone();
         conditions::set(
             conds,
@@ -64,12 +62,11 @@ pub(crate) async fn run_steps(
         mark_outdated(conds, &message, generation, now);
     }
     let file = format!("{}.tar.gz", target.commit);
-    let (artifact, summary) = if tree_archive::applies(repo, included.len()) {
+    let (artifact, summary) = if tree_archive::applies(&plan, included.len()) {
         tree_archive::fetch_and_archive(
-            repo,
+            &plan,
             &creds,
             &target,
-            timeout,
             &ctx.storage,
             &key,
             &file,
@@ -80,12 +77,12 @@ pub(crate) async fn run_steps(
     } else {
         let workdir = tempfile::tempdir()
             .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
-        let checked_out = checkout(repo, &creds, &target, workdir.path(), timeout).await?;
+        let checked_out = checkout(&plan, &creds, &target, workdir.path()).await?;
         let storage = ctx.storage.clone();
         let (includes, artifacts, ignore, root) = (
-            repo.spec.include.clone().unwrap_or_default(),
+            plan.includes(),
             included.clone(),
-            repo.spec.ignore.clone(),
+            plan.ignore.clone(),
             workdir.path().to_path_buf(),
         );
         let rules = tokio::task::spawn_blocking(move || {
@@ -123,10 +120,10 @@ pub(crate) async fn run_steps(
     let file_name = artifact.path.rsplit('/').next().map(str::to_string);
     status.artifact = Some(artifact);
     status.included_artifacts = (!included.is_empty()).then_some(included);
-    status.observed_ignore = repo.spec.ignore.clone();
-    status.observed_recurse_submodules = repo.spec.recurse_submodules;
-    status.observed_include = repo.spec.include.clone();
-    status.observed_sparse_checkout = repo.spec.sparse_checkout.clone();
+    status.observed_ignore = plan.ignore.clone();
+    status.observed_recurse_submodules = plan.recurse_submodules;
+    status.observed_include = plan.include.clone();
+    status.observed_sparse_checkout = plan.sparse_checkout.clone();
     conditions::set(
         conds,
         types::ARTIFACT_IN_STORAGE,

@@ -2,6 +2,7 @@
 //! both source kinds share (`crate::reconcile` on `rill_common::runtime::frame`).
 
 pub(crate) mod artifact;
+pub mod plan;
 pub mod source;
 mod tree_archive;
 

@@ -17,6 +17,8 @@ use rill_git::reference::{RefError, Target, resolve};
 use rill_git::repository::AccessError;
 use rill_git::{self as git, Checkout, FetchPlan, GitError};
 
+use super::plan::GitPlan;
+
 /// Checks the URL before anything touches the network.
 pub fn validate_url(url: &str) -> Result<&str, Error> {
     rill_git::repository::scheme_of(url).map_err(access_error)
@@ -65,13 +67,9 @@ pub(super) async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Asks the remote which commit the spec's reference points to.
-pub async fn remote_target(
-    repo: &GitRepository,
-    creds: &Credentials,
-    timeout: Duration,
-) -> Result<Target, Error> {
-    let url = repo.spec.url.clone();
+/// Asks the remote which commit the plan's reference points to.
+pub async fn remote_target(plan: &GitPlan, creds: &Credentials) -> Result<Target, Error> {
+    let (url, timeout) = (plan.url.clone(), plan.timeout);
     let scratch = tempfile::tempdir()
         .map_err(|e| Error::Storage(format!("cannot create a temporary directory: {e}")))?;
     let scratch_path = scratch.path().to_path_buf();
@@ -82,7 +80,7 @@ pub async fn remote_target(
     })
     .await?
     .map_err(|e| git_error("unable to list remote references of", &url, e))?;
-    resolve(&repo.spec.effective_ref(), &refs).map_err(|e| match e {
+    resolve(&plan.reference, &refs).map_err(|e| match e {
         RefError::Invalid(m) => Error::InvalidSpec(m),
         RefError::NotFound(m) => Error::Git(m),
     })
@@ -90,20 +88,20 @@ pub async fn remote_target(
 
 /// Fetches and checks out the target into `dir`.
 pub async fn checkout(
-    repo: &GitRepository,
+    git_plan: &GitPlan,
     creds: &Credentials,
     target: &Target,
     dir: &Path,
-    timeout: Duration,
 ) -> Result<Checkout, Error> {
+    let timeout = git_plan.timeout;
     let plan = FetchPlan {
         refspecs: target.refspecs.clone(),
         depth: target.depth,
         commit: target.commit.clone(),
-        sparse: repo.spec.sparse_checkout.clone().unwrap_or_default(),
-        submodules: repo.spec.recurse_submodules.unwrap_or(false),
+        sparse: git_plan.sparse(),
+        submodules: git_plan.submodules(),
     };
-    let (url, creds, dir_owned) = (repo.spec.url.clone(), creds.clone(), dir.to_path_buf());
+    let (url, creds, dir_owned) = (git_plan.url.clone(), creds.clone(), dir.to_path_buf());
     let url_for_call = url.clone();
     blocking(timeout, "cloning", move || {
         git::checkout(&url_for_call, &creds, &plan, &dir_owned)
@@ -120,7 +118,7 @@ pub async fn checkout(
 
 /// Whether the stored artifact already reflects the target and the content-affecting spec.
 pub fn up_to_date(
-    repo: &GitRepository,
+    plan: &GitPlan,
     status: &GitRepositoryStatus,
     target: &Target,
     included: &[Artifact],
@@ -129,16 +127,12 @@ pub fn up_to_date(
     let Some(artifact) = &status.artifact else {
         return false;
     };
-    let spec = &repo.spec;
     artifact_verified
         && artifact.revision == target.revision
-        && status.observed_ignore == spec.ignore
-        && status.observed_recurse_submodules.unwrap_or(false)
-            == spec.recurse_submodules.unwrap_or(false)
-        && status.observed_include.clone().unwrap_or_default()
-            == spec.include.clone().unwrap_or_default()
-        && status.observed_sparse_checkout.clone().unwrap_or_default()
-            == spec.sparse_checkout.clone().unwrap_or_default()
+        && status.observed_ignore == plan.ignore
+        && status.observed_recurse_submodules.unwrap_or(false) == plan.submodules()
+        && status.observed_include.clone().unwrap_or_default() == plan.includes()
+        && status.observed_sparse_checkout.clone().unwrap_or_default() == plan.sparse()
         && status
             .included_artifacts
             .clone()
@@ -151,12 +145,13 @@ pub fn up_to_date(
 /// The artifacts of the included GitRepositories, in `spec.include` order.
 pub async fn included_artifacts(
     repo: &GitRepository,
+    plan: &GitPlan,
     ctx: &Context,
 ) -> Result<Vec<Artifact>, Error> {
     let namespace = repo.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<GitRepository> = Api::namespaced(ctx.frame.client.clone(), namespace);
     let mut artifacts = Vec::new();
-    for include in repo.spec.include.clone().unwrap_or_default() {
+    for include in plan.includes() {
         let name = include.repository.name;
         let retry = ctx.requeue_dependency;
         let other = api

@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
+use super::plan::GitPlan;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use rill_common::api::meta::Artifact;
-use rill_common::api::source_v1::GitRepository;
 use rill_common::artifact::{ObjectKey, Storage};
 
 use super::source::{blocking, git_error};
@@ -47,30 +46,28 @@ impl ArchiveCache {
 }
 
 /// Whether the fast path applies to the spec.
-pub fn applies(repo: &GitRepository, includes: usize) -> bool {
-    includes == 0
-        && !repo.spec.recurse_submodules.unwrap_or(false)
-        && repo.spec.sparse_checkout.as_ref().is_none_or(Vec::is_empty)
+pub fn applies(plan: &GitPlan, includes: usize) -> bool {
+    includes == 0 && !plan.submodules() && plan.sparse().is_empty()
 }
 
 /// Fetches the target commit and stores its tree as `file`; returns the artifact and the
 /// commit's summary line.
 #[allow(clippy::too_many_arguments)]
 pub async fn fetch_and_archive(
-    repo: &GitRepository,
+    git_plan: &GitPlan,
     creds: &Credentials,
     target: &Target,
-    timeout: Duration,
     storage: &Storage,
     key: &ObjectKey,
     file: &str,
     now: &Time,
     cache: &ArchiveCache,
 ) -> Result<(Artifact, String), Error> {
+    let timeout = git_plan.timeout;
     let cache_key = (
-        repo.spec.url.clone(),
+        git_plan.url.clone(),
         target.commit.clone(),
-        repo.spec.ignore.clone(),
+        git_plan.ignore.clone(),
     );
     if let Some(cached) = cache.get(&cache_key).filter(|a| storage.verify(a))
         && let Ok(path) = storage.local_path(&cached.path)
@@ -93,8 +90,8 @@ pub async fn fetch_and_archive(
         sparse: Vec::new(),
         submodules: false,
     };
-    let url = repo.spec.url.clone();
-    let spec_ignore = repo.spec.ignore.clone();
+    let url = git_plan.url.clone();
+    let spec_ignore = git_plan.ignore.clone();
     let (creds, storage, key, file, revision, now) = (
         creds.clone(),
         storage.clone(),

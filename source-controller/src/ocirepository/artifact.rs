@@ -4,17 +4,18 @@
 
 use std::time::SystemTime;
 
-use rill_common::api::source_v1::{OCILayerOperation, OCIProvider, OCIRepository};
+use rill_common::api::source_v1::{OCILayerOperation, OCIRepository};
 use rill_common::artifact::{UnpackLimits, unpack_tar_gz};
 use rill_common::conditions::{self, Status, reasons, types};
 
 use super::client::registry;
-use super::reference::{SelectError, Wanted, pick_semver, revision, wanted};
+use super::plan::OciPlan;
+use super::reference::{SelectError, Wanted, pick_semver, revision};
 use super::{Context, key_of};
 use crate::error::Error;
-use crate::outcome::{check_storage, mark_outdated, refuse_unsupported};
+use crate::outcome::{check_storage, mark_outdated};
 use rill_common::ignore::IgnoreRules;
-use rill_common::oci::{OciUrl, RegistryError};
+use rill_common::oci::RegistryError;
 use rill_common::runtime::frame::Pass;
 
 fn pull_error(e: RegistryError) -> Error {
@@ -34,10 +35,8 @@ pub(crate) async fn run_steps(
 ) -> Result<Option<String>, Error> {
     let (generation, now) = (pass.generation, &pass.now);
     let (status, conds) = (&mut pass.status, &mut pass.conditions);
-    let generic = repo.spec.provider.is_none_or(|p| p == OCIProvider::Generic);
-    refuse_unsupported(repo.spec.verify.is_some(), generic, "artifacts")?;
-    let url = OciUrl::parse(&repo.spec.url, repo.spec.insecure == Some(true))
-        .map_err(|e| Error::InvalidUrl(e.to_string()))?;
+    let plan = OciPlan::of(repo)?;
+    let url = plan.url.clone();
 
     let key = key_of(repo);
     let verified = check_storage(
@@ -49,8 +48,8 @@ pub(crate) async fn run_steps(
         now,
     );
 
-    let client = registry(&ctx.frame.client, repo, url.clone()).await?;
-    let (tag, digest) = match wanted(repo.spec.reference.as_ref()) {
+    let client = registry(&ctx.frame.client, repo, &plan).await?;
+    let (tag, digest) = match plan.wanted.clone() {
         Wanted::Digest(digest) => (None, digest),
         Wanted::Semver { range, filter } => {
             let tags = client.tags().await.map_err(pull_error)?;
@@ -72,8 +71,8 @@ pub(crate) async fn run_steps(
             .artifact
             .as_ref()
             .is_some_and(|a| a.revision == revision)
-        && status.observed_ignore == repo.spec.ignore
-        && status.observed_layer_selector == repo.spec.layer_selector;
+        && status.observed_ignore == plan.ignore
+        && status.observed_layer_selector == plan.layer_selector;
     let stored_message = format!("stored artifact for digest '{revision}'");
     if up_to_date {
         conditions::set(
@@ -93,7 +92,7 @@ pub(crate) async fn run_steps(
     }
 
     let manifest = client.manifest(&digest).await.map_err(pull_error)?;
-    let selector = repo.spec.layer_selector.clone().unwrap_or_default();
+    let selector = plan.layer_selector.clone().unwrap_or_default();
     let layers = &manifest.document.layers;
     let layer = match selector.media_type.as_deref().filter(|m| !m.is_empty()) {
         Some(media_type) => layers
@@ -120,7 +119,7 @@ pub(crate) async fn run_steps(
     let file = format!("{digest}.tar.gz");
     let storage = ctx.storage.clone();
     let (ignore, rev, stored_at, key_for_store) = (
-        repo.spec.ignore.clone(),
+        plan.ignore.clone(),
         revision.clone(),
         now.clone(),
         key.clone(),
@@ -175,8 +174,8 @@ pub(crate) async fn run_steps(
     let file_name = artifact.path.rsplit('/').next().map(str::to_string);
     status.url = Some(artifact.url.clone());
     status.artifact = Some(artifact);
-    status.observed_ignore = repo.spec.ignore.clone();
-    status.observed_layer_selector = repo.spec.layer_selector.clone();
+    status.observed_ignore = plan.ignore.clone();
+    status.observed_layer_selector = plan.layer_selector.clone();
     conditions::set(
         conds,
         types::ARTIFACT_IN_STORAGE,

@@ -3,8 +3,10 @@
 
 use kube::Client;
 use rill_common::api::source_v1::OCIRepository;
+use rill_common::oci::Registry;
 use rill_common::oci::connect::{Access, ConnectError, connect};
-use rill_common::oci::{OciUrl, Registry};
+
+use super::plan::OciPlan;
 
 use crate::error::Error;
 
@@ -12,7 +14,7 @@ use crate::error::Error;
 pub async fn registry(
     client: &Client,
     repo: &OCIRepository,
-    url: OciUrl,
+    plan: &OciPlan,
 ) -> Result<Registry, Error> {
     let namespace = repo.metadata.namespace.as_deref().unwrap_or("default");
     let name = |r: &Option<rill_common::api::meta::LocalObjectReference>| {
@@ -30,11 +32,13 @@ pub async fn registry(
         cert_secret: certs.as_deref(),
         proxy_secret: proxy.as_deref(),
         legacy_tls_keys: false,
-        timeout: crate::reconcile::spec_timeout(repo.spec.timeout.as_deref()),
+        timeout: plan.timeout,
     };
-    connect(client, url, &access).await.map_err(|e| match e {
-        ConnectError::Secret(e) => Error::Secret(e),
-        e if e.is_auth() => Error::Auth(e.to_string()),
-        e => Error::Kube(e.to_string()),
-    })
+    connect(client, plan.url.clone(), &access)
+        .await
+        .map_err(|e| match e {
+            ConnectError::Secret(e) => Error::Secret(e),
+            e if e.is_auth() => Error::Auth(e.to_string()),
+            e => Error::Kube(e.to_string()),
+        })
 }

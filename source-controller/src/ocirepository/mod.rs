@@ -3,6 +3,7 @@
 
 pub(crate) mod artifact;
 mod client;
+pub mod plan;
 pub mod reference;
 
 use rill_common::api::source_v1::OCIRepository;
