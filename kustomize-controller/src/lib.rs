@@ -73,8 +73,19 @@ pub struct Flags {
     pub drift_mode: kustomization::drift::DriftMode,
 }
 
+/// A size flag that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// A suffix other than `Ki`, `Mi`, `Gi`.
+    #[error("unknown size unit {0:?}: use Ki, Mi or Gi")]
+    Unit(String),
+    /// Not a number, or too large.
+    #[error("{0:?} is not a size")]
+    Number(String),
+}
+
 /// A size in bytes, with an optional binary suffix (`512Ki`, `64Mi`, `1Gi`).
-pub fn parse_size(text: &str) -> Result<usize, String> {
+pub fn parse_size(text: &str) -> Result<usize, SizeError> {
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
         None => (text, ""),
@@ -84,13 +95,13 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "Ki" => 10,
         "Mi" => 20,
         "Gi" => 30,
-        other => return Err(format!("unknown size unit {other:?}: use Ki, Mi or Gi")),
+        other => return Err(SizeError::Unit(other.to_string())),
     };
     digits
         .parse::<usize>()
         .ok()
         .and_then(|n| n.checked_mul(1usize << shift))
-        .ok_or_else(|| format!("{text:?} is not a size"))
+        .ok_or_else(|| SizeError::Number(text.to_string()))
 }
 
 impl Flags {

@@ -58,9 +58,8 @@ pub struct Flags {
     pub artifact_digest_algo: Algorithm,
 }
 
-fn parse_algorithm(text: &str) -> Result<Algorithm, String> {
+fn parse_algorithm(text: &str) -> Result<Algorithm, rill_common::artifact::DigestError> {
     text.parse()
-        .map_err(|e: rill_common::artifact::DigestError| e.to_string())
 }
 
 /// Shared state of the reconcilers.

@@ -28,8 +28,8 @@ pub enum LogEncoding {
 }
 
 /// Parses a Go-style duration flag value (`1m30s`), for clap.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::duration::parse(text).map_err(|e| e.to_string())
+pub fn parse_duration(text: &str) -> Result<Duration, crate::duration::DurationError> {
+    crate::duration::parse(text)
 }
 
 fn parse_feature_gates(text: &str) -> Result<BTreeMap<String, bool>, String> {
