@@ -316,7 +316,7 @@ async fn a_sandbox_restart_while_reconciling_converges() {
         ],
     );
     // Part of the way through, the API server goes away and comes back with its data.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while drill_objects(&client).await < 20 {
         assert!(Instant::now() < deadline, "nothing was applied");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -329,7 +329,7 @@ async fn a_sandbox_restart_while_reconciling_converges() {
             &client,
             &format!("ks-{i:02}"),
             OBJECTS,
-            Duration::from_secs(60),
+            Duration::from_secs(180),
         )
         .await;
     }
