@@ -205,6 +205,44 @@ async fn a_registry_push_becomes_a_commit_and_a_rollout() {
     assert!(server.packs_served() > packs);
 }
 
+/// The stack, a registry holding `apps/api:<tag>`, and a Git repository `app` (served over HTTP,
+/// a GitRepository `app` on `master`) whose `app.yaml` marks the image for the ImagePolicy
+/// `api` (every tag).
+struct ApiFixture {
+    stack: Stack,
+    image: String,
+    file: String,
+    repo: TestRepo,
+    _registry: TestRegistry,
+    _server: GitHttpServer,
+    _repos: tempfile::TempDir,
+}
+
+async fn api_fixture(tag: &str) -> ApiFixture {
+    let stack = Stack::start(StackOptions::default()).await.unwrap();
+    let registry = TestRegistry::start(None);
+    registry.push("apps/api", tag, &[("x", "1")], &[]);
+    let image = format!("{}/apps/api", registry.host);
+    let repos = tempfile::tempdir().unwrap();
+    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
+    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
+    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
+        .await
+        .unwrap();
+    create(&stack, "source.toolkit.fluxcd.io/v1", "GitRepository", "app",
+        json!({"url": format!("{}/app.git", server.url), "interval": "1h", "ref": {"branch": "master"}})).await;
+    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
+    ApiFixture {
+        stack,
+        image,
+        file,
+        repo,
+        _registry: registry,
+        _server: server,
+        _repos: repos,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_stalls_on_what_it_cannot_do()
  {
@@ -216,27 +254,14 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let stack = Stack::start(StackOptions::default()).await.unwrap();
-    let registry = TestRegistry::start(None);
-    registry.push("apps/api", "2.0.0", &[("x", "1")], &[]);
-    let image = format!("{}/apps/api", registry.host);
-    let repos = tempfile::tempdir().unwrap();
-    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
-    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
-    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
-    let url = format!("{}/app.git", server.url);
+    let ApiFixture {
+        stack,
+        image,
+        file,
+        repo,
+        ..
+    } = &api_fixture("2.0.0").await;
     let images = "image.toolkit.fluxcd.io/v1";
-    create(
-        &stack,
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-        "app",
-        json!({"url": url, "interval": "1h", "ref": {"branch": "master"}}),
-    )
-    .await;
-    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
     let master = git(&repo.bare, &["rev-parse", "master"]);
     create(&stack, images, "ImageUpdateAutomation", "branch", json!({
         "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
@@ -461,19 +486,7 @@ async fn commits_signed_with_gpg_and_ssh_keys_pass_git_verify_commit() {
         eprintln!("skipped: docker-registry, skopeo or gpg is not installed");
         return;
     }
-    let stack = Stack::start(StackOptions::default()).await.unwrap();
-    let registry = TestRegistry::start(None);
-    registry.push("apps/api", "2.0.0", &[("x", "1")], &[]);
-    let image = format!("{}/apps/api", registry.host);
-    let repos = tempfile::tempdir().unwrap();
-    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
-    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
-    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
-    create(&stack, "source.toolkit.fluxcd.io/v1", "GitRepository", "app",
-        json!({"url": format!("{}/app.git", server.url), "interval": "1h", "ref": {"branch": "master"}})).await;
-    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
+    let ApiFixture { stack, repo, .. } = &api_fixture("2.0.0").await;
 
     // Keys made by the real tools, handed over in Secrets as Flux documents them.
     let keys = tempfile::tempdir().unwrap();
@@ -628,22 +641,12 @@ async fn a_tag_or_semver_checkout_commits_onto_the_push_branch() {
         eprintln!("skipped: docker-registry or skopeo is not installed");
         return;
     }
-    let stack = Stack::start(StackOptions::default()).await.unwrap();
-    let registry = TestRegistry::start(None);
-    registry.push("apps/api", "3.0.0", &[("x", "1")], &[]);
-    let image = format!("{}/apps/api", registry.host);
-    let repos = tempfile::tempdir().unwrap();
-    let file = format!("image: {image}:1.0.0 # {{\"$imagepolicy\": \"default:api\"}}\n");
-    let repo = TestRepo::create(repos.path(), "app", &[("app.yaml", &file)]);
+    let ApiFixture {
+        stack, file, repo, ..
+    } = &api_fixture("3.0.0").await;
     let tagged = repo.tag("master", "v1.2.0");
     // master moves on after the tag; the automation must start from the tag, not from master.
     let later = repo.commit("master", &[("later.txt", "later\n")], "after the release");
-    let server = GitHttpServer::start(repos.path(), HttpAuth::None)
-        .await
-        .unwrap();
-    create(&stack, "source.toolkit.fluxcd.io/v1", "GitRepository", "app",
-        json!({"url": format!("{}/app.git", server.url), "interval": "1h", "ref": {"branch": "master"}})).await;
-    flux::image_policy(&stack.client, "default", "api", &image, "*").await;
     let images = "image.toolkit.fluxcd.io/v1";
     for (name, reference) in [
         ("from-tag", json!({"tag": "v1.2.0"})),
