@@ -263,7 +263,7 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
     } = &api_fixture("2.0.0").await;
     let images = "image.toolkit.fluxcd.io/v1";
     let master = git(&repo.bare, &["rev-parse", "master"]);
-    create(&stack, images, "ImageUpdateAutomation", "branch", json!({
+    create(stack, images, "ImageUpdateAutomation", "branch", json!({
         "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
         "git": {"commit": {"author": {"email": "bot@example.invalid"}},
                 "push": {"branch": "image-updates", "refspec": "refs/heads/image-updates:refs/heads/review"}},
@@ -291,7 +291,7 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
     // Flux's message template (Go text/template + Sprig) with messageTemplateValues.
     let template = "Automated image update by {{ .AutomationObject }} for {{ .Values.cluster | upper }}\n\nFiles:\n{{ range $filename, $_ := .Changed.FileChanges -}}\n- {{ $filename }}\n{{ end -}}\n{{ range .Changed.Changes -}}\n{{ .OldValue }} -> {{ .NewValue }} ({{ .Setter }})\n{{ end -}}";
     create(
-        &stack,
+        stack,
         images,
         "ImageUpdateAutomation",
         "templated",
@@ -317,7 +317,7 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
     );
     // A template using a field Flux removed stalls with Flux's reason; nothing is pushed.
     create(
-        &stack,
+        stack,
         images,
         "ImageUpdateAutomation",
         "removed",
@@ -345,7 +345,7 @@ async fn pushes_to_another_branch_with_a_refspec_renders_message_templates_and_s
             .is_empty()
     );
     create(
-        &stack,
+        stack,
         images,
         "ImageUpdateAutomation",
         "no-git",
@@ -570,7 +570,7 @@ async fn commits_signed_with_gpg_and_ssh_keys_pass_git_verify_commit() {
         ("wrong", json!({"secretRef": {"name": "gpg-wrong"}})),
     ] {
         create(
-            &stack,
+            stack,
             images,
             "ImageUpdateAutomation",
             name,
@@ -652,12 +652,12 @@ async fn a_tag_or_semver_checkout_commits_onto_the_push_branch() {
         ("from-tag", json!({"tag": "v1.2.0"})),
         ("from-semver", json!({"semver": ">=1.0.0"})),
     ] {
-        create(&stack, images, "ImageUpdateAutomation", name, json!({
+        create(stack, images, "ImageUpdateAutomation", name, json!({
             "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
             "git": {"checkout": {"ref": reference}, "commit": {"author": {"email": "bot@example.invalid"}},
                     "push": {"branch": name}}})).await;
     }
-    create(&stack, images, "ImageUpdateAutomation", "no-branch", json!({
+    create(stack, images, "ImageUpdateAutomation", "no-branch", json!({
         "interval": "1h", "sourceRef": {"kind": "GitRepository", "name": "app"},
         "git": {"checkout": {"ref": {"tag": "v1.2.0"}}, "commit": {"author": {"email": "bot@example.invalid"}}}})).await;
     let autos: Api<ImageUpdateAutomation> = Api::namespaced(stack.client.clone(), "default");
