@@ -63,6 +63,17 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_nanos(total_nanos.round() as u64))
 }
 
+/// A duration field that has a default: the parsed `text`, or `default` when it is unset or
+/// unreadable (the schema's pattern keeps bad values out; this is the one place that decides).
+pub fn or_default(text: Option<&str>, default: Duration) -> Duration {
+    text.and_then(|t| parse(t).ok()).unwrap_or(default)
+}
+
+/// A source's `spec.timeout`: Flux's default is 60 s.
+pub fn source_timeout(text: Option<&str>) -> Duration {
+    or_default(text, Duration::from_secs(60))
+}
+
 /// Formats a duration the way Go's `Duration.String` does.
 pub fn format(d: Duration) -> String {
     let nanos = d.as_nanos();

@@ -23,9 +23,7 @@ use crate::error::Error;
 
 /// `spec.timeout` of a source, 60 s when unset or unreadable (Flux's default).
 pub fn spec_timeout(timeout: Option<&str>) -> std::time::Duration {
-    timeout
-        .and_then(|t| rill_common::duration::parse(t).ok())
-        .unwrap_or(std::time::Duration::from_secs(60))
+    rill_common::duration::source_timeout(timeout)
 }
 
 /// The field manager of status writes.

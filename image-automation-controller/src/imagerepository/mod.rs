@@ -38,14 +38,11 @@ fn exclusions(repo: &ImageRepository) -> Vec<String> {
         .unwrap_or_else(|| DEFAULT_EXCLUSIONS.iter().map(|s| s.to_string()).collect())
 }
 
+/// `spec.timeout`, else the interval (Flux's rule), else 60 s; at least a second.
 fn timeout(repo: &ImageRepository) -> Duration {
-    let parse = |t: &str| rill_common::duration::parse(t).ok();
-    repo.spec
-        .timeout
-        .as_deref()
-        .and_then(parse)
-        .or_else(|| parse(&repo.spec.interval))
-        .unwrap_or(Duration::from_secs(60))
+    let interval =
+        rill_common::duration::or_default(Some(&repo.spec.interval), Duration::from_secs(60));
+    rill_common::duration::or_default(repo.spec.timeout.as_deref(), interval)
         .max(Duration::from_secs(1))
 }
 
@@ -113,7 +110,7 @@ async fn steps(
     let compiled = scan::compile(&exclusions)
         .map_err(|(e, err)| Error::InvalidPolicy(format!("invalid exclusion '{e}': {err}")))?;
     let interval =
-        rill_common::duration::parse(&repo.spec.interval).unwrap_or(Duration::from_secs(600));
+        rill_common::duration::or_default(Some(&repo.spec.interval), Duration::from_secs(600));
     let (namespace, object) = (repo.namespace().unwrap_or_default(), repo.name_any());
     let have_tags = ctx
         .tags

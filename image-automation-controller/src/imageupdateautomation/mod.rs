@@ -45,12 +45,7 @@ pub struct Ran {
 }
 
 fn source_timeout(source: &GitRepository) -> std::time::Duration {
-    source
-        .spec
-        .timeout
-        .as_deref()
-        .and_then(|t| rill_common::duration::parse(t).ok())
-        .unwrap_or(std::time::Duration::from_secs(60))
+    rill_common::duration::source_timeout(source.spec.timeout.as_deref())
 }
 
 async fn source(ctx: &Context, auto: &ImageUpdateAutomation) -> Result<GitRepository, Error> {
