@@ -35,6 +35,16 @@ impl TestRegistry {
         }
     }
 
+    /// Stops the registry; its port closes and its data stays.
+    pub fn stop(&mut self) {
+        self.inner.stop();
+    }
+
+    /// Starts the stopped registry again on its port with its data.
+    pub fn resume(&mut self) {
+        self.inner.resume().unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// Adds tags `names` to `repo` pointing at the manifest of its tag `existing`.
     pub fn alias_tags(&self, repo: &str, existing: &str, names: impl IntoIterator<Item = String>) {
         self.inner

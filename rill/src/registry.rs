@@ -40,6 +40,7 @@ pub struct LocalRegistry {
     pub host: String,
     credentials: Option<(String, String)>,
     child: Child,
+    port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -87,6 +88,29 @@ pub fn tar_gz(files: &[(&str, &str)]) -> Result<Vec<u8>, RegistryError> {
         .map_err(io("gzip"))
 }
 
+/// Runs `docker-registry serve config` and waits until it listens on `port`.
+fn serve(config: &Path, port: u16) -> Result<Child, RegistryError> {
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(io("docker-registry"))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(RegistryError::Tool(format!(
+                "the registry did not start listening on {port}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(child)
+}
+
 impl LocalRegistry {
     /// Whether `docker-registry` and `skopeo` are installed.
     pub fn available() -> bool {
@@ -131,29 +155,26 @@ impl LocalRegistry {
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).map_err(io("registry config"))?;
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(io("docker-registry"))?;
         let registry = Self {
             host: format!("127.0.0.1:{port}"),
             credentials: credentials.map(|(u, p)| (u.into(), p.into())),
-            child,
+            child: serve(&config_path, port)?,
+            port,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(RegistryError::Tool(format!(
-                    "the registry did not start listening on {port}"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
         Ok(registry)
+    }
+
+    /// Stops the registry (its port closes; its data stays).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped registry again on the same port with the same data.
+    pub fn resume(&mut self) -> Result<(), RegistryError> {
+        self.child = serve(&self.dir.path().join("config.yml"), self.port)?;
+        Ok(())
     }
 
     /// Adds tags `names` to `repo`, all pointing at the manifest of its existing tag `existing`,

@@ -1,6 +1,7 @@
 //! Fault drills with the real source-controller binary: the Git server goes down and comes
 //! back, the storage folder is wiped under the controller, and the storage runs out of space
-//! (a 256 KiB tmpfs where the machine allows mounting one). Each drill asserts a clear
+//! (a 256 KiB tmpfs where the machine allows mounting one), and the OCI registry goes down and
+//! comes back. Each drill asserts a clear
 //! condition while the fault lasts, that the last artifact is still served, and recovery.
 
 // Test code may panic on broken fixtures.
@@ -14,7 +15,7 @@ use e2e::git_http::{GitHttpServer, HttpAuth};
 use e2e::git_repo::TestRepo;
 use kube::api::{Api, PostParams};
 use rill_common::api::meta::Artifact;
-use rill_common::api::source_v1::GitRepository;
+use rill_common::api::source_v1::{GitRepository, OCIRepository};
 use rill_common::artifact::Digest;
 use sandbox::{Sandbox, SandboxOptions};
 
@@ -28,6 +29,7 @@ fn free_port() -> u16 {
 
 struct Drill {
     _sandbox: Sandbox,
+    client: kube::Client,
     api: Api<GitRepository>,
     child: Child,
     storage: PathBuf,
@@ -71,7 +73,8 @@ async fn drill(storage: Option<PathBuf>) -> Drill {
     let client = sandbox.client().await.unwrap();
     Drill {
         _sandbox: sandbox,
-        api: Api::namespaced(client, "default"),
+        api: Api::namespaced(client.clone(), "default"),
+        client,
         child,
         storage,
         _dir: dir,
@@ -259,4 +262,60 @@ async fn a_full_storage_keeps_the_last_artifact() {
     let fixed = repo.commit("master", &[("deploy/blob.txt", "small\n")], "small again");
     drill.request().await;
     drill.ready_at(&fixed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_down_then_back() {
+    if !e2e::registry::TestRegistry::available() {
+        eprintln!("skipped: docker-registry or skopeo is not installed");
+        return;
+    }
+    let mut registry = e2e::registry::TestRegistry::start(None);
+    registry.push("apps/app", "1.0.0", &[("a.yaml", "kind: ConfigMap\n")], &[]);
+    let drill = drill(None).await;
+    let api: Api<OCIRepository> = Api::namespaced(drill.client.clone(), "default");
+    let body = serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": {"name": "app"}, "spec": {"url": format!("oci://{}/apps/app", registry.host),
+        "interval": "1h", "timeout": "5s", "insecure": true, "ref": {"semver": ">=1.0.0"}}});
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(body).unwrap(),
+    )
+    .await
+    .unwrap();
+    let wait = Duration::from_secs(60);
+    let ready_at = |tag: &'static str| {
+        move |r: &OCIRepository| {
+            e2e::flux::ready(r).is_some_and(|c| c.0 == "True")
+                && r.status
+                    .as_ref()
+                    .and_then(|s| s.artifact.as_ref())
+                    .is_some_and(|a| a.revision.starts_with(&format!("{tag}@")))
+        }
+    };
+    let first = e2e::flux::wait_for(&api, "app", "Ready at 1.0.0", wait, ready_at("1.0.0")).await;
+    let first = first.status.unwrap().artifact.unwrap();
+
+    registry.stop();
+    e2e::flux::request_reconcile(&api, "app").await;
+    let down = e2e::flux::wait_for(
+        &api,
+        "app",
+        "Ready=False while the registry is down",
+        wait,
+        |r| e2e::flux::failed_with(r, "OCIArtifactPullFailed"),
+    )
+    .await;
+    assert_eq!(
+        down.status.unwrap().artifact.map(|a| a.revision),
+        Some(first.revision.clone()),
+        "the last artifact stays in the status"
+    );
+    assert!(served(&first).await, "the last artifact is still served");
+
+    registry.resume();
+    registry.push("apps/app", "1.1.0", &[("a.yaml", "kind: Secret\n")], &[]);
+    e2e::flux::request_reconcile(&api, "app").await;
+    let back = e2e::flux::wait_for(&api, "app", "Ready at 1.1.0", wait, ready_at("1.1.0")).await;
+    assert!(served(&back.status.unwrap().artifact.unwrap()).await);
 }
