@@ -5,6 +5,7 @@ pub mod api;
 pub mod artifact;
 pub mod client_settings;
 pub mod conditions;
+pub mod dns;
 pub mod duration;
 pub mod ignore;
 pub mod oci;

@@ -36,7 +36,9 @@ pub fn clone_branch(
         let repo = Repository::init(dir).map_err(err)?;
         let tracking = format!("refs/remotes/origin/{branch}");
         {
-            let mut remote = repo.remote("origin", url).map_err(err)?;
+            let mut remote = repo
+                .remote("origin", &crate::connect_url(url)?)
+                .map_err(err)?;
             let mut fo = fetch_options(creds, url);
             let refspec = format!("+refs/heads/{branch}:{tracking}");
             remote
@@ -135,7 +137,9 @@ pub fn push(
     networked(creds, || {
         let secrets = creds.secrets();
         let err = |e: git2::Error| classify(e, &secrets);
-        let mut remote = repo.remote_anonymous(url).map_err(err)?;
+        let mut remote = repo
+            .remote_anonymous(&crate::connect_url(url)?)
+            .map_err(err)?;
         let rejected = std::cell::RefCell::new(Vec::<String>::new());
         let mut cb = callbacks(creds, url);
         cb.push_update_reference(|name, status| {

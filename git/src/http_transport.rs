@@ -79,6 +79,9 @@ pub enum SessionError {
 fn client_builder() -> reqwest::blocking::ClientBuilder {
     rill_common::runtime::install_crypto_provider();
     Client::builder()
+        .dns_resolver(std::sync::Arc::new(
+            rill_common::dns::HostResolver::default(),
+        ))
         .user_agent(AGENT)
         .timeout(None)
         .connect_timeout(Duration::from_secs(30))

@@ -122,8 +122,49 @@ pub fn host_and_port(url: &str) -> Option<(String, u16)> {
     }
 }
 
+/// The URL libgit2 connects to. For `ssh://` the host is replaced by an address resolved in
+/// Rust (libgit2 would call glibc's `getaddrinfo`, which resolves nothing in an empty image);
+/// the host key is still checked against the URL's own host name (see `callbacks`).
+fn connect_url(url: &str) -> Result<String, GitError> {
+    let Some(rest) = url.strip_prefix("ssh://") else {
+        return Ok(url.to_string());
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, host)) => (Some(user), host),
+        None => (None, authority),
+    };
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, port)) => (host, port),
+            None => return Ok(url.to_string()),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, _)) => (host, &host_port[host.len()..]),
+            None => (host_port, ""),
+        },
+    };
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(url.to_string());
+    }
+    let ips =
+        rill_common::dns::lookup_blocking(host).map_err(|e| GitError::Other(e.to_string()))?;
+    let Some(ip) = ips.first() else {
+        return Err(GitError::Other(format!("lookup {host}: no such host")));
+    };
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    };
+    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+    Ok(format!("ssh://{user}{ip}{port}{path}"))
+}
+
 fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
-    let (_, port) = host_and_port(url).unwrap_or_default();
+    let (host_name, port) = host_and_port(url).unwrap_or_default();
     let mut cb = RemoteCallbacks::new();
     let mut attempts = 0;
     cb.credentials(move |_url, username, allowed| {
@@ -156,7 +197,9 @@ fn callbacks<'a>(creds: &'a Credentials, url: &str) -> RemoteCallbacks<'a> {
         ))
     });
     // HTTP(S) goes through `http_transport`; only SSH host keys reach this callback.
-    cb.certificate_check(move |cert, host| {
+    // libgit2 connected to an address (`connect_url`); the host key belongs to the name.
+    cb.certificate_check(move |cert, _address| {
+        let host = host_name.as_str();
         let Some(hostkey) = cert.as_hostkey() else {
             return Ok(CertificateCheckStatus::CertificatePassthrough);
         };
@@ -204,7 +247,7 @@ fn list_refs(url: &str, creds: &Credentials, scratch: &Path) -> Result<Vec<Remot
     let secrets = creds.secrets();
     let err = |e: git2::Error| classify(e, &secrets);
     let repo = Repository::init_bare(scratch).map_err(err)?;
-    let mut remote = repo.remote_anonymous(url).map_err(err)?;
+    let mut remote = repo.remote_anonymous(&connect_url(url)?).map_err(err)?;
     let mut fo = fetch_options(creds, url);
     // Fetching a refspec that matches nothing connects, lists the references and downloads
     // nothing.
@@ -283,7 +326,7 @@ fn fetch_into(
     }
     .map_err(err)?;
     {
-        let mut remote = repo.remote("origin", url).map_err(err)?;
+        let mut remote = repo.remote("origin", &connect_url(url)?).map_err(err)?;
         let mut fo = fetch_options(creds, url);
         if let Some(depth) = plan.depth {
             fo.depth(depth);
@@ -380,6 +423,43 @@ mod tests {
         for (message, want) in cases {
             assert_eq!(auth(message), want, "{message}");
         }
+    }
+
+    #[test]
+    fn ssh_urls_connect_to_an_address_resolved_in_rust() {
+        let cases = [
+            (
+                "ssh://git@localhost:2222/repo.git",
+                "ssh://git@127.0.0.1:2222/repo.git",
+            ),
+            ("ssh://localhost/org/repo", "ssh://127.0.0.1/org/repo"),
+            (
+                "ssh://git@127.0.0.1:2222/repo.git",
+                "ssh://git@127.0.0.1:2222/repo.git",
+            ),
+            ("ssh://git@[::1]:2222/r", "ssh://git@[::1]:2222/r"),
+            ("https://localhost/repo", "https://localhost/repo"),
+            (
+                "http://user:pw@localhost:8080/r",
+                "http://user:pw@localhost:8080/r",
+            ),
+        ];
+        for (url, want) in cases {
+            let got = connect_url(url).expect("resolves");
+            // localhost may come first as ::1 where the hosts file says so.
+            let got = got.replace("[::1]", "127.0.0.1");
+            let want = if url.contains("[::1]") {
+                want.replace("[::1]", "127.0.0.1")
+            } else {
+                want.to_string()
+            };
+            assert_eq!(got, want, "{url}");
+        }
+        let err = connect_url("ssh://git@no-such-host.invalid/repo").expect_err("unknown name");
+        assert!(
+            err.to_string().contains("lookup no-such-host.invalid"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -158,7 +158,11 @@ impl Context {
         config: kube::Config,
     ) -> Result<Self, reqwest::Error> {
         rill_common::runtime::install_crypto_provider();
-        let http = reqwest::Client::builder().build()?;
+        let http = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(
+                rill_common::dns::HostResolver::default(),
+            ))
+            .build()?;
         let rt = &runtime.flags;
         Ok(Self {
             frame: Frame::new(client, runtime, kustomization::STATUS_MANAGER),

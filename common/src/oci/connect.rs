@@ -130,6 +130,7 @@ pub async fn connect(
     let namespace = access.namespace;
     crate::runtime::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
+        .dns_resolver(std::sync::Arc::new(crate::dns::HostResolver::default()))
         .timeout(access.timeout)
         .connect_timeout(access.timeout.min(Duration::from_secs(30)));
     let settings_error = |name: &str| {

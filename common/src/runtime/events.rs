@@ -189,6 +189,7 @@ impl EventForwarder {
         })?;
         super::install_crypto_provider();
         let http = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(crate::dns::HostResolver::default()))
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(EventAddressError::Client)?;

@@ -44,13 +44,14 @@ impl TokenBucket {
 }
 
 /// A client for `config` whose requests are limited to `qps` per second with bursts of
-/// `burst` (each client has its own bucket, as each client-go client has its own limiter).
+/// `burst` (each client has its own bucket, as each client-go client has its own limiter),
+/// resolving names in Rust ([`crate::dns`]).
 pub fn rate_limited_client(
     config: kube::Config,
     qps: f32,
     burst: u32,
 ) -> Result<kube::Client, kube::Error> {
-    let builder = kube::client::ClientBuilder::try_from(config)?;
+    let builder = crate::dns::kube_client_builder(config)?;
     Ok(builder.with_layer(&RateLimitLayer::new(qps, burst)).build())
 }
 
