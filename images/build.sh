@@ -6,6 +6,7 @@
 #
 #   images/build.sh [--registry REG] [--version V] [--push] [--tls-verify=false]
 #                   [--tool buildah|docker] [--storage DIR] [--out DIR] [--only NAME]
+#                   [--binaries-only]
 #
 #   --registry   image name prefix (default ghcr.io/rill-gitops, as config/default uses)
 #   --version    tag (default: the workspace version in Cargo.toml)
@@ -13,6 +14,7 @@
 #   --storage    buildah's storage root (default: buildah's own), for throwaway builds
 #   --out        where the binaries, build contexts and digests go
 #                (default $CARGO_TARGET_DIR/images or target/images)
+#   --binaries-only  build the static binaries and stop (CI builds them before the tests)
 #
 # Printed at the end, per image: its reference, digest (when pushed) and compressed size.
 set -euo pipefail
@@ -30,6 +32,7 @@ TOOL=
 STORAGE=
 OUT=
 ONLY=
+BINARIES_ONLY=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,7 +44,8 @@ while [ $# -gt 0 ]; do
     --storage) STORAGE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --binaries-only) BINARIES_ONLY=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "images/build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +55,9 @@ if [ -n "$ONLY" ]; then
 fi
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OUT=${OUT:-$TARGET_DIR/images}
-if [ -z "$TOOL" ]; then
+if [ "$BINARIES_ONLY" = 1 ]; then
+  TOOL=none
+elif [ -z "$TOOL" ]; then
   if command -v buildah >/dev/null 2>&1; then TOOL=buildah
   elif command -v docker >/dev/null 2>&1; then TOOL=docker
   else echo "images/build.sh: neither buildah nor docker is installed" >&2; exit 1
@@ -64,9 +70,15 @@ echo "==> static binaries (${CONTROLLERS[*]})"
 packages=()
 for c in "${CONTROLLERS[@]}"; do packages+=(-p "$c"); done
 # --target keeps RUSTFLAGS off build scripts and proc-macros (which cannot be static) and the
-# static objects apart from the ordinary release build.
-RUSTFLAGS="-C target-feature=+crt-static" OPENSSL_STATIC=1 LIBZ_SYS_STATIC=1 \
+# static objects apart from the ordinary release build. getrandom's default Linux backend looks
+# the libc function up with dlsym, which finds nothing in a static binary, and then falls back to
+# /dev/urandom; linux_getrandom calls it directly, so no /dev is needed.
+RUSTFLAGS="-C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\"" \
+  OPENSSL_STATIC=1 LIBZ_SYS_STATIC=1 \
   cargo build --release --locked --target "$TARGET" "${packages[@]}"
+if [ "$BINARIES_ONLY" = 1 ]; then
+  exit 0
+fi
 
 mkdir -p "$OUT"
 buildah_cmd() {
