@@ -49,7 +49,7 @@ fn rill_build(name: &str) -> String {
 
 #[test]
 fn rill_and_kubectl_build_the_install_manifests_to_the_same_bytes() {
-    for name in ["default", "lockdown"] {
+    for name in ["default", "lockdown", "private-registry"] {
         let out = Command::new("kubectl")
             .arg("kustomize")
             .arg(config(name))
@@ -75,6 +75,71 @@ fn rill_and_kubectl_build_the_install_manifests_to_the_same_bytes() {
         !lockdown.contains("name: cluster-reconciler"),
         "lockdown drops the cluster-admin binding"
     );
+}
+
+/// The `image:` of every Deployment in the build of `config/<name>`, by Deployment name.
+fn deployment_images(name: &str) -> Vec<(String, String)> {
+    let mut images = Vec::new();
+    let mut deployment = None;
+    for document in rill_build(name).split("\n---\n") {
+        if !document.contains("\nkind: Deployment\n") {
+            continue;
+        }
+        for line in document.lines() {
+            if let Some(n) = line.strip_prefix("  name: ") {
+                deployment.get_or_insert(n.to_string());
+            }
+            if let Some(image) = line.trim().strip_prefix("image: ") {
+                images.push((deployment.clone().unwrap_or_default(), image.to_string()));
+            }
+        }
+        deployment = None;
+    }
+    images.sort();
+    images
+}
+
+/// A `NAME=value` default of `images/build.sh`.
+fn script_default(variable: &str) -> String {
+    let script = std::fs::read_to_string(config("../images/build.sh")).unwrap();
+    let prefix = format!("{variable}=");
+    script
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("images/build.sh sets no {variable}"))
+        .to_string()
+}
+
+#[test]
+fn the_install_names_the_images_build_sh_produces() {
+    let registry = script_default("REGISTRY");
+    let version = env!("CARGO_PKG_VERSION");
+    let controllers = [
+        "image-automation-controller",
+        "kustomize-controller",
+        "source-controller",
+    ];
+    let want = |prefix: &str| -> Vec<(String, String)> {
+        controllers
+            .iter()
+            .map(|c| (c.to_string(), format!("{prefix}/{c}:{version}")))
+            .collect()
+    };
+    assert_eq!(deployment_images("default"), want(&registry));
+    assert_eq!(deployment_images("lockdown"), want(&registry));
+    assert_eq!(
+        deployment_images("private-registry"),
+        want("registry.example.com/rill")
+    );
+    for c in controllers {
+        let dockerfile = std::fs::read_to_string(config(&format!("../{c}/Dockerfile"))).unwrap();
+        assert!(dockerfile.contains("\nFROM scratch\n"), "{c}");
+        assert!(dockerfile.contains("\nUSER 65534:65534\n"), "{c}");
+        assert!(
+            dockerfile.contains(&format!("ENTRYPOINT [\"/{c}\"]")),
+            "{c}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
