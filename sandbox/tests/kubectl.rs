@@ -981,6 +981,47 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
         ["web", "<none>", "example.com"],
         "{ingress}"
     );
+    // Roles and CRDs print their creation time itself (upstream's Role printer and default
+    // table convertor), not an age.
+    let rfc3339 = |t: &str| {
+        t.len() == 20
+            && t.ends_with('Z')
+            && t.as_bytes()[10] == b'T'
+            && t.parse::<jiff::Timestamp>().is_ok()
+    };
+    let roles = k.ok(&["get", "roles", "-n", "team-a"]).await;
+    assert_eq!(header(&roles), ["NAME", "CREATED", "AT"], "{roles}");
+    assert!(rfc3339(&row(&roles)[1]), "{roles}");
+    let crds = k.ok(&["get", "crds"]).await;
+    assert_eq!(header(&crds), ["NAME", "CREATED", "AT"], "{crds}");
+    assert!(rfc3339(&row(&crds)[1]), "{crds}");
+    // Pods: READY, STATUS, RESTARTS and, wide, IP, NODE, NOMINATED NODE, READINESS GATES.
+    k.ok(&["run", "one-off", "--image=busybox:1.36", "-n", "team-a"])
+        .await;
+    let pods = k
+        .ok(&["get", "pod", "one-off", "-n", "team-a", "-o", "wide"])
+        .await;
+    assert_eq!(
+        header(&pods),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ],
+        "{pods}"
+    );
+    let pod = row(&pods);
+    assert_eq!(pod[0], "one-off", "{pods}");
+    assert_eq!(pod[1..4], ["0/1", "Pending", "0"], "{pods}");
+    assert_eq!(pod.last().map(String::as_str), Some("<none>"), "{pods}");
     // What a typed create cannot encode is still refused the way the API server refuses it.
     let out = k
         .run(&[

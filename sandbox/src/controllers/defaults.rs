@@ -14,6 +14,49 @@ pub fn on_create(rt: &ResourceType, object: &mut Value) {
         }
         object["status"] = json!({"phase": "Active"});
     }
+    if rt.group.is_empty() && rt.plural == "pods" {
+        // The pod strategy's PrepareForCreate: a new Pod is Pending with its QoS class, whatever
+        // status the client sent.
+        let qos = qos_class(&object["spec"]);
+        object["status"] = json!({"phase": "Pending", "qosClass": qos});
+    }
+}
+
+/// `qos.GetPodQOS`: BestEffort without any CPU or memory request or limit, Guaranteed when
+/// every container limits both and requests what it limits, Burstable otherwise.
+fn qos_class(spec: &Value) -> &'static str {
+    let containers = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|field| spec[*field].as_array().cloned().unwrap_or_default());
+    let mut any = false;
+    let mut guaranteed = true;
+    for container in containers {
+        let resources = &container["resources"];
+        for resource in ["cpu", "memory"] {
+            let limit = resources["limits"][resource].as_str().map(str::to_string);
+            let limit = limit.or_else(|| {
+                resources["limits"][resource]
+                    .as_i64()
+                    .map(|n| n.to_string())
+            });
+            let request = resources["requests"][resource]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| {
+                    resources["requests"][resource]
+                        .as_i64()
+                        .map(|n| n.to_string())
+                })
+                .or_else(|| limit.clone());
+            any |= limit.is_some() || request.is_some();
+            guaranteed &= limit.is_some() && request == limit;
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
 }
 
 /// What the API server does to every written Secret: `stringData` is write-only, merged into
@@ -42,6 +85,41 @@ pub fn on_write(rt: &ResourceType, object: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_pods_are_pending_with_their_qos_class() {
+        let cases = [
+            (json!({"containers": [{"name": "a"}]}), "BestEffort"),
+            (
+                json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}),
+                "Guaranteed",
+            ),
+            (
+                json!({"containers": [{"name": "a", "resources": {"requests": {"cpu": "100m"}}}]}),
+                "Burstable",
+            ),
+            (
+                json!({"containers": [
+                    {"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
+                    {"name": "b"}]}),
+                "Burstable",
+            ),
+        ];
+        let rt = crate::resources::builtin_types()
+            .into_iter()
+            .find(|r| r.plural == "pods")
+            .unwrap();
+        for (spec, want) in cases {
+            let mut pod =
+                json!({"metadata": {"name": "p"}, "spec": spec, "status": {"phase": "Running"}});
+            on_create(&rt, &mut pod);
+            assert_eq!(
+                pod["status"],
+                json!({"phase": "Pending", "qosClass": want}),
+                "{spec}"
+            );
+        }
+    }
 
     #[test]
     fn secret_string_data_is_merged_into_data() {

@@ -154,7 +154,10 @@ fn columns(rt: &ResourceType) -> Vec<PrinterColumn> {
             col("Available", "integer", ".status.availableReplicas"),
             col("Age", "date", ".metadata.creationTimestamp"),
         ],
-        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+        // Upstream's default table convertor (CRDs) and its Role printers: the creation time
+        // itself, in RFC 3339, not an age.
+        ("apiextensions.k8s.io", "customresourcedefinitions")
+        | ("rbac.authorization.k8s.io", "roles" | "clusterroles") => {
             vec![col("Created At", "date", ".metadata.creationTimestamp")]
         }
         _ => vec![col("Age", "date", ".metadata.creationTimestamp")],
@@ -172,6 +175,7 @@ fn cell(object: &Value, column: &PrinterColumn) -> Value {
         return Value::Null;
     };
     match column.type_.as_str() {
+        "date" if column.name == "Created At" => (*first).clone(),
         "date" => first.as_str().map(|t| json!(age(t))).unwrap_or(Value::Null),
         "integer" | "number" | "boolean" => (*first).clone(),
         _ => match first {

@@ -1,9 +1,10 @@
 //! Built-in Table printers whose cells are computed rather than read from one path, with
 //! the upstream printers' columns (`pkg/printers/internalversion`): Events, ConfigMaps,
-//! Secrets, Services and ServiceAccounts here; workloads and storage in `workloads.rs`,
-//! bindings and Leases in `access.rs`.
+//! Secrets, Services and ServiceAccounts here; Pods in `pods.rs`, workloads and storage in
+//! `workloads.rs`, bindings and Leases in `access.rs`.
 
 mod access;
+mod pods;
 mod workloads;
 
 use serde_json::{Value, json};
@@ -40,6 +41,7 @@ pub fn builtin(group: &str, plural: &str) -> Option<Printer> {
             ],
             cells: event_cells,
         }),
+        ("", "pods") => Some(pods::printer()),
         ("", "configmaps") => Some(Printer {
             columns: vec![
                 column("Name", "string", 0),
