@@ -191,9 +191,10 @@ async fn the_install_applies_and_every_deployment_becomes_available() {
         .unwrap();
         assert!(ok, "config/{name}: {out}");
         assert_eq!(out.matches("condition met").count(), 3, "{out}");
+        let kc = kubeconfig.clone();
         let (ok, out) = tokio::task::spawn_blocking(move || {
             kubectl(
-                &kubeconfig,
+                &kc,
                 &["get", "crd", "kustomizations.kustomize.toolkit.fluxcd.io"],
                 None,
             )
@@ -201,5 +202,56 @@ async fn the_install_applies_and_every_deployment_becomes_available() {
         .await
         .unwrap();
         assert!(ok, "{out}");
+        // A namespace admin manages the toolkit's objects and a viewer reads them, through
+        // the aggregated rill-edit and rill-view roles.
+        let tenant = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\n\
+            apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: admin, namespace: team-a}\n\
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}\n\
+            subjects: [{kind: User, name: tenant-admin}]\n---\n\
+            apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: view, namespace: team-a}\n\
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n\
+            subjects: [{kind: User, name: tenant-viewer}]\n";
+        let kc = kubeconfig.clone();
+        let (ok, out) =
+            tokio::task::spawn_blocking(move || kubectl(&kc, &["apply", "-f", "-"], Some(tenant)))
+                .await
+                .unwrap();
+        assert!(ok, "{out}");
+        for (user, verb, want) in [
+            ("tenant-admin", "create", "yes"),
+            ("tenant-viewer", "list", "yes"),
+            ("tenant-viewer", "create", "no"),
+        ] {
+            let kc = kubeconfig.clone();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let kc = kc.clone();
+                let (_, out) = tokio::task::spawn_blocking(move || {
+                    kubectl(
+                        &kc,
+                        &[
+                            "auth",
+                            "can-i",
+                            verb,
+                            "kustomizations.kustomize.toolkit.fluxcd.io",
+                            "-n",
+                            "team-a",
+                            &format!("--as={user}"),
+                        ],
+                        None,
+                    )
+                })
+                .await
+                .unwrap();
+                if out.trim() == want {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "config/{name}: {user} {verb}: {out}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
 }

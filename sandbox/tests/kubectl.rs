@@ -491,6 +491,77 @@ async fn auth_can_i_follows_rbac_and_impersonation() {
     );
 }
 
+/// Flux's install labels `flux-edit` to aggregate into `admin` and `edit`: a namespace admin
+/// may then manage Kustomizations, and loses that when the role goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_edit_and_view_aggregate_labelled_cluster_roles() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    let sa = "--as=system:serviceaccount:team-a:tenant";
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "tenant-admin",
+        "--clusterrole=admin",
+        "--serviceaccount=team-a:tenant",
+        "-n",
+        "team-a",
+    ])
+    .await;
+    let can = |verb: &'static str, resource: &'static str| {
+        let k = &k;
+        async move {
+            k.run(&["auth", "can-i", verb, resource, "-n", "team-a", sa])
+                .await
+                .stdout
+                .trim()
+                .to_string()
+        }
+    };
+    assert_eq!(can("create", "configmaps").await, "yes", "admin holds edit");
+    assert_eq!(can("list", "pods").await, "yes", "admin holds view");
+    assert_eq!(
+        can("create", "kustomizations.kustomize.toolkit.fluxcd.io").await,
+        "no"
+    );
+    let flux_edit = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: flux-edit\n  labels:\n    rbac.authorization.k8s.io/aggregate-to-admin: \"true\"\n    rbac.authorization.k8s.io/aggregate-to-edit: \"true\"\nrules:\n- apiGroups: [kustomize.toolkit.fluxcd.io]\n  resources: ['*']\n  verbs: [create, delete, get, list, patch, update, watch]\n";
+    k.ok(&["apply", "-f", &k.file("flux-edit.yaml", flux_edit)])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while can("create", "kustomizations.kustomize.toolkit.fluxcd.io").await != "yes" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never aggregated into admin"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let admin: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "clusterrole", "admin", "-o", "json"]).await).unwrap();
+    assert_eq!(
+        admin["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]["rbac.authorization.k8s.io/aggregate-to-admin"],
+        "true"
+    );
+    let view: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "clusterrole", "view", "-o", "json"]).await).unwrap();
+    assert!(
+        !view["rules"]
+            .to_string()
+            .contains("kustomize.toolkit.fluxcd.io"),
+        "view does not aggregate flux-edit: {view}"
+    );
+    k.ok(&["delete", "clusterrole", "flux-edit"]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while can("create", "kustomizations.kustomize.toolkit.fluxcd.io").await != "no" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rules stayed after the role went"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_waits_for_finalizers_and_namespaces_terminate() {
     let Some(k) = Kubectl::start().await else {

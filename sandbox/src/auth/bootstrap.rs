@@ -2,8 +2,50 @@
 
 use serde_json::{Value, json};
 
-/// The seeded ClusterRoles and ClusterRoleBindings.
+const AGGREGATE_TO_ADMIN: &str = "rbac.authorization.k8s.io/aggregate-to-admin";
+const AGGREGATE_TO_EDIT: &str = "rbac.authorization.k8s.io/aggregate-to-edit";
+const AGGREGATE_TO_VIEW: &str = "rbac.authorization.k8s.io/aggregate-to-view";
+
+/// The seeded ClusterRoles and ClusterRoleBindings, the aggregated roles already holding what
+/// the aggregation controller would give them.
 pub fn policy() -> Vec<Value> {
+    let mut objects = seeded();
+    let roles: Vec<std::sync::Arc<Value>> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole")
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    // view feeds edit feeds admin: three rounds reach the fixed point.
+    let mut roles = roles;
+    for _ in 0..3 {
+        let updated: Vec<std::sync::Arc<Value>> = roles
+            .iter()
+            .map(|r| {
+                if r["aggregationRule"].is_object() {
+                    let mut r = (**r).clone();
+                    r["rules"] = Value::Array(crate::controllers::aggregation::aggregated_rules(
+                        &r, &roles,
+                    ));
+                    std::sync::Arc::new(r)
+                } else {
+                    r.clone()
+                }
+            })
+            .collect();
+        roles = updated;
+    }
+    for object in &mut objects {
+        if let Some(role) = roles.iter().find(|r| {
+            object["kind"] == "ClusterRole" && r["metadata"]["name"] == object["metadata"]["name"]
+        }) {
+            *object = (**role).clone();
+        }
+    }
+    objects
+}
+
+fn seeded() -> Vec<Value> {
     let discovery_urls = json!([
         "/api",
         "/api/*",
@@ -21,19 +63,30 @@ pub fn policy() -> Vec<Value> {
         {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "serviceaccounts", "pods", "pods/log", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["*"]},
         {"apiGroups": ["apps", "batch", "autoscaling", "policy", "networking.k8s.io", "coordination.k8s.io", "events.k8s.io"], "resources": ["*"], "verbs": ["*"]}
     ]);
-    let admin_rules = {
-        let mut rules = workloads.as_array().cloned().unwrap_or_default();
-        // As Kubernetes' admin: RBAC objects of the namespace, without `bind` or `escalate`.
-        rules.push(json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}));
-        Value::Array(rules)
-    };
-    // As in Kubernetes, view is within edit, and edit within admin (no Secrets for view).
+    // As in Kubernetes, `admin`, `edit` and `view` aggregate the ClusterRoles labelled
+    // `aggregate-to-<role>` (their own rules live in `system:aggregate-to-*`), view is within
+    // edit and edit within admin; view reads no Secrets, admin adds the namespace's RBAC
+    // objects (without `bind` or `escalate`).
+    let rbac = json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}]);
     let read = json!([
         {"apiGroups": [""], "resources": ["configmaps", "services", "serviceaccounts", "pods", "pods/log", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["apps", "batch", "autoscaling", "policy", "networking.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]}
     ]);
     let role = |name: &str, rules: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}, "rules": rules});
+    let labelled = |mut role: Value, label: &str| {
+        role["metadata"]["labels"][label] = json!("true");
+        role
+    };
+    let aggregating = |name: &str, labels: &[&str]| {
+        let mut aggregating = role(name, json!([]));
+        for label in labels {
+            aggregating["metadata"]["labels"][*label] = json!("true");
+        }
+        aggregating["aggregationRule"] = json!({"clusterRoleSelectors": [
+            {"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{name}"): "true"}}]});
+        aggregating
+    };
     let binding = |name: &str, role: &str, groups: &[&str]| {
         let subjects: Vec<Value> = groups
             .iter()
@@ -47,9 +100,15 @@ pub fn policy() -> Vec<Value> {
             "cluster-admin",
             json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
         ),
-        role("admin", admin_rules),
-        role("edit", workloads),
-        role("view", read),
+        aggregating("admin", &[]),
+        aggregating("edit", &[AGGREGATE_TO_ADMIN]),
+        aggregating("view", &[AGGREGATE_TO_EDIT]),
+        labelled(role("system:aggregate-to-admin", rbac), AGGREGATE_TO_ADMIN),
+        labelled(
+            role("system:aggregate-to-edit", workloads),
+            AGGREGATE_TO_EDIT,
+        ),
+        labelled(role("system:aggregate-to-view", read), AGGREGATE_TO_VIEW),
         role(
             "system:discovery",
             json!([{"nonResourceURLs": discovery_urls, "verbs": ["get"]}]),

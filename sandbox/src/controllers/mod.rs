@@ -1,6 +1,7 @@
 //! The background controllers a cluster would run: namespace termination, CRD cleanup,
-//! owner-reference garbage collection and the workload simulator.
+//! ClusterRole aggregation, owner-reference garbage collection and the workload simulator.
 
+pub mod aggregation;
 pub mod defaults;
 mod garbage;
 mod namespaces;
@@ -19,6 +20,7 @@ struct Due {
     namespaces: bool,
     crds: bool,
     garbage: bool,
+    cluster_roles: bool,
 }
 
 impl Due {
@@ -26,6 +28,7 @@ impl Due {
         namespaces: true,
         crds: true,
         garbage: true,
+        cluster_roles: true,
     };
 
     /// Notes one change: only deletions, owner references and objects being deleted concern
@@ -39,6 +42,8 @@ impl Due {
         self.garbage |= event.type_ == EventType::Deleted || deleting || owned;
         self.namespaces |= event.key.group.is_empty() && event.key.resource == "namespaces";
         self.crds |= event.key.resource == "customresourcedefinitions";
+        self.cluster_roles |=
+            event.key.group == "rbac.authorization.k8s.io" && event.key.resource == "clusterroles";
     }
 }
 
@@ -81,6 +86,9 @@ pub async fn run(api: Arc<ApiServer>) {
         }
         if due.crds || pending.crds {
             pending.crds = namespaces::cleanup_crds(&api);
+        }
+        if due.cluster_roles {
+            aggregation::aggregate(&api);
         }
         if due.garbage || pending.garbage {
             pending.garbage = garbage::collect(&api);
