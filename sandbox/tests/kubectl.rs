@@ -491,6 +491,41 @@ async fn auth_can_i_follows_rbac_and_impersonation() {
     );
 }
 
+/// Every namespace gets its `default` ServiceAccount, and gets it back when it is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_namespace_has_a_default_service_account() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-b"]).await;
+    let present = |ns: &'static str| {
+        let k = &k;
+        async move {
+            k.run(&["get", "serviceaccount", "default", "-n", ns])
+                .await
+                .code
+                == 0
+        }
+    };
+    for ns in ["default", "kube-system", "team-b"] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !present(ns).await {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{ns}: no default ServiceAccount"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    k.ok(&["delete", "serviceaccount", "default", "-n", "team-b"])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !present("team-b").await {
+        assert!(std::time::Instant::now() < deadline, "not recreated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Flux's install labels `flux-edit` to aggregate into `admin` and `edit`: a namespace admin
 /// may then manage Kustomizations, and loses that when the role goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

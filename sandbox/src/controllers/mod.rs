@@ -40,7 +40,9 @@ impl Due {
             .as_array()
             .is_some_and(|r| !r.is_empty());
         self.garbage |= event.type_ == EventType::Deleted || deleting || owned;
-        self.namespaces |= event.key.group.is_empty() && event.key.resource == "namespaces";
+        self.namespaces |= event.key.group.is_empty()
+            && (event.key.resource == "namespaces"
+                || (event.key.resource == "serviceaccounts" && event.type_ == EventType::Deleted));
         self.crds |= event.key.resource == "customresourcedefinitions";
         self.cluster_roles |=
             event.key.group == "rbac.authorization.k8s.io" && event.key.resource == "clusterroles";
@@ -80,6 +82,9 @@ pub async fn run(api: Arc<ApiServer>) {
         if last_full.elapsed() >= FULL_PASS {
             due = Due::ALL;
             last_full = Instant::now();
+        }
+        if due.namespaces {
+            namespaces::default_service_accounts(&api);
         }
         if due.namespaces || pending.namespaces {
             pending.namespaces = namespaces::terminate(&api);

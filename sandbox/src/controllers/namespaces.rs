@@ -1,5 +1,6 @@
-//! Namespace termination (delete the content, then the namespace) and CRD cleanup (delete the
-//! custom resources, then the definition).
+//! Namespace termination (delete the content, then the namespace), the `default`
+//! ServiceAccount of every namespace, and CRD cleanup (delete the custom resources, then the
+//! definition).
 
 use std::sync::Arc;
 
@@ -8,8 +9,34 @@ use serde_json::json;
 use super::stored_types;
 use crate::server::ApiServer;
 use crate::server::delete::delete_object;
-use crate::server::meta::{finalizers, is_deleting};
+use crate::server::meta::{finalizers, is_deleting, new_uid, now};
 use crate::store::ObjectKey;
+
+/// Gives every active namespace its `default` ServiceAccount, as kube-controller-manager's
+/// serviceaccount controller does (and again when it is deleted).
+pub fn default_service_accounts(api: &Arc<ApiServer>) {
+    let (namespaces, _) = api.store.list("", "namespaces", None);
+    for ns in namespaces.iter().filter(|n| !is_deleting(n)) {
+        let name = ns["metadata"]["name"].as_str().unwrap_or_default();
+        let key = ObjectKey::new("", "serviceaccounts", name, "default");
+        if api.store.get(&key).is_some() {
+            continue;
+        }
+        let namespace_key = ObjectKey::new("", "namespaces", "", name);
+        api.store.write(|tx| {
+            let active = tx.get(&namespace_key).is_some_and(|n| !is_deleting(&n));
+            if !active || tx.get(&key).is_some() {
+                return;
+            }
+            tx.put(
+                key.clone(),
+                json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": name, "uid": new_uid(),
+                        "creationTimestamp": now()}}),
+            );
+        });
+    }
+}
 
 /// Empties Terminating namespaces and removes them once nothing is left; whether one is
 /// still terminating.
