@@ -1143,6 +1143,37 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
     assert!(out.stderr.contains("already exists"), "{}", out.stderr);
 }
 
+/// `kubectl explain` reads the built-in kinds' upstream schemas: field and type descriptions,
+/// nested fields, core and grouped kinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_describes_built_in_kinds() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let strategy = k.ok(&["explain", "deployment.spec.strategy"]).await;
+    for want in [
+        "GROUP:      apps",
+        "KIND:       Deployment",
+        "FIELD: strategy <DeploymentStrategy>",
+        "The deployment strategy to use to replace existing pods with new ones.",
+        "DeploymentStrategy describes how to replace existing pods with new ones.",
+        "rollingUpdate\t<RollingUpdateDeployment>",
+    ] {
+        assert!(strategy.contains(want), "{want:?} in:\n{strategy}");
+    }
+    let config_map = k.ok(&["explain", "configmap"]).await;
+    assert!(
+        config_map.contains("ConfigMap holds configuration data for pods to consume."),
+        "{config_map}"
+    );
+    let role = k.ok(&["explain", "clusterrole.aggregationRule"]).await;
+    assert!(role.contains("clusterRoleSelectors"), "{role}");
+    let container = k
+        .ok(&["explain", "pods.spec.containers.imagePullPolicy"])
+        .await;
+    assert!(container.contains("Image pull policy"), "{container}");
+}
+
 /// A kind whose CRD is missing gets kubectl's own advice, not an OpenAPI error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_kind_says_to_install_its_crds_first() {

@@ -1,6 +1,7 @@
-//! A minimal OpenAPI v3: one PATCH operation per kind with its group-version-kind and a
+//! OpenAPI v3: one PATCH operation per kind with its group-version-kind and a
 //! `fieldValidation` parameter, which is what kubectl needs to delegate validation to the
-//! server, plus the CRD kinds' schemas (`kubectl explain` on them). And an OpenAPI v2 document
+//! server, plus the schemas of the built-in kinds (`openapi_schemas.rs`) and of the CRD kinds
+//! (`kubectl explain` on both). And an OpenAPI v2 document
 //! without definitions: kubectl's client-side validation (used for kinds the server does not
 //! serve) then skips what it has no schema for, as against a real server, so an unknown kind
 //! gets kubectl's "no matches for kind ... ensure CRDs are installed first".
@@ -34,7 +35,13 @@ pub fn root(api: &ApiServer) -> Response {
     for (gv, types) in builtin_kinds(api) {
         let path = doc_path(&gv);
         let kinds: Vec<&str> = types.iter().map(|t| t.kind.as_str()).collect();
-        paths.insert(path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", hash(&kinds.join(",")))}));
+        // The hash names what the document holds; the prefix changes with its shape, so a
+        // client's cache of an older sandbox's documents is not reused.
+        let content = format!("schemas-1:{}", kinds.join(","));
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={}", hash(&content))}),
+        );
     }
     json_response(200, &json!({"paths": paths}))
 }
@@ -67,9 +74,16 @@ pub fn document(api: &ApiServer, path: &str) -> ApiResult<Response> {
             "responses": {"200": {"description": "OK"}},
         }}));
     }
-    // CRD kinds carry their schema, so `kubectl explain` works for them; built-in kinds
-    // have none (kubectl then validates on the server and computes patches from its own types).
-    let mut schemas = Map::new();
+    // Built-in kinds carry the upstream schemas (without the patch-strategy extensions, so
+    // kubectl still computes patches from its own types and validates on the server); CRD kinds
+    // carry their own schema. Either way `kubectl explain` works.
+    let (group, version) = gv.split_once('/').unwrap_or(("", gv.as_str()));
+    let served: Vec<&str> = types
+        .iter()
+        .filter(|t| !t.custom)
+        .map(|t| t.kind.as_str())
+        .collect();
+    let mut schemas = super::openapi_schemas::builtin(group, version, &served);
     for rt in types.iter().filter(|t| t.custom) {
         if let Some(schema) = &rt.schema {
             let mut schema = schema.clone();
