@@ -98,9 +98,9 @@ const EXPECTED: &[Expected] = &[
         columns: &[
             ("Image", ".spec.image"),
             ("Tags", ".status.lastScanResult.tagCount"),
-            ("Last scan", ".status.lastScanResult.scanTime"),
             ("Ready", READY),
             ("Status", STATUS),
+            ("Last scan", ".status.lastScanResult.scanTime"),
             ("Age", AGE),
         ],
     },
@@ -125,9 +125,9 @@ const EXPECTED: &[Expected] = &[
         short_names: &["iua", "imgupd", "imgauto"],
         categories: &["all", "fluxcd", "fluxcd-images"],
         columns: &[
-            ("Last run", ".status.lastAutomationRunTime"),
             ("Ready", READY),
             ("Status", STATUS),
+            ("Last run", ".status.lastAutomationRunTime"),
             ("Age", AGE),
         ],
     },
@@ -172,6 +172,24 @@ fn crds_carry_fluxs_names_and_columns() {
             .map(|c| (c.name.as_str(), c.json_path.as_str()))
             .collect();
         assert_eq!(columns, want.columns, "{}", want.kind);
+        // Flux's types and wide-only columns: every column is a string except Age (a date);
+        // Last scan and Last run show only with `-o wide`.
+        for column in v1.additional_printer_columns.iter().flatten() {
+            let want_type = if column.name == "Age" {
+                "date"
+            } else {
+                "string"
+            };
+            assert_eq!(column.type_, want_type, "{} {}", want.kind, column.name);
+            let wide = matches!(column.name.as_str(), "Last scan" | "Last run");
+            assert_eq!(
+                column.priority.unwrap_or(0),
+                i32::from(wide),
+                "{} {}",
+                want.kind,
+                column.name
+            );
+        }
         assert!(
             v1.subresources
                 .as_ref()

@@ -25,15 +25,11 @@ use crate::api::meta::{
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     doc = "ImageRepository is the Schema for the imagerepositories API.",
     printcolumn(name = "Image", type_ = "string", json_path = ".spec.image"),
+    // Flux's columns exactly: Tags typed string, Last scan only in wide output.
     printcolumn(
         name = "Tags",
-        type_ = "integer",
-        json_path = ".status.lastScanResult.tagCount"
-    ),
-    printcolumn(
-        name = "Last scan",
         type_ = "string",
-        json_path = ".status.lastScanResult.scanTime"
+        json_path = ".status.lastScanResult.tagCount"
     ),
     printcolumn(
         name = "Ready",
@@ -44,6 +40,12 @@ use crate::api::meta::{
         name = "Status",
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Last scan",
+        type_ = "string",
+        json_path = ".status.lastScanResult.scanTime",
+        priority = "1"
     ),
     printcolumn(
         name = "Age",

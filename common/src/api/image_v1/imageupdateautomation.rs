@@ -28,11 +28,7 @@ use crate::api::source_v1::GitRepositoryRef;
     category = "fluxcd-images",
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     doc = "ImageUpdateAutomation is the Schema for the imageupdateautomations API.",
-    printcolumn(
-        name = "Last run",
-        type_ = "string",
-        json_path = ".status.lastAutomationRunTime"
-    ),
+    // Flux's columns exactly: Last run only in wide output, after Status.
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -42,6 +38,12 @@ use crate::api::source_v1::GitRepositoryRef;
         name = "Status",
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Last run",
+        type_ = "string",
+        json_path = ".status.lastAutomationRunTime",
+        priority = "1"
     ),
     printcolumn(
         name = "Age",
