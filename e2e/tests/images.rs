@@ -221,15 +221,24 @@ async fn scans_store_tags_without_signatures_and_policies_pick_the_newest() {
     )
     .await;
     assert_eq!(condition(&p, "Stalled").unwrap().0, "True");
-    policy(&stack, "default", "always", json!({"imageRepositoryRef": reference, "digestReflectionPolicy": "Always", "policy": {"semver": {"range": "*"}}})).await;
-    flux::wait_for(
-        &policies(&stack, "default"),
-        "always",
-        "IntervalNotConfigured",
-        WAIT,
-        |p| flux::failed_with(p, "IntervalNotConfigured"),
-    )
-    .await;
+    // `Always` without an interval: refused by the CRD's CEL rule, as Flux's CRD refuses it
+    // (the controller's IntervalNotConfigured stays for objects stored before the rule).
+    let body = json!({"apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+        "metadata": {"name": "always", "namespace": "default"},
+        "spec": {"imageRepositoryRef": reference, "digestReflectionPolicy": "Always", "policy": {"semver": {"range": "*"}}}});
+    let refused = policies(&stack, "default")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(body).unwrap(),
+        )
+        .await
+        .expect_err("the CRD refuses Always without an interval");
+    assert!(
+        refused.to_string().contains(
+            "spec.interval must be set when spec.digestReflectionPolicy is set to 'Always'"
+        ),
+        "{refused}"
+    );
     repository(
         &stack,
         "default",

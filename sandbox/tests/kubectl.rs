@@ -1174,6 +1174,57 @@ async fn explain_describes_built_in_kinds() {
     assert!(container.contains("Image pull policy"), "{container}");
 }
 
+/// CEL rules of a CRD (`x-kubernetes-validations`) refuse what they forbid with the rule's
+/// message, as Flux's ImagePolicy CRD does on a real cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crd_cel_rules_refuse_what_they_forbid() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let policy = |spec: &str| {
+        format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: p, namespace: default}}\nspec:\n  imageRepositoryRef: {{name: r}}\n  policy: {{semver: {{range: '>=1.0.0'}}}}\n{spec}"
+        )
+    };
+    let out = k
+        .run(&[
+            "apply",
+            "-f",
+            &k.file("p1.yaml", &policy("  interval: 5m\n")),
+        ])
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("The ImagePolicy \"p\" is invalid: spec: Invalid value: \"object\": spec.interval is only accepted when spec.digestReflectionPolicy is set to 'Always'"),
+        "{}",
+        out.stderr
+    );
+    let out = k
+        .run(&[
+            "apply",
+            "-f",
+            &k.file("p2.yaml", &policy("  digestReflectionPolicy: Always\n")),
+        ])
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(
+            "spec.interval must be set when spec.digestReflectionPolicy is set to 'Always'"
+        ),
+        "{}",
+        out.stderr
+    );
+    k.ok(&[
+        "apply",
+        "-f",
+        &k.file(
+            "p3.yaml",
+            &policy("  digestReflectionPolicy: Always\n  interval: 5m\n"),
+        ),
+    ])
+    .await;
+}
+
 /// A kind whose CRD is missing gets kubectl's own advice, not an OpenAPI error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_kind_says_to_install_its_crds_first() {

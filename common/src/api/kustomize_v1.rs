@@ -341,6 +341,12 @@ pub struct CommonMetadata {
 /// Where to find a kubeconfig for a remote cluster.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.configMapRef) || has(self.secretRef)",
+     "message": "exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified"},
+    {"rule": "!has(self.configMapRef) || !has(self.secretRef)",
+     "message": "exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified"}
+]))]
 pub struct KubeConfigReference {
     /// A Secret with the kubeconfig (key `value` or `value.yaml` by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]

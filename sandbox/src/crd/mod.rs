@@ -2,6 +2,7 @@
 //! schemas) and setting its accepted names, stored versions and Established conditions.
 //! Custom resources themselves go through [`schema::admit`].
 
+mod cel_rules;
 pub mod schema;
 
 use serde_json::{Map, Value, json};

@@ -32,7 +32,13 @@ fn is_type(value: &Value, ty: &str, int_or_string: bool) -> bool {
 }
 
 /// Prunes, defaults and validates a custom resource.
-pub fn admit(object: &mut Value, schema: &Value, rt: &ResourceType, strict: bool) -> ApiResult<()> {
+pub fn admit(
+    object: &mut Value,
+    old: Option<&Value>,
+    schema: &Value,
+    rt: &ResourceType,
+    strict: bool,
+) -> ApiResult<()> {
     let mut unknown = Vec::new();
     if let Value::Object(map) = object {
         for (key, value) in map.iter_mut() {
@@ -73,6 +79,18 @@ pub fn admit(object: &mut Value, schema: &Value, rt: &ResourceType, strict: bool
             }
             if let Some(child) = schema.get("properties").and_then(|p| p.get(key)) {
                 validate(value, child, key, &mut causes);
+            }
+        }
+        // CEL rules only on values of the right shape, as the API server orders its checks.
+        if causes.is_empty() {
+            for (key, value) in map {
+                if matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                if let Some(child) = schema.get("properties").and_then(|p| p.get(key)) {
+                    let old_value = old.and_then(|o| o.get(key));
+                    super::cel_rules::check(value, old_value, child, key, &mut causes);
+                }
             }
         }
         for required in schema

@@ -443,7 +443,7 @@ pub(super) fn commit(
     if rt.custom
         && let Some(schema) = &rt.schema
     {
-        crd::admit(&mut new, schema, rt, w.strict)?;
+        crd::admit(&mut new, old, schema, rt, w.strict)?;
     }
     if rt.group == "apiextensions.k8s.io" {
         crd::admit_definition(tx, &mut new, old, &now)?;

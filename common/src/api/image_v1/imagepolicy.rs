@@ -41,6 +41,12 @@ use crate::api::meta::{DURATION_PATTERN, NamespacedObjectReference, ReconcileSta
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.interval) || (has(self.digestReflectionPolicy) && self.digestReflectionPolicy == 'Always')",
+     "message": "spec.interval is only accepted when spec.digestReflectionPolicy is set to 'Always'"},
+    {"rule": "has(self.interval) || !has(self.digestReflectionPolicy) || self.digestReflectionPolicy != 'Always'",
+     "message": "spec.interval must be set when spec.digestReflectionPolicy is set to 'Always'"}
+]))]
 pub struct ImagePolicySpec {
     /// The ImageRepository whose tags are considered.
     pub image_repository_ref: NamespacedObjectReference,
