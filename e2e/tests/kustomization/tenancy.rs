@@ -1,6 +1,7 @@
 //! Tenant isolation: a Kustomization impersonating a tenant's service account can only touch
-//! what RBAC grants it, a failed validation creates nothing, and the lockdown flag refuses
-//! cross-namespace sources.
+//! what RBAC grants it, cannot grant itself more (RBAC escalation is refused as on a real
+//! cluster), a failed validation creates nothing, and the lockdown flag refuses cross-namespace
+//! sources.
 
 use super::*;
 
@@ -82,6 +83,57 @@ async fn a_tenant_cannot_reach_outside_its_namespace() {
     let (_, namespaces) = env.kubectl(&["get", "namespaces"]);
     assert!(!namespaces.contains("grabbed"), "{namespaces}");
     assert!(env.config_map("tenant", "mine-c").await.is_none());
+}
+
+/// A tenant holding `admin` in its namespace tries to raise itself: binding `cluster-admin`
+/// there, and a Role with every verb on every resource. Both need the `bind` / `escalate`
+/// a real API server asks for; both are refused and nothing of either build is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_cannot_grant_itself_more_than_it_holds() {
+    let env = env(&[]).await;
+    tenant(&env).await;
+    let bind_cluster_admin = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: grab\n  namespace: tenant\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: deployer\n  namespace: tenant\n";
+    let wildcard_role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: everything\n  namespace: tenant\nrules:\n- apiGroups: ['*']\n  resources: ['*']\n  verbs: ['*']\n";
+    let marker =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: marker\n  namespace: tenant\n";
+    let repo = env.repo(
+        "app",
+        &[
+            ("bind/rb.yaml", bind_cluster_admin),
+            ("bind/cm.yaml", marker),
+            ("wildcard/role.yaml", wildcard_role),
+            ("wildcard/cm.yaml", marker),
+        ],
+    );
+    let _ = repo.run(&["rev-parse", "HEAD"]);
+    env.source("tenant", "app", "app").await;
+    for (name, suffix) in [("bind", "-b"), ("wildcard", "-w")] {
+        env.kustomization(
+            "tenant",
+            name,
+            json!({"path": format!("./{name}"), "serviceAccountName": "deployer", "nameSuffix": suffix}),
+        )
+        .await;
+        let ks = env
+            .failed_with("tenant", name, "ReconciliationFailed")
+            .await;
+        let message = ready(&ks).unwrap().2;
+        assert!(
+            message.contains("forbidden")
+                && message.contains("system:serviceaccount:tenant:deployer"),
+            "{name}: {message}"
+        );
+        assert!(
+            env.config_map("tenant", &format!("marker{suffix}"))
+                .await
+                .is_none(),
+            "{name}: nothing of a refused build is created"
+        );
+    }
+    let (ok, out) = env.kubectl(&["get", "rolebinding", "grab-b", "-n", "tenant"]);
+    assert!(!ok && out.contains("NotFound"), "{out}");
+    let (ok, out) = env.kubectl(&["get", "role", "everything-w", "-n", "tenant"]);
+    assert!(!ok && out.contains("NotFound"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
