@@ -1225,6 +1225,96 @@ async fn crd_cel_rules_refuse_what_they_forbid() {
     .await;
 }
 
+/// Deployments roll out through ReplicaSets numbered by revision, so `kubectl rollout
+/// history` and `kubectl rollout undo` work, and scaling is reported as the real controller
+/// reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_history_and_undo_follow_the_replica_sets() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=2",
+    ])
+    .await;
+    let until = |what: &'static str, args: &'static [&'static str], want: &'static str| {
+        let k = &k;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let out = k.run(args).await.stdout;
+                if out.contains(want) {
+                    return out;
+                }
+                assert!(std::time::Instant::now() < deadline, "{what}: {out}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    until(
+        "first ReplicaSet",
+        &["rollout", "history", "deployment/web"],
+        "1         <none>",
+    )
+    .await;
+    k.ok(&["set", "image", "deployment/web", "nginx=nginx:1.28"])
+        .await;
+    let history = until(
+        "second revision",
+        &["rollout", "history", "deployment/web"],
+        "2         <none>",
+    )
+    .await;
+    assert!(history.contains("REVISION  CHANGE-CAUSE"), "{history}");
+    let sets = k.ok(&["get", "replicasets", "-o", "json"]).await;
+    let sets: serde_json::Value = serde_json::from_str(&sets).unwrap();
+    let replicas: Vec<(String, i64)> = sets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rs| {
+            (
+                rs["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                rs["spec"]["replicas"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert!(replicas.contains(&("nginx:1.27".into(), 0)), "{replicas:?}");
+    assert!(replicas.contains(&("nginx:1.28".into(), 2)), "{replicas:?}");
+
+    let undo = k.ok(&["rollout", "undo", "deployment/web"]).await;
+    assert!(undo.contains("deployment.apps/web rolled back"), "{undo}");
+    let image = k
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(image, "nginx:1.27");
+    let history = until(
+        "revision 3",
+        &["rollout", "history", "deployment/web"],
+        "3         <none>",
+    )
+    .await;
+    assert!(
+        !history.contains("1         <none>"),
+        "revision 1 became 3: {history}"
+    );
+    let events = until("scaling events", &["get", "events"], "ScalingReplicaSet").await;
+    assert!(events.contains("Scaled up replica set web-"), "{events}");
+}
+
 /// A kind whose CRD is missing gets kubectl's own advice, not an OpenAPI error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_kind_says_to_install_its_crds_first() {

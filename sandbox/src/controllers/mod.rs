@@ -1,10 +1,12 @@
 //! The background controllers a cluster would run: namespace termination, CRD cleanup,
-//! ClusterRole aggregation, owner-reference garbage collection and the workload simulator.
+//! ClusterRole aggregation, owner-reference garbage collection and the workload simulator
+//! (Deployment rollouts through ReplicaSets, workload status).
 
 pub mod aggregation;
 pub mod defaults;
 mod garbage;
 mod namespaces;
+mod rollouts;
 mod workloads;
 
 use std::sync::Arc;
@@ -100,6 +102,7 @@ pub async fn run(api: Arc<ApiServer>) {
         }
         due = Due::default();
         if api.options.simulate_workloads {
+            rollouts::reconcile(&api);
             workloads::simulate(&api);
         }
     }
