@@ -4,6 +4,7 @@
 //! known differences from a real API server.
 
 pub mod auth;
+pub mod builtin;
 pub mod controllers;
 pub mod crd;
 pub mod error;

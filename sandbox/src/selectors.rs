@@ -83,6 +83,33 @@ fn field_value(object: &Value, field: &str) -> Option<String> {
     }
 }
 
+/// Whether `selector` (a `LabelSelector` object: `matchLabels`, `matchExpressions`) matches
+/// `labels`; an empty selector matches everything, as `metav1.LabelSelectorAsSelector` makes it.
+pub fn object_selector_matches(selector: &Value, labels: &Value) -> bool {
+    let label = |key: &str| labels[key].as_str();
+    let match_labels = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .all(|(k, v)| label(k).is_some() && label(k) == v.as_str());
+    let expressions = selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|e| {
+            let key = e["key"].as_str().unwrap_or_default();
+            let mut values = e["values"].as_array().into_iter().flatten();
+            match e["operator"].as_str().unwrap_or_default() {
+                "In" => label(key).is_some_and(|l| values.any(|v| v.as_str() == Some(l))),
+                "NotIn" => label(key).is_none_or(|l| !values.any(|v| v.as_str() == Some(l))),
+                "Exists" => label(key).is_some(),
+                "DoesNotExist" => label(key).is_none(),
+                _ => false,
+            }
+        });
+    match_labels && expressions
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

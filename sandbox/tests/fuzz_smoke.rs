@@ -59,7 +59,7 @@ fn requests_of_every_kind_get_a_status() {
                 3,
                 4,
                 "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=f&force=true",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i}]}}}\n",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i}, {name: d, image: i}]}}}\n",
             ),
             201,
         ),

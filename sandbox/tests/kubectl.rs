@@ -755,7 +755,7 @@ async fn events_config_maps_and_secrets_print_upstreams_columns() {
         "{secrets}"
     );
 
-    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: team-a}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}, {port: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team-a}\n";
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: team-a}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team-a}\n";
     k.ok(&["apply", "-f", &k.file("svc.yaml", service)]).await;
     let services = k
         .ok(&["get", "services", "-n", "team-a", "-o", "wide"])

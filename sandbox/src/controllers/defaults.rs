@@ -14,6 +14,10 @@ pub fn on_create(rt: &ResourceType, object: &mut Value) {
         }
         object["status"] = json!({"phase": "Active"});
     }
+    if rt.group.is_empty() && rt.plural == "persistentvolumeclaims" {
+        // `SetDefaults_PersistentVolumeClaim`: a new claim is Pending until a volume binds it.
+        object["status"] = json!({"phase": "Pending"});
+    }
     if rt.group.is_empty() && rt.plural == "pods" {
         // The pod strategy's PrepareForCreate: a new Pod is Pending with its QoS class, whatever
         // status the client sent.

@@ -335,6 +335,9 @@ pub(super) fn commit(
         new["metadata"] = json!({});
     }
     crate::controllers::defaults::on_write(rt, &mut new);
+    if !w.status_endpoint {
+        crate::builtin::default(rt, &mut new);
+    }
     if let Some(user) = &w.user
         && rt.group == "rbac.authorization.k8s.io"
         && !w.status_endpoint
@@ -440,6 +443,9 @@ pub(super) fn commit(
         }
     }
     validate_name(rt, &w.key)?;
+    if !w.status_endpoint {
+        crate::builtin::admit(tx, rt, old, &mut new)?;
+    }
     if rt.custom
         && let Some(schema) = &rt.schema
     {

@@ -1,0 +1,122 @@
+//! Built-in kinds as the API server's registry strategies treat them: the defaults the
+//! decoder fills in, the values the registry generates (Job selectors, Service cluster IPs and
+//! node ports), and validation with Kubernetes' field paths and immutable fields (422).
+
+mod config;
+mod field_errors;
+mod pod_spec;
+mod rbac;
+mod services;
+mod workloads;
+
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::resources::ResourceType;
+use crate::store::Tx;
+
+/// Sets `field` of `object` to `value` unless it holds something other than null or `""`.
+fn set_default(object: &mut Value, field: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        let entry = map.entry(field.to_string()).or_insert(Value::Null);
+        if entry.is_null() || entry.as_str() == Some("") {
+            *entry = value;
+        }
+    }
+}
+
+/// The elements of the list `field` of `object`, if it is one (never inserting the field, as
+/// indexing a `Value` mutably would).
+fn list_mut<'a>(object: &'a mut Value, field: &str) -> impl Iterator<Item = &'a mut Value> {
+    object
+        .get_mut(field)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
+
+/// Applies `f` to the value at JSON `pointer` when it exists.
+fn at_mut(object: &mut Value, pointer: &str, f: impl FnOnce(&mut Value)) {
+    if let Some(value) = object.pointer_mut(pointer) {
+        f(value);
+    }
+}
+
+/// Fills the defaults of a built-in object, as decoding a request does (every write).
+pub fn default(rt: &ResourceType, object: &mut Value) {
+    if rt.custom {
+        return;
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") => pod_spec::default_pod(&mut object["spec"]),
+        ("", "podtemplates") => at_mut(object, "/template/spec", pod_spec::default_pod_spec),
+        ("", "services") => services::default_service(object),
+        ("", "secrets") => config::default_secret(object),
+        ("", "persistentvolumeclaims")
+            if object["spec"].is_object() && object["spec"]["volumeMode"].is_null() =>
+        {
+            object["spec"]["volumeMode"] = json!("Filesystem");
+        }
+        ("apps" | "batch", kind) => workloads::default_workload(kind, object),
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
+            rbac::default_binding(object);
+        }
+        _ => {}
+    }
+}
+
+/// What the registry does after defaulting: generated values, then validation. `old` is the
+/// stored object on updates; `new` already carries its metadata (uid on create).
+pub fn admit(
+    tx: &Tx<'_>,
+    rt: &ResourceType,
+    old: Option<&Value>,
+    new: &mut Value,
+) -> Result<(), ApiError> {
+    if rt.custom {
+        return Ok(());
+    }
+    let mut errors = field_errors::FieldErrors::default();
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") => pod_spec::validate_pod_spec(&new["spec"], "spec", &mut errors),
+        ("", "services") => {
+            if let Some(old) = old {
+                services::carry_over(new, old);
+            }
+            let namespace = new["metadata"]["namespace"].as_str().unwrap_or_default();
+            let name = new["metadata"]["name"].clone();
+            let others = tx.list("", "services", None);
+            let others = others.iter().map(|s| &**s).filter(|s| {
+                s["metadata"]["namespace"].as_str() != Some(namespace)
+                    || s["metadata"]["name"] != name
+            });
+            let taken = services::Allocated::of(others);
+            services::validate_and_allocate(new, old, &taken, &mut errors);
+        }
+        ("", "configmaps") => config::validate_config_map(new, old, &mut errors),
+        ("", "secrets") => config::validate_secret(new, old, &mut errors),
+        ("batch", "jobs") => {
+            if old.is_none() {
+                workloads::generate_job_selector(new);
+            }
+            workloads::validate_workload("jobs", new, old, &mut errors);
+        }
+        ("apps" | "batch", kind) => workloads::validate_workload(kind, new, old, &mut errors),
+        ("rbac.authorization.k8s.io", "roles") => rbac::validate_role(new, true, &mut errors),
+        ("rbac.authorization.k8s.io", "clusterroles") => {
+            rbac::validate_role(new, false, &mut errors);
+        }
+        ("rbac.authorization.k8s.io", "rolebindings") => {
+            rbac::validate_binding(new, old, true, &mut errors);
+        }
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => {
+            rbac::validate_binding(new, old, false, &mut errors);
+        }
+        _ => {}
+    }
+    if errors.0.is_empty() {
+        return Ok(());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    Err(ApiError::invalid(&rt.kind_group(), name, errors.0))
+}
