@@ -283,6 +283,7 @@ fn inventory(ks: &Kustomization) -> Vec<String> {
 }
 
 mod decryption;
+mod defaults;
 mod delivery;
 mod drift;
 mod lifecycle;

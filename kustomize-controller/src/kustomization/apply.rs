@@ -3,7 +3,7 @@
 //! Namespaces and ClusterRoles; `*Class` kinds; the rest), waiting for the first two stages to
 //! be Current, and skipping objects whose dry-run result equals the live object.
 
-use super::apply_error::{ApplyError, ObjectError};
+use super::apply_error::{ApplyError, ObjectError, is_immutable_error};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -256,7 +256,7 @@ impl Applier<'_> {
                     let forced = self.force
                         || force_enabled(&d.object)
                         || live.as_ref().is_some_and(force_enabled);
-                    if !(code == 422 && message.contains("immutable") && forced) {
+                    if !(is_immutable_error(code, &message) && forced) {
                         return Err(api_error(&d.id, "dry-run failed", e));
                     }
                     None

@@ -2,6 +2,16 @@
 //! call on one object, a kind nobody serves, a timeout, ...) with the messages Flux's users
 //! read; the pipeline maps them to `ReconciliationFailed` and `HealthCheckFailed`.
 
+/// Whether an API error means the object must be recreated to take the change, as Flux's
+/// `ssa.IsImmutableError` decides it (and kubectl before it): any Conflict or Invalid answer,
+/// or a message (from a CEL rule or a webhook) saying a field is immutable.
+pub fn is_immutable_error(code: u16, message: &str) -> bool {
+    code == 409
+        || code == 422
+        || message.contains("is immutable")
+        || message.contains("immutable field")
+}
+
 /// What went wrong with one object.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -144,6 +154,36 @@ impl From<ObjectError> for HealthError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn immutable_errors_as_flux_reads_them() {
+        for (code, message, want) in [
+            (
+                422,
+                "The Job \"a\" is invalid: spec.template: Invalid value: {}: field is immutable",
+                true,
+            ),
+            (
+                422,
+                "The Service \"web\" is invalid: spec.clusterIPs[0]: Invalid value: [\"None\"]: may not change once set",
+                true,
+            ),
+            (409, "Operation cannot be fulfilled", true),
+            (
+                400,
+                "admission webhook denied the request: spec.size is immutable",
+                true,
+            ),
+            (403, "forbidden", false),
+            (500, "etcd timeout", false),
+        ] {
+            assert_eq!(
+                super::is_immutable_error(code, message),
+                want,
+                "{code} {message}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,7 @@ use kube::api::Patch;
 use serde_json::Value;
 
 use super::apply::{Applier, Desired, api_error, params, status_of, to_value};
-use super::apply_error::{ApplyError, ObjectError};
+use super::apply_error::{ApplyError, ObjectError, is_immutable_error};
 use super::cluster::{api, split_api_version};
 use super::inventory::ObjectId;
 use super::objects::{force_enabled, is_ignored};
@@ -118,10 +118,12 @@ impl Applier<'_> {
                 Err(e) => {
                     let (code, _, message) = status_of(&e).unwrap_or_default();
                     let namespace_pending = code == 404 && new_namespaces.contains(&d.id.namespace);
-                    let immutable = code == 422 && message.contains("immutable");
-                    if !(namespace_pending
-                        || (immutable && (self.force || force_enabled(&d.object))))
-                    {
+                    // As Flux: a forced object is recreated when the API server refuses the
+                    // change to an object that exists; a new object's refusal stays an error.
+                    let recreate = is_immutable_error(code, &message)
+                        && (self.force || force_enabled(&d.object))
+                        && matches!(api.get_opt(&d.id.name).await, Ok(Some(_)));
+                    if !(namespace_pending || recreate) {
                         errors.push(api_error(&d.id, "dry-run failed", e));
                     }
                 }

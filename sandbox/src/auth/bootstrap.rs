@@ -45,35 +45,20 @@ pub fn policy() -> Vec<Value> {
     objects
 }
 
+/// Upstream's rules of the bootstrap roles (see the file's `_source`).
+const UPSTREAM_RULES: &str = include_str!("bootstrap_rules.json");
+
 fn seeded() -> Vec<Value> {
-    let discovery_urls = json!([
-        "/api",
-        "/api/*",
-        "/apis",
-        "/apis/*",
-        "/openapi",
-        "/openapi/*",
-        "/version",
-        "/version/",
-        "/healthz",
-        "/livez",
-        "/readyz"
-    ]);
-    let workloads = json!([
-        {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "serviceaccounts", "pods", "pods/log", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["*"]},
-        {"apiGroups": ["apps", "batch", "autoscaling", "policy", "networking.k8s.io", "coordination.k8s.io", "events.k8s.io"], "resources": ["*"], "verbs": ["*"]}
-    ]);
+    let upstream: Value = serde_json::from_str(UPSTREAM_RULES).unwrap_or_default();
+    let rules = |name: &str| upstream[name].clone();
     // As in Kubernetes, `admin`, `edit` and `view` aggregate the ClusterRoles labelled
     // `aggregate-to-<role>` (their own rules live in `system:aggregate-to-*`), view is within
     // edit and edit within admin; view reads no Secrets, admin adds the namespace's RBAC
     // objects (without `bind` or `escalate`).
-    let rbac = json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
-        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]}]);
-    let read = json!([
-        {"apiGroups": [""], "resources": ["configmaps", "services", "serviceaccounts", "pods", "pods/log", "endpoints", "persistentvolumeclaims", "events", "limitranges", "resourcequotas"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["apps", "batch", "autoscaling", "policy", "networking.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]}
-    ]);
-    let role = |name: &str, rules: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}, "rules": rules});
+    let role = |name: &str, rules: Value| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+        "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}}, "rules": rules})
+    };
     let labelled = |mut role: Value, label: &str| {
         role["metadata"]["labels"][label] = json!("true");
         role
@@ -103,23 +88,32 @@ fn seeded() -> Vec<Value> {
         aggregating("admin", &[]),
         aggregating("edit", &[AGGREGATE_TO_ADMIN]),
         aggregating("view", &[AGGREGATE_TO_EDIT]),
-        labelled(role("system:aggregate-to-admin", rbac), AGGREGATE_TO_ADMIN),
         labelled(
-            role("system:aggregate-to-edit", workloads),
+            role(
+                "system:aggregate-to-admin",
+                rules("system:aggregate-to-admin"),
+            ),
+            AGGREGATE_TO_ADMIN,
+        ),
+        labelled(
+            role(
+                "system:aggregate-to-edit",
+                rules("system:aggregate-to-edit"),
+            ),
             AGGREGATE_TO_EDIT,
         ),
-        labelled(role("system:aggregate-to-view", read), AGGREGATE_TO_VIEW),
-        role(
-            "system:discovery",
-            json!([{"nonResourceURLs": discovery_urls, "verbs": ["get"]}]),
+        labelled(
+            role(
+                "system:aggregate-to-view",
+                rules("system:aggregate-to-view"),
+            ),
+            AGGREGATE_TO_VIEW,
         ),
-        role(
-            "system:basic-user",
-            json!([{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}]),
-        ),
+        role("system:discovery", rules("system:discovery")),
+        role("system:basic-user", rules("system:basic-user")),
         role(
             "system:public-info-viewer",
-            json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+            rules("system:public-info-viewer"),
         ),
         binding("cluster-admin", "cluster-admin", &["system:masters"]),
         binding(
@@ -142,3 +136,39 @@ fn seeded() -> Vec<Value> {
 
 /// The namespaces present at start.
 pub const NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bootstrap_roles_carry_upstreams_rules() {
+        let upstream: Value = serde_json::from_str(UPSTREAM_RULES).unwrap();
+        let policy = policy();
+        let role = |name: &str| {
+            policy
+                .iter()
+                .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        for name in [
+            "system:aggregate-to-admin",
+            "system:aggregate-to-edit",
+            "system:aggregate-to-view",
+            "system:basic-user",
+            "system:discovery",
+            "system:public-info-viewer",
+        ] {
+            assert!(
+                upstream[name].as_array().is_some_and(|r| !r.is_empty()),
+                "{name}"
+            );
+            assert_eq!(role(name)["rules"], upstream[name], "{name}");
+        }
+        // Aggregation: admin holds edit's and view's rules, view none that reads Secrets.
+        let admin = role("admin")["rules"].to_string();
+        assert!(admin.contains("localsubjectaccessreviews") && admin.contains("pods/exec"));
+        assert!(!role("view")["rules"].to_string().contains("secrets"));
+    }
+}

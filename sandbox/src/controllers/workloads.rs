@@ -55,7 +55,10 @@ pub fn simulated_status(resource: &str, object: &Value) -> Value {
             "availableReplicas": replicas,
             "conditions": [
                 condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", &t),
-                condition("Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{name}\" has successfully progressed."), &t),
+                condition("Progressing", "True", "NewReplicaSetAvailable", &format!(
+                    "ReplicaSet \"{name}-{}\" has successfully progressed.",
+                    super::rollouts::template_hash(&object["spec"]["template"])
+                ), &t),
             ],
         }),
         "replicasets" => {

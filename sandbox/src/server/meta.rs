@@ -110,6 +110,25 @@ pub fn is_deleting(object: &Value) -> bool {
     object["metadata"]["deletionTimestamp"].is_string()
 }
 
+/// `ObjectMeta`'s maps and lists are `omitempty`: once decoded, an empty or null `labels`,
+/// `annotations`, `finalizers` or `ownerReferences` is not there at all (a client-side apply
+/// patch of `annotations: {}` leaves no trace). `managedFields` is left to the field manager,
+/// for which an empty list means "reset".
+pub fn drop_empty_fields(metadata: &mut Value) {
+    if let Some(map) = metadata.as_object_mut() {
+        map.retain(|field, value| {
+            let list_or_map = matches!(
+                field.as_str(),
+                "labels" | "annotations" | "finalizers" | "ownerReferences"
+            );
+            !list_or_map
+                || !(value.is_null()
+                    || value.as_object().is_some_and(|m| m.is_empty())
+                    || value.as_array().is_some_and(|a| a.is_empty()))
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -334,6 +334,7 @@ pub(super) fn commit(
     if !new["metadata"].is_object() {
         new["metadata"] = json!({});
     }
+    meta::drop_empty_fields(&mut new["metadata"]);
     crate::controllers::defaults::on_write(rt, &mut new);
     if !w.status_endpoint {
         crate::builtin::default(rt, &mut new);

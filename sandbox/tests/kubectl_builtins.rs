@@ -1,0 +1,311 @@
+//! The real `kubectl` against the sandbox's built-in kinds: objects come back with the
+//! defaults a real API server fills in, invalid ones are refused with Kubernetes' field paths,
+//! and immutable fields stay as they are. Skips with a message when kubectl is not installed.
+
+// Test code may panic on broken fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod kubectl_support;
+
+use kubectl_support::Kubectl;
+use serde_json::Value;
+
+const APP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {port: 8080}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+";
+
+async fn json(k: &Kubectl, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&k.ok(&all).await).unwrap()
+}
+
+/// Runs kubectl expecting a refusal; returns its stderr.
+async fn refused(k: &Kubectl, args: &[&str]) -> String {
+    let out = k.run(args).await;
+    assert_ne!(out.code, 0, "kubectl {args:?} succeeded:\n{}", out.stdout);
+    out.stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_come_back_with_the_servers_defaults() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["apply", "--server-side", "-f", &k.file("app.yaml", APP)])
+        .await;
+    let d = json(&k, &["get", "deployment", "web"]).await;
+    let spec = &d["spec"];
+    assert_eq!(spec["replicas"], 1);
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["progressDeadlineSeconds"], 600);
+    assert_eq!(
+        spec["strategy"],
+        serde_json::json!({"type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+    );
+    let pod = &spec["template"]["spec"];
+    let container = &pod["containers"][0];
+    assert_eq!(
+        (
+            &pod["restartPolicy"],
+            &pod["dnsPolicy"],
+            &pod["schedulerName"],
+            &pod["terminationGracePeriodSeconds"],
+        ),
+        (
+            &"Always".into(),
+            &"ClusterFirst".into(),
+            &"default-scheduler".into(),
+            &30.into()
+        )
+    );
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(container["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(container["ports"][0]["protocol"], "TCP");
+    assert_eq!(container["readinessProbe"]["periodSeconds"], 10);
+    assert_eq!(container["readinessProbe"]["httpGet"]["scheme"], "HTTP");
+    // Defaults are nobody's in server-side apply: the applier owns only what it sent.
+    let managed = d["metadata"]["managedFields"].to_string();
+    assert!(!managed.contains("f:revisionHistoryLimit"), "{managed}");
+
+    let svc = json(&k, &["get", "service", "web"]).await;
+    let ip = svc["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(kubectl_support::in_service_range(&ip), "{ip}");
+    assert_eq!(svc["spec"]["clusterIPs"], serde_json::json!([ip]));
+    assert_eq!(svc["spec"]["sessionAffinity"], "None");
+    assert_eq!(svc["spec"]["ipFamilies"], serde_json::json!(["IPv4"]));
+    assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+    let table = k.ok(&["get", "service", "web"]).await;
+    assert!(table.contains(&ip), "{table}");
+
+    // A re-apply of the same files changes nothing, although the files carry no defaults.
+    let again = k
+        .ok(&["apply", "--server-side", "-f", &k.file("app.yaml", APP)])
+        .await;
+    assert!(again.contains("serverside-applied"), "{again}");
+    let d2 = json(&k, &["get", "deployment", "web"]).await;
+    assert_eq!(
+        d["metadata"]["resourceVersion"], d2["metadata"]["resourceVersion"],
+        "a no-op apply wrote"
+    );
+    let diff = k.run(&["diff", "-f", &k.file("app.yaml", APP)]).await;
+    assert_eq!(
+        diff.code, 0,
+        "kubectl diff saw drift:\n{}{}",
+        diff.stdout, diff.stderr
+    );
+
+    // A replace without the cluster IP keeps it, as the registry carries it over.
+    let mut replaced = svc.clone();
+    replaced["spec"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k == "selector" || k == "ports");
+    replaced["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k == "name" || k == "namespace");
+    let file = k.file("svc.json", &replaced.to_string());
+    k.ok(&["replace", "-f", &file]).await;
+    let svc = json(&k, &["get", "service", "web"]).await;
+    assert_eq!(svc["spec"]["clusterIP"], ip.as_str());
+
+    // Secrets without a type are Opaque; claims have a file-system volume mode (and the
+    // simulator's provisioner binds them).
+    k.ok(&["create", "secret", "generic", "s", "--from-literal=a=b"])
+        .await;
+    assert_eq!(json(&k, &["get", "secret", "s"]).await["type"], "Opaque");
+    let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    k.ok(&["apply", "-f", &k.file("pvc.yaml", claim)]).await;
+    let pvc = json(&k, &["get", "pvc", "data"]).await;
+    assert_eq!(pvc["spec"]["volumeMode"], "Filesystem");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_objects_are_refused_with_field_paths() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let cases = [
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nosel}\nspec:\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: x, image: x}]}\n",
+            "The Deployment \"nosel\" is invalid: spec.selector: Required value",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: mismatch}\nspec:\n  selector: {matchLabels: {app: y}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: x, image: x}]}\n",
+            "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: noimage}\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: x}]}\n",
+            "spec.template.spec.containers[0].image: Required value",
+        ),
+        (
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {name: always}\nspec:\n  template:\n    spec: {containers: [{name: x, image: x}]}\n",
+            "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+        ),
+        (
+            "apiVersion: v1\nkind: Service\nmetadata: {name: noports}\nspec:\n  selector: {app: x}\n",
+            "The Service \"noports\" is invalid: spec.ports: Required value",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: badkey}\ndata: {\"a b\": c}\n",
+            "data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters",
+        ),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: noverbs}\nrules: [{apiGroups: [\"\"], resources: [pods]}]\n",
+            "rules[0].verbs: Required value: verbs must contain at least one value",
+        ),
+    ];
+    for (i, (manifest, want)) in cases.into_iter().enumerate() {
+        let file = k.file(&format!("bad{i}.yaml"), manifest);
+        let stderr = refused(&k, &["apply", "-f", &file]).await;
+        assert!(
+            stderr.contains(want),
+            "{manifest}\nwanted {want}\ngot {stderr}"
+        );
+    }
+    let listed = k
+        .ok(&[
+            "get",
+            "deployments,jobs,services,configmaps,roles",
+            "-o",
+            "name",
+        ])
+        .await;
+    for name in [
+        "nosel", "mismatch", "noimage", "always", "noports", "badkey", "noverbs",
+    ] {
+        assert!(
+            !listed.contains(&format!("/{name}\n")),
+            "{name} was stored:\n{listed}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn immutable_fields_stay_as_they_are() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["apply", "-f", &k.file("app.yaml", APP)]).await;
+
+    let moved = APP
+        .replace(
+            "{matchLabels: {app: web}}",
+            "{matchLabels: {app: web, v: \"2\"}}",
+        )
+        .replace("labels: {app: web}}", "labels: {app: web, v: \"2\"}}");
+    let stderr = refused(&k, &["apply", "-f", &k.file("moved.yaml", &moved)]).await;
+    assert!(
+        stderr.contains("The Deployment \"web\" is invalid: spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"web\",\"v\":\"2\"}}: field is immutable"),
+        "{stderr}"
+    );
+
+    let headless = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec:\n  clusterIP: None\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n";
+    let stderr = refused(&k, &["apply", "-f", &k.file("headless.yaml", headless)]).await;
+    assert!(
+        stderr.contains("The Service \"web\" is invalid: spec.clusterIPs[0]: Invalid value: [\"None\"]: may not change once set"),
+        "{stderr}"
+    );
+
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: \"busybox:1.36\"}]\n";
+    k.ok(&["apply", "-f", &k.file("job.yaml", job)]).await;
+    let stored = json(&k, &["get", "job", "once"]).await;
+    let uid = stored["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        stored["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    assert_eq!(
+        stored["spec"]["template"]["metadata"]["labels"]["job-name"],
+        "once"
+    );
+    let stderr = refused(
+        &k,
+        &[
+            "apply",
+            "-f",
+            &k.file("job2.yaml", &job.replace("1.36", "1.37")),
+        ],
+    )
+    .await;
+    assert!(
+        stderr.contains("The Job \"once\" is invalid: spec.template: Invalid value: {")
+            && stderr.contains("field is immutable"),
+        "{stderr}"
+    );
+
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "viewers",
+        "--clusterrole=view",
+        "--user=ann",
+    ])
+    .await;
+    let binding = json(&k, &["get", "rolebinding", "viewers"]).await;
+    assert_eq!(
+        binding["subjects"][0]["apiGroup"],
+        "rbac.authorization.k8s.io"
+    );
+    let stderr = refused(
+        &k,
+        &[
+            "patch",
+            "rolebinding",
+            "viewers",
+            "--type=merge",
+            "-p",
+            "{\"roleRef\":{\"name\":\"edit\"}}",
+        ],
+    )
+    .await;
+    assert!(stderr.contains("cannot change roleRef"), "{stderr}");
+
+    k.ok(&["create", "configmap", "frozen", "--from-literal=a=1"])
+        .await;
+    k.ok(&[
+        "patch",
+        "configmap",
+        "frozen",
+        "--type=merge",
+        "-p",
+        "{\"immutable\":true}",
+    ])
+    .await;
+    let stderr = refused(
+        &k,
+        &[
+            "patch",
+            "configmap",
+            "frozen",
+            "--type=merge",
+            "-p",
+            "{\"data\":{\"a\":\"2\"}}",
+        ],
+    )
+    .await;
+    assert!(
+        stderr.contains("data: Forbidden: field is immutable when `immutable` is set"),
+        "{stderr}"
+    );
+}
