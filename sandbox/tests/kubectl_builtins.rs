@@ -309,3 +309,101 @@ async fn immutable_fields_stay_as_they_are() {
         "{stderr}"
     );
 }
+
+/// Polls `kubectl args -o json` until `check` holds on its items (10 s).
+async fn wait_items(k: &Kubectl, args: &[&str], what: &str, check: impl Fn(&[Value]) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list = json(k, args).await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        if check(&items) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: never held; last: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_start_pods_and_say_so_in_events() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["apply", "-f", &k.file("app.yaml", APP)]).await;
+    let running = |n: usize| {
+        move |items: &[Value]| {
+            items.len() == n
+                && items.iter().all(|p| {
+                    p["status"]["phase"] == "Running"
+                        && p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
+                        && p["spec"]["containers"][0]["image"] == "nginx:1.27"
+                        && p["spec"]["enableServiceLinks"] == true
+                })
+        }
+    };
+    let pods = ["get", "pods", "-l", "app=web"];
+    wait_items(&k, &pods, "one Running pod", running(1)).await;
+    let table = k.ok(&["get", "pods", "-l", "app=web"]).await;
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[1..4], ["1/1", "Running", "0"], "{table}");
+
+    k.ok(&["scale", "deployment/web", "--replicas=3"]).await;
+    wait_items(&k, &pods, "three Running pods", running(3)).await;
+    k.ok(&["scale", "deployment/web", "--replicas=1"]).await;
+    wait_items(&k, &pods, "back to one pod", running(1)).await;
+    let events = k
+        .ok(&[
+            "get",
+            "events",
+            "-o",
+            "custom-columns=REASON:.reason,MESSAGE:.message",
+        ])
+        .await;
+    for wanted in [
+        "SuccessfulCreate",
+        "Created pod: web-",
+        "SuccessfulDelete",
+        "Deleted pod: web-",
+        "ScalingReplicaSet",
+    ] {
+        assert!(events.contains(wanted), "no {wanted} event:\n{events}");
+    }
+
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: main, image: \"busybox:1.36\"}]\n";
+    k.ok(&["apply", "-f", &k.file("job.yaml", job)]).await;
+    wait_items(
+        &k,
+        &["get", "pods", "-l", "job-name=once"],
+        "a Succeeded job pod",
+        |items| items.len() == 1 && items[0]["status"]["phase"] == "Succeeded",
+    )
+    .await;
+    k.ok(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/once",
+        "--timeout=10s",
+    ])
+    .await;
+    let events = k
+        .ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.kind=Job",
+            "-o",
+            "custom-columns=REASON:.reason,MESSAGE:.message",
+        ])
+        .await;
+    assert!(
+        events.contains("Completed") && events.contains("Job completed"),
+        "{events}"
+    );
+
+    // The pods go with their owners.
+    k.ok(&["delete", "deployment/web", "job/once"]).await;
+    wait_items(&k, &["get", "pods"], "no pods left", <[Value]>::is_empty).await;
+}

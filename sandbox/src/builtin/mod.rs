@@ -42,6 +42,12 @@ fn at_mut(object: &mut Value, pointer: &str, f: impl FnOnce(&mut Value)) {
     }
 }
 
+/// The defaults of a Pod's spec (`SetDefaults_Pod` and `SetDefaults_PodSpec`), for the
+/// workload simulator's Pods.
+pub fn default_pod(spec: &mut Value) {
+    pod_spec::default_pod(spec);
+}
+
 /// Fills the defaults of a built-in object, as decoding a request does (every write).
 pub fn default(rt: &ResourceType, object: &mut Value) {
     if rt.custom {

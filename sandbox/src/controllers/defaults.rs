@@ -28,7 +28,7 @@ pub fn on_create(rt: &ResourceType, object: &mut Value) {
 
 /// `qos.GetPodQOS`: BestEffort without any CPU or memory request or limit, Guaranteed when
 /// every container limits both and requests what it limits, Burstable otherwise.
-fn qos_class(spec: &Value) -> &'static str {
+pub fn qos_class(spec: &Value) -> &'static str {
     let containers = ["initContainers", "containers"]
         .iter()
         .flat_map(|field| spec[*field].as_array().cloned().unwrap_or_default());

@@ -1,11 +1,12 @@
 //! The background controllers a cluster would run: namespace termination, CRD cleanup,
 //! ClusterRole aggregation, owner-reference garbage collection and the workload simulator
-//! (Deployment rollouts through ReplicaSets, workload status).
+//! (Deployment rollouts through ReplicaSets, the workloads' Pods, workload status).
 
 pub mod aggregation;
 pub mod defaults;
 mod garbage;
 mod namespaces;
+mod pods;
 mod rollouts;
 mod workloads;
 
@@ -103,6 +104,7 @@ pub async fn run(api: Arc<ApiServer>) {
         due = Due::default();
         if api.options.simulate_workloads {
             rollouts::reconcile(&api);
+            pods::reconcile(&api);
             workloads::simulate(&api);
         }
     }

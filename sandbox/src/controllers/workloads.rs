@@ -47,7 +47,10 @@ pub fn simulated_status(resource: &str, object: &Value) -> Value {
             "availableReplicas": 0, "unavailableReplicas": replicas,
             "conditions": [
                 condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", &t),
-                condition("Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{name}\" has timed out progressing."), &t),
+                condition("Progressing", "False", "ProgressDeadlineExceeded", &format!(
+                    "ReplicaSet \"{name}-{}\" has timed out progressing.",
+                    super::rollouts::template_hash(&object["spec"]["template"])
+                ), &t),
             ],
         }),
         "deployments" => json!({

@@ -1,0 +1,281 @@
+//! The pods the workload controllers would start, simulated: ReplicaSets (so Deployments),
+//! StatefulSets (`<name>-<ordinal>`) and DaemonSets (one pod for the one simulated node) keep
+//! as many Pods as they ask for, Jobs get their completions' Pods once; each Pod is owned by
+//! its workload, carries the template (with the Pod defaults) and a status that matches the
+//! simulated rollout (Running and Ready, `Succeeded` for Jobs, waiting on `ImagePullBackOff`
+//! under the `fail` tag marker). Creations and deletions emit the controllers' Events
+//! (`SuccessfulCreate` "Created pod: ...", `SuccessfulDelete`, a Job's `Completed`).
+
+use serde_json::{Value, json};
+
+use super::workloads::has_failure_marker;
+use crate::server::ApiServer;
+use crate::server::meta::{is_deleting, name_suffix, new_uid, now};
+use crate::store::ObjectKey;
+
+/// Pods per workload are capped, so a `replicas: 10000` typo cannot fill the sandbox.
+const MAX_PODS: i64 = 50;
+
+/// A workload kind the simulator starts pods for.
+struct Owner {
+    group: &'static str,
+    resource: &'static str,
+    kind: &'static str,
+    controller: &'static str,
+}
+
+const OWNERS: [Owner; 4] = [
+    Owner {
+        group: "apps",
+        resource: "replicasets",
+        kind: "ReplicaSet",
+        controller: "replicaset-controller",
+    },
+    Owner {
+        group: "apps",
+        resource: "statefulsets",
+        kind: "StatefulSet",
+        controller: "statefulset-controller",
+    },
+    Owner {
+        group: "apps",
+        resource: "daemonsets",
+        kind: "DaemonSet",
+        controller: "daemonset-controller",
+    },
+    Owner {
+        group: "batch",
+        resource: "jobs",
+        kind: "Job",
+        controller: "job-controller",
+    },
+];
+
+fn controlled_by(pod: &Value, uid: &Value) -> bool {
+    pod["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|o| o["controller"] == true && &o["uid"] == uid)
+}
+
+fn job_finished(job: &Value) -> bool {
+    job["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True")
+}
+
+/// How many pods `workload` wants now (None: leave its pods alone).
+fn wanted(owner: &Owner, workload: &Value, existing: usize) -> Option<i64> {
+    let n = match owner.resource {
+        "daemonsets" => 1,
+        "jobs" => {
+            // A Job's pods are started once; finished Jobs keep the pods they ran.
+            if existing > 0 || job_finished(workload) {
+                return None;
+            }
+            workload["spec"]["completions"].as_i64().unwrap_or(1)
+        }
+        _ => workload["spec"]["replicas"].as_i64().unwrap_or(1),
+    };
+    Some(n.clamp(0, MAX_PODS))
+}
+
+/// The status of a simulated pod of `workload`.
+fn pod_status(owner: &Owner, workload: &Value, pod: &Value, index: usize) -> Value {
+    let t = now();
+    let failing = has_failure_marker(workload);
+    let condition = |type_: &str, status: &str| json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": t});
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let (state, ready) = match (failing, owner.resource) {
+                (true, _) => (json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{}\"", c["image"].as_str().unwrap_or_default())}}), false),
+                (false, "jobs") => (json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": t, "finishedAt": t}}), false),
+                (false, _) => (json!({"running": {"startedAt": t}}), true),
+            };
+            json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": ready, "restartCount": 0,
+                "started": ready, "state": state})
+        })
+        .collect();
+    let (phase, ready) = match (failing, owner.resource) {
+        (true, _) => ("Pending", "False"),
+        (false, "jobs") => ("Succeeded", "False"),
+        (false, _) => ("Running", "True"),
+    };
+    let qos = pod["status"]["qosClass"].clone();
+    json!({"phase": phase, "conditions": [condition("PodReadyToStartContainers", "True"), condition("Initialized", "True"),
+            condition("Ready", ready), condition("ContainersReady", ready), condition("PodScheduled", "True")],
+        "hostIP": "10.0.0.10", "podIP": format!("10.244.0.{}", 2 + index % 250), "startTime": t,
+        "containerStatuses": containers, "qosClass": qos})
+}
+
+/// A new Pod of `workload` from its template.
+fn new_pod(owner: &Owner, workload: &Value, name: &str, namespace: &str, index: usize) -> Value {
+    let template = &workload["spec"]["template"];
+    let mut spec = template["spec"].clone();
+    crate::builtin::default_pod(&mut spec);
+    let workload_name = workload["metadata"]["name"].as_str().unwrap_or_default();
+    let mut labels = template["metadata"]["labels"].clone();
+    if !labels.is_object() {
+        labels = json!({});
+    }
+    if owner.resource == "statefulsets" {
+        labels["statefulset.kubernetes.io/pod-name"] = json!(name);
+        labels["apps.kubernetes.io/pod-index"] = json!(index.to_string());
+        spec["hostname"] = json!(name);
+        if let Some(service) = workload["spec"]["serviceName"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+        {
+            spec["subdomain"] = json!(service);
+        }
+    }
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "uid": new_uid(), "creationTimestamp": now(),
+            "labels": labels,
+            "ownerReferences": [{"apiVersion": workload["apiVersion"], "kind": owner.kind, "name": workload_name,
+                "uid": workload["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}]},
+        "spec": spec});
+    if owner.resource != "statefulsets" {
+        pod["metadata"]["generateName"] = json!(format!("{workload_name}-"));
+    }
+    if let Some(annotations) = template["metadata"]["annotations"].as_object() {
+        pod["metadata"]["annotations"] = Value::Object(annotations.clone());
+    }
+    pod["status"] = json!({"qosClass": crate::controllers::defaults::qos_class(&pod["spec"])});
+    pod["status"] = pod_status(owner, workload, &pod, index);
+    pod
+}
+
+/// One pass over every workload.
+pub fn reconcile(api: &ApiServer) {
+    for owner in &OWNERS {
+        let (workloads, _) = api.store.list(owner.group, owner.resource, None);
+        for workload in workloads.iter().filter(|w| !is_deleting(w)) {
+            reconcile_one(api, owner, workload);
+        }
+    }
+}
+
+fn reconcile_one(api: &ApiServer, owner: &Owner, workload: &Value) {
+    let namespace = workload["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let workload_name = workload["metadata"]["name"].as_str().unwrap_or_default();
+    let uid = &workload["metadata"]["uid"];
+    let (pods, _) = api.store.list("", "pods", Some(namespace));
+    let mut mine: Vec<&Value> = pods
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| controlled_by(p, uid) && !is_deleting(p))
+        .collect();
+    let Some(wanted) = wanted(owner, workload, mine.len()) else {
+        return;
+    };
+    let have = i64::try_from(mine.len()).unwrap_or(i64::MAX);
+    if have < wanted {
+        for index in 0..usize::try_from(wanted - have).unwrap_or(0) {
+            let (name, index) = if owner.resource == "statefulsets" {
+                let taken: Vec<&str> = mine
+                    .iter()
+                    .filter_map(|p| p["metadata"]["name"].as_str())
+                    .collect();
+                let Some(ordinal) = (0..MAX_PODS as usize)
+                    .find(|o| !taken.contains(&format!("{workload_name}-{o}").as_str()))
+                else {
+                    return;
+                };
+                (format!("{workload_name}-{ordinal}"), ordinal)
+            } else {
+                (
+                    format!("{workload_name}-{}", name_suffix()),
+                    mine.len() + index,
+                )
+            };
+            let pod = new_pod(owner, workload, &name, namespace, index);
+            let key = ObjectKey::new("", "pods", namespace, &name);
+            let created = api.store.write(|tx| {
+                if tx.get(&key).is_some() {
+                    return false;
+                }
+                tx.put(key.clone(), pod);
+                true
+            });
+            if created {
+                let message = if owner.resource == "statefulsets" {
+                    format!("create Pod {name} in StatefulSet {workload_name} successful")
+                } else {
+                    format!("Created pod: {name}")
+                };
+                record_event(api, owner, workload, "SuccessfulCreate", &message);
+            }
+        }
+        if owner.resource == "jobs" && !has_failure_marker(workload) {
+            record_event(api, owner, workload, "Completed", "Job completed");
+        }
+    } else if have > wanted {
+        // The newest go first (StatefulSets: the highest ordinals).
+        mine.sort_by(|a, b| {
+            let key = |p: &Value| {
+                (
+                    p["metadata"]["creationTimestamp"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    p["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            };
+            key(b).cmp(&key(a))
+        });
+        for pod in mine
+            .iter()
+            .take(usize::try_from(have - wanted).unwrap_or(0))
+        {
+            let name = pod["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let key = ObjectKey::new("", "pods", namespace, &name);
+            if api.store.write(|tx| tx.delete(&key)).is_some() {
+                let message = if owner.resource == "statefulsets" {
+                    format!("delete Pod {name} in StatefulSet {workload_name} successful")
+                } else {
+                    format!("Deleted pod: {name}")
+                };
+                record_event(api, owner, workload, "SuccessfulDelete", &message);
+            }
+        }
+    }
+}
+
+/// A Normal core/v1 Event from the owner's controller about `workload`.
+fn record_event(api: &ApiServer, owner: &Owner, workload: &Value, reason: &str, message: &str) {
+    let workload_name = workload["metadata"]["name"].as_str().unwrap_or_default();
+    let namespace = workload["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    let uid = new_uid();
+    let name = format!("{workload_name}.{}", &uid[..8]);
+    let t = now();
+    let event = json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace, "uid": uid, "creationTimestamp": t},
+        "involvedObject": {"apiVersion": workload["apiVersion"], "kind": owner.kind, "name": workload_name,
+            "namespace": namespace, "uid": workload["metadata"]["uid"],
+            "resourceVersion": workload["metadata"]["resourceVersion"]},
+        "reason": reason, "message": message, "type": "Normal", "count": 1,
+        "firstTimestamp": t, "lastTimestamp": t,
+        "source": {"component": owner.controller},
+        "reportingComponent": owner.controller, "reportingInstance": ""});
+    let key = ObjectKey::new("", "events", namespace, &name);
+    api.store.write(|tx| {
+        tx.put(key.clone(), event);
+    });
+}
