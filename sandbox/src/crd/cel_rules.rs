@@ -2,7 +2,8 @@
 //! update as the API server checks them: each rule runs with `self` bound to the value of its
 //! schema node; a transition rule (one that reads `oldSelf`) runs only on an update that had
 //! an old value there. A rule that is false gives `<path>: Invalid value: "<type>": <message>`
-//! (or `failed rule: <rule>` without a message).
+//! (the `messageExpression`'s text, else `message`, else `failed rule: <rule>`), at the
+//! rule's `fieldPath` below the node when it names one, worded for its `reason`.
 
 use serde_json::Value;
 
@@ -11,10 +12,10 @@ use crate::error::Cause;
 /// The CEL parser recurses deeply; rules run on a thread with a large stack.
 const STACK: usize = 32 * 1024 * 1024;
 
-/// Evaluates `rule` with the variables bound; `Err` carries the evaluator's words.
-fn evaluate(rule: &str, this: &Value, old: Option<&Value>) -> Result<bool, String> {
-    let run = || -> Result<bool, String> {
-        let program = cel::Program::compile(rule).map_err(|e| e.to_string())?;
+/// Evaluates `expression` with the variables bound; `Err` carries the evaluator's words.
+fn evaluate(expression: &str, this: &Value, old: Option<&Value>) -> Result<cel::Value, String> {
+    let run = || -> Result<cel::Value, String> {
+        let program = cel::Program::compile(expression).map_err(|e| e.to_string())?;
         let mut context = cel::Context::default();
         context
             .add_variable("self", this)
@@ -24,10 +25,7 @@ fn evaluate(rule: &str, this: &Value, old: Option<&Value>) -> Result<bool, Strin
                 .add_variable("oldSelf", old)
                 .map_err(|e| e.to_string())?;
         }
-        match program.execute(&context).map_err(|e| e.to_string())? {
-            cel::Value::Bool(b) => Ok(b),
-            other => Err(format!("the rule gave {other:?}, not a boolean")),
-        }
+        program.execute(&context).map_err(|e| e.to_string())
     };
     std::thread::scope(|scope| {
         std::thread::Builder::new()
@@ -37,6 +35,46 @@ fn evaluate(rule: &str, this: &Value, old: Option<&Value>) -> Result<bool, Strin
             .join()
             .unwrap_or_else(|_| Err("the evaluator failed".to_string()))
     })
+}
+
+/// The message of a broken rule: `messageExpression`'s string when it gives a non-empty one,
+/// else `message`, else `failed rule: <rule>` (as the API server chooses).
+fn message_of(rule: &Value, text: &str, this: &Value, old: Option<&Value>) -> String {
+    if let Some(expression) = rule["messageExpression"].as_str()
+        && let Ok(cel::Value::String(message)) = evaluate(expression, this, old)
+        && !message.trim().is_empty()
+    {
+        return message.to_string();
+    }
+    match rule["message"].as_str().filter(|m| !m.is_empty()) {
+        Some(message) => message.to_string(),
+        None => format!("failed rule: {text}"),
+    }
+}
+
+/// `fieldPath` (`.spec.replicas`, `.labels['app']`, `.items[0]`) joined to `path`, in the
+/// `field.Path` form (`spec.labels[app]`).
+fn with_field_path(path: &str, field_path: &str) -> String {
+    let mut out = path.to_string();
+    let mut rest = field_path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&after[..end]);
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').unwrap_or(after.len());
+            let key = after[..end].trim_matches(|c| c == '\'' || c == '"');
+            out.push_str(&format!("[{key}]"));
+            rest = after.get(end + 1..).unwrap_or("");
+        } else {
+            break;
+        }
+    }
+    out
 }
 
 /// Checks the rules of `schema` and of its nested schemas against `value` (and the value it
@@ -61,18 +99,34 @@ pub fn check(
             continue;
         }
         let type_ = schema["type"].as_str().unwrap_or("object");
-        let message = match evaluate(text, value, old) {
-            Ok(true) => continue,
-            Ok(false) => match rule["message"].as_str().filter(|m| !m.is_empty()) {
-                Some(message) => message.to_string(),
-                None => format!("failed rule: {text}"),
-            },
+        let detail = match evaluate(text, value, old) {
+            Ok(cel::Value::Bool(true)) => continue,
+            Ok(cel::Value::Bool(false)) => message_of(rule, text, value, old),
+            Ok(other) => format!(
+                "rule {text:?} could not be evaluated: the rule gave {other:?}, not a boolean"
+            ),
             Err(e) => format!("rule {text:?} could not be evaluated: {e}"),
         };
+        let field = match rule["fieldPath"].as_str() {
+            Some(field_path) if !field_path.is_empty() => with_field_path(path, field_path),
+            _ => path.to_string(),
+        };
+        let (reason, message) = match rule["reason"].as_str().unwrap_or("FieldValueInvalid") {
+            "FieldValueRequired" => ("FieldValueRequired", format!("Required value: {detail}")),
+            "FieldValueForbidden" => ("FieldValueForbidden", format!("Forbidden: {detail}")),
+            "FieldValueDuplicate" => (
+                "FieldValueDuplicate",
+                format!("Duplicate value: \"{type_}\""),
+            ),
+            _ => (
+                "FieldValueInvalid",
+                format!("Invalid value: \"{type_}\": {detail}"),
+            ),
+        };
         causes.push(Cause {
-            reason: "FieldValueInvalid",
-            message: format!("Invalid value: \"{type_}\": {message}"),
-            field: path.to_string(),
+            reason,
+            message,
+            field,
         });
     }
     match value {
@@ -172,5 +226,47 @@ mod tests {
         for (object, old, want) in cases {
             assert_eq!(messages(object.clone(), old), want, "{object}");
         }
+    }
+
+    #[test]
+    fn message_expressions_field_paths_and_reasons() {
+        let schema = json!({"type": "object", "x-kubernetes-validations": [
+            {"rule": "self.replicas <= self.max", "messageExpression": "'replicas ' + string(self.replicas) + ' over ' + string(self.max)",
+             "fieldPath": ".replicas"},
+            {"rule": "has(self.owner)", "message": "an owner is needed", "reason": "FieldValueRequired", "fieldPath": ".labels['owner']"},
+            {"rule": "self.max < 100", "messageExpression": "self.nope", "message": "max too high", "reason": "FieldValueForbidden"}],
+            "properties": {"replicas": {"type": "integer"}, "max": {"type": "integer"}}});
+        let mut causes = Vec::new();
+        check(
+            &json!({"replicas": 5, "max": 200}),
+            None,
+            &schema,
+            "spec",
+            &mut causes,
+        );
+        let got: Vec<String> = causes
+            .into_iter()
+            .map(|c| format!("{} {}: {}", c.reason, c.field, c.message))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "FieldValueRequired spec.labels[owner]: Required value: an owner is needed",
+                "FieldValueForbidden spec: Forbidden: max too high",
+            ]
+        );
+        let mut causes = Vec::new();
+        check(
+            &json!({"replicas": 5, "max": 2, "owner": "x"}),
+            None,
+            &schema,
+            "spec",
+            &mut causes,
+        );
+        assert_eq!(causes[0].field, "spec.replicas");
+        assert_eq!(
+            causes[0].message,
+            "Invalid value: \"object\": replicas 5 over 2"
+        );
     }
 }
