@@ -151,7 +151,7 @@ async fn invalid_objects_are_refused_with_field_paths() {
             "The Deployment \"nosel\" is invalid: spec.selector: Required value",
         ),
         (
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: mismatch}\nspec:\n  selector: {matchLabels: {app: y}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: x, image: x}]}\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: mismatch}\nspec:\n  selector: {matchLabels: {app: other}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: x, image: x}]}\n",
             "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
         ),
         (
@@ -161,6 +161,11 @@ async fn invalid_objects_are_refused_with_field_paths() {
         (
             "apiVersion: batch/v1\nkind: Job\nmetadata: {name: always}\nspec:\n  template:\n    spec: {containers: [{name: x, image: x}]}\n",
             "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+        ),
+        (
+            // YAML 1.1 reads `y` as true: the decoder refuses it where a string belongs.
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typed}\nspec:\n  replicas: \"2\"\n  selector: {matchLabels: {app: y}}\n",
+            "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32",
         ),
         (
             "apiVersion: v1\nkind: Service\nmetadata: {name: noports}\nspec:\n  selector: {app: x}\n",

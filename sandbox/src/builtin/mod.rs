@@ -7,6 +7,7 @@ mod field_errors;
 mod pod_spec;
 mod rbac;
 mod services;
+mod types;
 mod workloads;
 
 use serde_json::{Value, json};
@@ -40,6 +41,21 @@ fn at_mut(object: &mut Value, pointer: &str, f: impl FnOnce(&mut Value)) {
     if let Some(value) = object.pointer_mut(pointer) {
         f(value);
     }
+}
+
+/// The decoder's type check: `Err` is the 400 a real server answers for a value of the wrong
+/// JSON type (`Deployment in version "v1" cannot be handled as a Deployment: json: ...`).
+pub fn check_types(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    if rt.custom {
+        return Ok(());
+    }
+    types::check_types(&rt.group, &rt.version, &rt.kind, object).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {e}",
+            kind = rt.kind,
+            version = rt.version
+        ))
+    })
 }
 
 /// The defaults of a Pod's spec (`SetDefaults_Pod` and `SetDefaults_PodSpec`), for the

@@ -5,7 +5,7 @@ pub mod delete;
 pub mod discovery;
 pub mod meta;
 pub mod openapi;
-mod openapi_schemas;
+pub(crate) mod openapi_schemas;
 pub mod printers;
 pub mod protobuf;
 pub mod read;

@@ -105,6 +105,32 @@ pub fn builtin(group: &str, version: &str, served: &[&str]) -> Map<String, Value
     definitions
 }
 
+/// A built-in kind's group, version, kind and definition name.
+pub type KindDefinition = (String, String, String, String);
+
+/// Every built-in kind's definition name and all the definitions they refer to, unwrapped
+/// (for the type check of written objects).
+pub fn all_kinds() -> (Vec<KindDefinition>, Map<String, Value>) {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    let mut tops = Vec::new();
+    for k in kinds() {
+        let reference = (k.add)(&mut generator);
+        if let Some(name) = reference
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.rsplit('/').next())
+        {
+            tops.push((
+                k.group.to_string(),
+                k.version.to_string(),
+                k.kind.to_string(),
+                name.to_string(),
+            ));
+        }
+    }
+    (tops, generator.definitions().clone())
+}
+
 /// Upstream's v3 documents wrap a reference that has its own description in `allOf` (a
 /// `$ref`'s siblings are ignored in OpenAPI 3.0); kubectl explain then prints the field's
 /// description before the type's.

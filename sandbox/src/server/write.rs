@@ -336,6 +336,7 @@ pub(super) fn commit(
     }
     meta::drop_empty_fields(&mut new["metadata"]);
     crate::controllers::defaults::on_write(rt, &mut new);
+    crate::builtin::check_types(rt, &new)?;
     if !w.status_endpoint {
         crate::builtin::default(rt, &mut new);
     }
