@@ -286,6 +286,25 @@ async fn immutable_fields_stay_as_they_are() {
     .await;
     assert!(stderr.contains("cannot change roleRef"), "{stderr}");
 
+    k.ok(&["run", "solo", "--image=nginx:1.27"]).await;
+    k.ok(&["set", "image", "pod/solo", "solo=nginx:1.28"]).await;
+    let stderr = refused(
+        &k,
+        &[
+            "patch",
+            "pod",
+            "solo",
+            "--type=merge",
+            "-p",
+            "{\"spec\":{\"restartPolicy\":\"Never\"}}",
+        ],
+    )
+    .await;
+    assert!(
+        stderr.contains("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"),
+        "{stderr}"
+    );
+
     k.ok(&["create", "configmap", "frozen", "--from-literal=a=1"])
         .await;
     k.ok(&[

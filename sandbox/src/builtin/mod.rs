@@ -100,7 +100,12 @@ pub fn admit(
     }
     let mut errors = field_errors::FieldErrors::default();
     match (rt.group.as_str(), rt.plural.as_str()) {
-        ("", "pods") => pod_spec::validate_pod_spec(&new["spec"], "spec", &mut errors),
+        ("", "pods") => {
+            pod_spec::validate_pod_spec(&new["spec"], "spec", &mut errors);
+            if let Some(old) = old {
+                pod_spec::validate_pod_update(&new["spec"], &old["spec"], &mut errors);
+            }
+        }
         ("", "services") => {
             if let Some(old) = old {
                 services::carry_over(new, old);

@@ -251,6 +251,50 @@ fn validate_container(
     }
 }
 
+/// `ValidatePodUpdate`: a Pod's spec may change only in its images, `activeDeadlineSeconds`,
+/// added tolerations and `terminationGracePeriodSeconds`.
+pub fn validate_pod_update(spec: &Value, old: &Value, errors: &mut FieldErrors) {
+    let mut comparable = spec.clone();
+    for list in CONTAINER_LISTS {
+        let old_images: Vec<Value> = old[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["image"].clone())
+            .collect();
+        let new_list = list_mut(&mut comparable, list);
+        for (container, image) in new_list.zip(old_images) {
+            container["image"] = image;
+        }
+    }
+    let old_tolerations = old["tolerations"].as_array().cloned().unwrap_or_default();
+    let new_tolerations = spec["tolerations"].as_array().cloned().unwrap_or_default();
+    let only_added = old_tolerations.iter().all(|t| new_tolerations.contains(t));
+    for field in [
+        "activeDeadlineSeconds",
+        "terminationGracePeriodSeconds",
+        "tolerations",
+    ] {
+        if field == "tolerations" && !only_added {
+            continue;
+        }
+        match old.get(field) {
+            Some(value) => comparable[field] = value.clone(),
+            None => {
+                if let Some(map) = comparable.as_object_mut() {
+                    map.remove(field);
+                }
+            }
+        }
+    }
+    if &comparable != old {
+        errors.forbidden(
+            "spec",
+            "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +382,30 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{spec}");
         }
+    }
+
+    #[test]
+    fn pod_specs_change_only_where_upstream_allows() {
+        let old =
+            json!({"containers": [{"name": "a", "image": "app:1"}], "restartPolicy": "Always"});
+        let mut errors = FieldErrors::default();
+        validate_pod_update(
+            &json!({"containers": [{"name": "a", "image": "app:2"}], "restartPolicy": "Always",
+            "activeDeadlineSeconds": 30, "tolerations": [{"key": "k", "operator": "Exists"}]}),
+            &old,
+            &mut errors,
+        );
+        assert!(errors.0.is_empty(), "{:?}", errors.0);
+        validate_pod_update(
+            &json!({"containers": [{"name": "a", "image": "app:1"}], "restartPolicy": "Never"}),
+            &old,
+            &mut errors,
+        );
+        assert_eq!(errors.0.len(), 1);
+        assert!(
+            errors.0[0]
+                .message
+                .starts_with("Forbidden: pod updates may not change fields other than")
+        );
     }
 }
