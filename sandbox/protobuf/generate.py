@@ -57,19 +57,45 @@ def parse(path, messages, wrappers):
             nullable = False
 
 
+GO_FIELD = re.compile(r'^\t(\w+)\s+(\S+)\s+`json:"([^"]*)"')
+GO_SCALARS = {"int", "int32", "int64", "uint32", "uint64", "bool", "float32", "float64",
+              "string"}
+
+
+def omitted_zeros(directory, package, omitzero):
+    """Go leaves out the zero value of a non-pointer scalar field tagged `omitempty` when it
+    writes JSON, while protobuf carries it: records such fields per message, so the decoder
+    drops `paused: false` or `minReadySeconds: 0` as the API server's JSON would."""
+    for path in sorted(directory.glob("types*.go")):
+        current = None
+        for raw in path.read_text().splitlines():
+            if m := re.match(r"^type\s+(\w+)\s+struct\s*\{", raw):
+                current = f"{package}.{m.group(1)}"
+            elif raw.startswith("}"):
+                current = None
+            elif current and (m := GO_FIELD.match(raw)):
+                _, go_type, tag = m.groups()
+                name, *options = tag.split(",")
+                if go_type in GO_SCALARS and ("omitempty" in options or "omitzero" in options):
+                    omitzero.setdefault(current, []).append(name)
+
+
 def main():
     api, machinery = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-    messages, wrappers = {}, []
+    messages, wrappers, omitzero = {}, [], {}
     for root in (api, machinery):
         for path in sorted(root.rglob("generated.proto")):
             if "testapigroup" in str(path):
                 continue
             parse(path, messages, wrappers)
+            package = re.search(r"^package\s+([\w.]+)\s*;", path.read_text(), re.M).group(1)
+            omitted_zeros(path.parent, package, omitzero)
     for fields in messages.values():
         fields.sort()
     wrappers = [w for w in wrappers
                 if [f[:3] for f in messages[w]] == [[1, "items", "r"]]]
-    messages = {"messages": messages, "wrappers": sorted(wrappers)}
+    omitzero = {k: sorted(v) for k, v in omitzero.items() if k in messages}
+    messages = {"messages": messages, "wrappers": sorted(wrappers), "omitzero": omitzero}
     out = pathlib.Path(__file__).resolve().parent.parent / "src/server/protobuf-schema.json"
     out.write_text(json.dumps(messages, separators=(",", ":"), sort_keys=True) + "\n")
     print(f"{len(messages['messages'])} messages, {len(wrappers)} list wrappers -> {out}")

@@ -853,6 +853,18 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
     let container = &deploy["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["image"], "nginx:1.27");
     assert_eq!(container["ports"][0]["containerPort"], 8080);
+    // Go's zero values of non-pointer `omitempty` fields are not in the JSON, as upstream.
+    for (object, field) in [
+        (&deploy["spec"], "paused"),
+        (&deploy["spec"], "minReadySeconds"),
+        (&deploy["spec"]["template"]["metadata"], "generation"),
+        (container, "stdin"),
+        (container, "tty"),
+        (&container["ports"][0], "hostPort"),
+        (&deploy["spec"]["template"]["spec"], "hostNetwork"),
+    ] {
+        assert!(object.get(field).is_none(), "{field} in {object}");
+    }
     let job = json(
         k.ok(&["get", "job", "once", "-n", "team-a", "-o", "json"])
             .await,

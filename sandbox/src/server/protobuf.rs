@@ -22,6 +22,10 @@ const MAX_DEPTH: usize = 64;
 struct SchemaFile {
     messages: HashMap<String, Vec<Value>>,
     wrappers: Vec<String>,
+    /// Per message, the fields Go writes to JSON only when not zero (non-pointer scalars
+    /// tagged `omitempty`).
+    #[serde(default)]
+    omitzero: HashMap<String, Vec<String>>,
 }
 
 enum Label {
@@ -34,6 +38,8 @@ struct FieldDef {
     name: String,
     label: Label,
     kind: String,
+    /// Go leaves the field's zero value out of JSON.
+    omit_zero: bool,
 }
 
 struct Schema {
@@ -48,8 +54,9 @@ fn schema() -> &'static Schema {
             .unwrap_or(SchemaFile {
                 messages: HashMap::new(),
                 wrappers: Vec::new(),
+                omitzero: HashMap::new(),
             });
-        let field = |f: &Value| -> Option<(u64, FieldDef)> {
+        let field = |message: &str, f: &Value| -> Option<(u64, FieldDef)> {
             let text = |i: usize| f.get(i).and_then(Value::as_str).map(str::to_string);
             let label = match text(2)?.as_str() {
                 "r" => Label::Repeated,
@@ -59,6 +66,10 @@ fn schema() -> &'static Schema {
             Some((
                 f.get(0)?.as_u64()?,
                 FieldDef {
+                    omit_zero: file
+                        .omitzero
+                        .get(message)
+                        .is_some_and(|names| names.iter().any(|n| Some(n) == text(1).as_ref())),
                     name: text(1)?,
                     label,
                     kind: text(3)?,
@@ -68,10 +79,13 @@ fn schema() -> &'static Schema {
         Schema {
             messages: file
                 .messages
-                .into_iter()
-                .map(|(name, fields)| (name, fields.iter().filter_map(field).collect()))
+                .iter()
+                .map(|(name, fields)| {
+                    let defs = fields.iter().filter_map(|f| field(name, f)).collect();
+                    (name.clone(), defs)
+                })
                 .collect(),
-            wrappers: file.wrappers.into_iter().collect(),
+            wrappers: file.wrappers.iter().cloned().collect(),
         }
     })
 }
@@ -354,6 +368,13 @@ fn message(kind: &str, data: &[u8], depth: usize) -> Result<Option<Value>, ApiEr
         match value {
             // Go writes its non-pointer strings even when empty; JSON leaves them out.
             Some(Value::String(s)) if s.is_empty() && def.kind == "string" => {
+                out.remove(&def.name);
+            }
+            // So do the zero numbers and `false` of non-pointer `omitempty` fields.
+            Some(Value::Bool(false)) if def.omit_zero => {
+                out.remove(&def.name);
+            }
+            Some(Value::Number(n)) if def.omit_zero && n.as_f64() == Some(0.0) => {
                 out.remove(&def.name);
             }
             Some(v) => {
