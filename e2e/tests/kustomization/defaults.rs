@@ -58,6 +58,23 @@ async fn versions(env: &Env) -> Vec<String> {
     ]
 }
 
+/// A repository of `files`, its GitRepository and a Kustomization `app` applying it into
+/// `apps`, Ready at its head.
+async fn delivered_files(env: &Env, files: &[(&str, &str)]) -> TestRepo {
+    let repo = env.repo("app", files);
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    env.namespace("apps").await;
+    env.source("default", "app", "app").await;
+    env.kustomization(
+        "default",
+        "app",
+        json!({"path": "./", "targetNamespace": "apps"}),
+    )
+    .await;
+    env.ready_at("default", "app", &head).await;
+    repo
+}
+
 /// Asks for a reconcile and waits until the controller has handled that very request.
 async fn reconcile_now(env: &Env) -> Kustomization {
     let token = jiff::Timestamp::now().as_nanosecond().to_string();
@@ -83,20 +100,11 @@ async fn reconcile_now(env: &Env) -> Kustomization {
 async fn defaulted_objects_are_neither_drift_nor_rewritten() {
     // Detect mode: anything the drift watch took for drift would show as a Drifted condition.
     let env = env(&["--drift-mode=detect"]).await;
-    let repo = env.repo(
-        "app",
+    delivered_files(
+        &env,
         &[("app.yaml", APP), ("job.yaml", &job("busybox:1.36"))],
-    );
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    env.namespace("apps").await;
-    env.source("default", "app", "app").await;
-    env.kustomization(
-        "default",
-        "app",
-        json!({"path": "./", "targetNamespace": "apps"}),
     )
     .await;
-    env.ready_at("default", "app", &head).await;
 
     // The live objects carry the server's defaults the files do not.
     let deploy = env.deployment("apps", "web").await.unwrap();
@@ -115,7 +123,16 @@ async fn defaulted_objects_are_neither_drift_nor_rewritten() {
         "{ip}"
     );
 
-    let before = versions(&env).await;
+    // The simulated controllers finish their own writes (status, revision) first.
+    let mut before = versions(&env).await;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = versions(&env).await;
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     for _ in 0..2 {
         let ks = reconcile_now(&env).await;
         assert!(
@@ -169,17 +186,7 @@ async fn defaulted_objects_are_neither_drift_nor_rewritten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_immutable_change_fails_until_force_recreates_the_object() {
     let env = env(&[]).await;
-    let repo = env.repo("app", &[("job.yaml", &job("busybox:1.36"))]);
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    env.namespace("apps").await;
-    env.source("default", "app", "app").await;
-    env.kustomization(
-        "default",
-        "app",
-        json!({"path": "./", "targetNamespace": "apps"}),
-    )
-    .await;
-    env.ready_at("default", "app", &head).await;
+    let repo = delivered_files(&env, &[("job.yaml", &job("busybox:1.36"))]).await;
     let jobs = Api::<Job>::namespaced(env.client(), "apps");
     let first = jobs.get("migrate").await.unwrap().metadata.uid.unwrap();
 

@@ -105,14 +105,6 @@ pub fn validate_secret(new: &Value, old: Option<&Value>, errors: &mut FieldError
 mod tests {
     use super::*;
 
-    fn messages(errors: &FieldErrors) -> Vec<String> {
-        errors
-            .0
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect()
-    }
-
     #[test]
     fn config_errors_carry_upstream_field_paths() {
         let mut errors = FieldErrors::default();
@@ -122,7 +114,7 @@ mod tests {
             &mut errors,
         );
         assert_eq!(
-            messages(&errors),
+            errors.lines(),
             [format!(
                 "data[bad key]: Invalid value: \"bad key\": {KEY_MESSAGE}"
             )]
@@ -136,21 +128,21 @@ mod tests {
             &mut errors,
         );
         assert_eq!(
-            messages(&errors),
+            errors.lines(),
             ["data: Forbidden: field is immutable when `immutable` is set"]
         );
 
         let mut secret = json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "eA=="}});
         let mut errors = FieldErrors::default();
         validate_secret(&secret, None, &mut errors);
-        assert_eq!(messages(&errors), ["data[tls.key]: Required value"]);
+        assert_eq!(errors.lines(), ["data[tls.key]: Required value"]);
 
         let old = secret.clone();
         secret["type"] = json!("Opaque");
         let mut errors = FieldErrors::default();
         validate_secret(&secret, Some(&old), &mut errors);
         assert_eq!(
-            messages(&errors),
+            errors.lines(),
             ["type: Invalid value: \"Opaque\": field is immutable"]
         );
 

@@ -18,6 +18,15 @@ pub fn render(value: &Value) -> String {
 }
 
 impl FieldErrors {
+    /// `<field>: <message>` per error, as the API server joins them (table tests read these).
+    #[cfg(test)]
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect()
+    }
+
     fn push(&mut self, reason: &'static str, field: &str, message: String) {
         self.0.push(Cause {
             reason,
@@ -147,13 +156,8 @@ mod tests {
             &json!(["10.96.0.5"]),
         );
         errors.immutable("spec.selector", &json!({"a": "b"}), &json!({"a": "b"}));
-        let got: Vec<String> = errors
-            .0
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect();
         assert_eq!(
-            got,
+            errors.lines(),
             [
                 "spec.selector: Required value",
                 "spec.replicas: Invalid value: -1: must be greater than or equal to 0",

@@ -375,12 +375,7 @@ mod tests {
         for (spec, want) in cases {
             let mut errors = FieldErrors::default();
             validate_pod_spec(&spec, "s", &mut errors);
-            let got: Vec<String> = errors
-                .0
-                .iter()
-                .map(|c| format!("{}: {}", c.field, c.message))
-                .collect();
-            assert_eq!(got, want, "{spec}");
+            assert_eq!(errors.lines(), want, "{spec}");
         }
     }
 

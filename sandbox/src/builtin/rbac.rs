@@ -136,14 +136,6 @@ pub fn validate_binding(
 mod tests {
     use super::*;
 
-    fn messages(errors: &FieldErrors) -> Vec<String> {
-        errors
-            .0
-            .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
-            .collect()
-    }
-
     #[test]
     fn rbac_defaults_and_errors_as_upstream() {
         let mut binding = json!({"roleRef": {"kind": "ClusterRole", "name": "view"},
@@ -154,14 +146,14 @@ mod tests {
         assert!(binding["subjects"][1]["apiGroup"].is_null());
         let mut errors = FieldErrors::default();
         validate_binding(&binding, None, false, &mut errors);
-        assert_eq!(messages(&errors), ["subjects[1].namespace: Required value"]);
+        assert_eq!(errors.lines(), ["subjects[1].namespace: Required value"]);
 
         let mut changed = binding.clone();
         changed["roleRef"]["name"] = json!("edit");
         let mut errors = FieldErrors::default();
         validate_binding(&changed, Some(&binding), true, &mut errors);
         assert_eq!(
-            messages(&errors),
+            errors.lines(),
             [
                 "roleRef: Invalid value: {\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"edit\"}: cannot change roleRef",
             ]
@@ -172,7 +164,7 @@ mod tests {
         let mut errors = FieldErrors::default();
         validate_role(&role, true, &mut errors);
         assert_eq!(
-            messages(&errors),
+            errors.lines(),
             [
                 "rules[0].verbs: Required value: verbs must contain at least one value",
                 "rules[1].nonResourceURLs: Invalid value: [\"/healthz\"]: namespaced rules cannot apply to non-resource URLs",

@@ -4,14 +4,6 @@ use serde_json::json;
 
 use super::*;
 
-fn messages(errors: &FieldErrors) -> Vec<String> {
-    errors
-        .0
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect()
-}
-
 #[test]
 fn service_defaults_as_upstream() {
     let mut svc = json!({"spec": {"ports": [{"port": 80}], "selector": {"app": "web"}}});
@@ -77,7 +69,7 @@ fn cluster_ips_and_node_ports_are_allocated_once() {
     let mut errors = FieldErrors::default();
     validate_and_allocate(&mut other, None, &taken, &mut errors);
     assert_eq!(
-        messages(&errors),
+        errors.lines(),
         [format!(
             "spec.clusterIPs: Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is already allocated"
         )]
@@ -135,6 +127,6 @@ fn service_errors_carry_upstream_field_paths() {
         }
         let mut errors = FieldErrors::default();
         validate_and_allocate(&mut new, old, &Allocated::default(), &mut errors);
-        assert_eq!(messages(&errors), want, "{new}");
+        assert_eq!(errors.lines(), want, "{new}");
     }
 }

@@ -7,11 +7,7 @@ use super::*;
 fn errors_of(kind: &str, new: &Value, old: Option<&Value>) -> Vec<String> {
     let mut errors = FieldErrors::default();
     validate_workload(kind, new, old, &mut errors);
-    errors
-        .0
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect()
+    errors.lines()
 }
 
 fn deployment(selector: Value, labels: Value) -> Value {
