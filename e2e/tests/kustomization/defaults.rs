@@ -58,23 +58,6 @@ async fn versions(env: &Env) -> Vec<String> {
     ]
 }
 
-/// A repository of `files`, its GitRepository and a Kustomization `app` applying it into
-/// `apps`, Ready at its head.
-async fn delivered_files(env: &Env, files: &[(&str, &str)]) -> TestRepo {
-    let repo = env.repo("app", files);
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    env.namespace("apps").await;
-    env.source("default", "app", "app").await;
-    env.kustomization(
-        "default",
-        "app",
-        json!({"path": "./", "targetNamespace": "apps"}),
-    )
-    .await;
-    env.ready_at("default", "app", &head).await;
-    repo
-}
-
 /// Asks for a reconcile and waits until the controller has handled that very request.
 async fn reconcile_now(env: &Env) -> Kustomization {
     let token = jiff::Timestamp::now().as_nanosecond().to_string();
@@ -100,9 +83,9 @@ async fn reconcile_now(env: &Env) -> Kustomization {
 async fn defaulted_objects_are_neither_drift_nor_rewritten() {
     // Detect mode: anything the drift watch took for drift would show as a Drifted condition.
     let env = env(&["--drift-mode=detect"]).await;
-    delivered_files(
-        &env,
+    env.deliver(
         &[("app.yaml", APP), ("job.yaml", &job("busybox:1.36"))],
+        "./",
     )
     .await;
 
@@ -186,7 +169,9 @@ async fn defaulted_objects_are_neither_drift_nor_rewritten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_immutable_change_fails_until_force_recreates_the_object() {
     let env = env(&[]).await;
-    let repo = delivered_files(&env, &[("job.yaml", &job("busybox:1.36"))]).await;
+    let (repo, _) = env
+        .deliver(&[("job.yaml", &job("busybox:1.36"))], "./")
+        .await;
     let jobs = Api::<Job>::namespaced(env.client(), "apps");
     let first = jobs.get("migrate").await.unwrap().metadata.uid.unwrap();
 

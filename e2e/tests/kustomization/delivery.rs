@@ -25,18 +25,7 @@ fn refs<'a>(files: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)>
 
 pub(super) async fn delivered(env: &Env) -> (TestRepo, String) {
     let files = app_files(1);
-    let repo = env.repo("app", &refs(&files));
-    let head = repo.run(&["rev-parse", "HEAD"]);
-    env.namespace("apps").await;
-    env.source("default", "app", "app").await;
-    env.kustomization(
-        "default",
-        "app",
-        json!({"path": "./apps/prod", "targetNamespace": "apps"}),
-    )
-    .await;
-    env.ready_at("default", "app", &head).await;
-    (repo, head)
+    env.deliver(&refs(&files), "./apps/prod").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -134,6 +134,23 @@ impl Env {
         .await;
     }
 
+    /// A repository `app` of `files`, its GitRepository and a Kustomization `app` applying
+    /// `path` into the namespace `apps`, Ready at the repository's head.
+    async fn deliver(&self, files: &[(&str, &str)], path: &str) -> (TestRepo, String) {
+        let repo = self.repo("app", files);
+        let head = repo.run(&["rev-parse", "HEAD"]);
+        self.namespace("apps").await;
+        self.source("default", "app", "app").await;
+        self.kustomization(
+            "default",
+            "app",
+            json!({"path": path, "targetNamespace": "apps"}),
+        )
+        .await;
+        self.ready_at("default", "app", &head).await;
+        (repo, head)
+    }
+
     fn kustomizations(&self, namespace: &str) -> Api<Kustomization> {
         Api::namespaced(self.client(), namespace)
     }
