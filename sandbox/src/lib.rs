@@ -14,6 +14,7 @@ pub mod resources;
 pub mod selectors;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ pub struct SandboxOptions {
     pub simulate_workloads: bool,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
+    /// Serve HTTPS with a cluster CA made at start (kubeconfigs trust it; every namespace's
+    /// `kube-root-ca.crt` publishes it).
+    pub tls: bool,
 }
 
 impl Default for SandboxOptions {
@@ -49,6 +53,7 @@ impl Default for SandboxOptions {
             crd_dirs: Vec::new(),
             simulate_workloads: true,
             bookmark_interval: Duration::from_secs(1),
+            tls: false,
         }
     }
 }
@@ -65,6 +70,9 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS certificates could not be made.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// A CRD file could not be installed.
     #[error("cannot install CRDs from {file}: {message}")]
     Crd {
@@ -78,6 +86,7 @@ pub enum SandboxError {
 /// A running sandbox API server.
 pub struct Sandbox {
     url: String,
+    ca_pem: Option<String>,
     api: Arc<ApiServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -93,51 +102,88 @@ impl Sandbox {
             Some(dir) => Store::open(dir).map_err(io("opening the data dir"))?,
             None => Store::new(),
         };
-        let api = ApiServer::new(
-            store,
-            Options {
-                simulate_workloads: options.simulate_workloads,
-                bookmark_interval: options.bookmark_interval,
-            },
-        );
-        for dir in &options.crd_dirs {
-            install_crds(&api, dir)?;
-        }
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(io("binding the listen address"))?;
         let addr = listener
             .local_addr()
             .map_err(io("reading the listen address"))?;
+        let ca = if options.tls {
+            Some(tls::generate(addr)?)
+        } else {
+            None
+        };
+        let api = ApiServer::new(
+            store,
+            Options {
+                simulate_workloads: options.simulate_workloads,
+                bookmark_interval: options.bookmark_interval,
+                root_ca: ca.as_ref().map(|ca| ca.ca_pem.clone()),
+            },
+        );
+        for dir in &options.crd_dirs {
+            install_crds(&api, dir)?;
+        }
         let router = axum::Router::new()
             .fallback(server::handle)
             .with_state(api.clone());
-        // Go's listeners (the real API server's) answer without Nagle's delay.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let serve = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!(error = %e, "sandbox server stopped");
+        let serve = match &ca {
+            Some(ca) => {
+                let listener = tls::TlsListener::new(listener, ca.server.clone())
+                    .map_err(io("reading the listen address"))?;
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).await {
+                        tracing::error!(error = %e, "sandbox server stopped");
+                    }
+                })
             }
-        });
+            None => {
+                // Go's listeners (the real API server's) answer without Nagle's delay.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                    let _ = stream.set_nodelay(true);
+                });
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).await {
+                        tracing::error!(error = %e, "sandbox server stopped");
+                    }
+                })
+            }
+        };
         let controllers = tokio::spawn(controllers::run(api.clone()));
+        let scheme = if ca.is_some() { "https" } else { "http" };
         Ok(Self {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
+            ca_pem: ca.map(|ca| ca.ca_pem),
             api,
             tasks: vec![serve, controllers],
         })
     }
 
-    /// The server URL (`http://127.0.0.1:PORT`).
+    /// The server URL (`http://127.0.0.1:PORT`, `https://` with TLS).
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The cluster CA (PEM) when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
     /// An admin kubeconfig for this server.
     pub fn kubeconfig(&self) -> String {
+        use base64::Engine;
+        let authority = self
+            .ca_pem
+            .as_ref()
+            .map(|pem| {
+                format!(
+                    "\n    certificate-authority-data: {}",
+                    base64::engine::general_purpose::STANDARD.encode(pem)
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: rill-sandbox\n  cluster:\n    server: {}\ncontexts:\n- name: rill-sandbox\n  context:\n    cluster: rill-sandbox\n    user: admin\n    namespace: default\ncurrent-context: rill-sandbox\nusers:\n- name: admin\n  user:\n    token: {ADMIN_TOKEN}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rill-sandbox\n  cluster:\n    server: {}{authority}\ncontexts:\n- name: rill-sandbox\n  context:\n    cluster: rill-sandbox\n    user: admin\n    namespace: default\ncurrent-context: rill-sandbox\nusers:\n- name: admin\n  user:\n    token: {ADMIN_TOKEN}\n",
             self.url
         )
     }

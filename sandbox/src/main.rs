@@ -37,6 +37,10 @@ enum Command {
         /// Do not simulate workload rollouts.
         #[arg(long)]
         no_simulator: bool,
+        /// Serve HTTPS with a cluster CA made at start (in the kubeconfig and in every
+        /// namespace's `kube-root-ca.crt`).
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -52,12 +56,14 @@ async fn main() -> std::process::ExitCode {
         data_dir,
         crds,
         no_simulator,
+        tls,
     } = Cli::parse().command;
     let options = SandboxOptions {
         listen,
         data_dir,
         crd_dirs: crds,
         simulate_workloads: !no_simulator,
+        tls,
         ..SandboxOptions::default()
     };
     let sandbox = match Sandbox::start(options).await {

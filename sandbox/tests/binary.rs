@@ -1,5 +1,5 @@
 //! `rill-sandbox serve` writes a kubeconfig, prints `ready <url>`, installs CRDs from
-//! `--crds`, serves kubectl, and exits cleanly on SIGTERM.
+//! `--crds`, serves kubectl (over HTTPS with `--tls`), and exits cleanly on SIGTERM.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -57,4 +57,28 @@ fn serve_prints_ready_and_stops_on_sigterm() {
         .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_with_tls_writes_the_cluster_ca_into_the_kubeconfig() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill-sandbox"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready https://127.0.0.1:"), "{line}");
+    let config = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(config.contains("certificate-authority-data: "), "{config}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }

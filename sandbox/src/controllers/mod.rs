@@ -45,7 +45,8 @@ impl Due {
         self.garbage |= event.type_ == EventType::Deleted || deleting || owned;
         self.namespaces |= event.key.group.is_empty()
             && (event.key.resource == "namespaces"
-                || (event.key.resource == "serviceaccounts" && event.type_ == EventType::Deleted));
+                || (event.key.resource == "serviceaccounts" && event.type_ == EventType::Deleted)
+                || (event.key.resource == "configmaps" && event.key.name == namespaces::ROOT_CA));
         self.crds |= event.key.resource == "customresourcedefinitions";
         self.cluster_roles |=
             event.key.group == "rbac.authorization.k8s.io" && event.key.resource == "clusterroles";
@@ -87,7 +88,7 @@ pub async fn run(api: Arc<ApiServer>) {
             last_full = Instant::now();
         }
         if due.namespaces {
-            namespaces::default_service_accounts(&api);
+            namespaces::namespace_defaults(&api);
         }
         if due.namespaces || pending.namespaces {
             pending.namespaces = namespaces::terminate(&api);

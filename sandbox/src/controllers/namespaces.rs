@@ -1,10 +1,10 @@
 //! Namespace termination (delete the content, then the namespace), the `default`
-//! ServiceAccount of every namespace, and CRD cleanup (delete the custom resources, then the
+//! ServiceAccount and `kube-root-ca.crt` of every namespace, and CRD cleanup (delete the custom resources, then the
 //! definition).
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::stored_types;
 use crate::server::ApiServer;
@@ -12,30 +12,63 @@ use crate::server::delete::delete_object;
 use crate::server::meta::{finalizers, is_deleting, new_uid, now};
 use crate::store::ObjectKey;
 
-/// Gives every active namespace its `default` ServiceAccount, as kube-controller-manager's
-/// serviceaccount controller does (and again when it is deleted).
-pub fn default_service_accounts(api: &Arc<ApiServer>) {
+/// What every active namespace holds, as kube-controller-manager keeps it: the `default`
+/// ServiceAccount, and with TLS the `kube-root-ca.crt` ConfigMap publishing the cluster CA
+/// (recreated when deleted, rewritten when edited).
+pub fn namespace_defaults(api: &Arc<ApiServer>) {
     let (namespaces, _) = api.store.list("", "namespaces", None);
     for ns in namespaces.iter().filter(|n| !is_deleting(n)) {
         let name = ns["metadata"]["name"].as_str().unwrap_or_default();
-        let key = ObjectKey::new("", "serviceaccounts", name, "default");
-        if api.store.get(&key).is_some() {
-            continue;
+        let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": name}});
+        ensure(api, name, "serviceaccounts", "default", account, |_| true);
+        if let Some(ca) = &api.options.root_ca {
+            let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": ROOT_CA, "namespace": name,
+                    "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+                "data": {"ca.crt": ca}});
+            ensure(api, name, "configmaps", ROOT_CA, config, |stored| {
+                stored["data"]["ca.crt"].as_str() == Some(ca.as_str())
+            });
         }
-        let namespace_key = ObjectKey::new("", "namespaces", "", name);
-        api.store.write(|tx| {
-            let active = tx.get(&namespace_key).is_some_and(|n| !is_deleting(&n));
-            if !active || tx.get(&key).is_some() {
-                return;
-            }
-            tx.put(
-                key.clone(),
-                json!({"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": "default", "namespace": name, "uid": new_uid(),
-                        "creationTimestamp": now()}}),
-            );
-        });
     }
+}
+
+/// The ConfigMap publishing the cluster CA in every namespace.
+pub const ROOT_CA: &str = "kube-root-ca.crt";
+const ROOT_CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
+
+/// Creates `object` in the active `namespace` unless a stored one is `current`.
+fn ensure(
+    api: &Arc<ApiServer>,
+    namespace: &str,
+    resource: &str,
+    name: &str,
+    mut object: Value,
+    current: impl Fn(&Value) -> bool,
+) {
+    let key = ObjectKey::new("", resource, namespace, name);
+    if api.store.get(&key).is_some_and(|stored| current(&stored)) {
+        return;
+    }
+    let namespace_key = ObjectKey::new("", "namespaces", "", namespace);
+    api.store.write(|tx| {
+        let active = tx.get(&namespace_key).is_some_and(|n| !is_deleting(&n));
+        let stored = tx.get(&key);
+        if !active || stored.as_ref().is_some_and(|s| current(s)) {
+            return;
+        }
+        match stored {
+            Some(stored) => {
+                object["metadata"] = stored["metadata"].clone();
+            }
+            None => {
+                object["metadata"]["uid"] = json!(new_uid());
+                object["metadata"]["creationTimestamp"] = json!(now());
+            }
+        }
+        tx.put(key.clone(), object);
+    });
 }
 
 /// Empties Terminating namespaces and removes them once nothing is left; whether one is

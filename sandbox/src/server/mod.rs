@@ -40,6 +40,9 @@ pub struct Options {
     pub simulate_workloads: bool,
     /// Interval of watch bookmarks.
     pub bookmark_interval: std::time::Duration,
+    /// The cluster CA (PEM) when serving HTTPS: published in every namespace's
+    /// `kube-root-ca.crt`.
+    pub root_ca: Option<String>,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
         Self {
             simulate_workloads: true,
             bookmark_interval: std::time::Duration::from_secs(1),
+            root_ca: None,
         }
     }
 }

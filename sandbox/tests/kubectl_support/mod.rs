@@ -9,7 +9,7 @@ use sandbox::{Sandbox, SandboxOptions};
 
 pub struct Kubectl {
     dir: tempfile::TempDir,
-    _sandbox: Sandbox,
+    sandbox: Sandbox,
     url: String,
 }
 
@@ -35,26 +35,31 @@ pub fn crds_dir() -> PathBuf {
 
 impl Kubectl {
     pub async fn start() -> Option<Self> {
-        if !kubectl_installed() {
-            eprintln!("skipping: kubectl is not installed");
-            return None;
-        }
-        let sandbox = Sandbox::start(SandboxOptions {
+        Self::start_with(SandboxOptions {
             crd_dirs: vec![crds_dir()],
             ..SandboxOptions::default()
         })
         .await
-        .unwrap();
+    }
+
+    /// A sandbox started with `options` and kubectl configured for it.
+    pub async fn start_with(options: SandboxOptions) -> Option<Self> {
+        if !kubectl_installed() {
+            eprintln!("skipping: kubectl is not installed");
+            return None;
+        }
+        let sandbox = Sandbox::start(options).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         sandbox
             .write_kubeconfig(&dir.path().join("kubeconfig"))
             .unwrap();
         let url = sandbox.url().to_string();
-        Some(Self {
-            dir,
-            _sandbox: sandbox,
-            url,
-        })
+        Some(Self { dir, sandbox, url })
+    }
+
+    /// The sandbox.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     pub fn file(&self, name: &str, content: &str) -> String {
