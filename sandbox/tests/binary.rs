@@ -5,18 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
-#[test]
-fn serve_prints_ready_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
+/// Starts `rill-sandbox serve` on a free port with `args`; the child and its first line.
+fn serve(kubeconfig: &Path, args: &[&std::ffi::OsStr]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rill-sandbox"))
         .args(["serve", "--listen", "127.0.0.1:0", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .arg("--crds")
-        .arg(&crds)
+        .arg(kubeconfig)
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -24,6 +21,15 @@ fn serve_prints_ready_and_stops_on_sigterm() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    (child, line)
+}
+
+#[test]
+fn serve_prints_ready_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
+    let (mut child, line) = serve(&kubeconfig, &["--crds".as_ref(), crds.as_os_str()]);
     let url = line
         .trim()
         .strip_prefix("ready ")
@@ -63,16 +69,7 @@ fn serve_prints_ready_and_stops_on_sigterm() {
 fn serve_with_tls_writes_the_cluster_ca_into_the_kubeconfig() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rill-sandbox"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--tls", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = serve(&kubeconfig, &["--tls".as_ref()]);
     assert!(line.starts_with("ready https://127.0.0.1:"), "{line}");
     let config = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(config.contains("certificate-authority-data: "), "{config}");

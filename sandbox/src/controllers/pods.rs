@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 
+use super::rollouts::owned_by;
 use super::workloads::has_failure_marker;
 use crate::server::ApiServer;
 use crate::server::meta::{is_deleting, name_suffix, new_uid, now};
@@ -50,14 +51,6 @@ const OWNERS: [Owner; 4] = [
         controller: "job-controller",
     },
 ];
-
-fn controlled_by(pod: &Value, uid: &Value) -> bool {
-    pod["metadata"]["ownerReferences"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|o| o["controller"] == true && &o["uid"] == uid)
-}
 
 fn job_finished(job: &Value) -> bool {
     job["status"]["conditions"]
@@ -172,7 +165,7 @@ fn reconcile_one(api: &ApiServer, owner: &Owner, workload: &Value) {
     let mut mine: Vec<&Value> = pods
         .iter()
         .map(|p| &**p)
-        .filter(|p| controlled_by(p, uid) && !is_deleting(p))
+        .filter(|p| owned_by(p, uid) && !is_deleting(p))
         .collect();
     let Some(wanted) = wanted(owner, workload, mine.len()) else {
         return;

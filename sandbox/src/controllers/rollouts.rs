@@ -66,7 +66,8 @@ fn revision(rs: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-fn owned_by(rs: &Value, uid: &Value) -> bool {
+/// Whether `object`'s controller owner reference names `uid`.
+pub(super) fn owned_by(rs: &Value, uid: &Value) -> bool {
     rs["metadata"]["ownerReferences"]
         .as_array()
         .into_iter()
