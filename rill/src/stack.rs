@@ -85,9 +85,12 @@ impl Stack {
     /// Starts the sandbox and both controllers.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
         rill_common::runtime::install_crypto_provider();
+        // HTTPS with a cluster CA, as a real cluster serves: the controllers and kubectl
+        // verify the server, and every namespace has its `kube-root-ca.crt`.
         let sandbox = Sandbox::start(SandboxOptions {
             crd_dirs: vec![crd_dir()],
             data_dir: options.data_dir.clone(),
+            tls: true,
             ..SandboxOptions::default()
         })
         .await?;

@@ -89,6 +89,25 @@ async fn defaulted_objects_are_neither_drift_nor_rewritten() {
     )
     .await;
 
+    // The stack serves HTTPS: the namespace carries the cluster CA as on a real cluster, and
+    // the Kustomization leaves that cluster-managed object alone.
+    let ca = env
+        .stack
+        .sandbox
+        .ca_pem()
+        .expect("the stack serves HTTPS")
+        .to_string();
+    let mut published = None;
+    for _ in 0..50 {
+        published = env.config_map("apps", "kube-root-ca.crt").await;
+        if published.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let published = published.expect("kube-root-ca.crt in apps");
+    assert_eq!(published.data.unwrap_or_default().get("ca.crt"), Some(&ca));
+
     // The live objects carry the server's defaults the files do not.
     let deploy = env.deployment("apps", "web").await.unwrap();
     let spec = deploy.spec.unwrap();
@@ -129,6 +148,10 @@ async fn defaulted_objects_are_neither_drift_nor_rewritten() {
         versions(&env).await,
         before,
         "a reconcile rewrote an unchanged object"
+    );
+    assert!(
+        env.config_map("apps", "kube-root-ca.crt").await.is_some(),
+        "a cluster-managed object was pruned"
     );
     let ks = env.kustomizations("default").get("app").await.unwrap();
     assert!(
