@@ -1,11 +1,14 @@
 //! The real `kubectl` against the sandbox's built-in kinds: objects come back with the
 //! defaults a real API server fills in, invalid ones are refused with Kubernetes' field paths,
-//! and immutable fields stay as they are. Skips with a message when kubectl is not installed.
+//! and immutable fields stay as they are; workloads start Pods and roll out through
+//! ReplicaSets (`kubectl rollout history` / `undo`). Skips with a message when kubectl is not installed.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod kubectl_support;
+
+use std::time::Duration;
 
 use kubectl_support::Kubectl;
 use serde_json::Value;
@@ -336,7 +339,7 @@ async fn immutable_fields_stay_as_they_are() {
 
 /// Polls `kubectl args -o json` until `check` holds on its items (10 s).
 async fn wait_items(k: &Kubectl, args: &[&str], what: &str, check: impl Fn(&[Value]) -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let list = json(k, args).await;
         let items = list["items"].as_array().cloned().unwrap_or_default();
@@ -347,7 +350,7 @@ async fn wait_items(k: &Kubectl, args: &[&str], what: &str, check: impl Fn(&[Val
             std::time::Instant::now() < deadline,
             "{what}: never held; last: {list}"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -430,4 +433,94 @@ async fn workloads_start_pods_and_say_so_in_events() {
     // The pods go with their owners.
     k.ok(&["delete", "deployment/web", "job/once"]).await;
     wait_items(&k, &["get", "pods"], "no pods left", <[Value]>::is_empty).await;
+}
+
+/// Deployments roll out through ReplicaSets numbered by revision, so `kubectl rollout
+/// history` and `kubectl rollout undo` work, and scaling is reported as the real controller
+/// reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_history_and_undo_follow_the_replica_sets() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=2",
+    ])
+    .await;
+    let until = |what: &'static str, args: &'static [&'static str], want: &'static str| {
+        let k = &k;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let out = k.run(args).await.stdout;
+                if out.contains(want) {
+                    return out;
+                }
+                assert!(std::time::Instant::now() < deadline, "{what}: {out}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    until(
+        "first ReplicaSet",
+        &["rollout", "history", "deployment/web"],
+        "1         <none>",
+    )
+    .await;
+    k.ok(&["set", "image", "deployment/web", "nginx=nginx:1.28"])
+        .await;
+    let history = until(
+        "second revision",
+        &["rollout", "history", "deployment/web"],
+        "2         <none>",
+    )
+    .await;
+    assert!(history.contains("REVISION  CHANGE-CAUSE"), "{history}");
+    let sets = k.ok(&["get", "replicasets", "-o", "json"]).await;
+    let sets: serde_json::Value = serde_json::from_str(&sets).unwrap();
+    let replicas: Vec<(String, i64)> = sets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rs| {
+            (
+                rs["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                rs["spec"]["replicas"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert!(replicas.contains(&("nginx:1.27".into(), 0)), "{replicas:?}");
+    assert!(replicas.contains(&("nginx:1.28".into(), 2)), "{replicas:?}");
+
+    let undo = k.ok(&["rollout", "undo", "deployment/web"]).await;
+    assert!(undo.contains("deployment.apps/web rolled back"), "{undo}");
+    let image = k
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(image, "nginx:1.27");
+    let history = until(
+        "revision 3",
+        &["rollout", "history", "deployment/web"],
+        "3         <none>",
+    )
+    .await;
+    assert!(
+        !history.contains("1         <none>"),
+        "revision 1 became 3: {history}"
+    );
+    let events = until("scaling events", &["get", "events"], "ScalingReplicaSet").await;
+    assert!(events.contains("Scaled up replica set web-"), "{events}");
 }

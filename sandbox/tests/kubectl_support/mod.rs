@@ -130,3 +130,8 @@ pub fn in_service_range(ip: &str) -> bool {
     let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
     octets.len() == 4 && octets[0] == 10 && (96..=111).contains(&octets[1])
 }
+
+/// A manifest several kubectl tests apply.
+pub const CONFIGMAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: team-a\n  labels: {app: demo}\ndata: {a: \"1\", b: \"2\"}\n";
+/// A manifest several kubectl tests apply.
+pub const GITREPO: &str = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: podinfo\n  namespace: team-a\nspec:\n  url: https://example.com/podinfo.git\n  interval: 1m\n";
