@@ -77,22 +77,29 @@ async fn main() -> std::process::ExitCode {
         eprintln!("rill-sandbox: cannot write {}: {e}", kubeconfig.display());
         return std::process::ExitCode::FAILURE;
     }
+    let stop = shutdown_signal();
     println!("ready {}", sandbox.url());
-    shutdown_signal().await;
+    stop.await;
     sandbox.shutdown();
     std::process::ExitCode::SUCCESS
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// Waits for SIGTERM or Ctrl-C; the handlers are installed when this is called, before it is
+/// awaited, so a signal sent right after "ready" is not missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let interrupt = tokio::signal::ctrl_c();
+    async move {
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }
