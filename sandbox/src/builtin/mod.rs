@@ -110,15 +110,15 @@ pub fn admit(
             if let Some(old) = old {
                 services::carry_over(new, old);
             }
-            let namespace = new["metadata"]["namespace"].as_str().unwrap_or_default();
+            let namespace = new["metadata"]["namespace"].clone();
             let name = new["metadata"]["name"].clone();
-            let others = tx.list("", "services", None);
-            let others = others.iter().map(|s| &**s).filter(|s| {
-                s["metadata"]["namespace"].as_str() != Some(namespace)
-                    || s["metadata"]["name"] != name
-            });
-            let taken = services::Allocated::of(others);
-            services::validate_and_allocate(new, old, &taken, &mut errors);
+            let taken = || {
+                let all = tx.list("", "services", None);
+                services::Allocated::of(all.iter().map(|s| &**s).filter(|s| {
+                    s["metadata"]["namespace"] != namespace || s["metadata"]["name"] != name
+                }))
+            };
+            services::validate_and_allocate(new, old, taken, &mut errors);
         }
         ("", "configmaps") => config::validate_config_map(new, old, &mut errors),
         ("", "secrets") => config::validate_secret(new, old, &mut errors),

@@ -157,13 +157,16 @@ pub fn carry_over(new: &mut Value, old: &Value) {
 }
 
 /// Validates the Service, then allocates what it still lacks (on create and when an update
-/// turns a Service into one that needs node ports).
+/// turns a Service into one that needs node ports). `taken` reads what other Services hold;
+/// it runs only when something is to be allocated or checked, not on every update.
 pub fn validate_and_allocate(
     new: &mut Value,
     old: Option<&Value>,
-    taken: &Allocated,
+    taken: impl Fn() -> Allocated,
     errors: &mut FieldErrors,
 ) {
+    let read = std::cell::OnceCell::new();
+    let taken = || read.get_or_init(&taken);
     validate(new, old, errors);
     if !errors.0.is_empty() {
         return;
@@ -176,7 +179,7 @@ pub fn validate_and_allocate(
     let keeps_ip = old.is_some_and(|o| o["spec"]["clusterIP"].as_str() == Some(&requested));
     match requested.as_str() {
         "None" => {}
-        "" => match free_ip(&taken.ips) {
+        "" => match free_ip(&taken().ips) {
             Some(ip) => spec["clusterIP"] = json!(ip.to_string()),
             None => errors.invalid("spec.clusterIPs", &json!([]), "range is full"),
         },
@@ -186,7 +189,7 @@ pub fn validate_and_allocate(
                 Some(ip) if !in_range(ip) => Some(format!(
                     "failed to allocate IP {ip}: provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/12"
                 )),
-                Some(ip) if taken.ips.contains(&ip) => Some(format!(
+                Some(ip) if taken().ips.contains(&ip) => Some(format!(
                     "failed to allocate IP {ip}: provided IP is already allocated"
                 )),
                 _ => None,
@@ -200,8 +203,13 @@ pub fn validate_and_allocate(
     spec["clusterIPs"] = json!([spec["clusterIP"].clone()]);
     set_default(spec, "ipFamilies", json!(["IPv4"]));
     set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
-    if needs_node_ports(spec) {
-        let mut used = taken.node_ports.clone();
+    let unallocated = |p: &Value| p["nodePort"].as_i64().unwrap_or(0) == 0;
+    if needs_node_ports(spec)
+        && spec["ports"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(unallocated))
+    {
+        let mut used = taken().node_ports.clone();
         for port in list_mut(spec, "ports") {
             if port["nodePort"].as_i64().unwrap_or(0) == 0
                 && let Some(n) = free_node_port(&used)

@@ -33,9 +33,8 @@ fn service_defaults_as_upstream() {
 fn cluster_ips_and_node_ports_are_allocated_once() {
     let mut svc = json!({"spec": {"type": "NodePort", "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 81}]}});
     default_service(&mut svc);
-    let taken = Allocated::default();
     let mut errors = FieldErrors::default();
-    validate_and_allocate(&mut svc, None, &taken, &mut errors);
+    validate_and_allocate(&mut svc, None, Allocated::default, &mut errors);
     assert!(errors.0.is_empty(), "{:?}", errors.0);
     let ip: Ipv4Addr = svc["spec"]["clusterIP"].as_str().unwrap().parse().unwrap();
     assert!(in_range(ip), "{ip}");
@@ -52,22 +51,21 @@ fn cluster_ips_and_node_ports_are_allocated_once() {
     default_service(&mut update);
     carry_over(&mut update, &svc);
     let mut errors = FieldErrors::default();
-    validate_and_allocate(
-        &mut update,
-        Some(&svc),
-        &Allocated::of([].iter()),
-        &mut errors,
-    );
+    validate_and_allocate(&mut update, Some(&svc), Allocated::default, &mut errors);
     assert!(errors.0.is_empty(), "{:?}", errors.0);
     assert_eq!(update["spec"]["clusterIP"], svc["spec"]["clusterIP"]);
     assert_eq!(update["spec"]["ports"][0]["nodePort"], ports[0]);
     assert_eq!(update["spec"]["ports"][1]["nodePort"], ports[1]);
 
     // Another Service asking for a taken address is refused.
-    let taken = Allocated::of([&svc].into_iter());
     let mut other = json!({"spec": {"clusterIP": ip.to_string(), "ports": [{"port": 1}]}});
     let mut errors = FieldErrors::default();
-    validate_and_allocate(&mut other, None, &taken, &mut errors);
+    validate_and_allocate(
+        &mut other,
+        None,
+        || Allocated::of([&svc].into_iter()),
+        &mut errors,
+    );
     assert_eq!(
         errors.lines(),
         [format!(
@@ -126,7 +124,7 @@ fn service_errors_carry_upstream_field_paths() {
             carry_over(&mut new, old);
         }
         let mut errors = FieldErrors::default();
-        validate_and_allocate(&mut new, old, &Allocated::default(), &mut errors);
+        validate_and_allocate(&mut new, old, Allocated::default, &mut errors);
         assert_eq!(errors.lines(), want, "{new}");
     }
 }

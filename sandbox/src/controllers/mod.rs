@@ -4,6 +4,7 @@
 
 pub mod aggregation;
 pub mod defaults;
+mod events;
 mod garbage;
 mod namespaces;
 mod pods;

@@ -6,9 +6,10 @@
 //! under the `fail` tag marker). Creations and deletions emit the controllers' Events
 //! (`SuccessfulCreate` "Created pod: ...", `SuccessfulDelete`, a Job's `Completed`).
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
-use super::rollouts::owned_by;
 use super::workloads::has_failure_marker;
 use crate::server::ApiServer;
 use crate::server::meta::{is_deleting, name_suffix, new_uid, now};
@@ -147,26 +148,35 @@ fn new_pod(owner: &Owner, workload: &Value, name: &str, namespace: &str, index: 
 
 /// One pass over every workload.
 pub fn reconcile(api: &ApiServer) {
+    // One read of the Pods per pass, grouped by their controller's uid.
+    let (pods, _) = api.store.list("", "pods", None);
+    let mut by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for pod in pods.iter().map(|p| &**p).filter(|p| !is_deleting(p)) {
+        let controller = pod["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["controller"] == true);
+        if let Some(uid) = controller.and_then(|o| o["uid"].as_str()) {
+            by_owner.entry(uid).or_default().push(pod);
+        }
+    }
     for owner in &OWNERS {
         let (workloads, _) = api.store.list(owner.group, owner.resource, None);
         for workload in workloads.iter().filter(|w| !is_deleting(w)) {
-            reconcile_one(api, owner, workload);
+            let uid = workload["metadata"]["uid"].as_str().unwrap_or_default();
+            let mine = by_owner.get(uid).cloned().unwrap_or_default();
+            reconcile_one(api, owner, workload, mine);
         }
     }
 }
 
-fn reconcile_one(api: &ApiServer, owner: &Owner, workload: &Value) {
+fn reconcile_one(api: &ApiServer, owner: &Owner, workload: &Value, mut mine: Vec<&Value>) {
     let namespace = workload["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
     let workload_name = workload["metadata"]["name"].as_str().unwrap_or_default();
-    let uid = &workload["metadata"]["uid"];
-    let (pods, _) = api.store.list("", "pods", Some(namespace));
-    let mut mine: Vec<&Value> = pods
-        .iter()
-        .map(|p| &**p)
-        .filter(|p| owned_by(p, uid) && !is_deleting(p))
-        .collect();
+
     let Some(wanted) = wanted(owner, workload, mine.len()) else {
         return;
     };
@@ -249,26 +259,7 @@ fn reconcile_one(api: &ApiServer, owner: &Owner, workload: &Value) {
     }
 }
 
-/// A Normal core/v1 Event from the owner's controller about `workload`.
+/// A Normal Event from the owner's controller about `workload`.
 fn record_event(api: &ApiServer, owner: &Owner, workload: &Value, reason: &str, message: &str) {
-    let workload_name = workload["metadata"]["name"].as_str().unwrap_or_default();
-    let namespace = workload["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default();
-    let uid = new_uid();
-    let name = format!("{workload_name}.{}", &uid[..8]);
-    let t = now();
-    let event = json!({"apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid, "creationTimestamp": t},
-        "involvedObject": {"apiVersion": workload["apiVersion"], "kind": owner.kind, "name": workload_name,
-            "namespace": namespace, "uid": workload["metadata"]["uid"],
-            "resourceVersion": workload["metadata"]["resourceVersion"]},
-        "reason": reason, "message": message, "type": "Normal", "count": 1,
-        "firstTimestamp": t, "lastTimestamp": t,
-        "source": {"component": owner.controller},
-        "reportingComponent": owner.controller, "reportingInstance": ""});
-    let key = ObjectKey::new("", "events", namespace, &name);
-    api.store.write(|tx| {
-        tx.put(key.clone(), event);
-    });
+    super::events::record(api, workload, owner.kind, owner.controller, reason, message);
 }

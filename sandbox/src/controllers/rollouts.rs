@@ -67,7 +67,7 @@ fn revision(rs: &Value) -> i64 {
 }
 
 /// Whether `object`'s controller owner reference names `uid`.
-pub(super) fn owned_by(rs: &Value, uid: &Value) -> bool {
+fn owned_by(rs: &Value, uid: &Value) -> bool {
     rs["metadata"]["ownerReferences"]
         .as_array()
         .into_iter()
@@ -256,28 +256,14 @@ fn apply(api: &ApiServer, namespace: &str, deployment: &Value, change: Change) {
     };
     let direction = if to > from { "up" } else { "down" };
     let message = format!("Scaled {direction} replica set {name} from {from} to {to}");
-    record_event(api, namespace, deployment, "ScalingReplicaSet", &message);
-}
-
-/// A Normal core/v1 Event from the deployment controller about `deployment`.
-fn record_event(api: &ApiServer, namespace: &str, deployment: &Value, reason: &str, message: &str) {
-    let deployment_name = deployment["metadata"]["name"].as_str().unwrap_or_default();
-    let uid = new_uid();
-    let name = format!("{deployment_name}.{}", &uid[..8]);
-    let t = now();
-    let event = json!({"apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid, "creationTimestamp": t},
-        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name,
-            "namespace": namespace, "uid": deployment["metadata"]["uid"],
-            "resourceVersion": deployment["metadata"]["resourceVersion"]},
-        "reason": reason, "message": message, "type": "Normal", "count": 1,
-        "firstTimestamp": t, "lastTimestamp": t,
-        "source": {"component": "deployment-controller"},
-        "reportingComponent": "deployment-controller", "reportingInstance": ""});
-    let key = ObjectKey::new("", "events", namespace, &name);
-    api.store.write(|tx| {
-        tx.put(key.clone(), event);
-    });
+    super::events::record(
+        api,
+        deployment,
+        "Deployment",
+        "deployment-controller",
+        "ScalingReplicaSet",
+        &message,
+    );
 }
 
 #[cfg(test)]
