@@ -51,8 +51,7 @@ impl std::fmt::Debug for HostResolver {
 impl HostResolver {
     /// The addresses of `host` (an IP literal is its own answer), from a Tokio runtime.
     pub async fn lookup(&self, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>() {
+        if let Some(ip) = ip_literal(host) {
             return Ok(vec![ip]);
         }
         let fail = |reason: String| ResolveError {
@@ -86,6 +85,14 @@ impl HostResolver {
     }
 }
 
+/// The address `host` spells out (`10.0.0.1`, `[::1]`), if it is one: its own answer.
+fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
 /// The addresses the hosts file gives `host` (IPv4 first), or none.
 fn hosts_file_addresses(hosts: &Hosts, host: &str) -> Vec<IpAddr> {
     let Ok(name) = Name::from_str(host) else {
@@ -107,8 +114,7 @@ fn hosts_file_addresses(hosts: &Hosts, host: &str) -> Vec<IpAddr> {
 /// Resolves `host` from blocking code (Git over SSH, whose socket libgit2 opens itself), on a
 /// short-lived thread with its own runtime so it works inside and outside a Tokio runtime.
 pub fn lookup_blocking(host: &str) -> Result<Vec<IpAddr>, ResolveError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
+    if let Some(ip) = ip_literal(host) {
         return Ok(vec![ip]);
     }
     let fail = |reason: String| ResolveError {

@@ -74,29 +74,37 @@ fn kinds() -> Vec<Kind> {
     ]
 }
 
-/// The component schemas for the built-in `kinds` of `group`/`version`: each kind's schema and
-/// every definition it refers to.
-pub fn builtin(group: &str, version: &str, served: &[&str]) -> Map<String, Value> {
+/// Generates the schemas of `kinds`: each kind with its definition's name, and every
+/// definition they refer to.
+fn generate(kinds: Vec<Kind>) -> (Vec<(Kind, String)>, Map<String, Value>) {
     let mut generator = SchemaSettings::openapi3().into_generator();
     let mut tops = Vec::new();
-    for k in kinds()
-        .into_iter()
-        .filter(|k| k.group == group && k.version == version && served.contains(&k.kind))
-    {
+    for k in kinds {
         let reference = (k.add)(&mut generator);
         if let Some(name) = reference
             .get("$ref")
             .and_then(Value::as_str)
             .and_then(|r| r.rsplit('/').next())
         {
-            tops.push((name.to_string(), k));
+            tops.push((k, name.to_string()));
         }
     }
-    let mut definitions = generator.definitions().clone();
+    let definitions = generator.definitions().clone();
+    (tops, definitions)
+}
+
+/// The component schemas for the built-in `kinds` of `group`/`version`: each kind's schema and
+/// every definition it refers to.
+pub fn builtin(group: &str, version: &str, served: &[&str]) -> Map<String, Value> {
+    let kinds = kinds()
+        .into_iter()
+        .filter(|k| k.group == group && k.version == version && served.contains(&k.kind))
+        .collect();
+    let (tops, mut definitions) = generate(kinds);
     for schema in definitions.values_mut() {
         wrap_references(schema);
     }
-    for (name, k) in tops {
+    for (k, name) in tops {
         if let Some(schema) = definitions.get_mut(&name) {
             schema["x-kubernetes-group-version-kind"] =
                 json!([{"group": k.group, "version": k.version, "kind": k.kind}]);
@@ -111,24 +119,12 @@ pub type KindDefinition = (String, String, String, String);
 /// Every built-in kind's definition name and all the definitions they refer to, unwrapped
 /// (for the type check of written objects).
 pub fn all_kinds() -> (Vec<KindDefinition>, Map<String, Value>) {
-    let mut generator = SchemaSettings::openapi3().into_generator();
-    let mut tops = Vec::new();
-    for k in kinds() {
-        let reference = (k.add)(&mut generator);
-        if let Some(name) = reference
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.rsplit('/').next())
-        {
-            tops.push((
-                k.group.to_string(),
-                k.version.to_string(),
-                k.kind.to_string(),
-                name.to_string(),
-            ));
-        }
-    }
-    (tops, generator.definitions().clone())
+    let (tops, definitions) = generate(kinds());
+    let tops = tops
+        .into_iter()
+        .map(|(k, name)| (k.group.into(), k.version.into(), k.kind.into(), name))
+        .collect();
+    (tops, definitions)
 }
 
 /// Upstream's v3 documents wrap a reference that has its own description in `allOf` (a
