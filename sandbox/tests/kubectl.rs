@@ -533,3 +533,87 @@ async fn an_unknown_kind_says_to_install_its_crds_first() {
     k.ok(&["apply", "-f", &cm]).await;
     k.ok(&["apply", "-f", &cm]).await;
 }
+
+/// OpenAPI v2 carries every served kind's definition: kubectl reads it as gnostic protobuf for
+/// `explain --output plaintext-openapiv2` (built-in and CRD kinds) and for the strategic merge
+/// patch of a client-side apply, which merges containers by name from the document's
+/// `x-kubernetes-patch-merge-key`, so a container another writer added survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_v2_describes_every_kind_and_drives_client_side_patches() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let v2 = |target: &'static str| ["explain", "--output", "plaintext-openapiv2", target];
+    let strategy = k.ok(&v2("deployment.spec.strategy")).await;
+    for want in [
+        "KIND:     Deployment",
+        "VERSION:  apps/v1",
+        "RESOURCE: strategy <Object>",
+        "DeploymentStrategy describes how to replace existing pods with new ones.",
+        "rollingUpdate\t<Object>",
+    ] {
+        assert!(strategy.contains(want), "{want:?} in:\n{strategy}");
+    }
+    let source = k.ok(&v2("kustomization.spec.sourceRef")).await;
+    assert!(
+        source.contains("VERSION:  kustomize.toolkit.fluxcd.io/v1")
+            && source.contains("kind\t<string> -required-"),
+        "{source}"
+    );
+    let labels = k.ok(&v2("kustomization.metadata.labels")).await;
+    assert!(labels.contains("labels <map[string]string>"), "{labels}");
+    let pods = k
+        .ok(&[
+            "explain",
+            "--output",
+            "plaintext-openapiv2",
+            "pods",
+            "--recursive",
+        ])
+        .await;
+    assert!(pods.contains("imagePullPolicy\t<string>"), "{pods}");
+
+    let raw = k.ok(&["get", "--raw", "/openapi/v2"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(doc["swagger"], "2.0");
+    let definitions = &doc["definitions"];
+    assert_eq!(
+        definitions["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]["x-kubernetes-patch-merge-key"],
+        "name"
+    );
+    assert_eq!(
+        definitions["io.fluxcd.toolkit.kustomize.v1.Kustomization"]["x-kubernetes-group-version-kind"]
+            [0]["kind"],
+        "Kustomization"
+    );
+
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: app, image: 'nginx:1.25'}\n";
+    k.ok(&["apply", "-f", &k.file("d1.yaml", deploy)]).await;
+    k.ok(&[
+        "patch",
+        "deployment",
+        "web",
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.36"}]}}}}"#,
+    ])
+    .await;
+    let newer = k.file("d2.yaml", &deploy.replace("nginx:1.25", "nginx:1.27"));
+    let apply = k.run(&["apply", "-f", &newer, "-v=6"]).await;
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("/openapi/v2") && !apply.stderr.contains("error calculating patch"),
+        "{}",
+        apply.stderr
+    );
+    let containers = k
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={range .spec.template.spec.containers[*]}{.name}={.image} {end}",
+        ])
+        .await;
+    assert_eq!(containers.trim(), "app=nginx:1.27 sidecar=busybox:1.36");
+}

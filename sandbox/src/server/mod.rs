@@ -3,9 +3,11 @@
 
 pub mod delete;
 pub mod discovery;
+mod gnostic;
 pub mod meta;
 pub mod openapi;
 pub(crate) mod openapi_schemas;
+mod openapi_v2;
 pub mod printers;
 pub mod protobuf;
 pub mod read;
@@ -276,7 +278,8 @@ async fn dispatch(
         Target::GroupVersion(group, version) => discovery::resource_list(api, &group, &version),
         Target::OpenApiRoot => Ok(openapi::root(api)),
         Target::OpenApi(path) => openapi::document(api, &path),
-        Target::OpenApiV2 => Ok(openapi::v2(
+        Target::OpenApiV2 => Ok(openapi_v2::v2(
+            api,
             headers
                 .get("accept")
                 .and_then(|v| v.to_str().ok())

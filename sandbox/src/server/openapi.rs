@@ -1,10 +1,7 @@
 //! OpenAPI v3: one PATCH operation per kind with its group-version-kind and a
 //! `fieldValidation` parameter, which is what kubectl needs to delegate validation to the
 //! server, plus the schemas of the built-in kinds (`openapi_schemas.rs`) and of the CRD kinds
-//! (`kubectl explain` on both). And an OpenAPI v2 document
-//! without definitions: kubectl's client-side validation (used for kinds the server does not
-//! serve) then skips what it has no schema for, as against a real server, so an unknown kind
-//! gets kubectl's "no matches for kind ... ensure CRDs are installed first".
+//! (`kubectl explain` on both). OpenAPI v2 is in `openapi_v2.rs`.
 
 use axum::response::Response;
 use serde_json::{Map, Value, json};
@@ -13,6 +10,7 @@ use super::ApiServer;
 use super::discovery::builtin_kinds;
 use super::respond::json_response;
 use crate::error::{ApiError, ApiResult};
+use crate::resources::ResourceType;
 
 fn doc_path(group_version: &str) -> String {
     if group_version.contains('/') {
@@ -85,26 +83,9 @@ pub fn document(api: &ApiServer, path: &str) -> ApiResult<Response> {
         .collect();
     let mut schemas = super::openapi_schemas::builtin(group, version, &served);
     for rt in types.iter().filter(|t| t.custom) {
-        if let Some(schema) = &rt.schema {
-            let mut schema = schema.clone();
-            schema["x-kubernetes-group-version-kind"] =
-                json!([{"group": rt.group, "version": rt.version, "kind": rt.kind}]);
-            let mut properties = schema["properties"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            properties.entry("apiVersion").or_insert(json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}));
-            properties.entry("kind").or_insert(json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}));
-            properties.insert(
-                "metadata".into(),
-                json!({"type": "object", "description": "Standard object's metadata."}),
-            );
-            schema["properties"] = Value::Object(properties);
-            let group: Vec<&str> = rt.group.split('.').rev().collect();
-            schemas.insert(
-                format!("{}.{}.{}", group.join("."), rt.version, rt.kind),
-                schema,
-            );
+        let metadata = json!({"type": "object", "description": "Standard object's metadata."});
+        if let Some((name, schema)) = crd_definition(rt, metadata) {
+            schemas.insert(name, schema);
         }
     }
     Ok(json_response(
@@ -118,33 +99,24 @@ pub fn document(api: &ApiServer, path: &str) -> ApiResult<Response> {
     ))
 }
 
-/// `/openapi/v2`: a valid document with no paths and no definitions, as gnostic protobuf when
-/// kubectl asks for it (its discovery client does), as JSON otherwise.
-pub fn v2(accept: &str) -> axum::response::Response {
-    const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
-    if accept.contains("protobuf") {
-        // openapi_v2.Document{swagger: "2.0" (1), info: {title (1), version (2)} (2), paths: {} (8)}
-        let mut info = Vec::new();
-        for (field, text) in [(1u8, "Kubernetes"), (2, "v1.32.0")] {
-            info.push((field << 3) | 2);
-            info.push(text.len() as u8);
-            info.extend_from_slice(text.as_bytes());
-        }
-        let mut body = vec![(1 << 3) | 2, 3];
-        body.extend_from_slice(b"2.0");
-        body.push((2 << 3) | 2);
-        body.push(info.len() as u8);
-        body.extend(info);
-        body.extend_from_slice(&[(8 << 3) | 2, 0]);
-        let mut response = axum::response::Response::new(axum::body::Body::from(body));
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static(PROTOBUF),
-        );
-        return response;
-    }
-    json_response(
-        200,
-        &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": {}}),
-    )
+/// A CRD kind's definition as upstream publishes it: named `<reversed group>.<version>.<Kind>`,
+/// its schema marked with its group-version-kind, `apiVersion` and `kind` described, and
+/// `metadata` as given.
+pub(super) fn crd_definition(rt: &ResourceType, metadata: Value) -> Option<(String, Value)> {
+    let mut schema = rt.schema.clone()?;
+    schema["x-kubernetes-group-version-kind"] =
+        json!([{"group": rt.group, "version": rt.version, "kind": rt.kind}]);
+    let mut properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    properties.entry("apiVersion").or_insert(json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}));
+    properties.entry("kind").or_insert(json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}));
+    properties.insert("metadata".into(), metadata);
+    schema["properties"] = Value::Object(properties);
+    let group: Vec<&str> = rt.group.split('.').rev().collect();
+    Some((
+        format!("{}.{}.{}", group.join("."), rt.version, rt.kind),
+        schema,
+    ))
 }

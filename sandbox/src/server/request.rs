@@ -21,7 +21,7 @@ pub enum Target {
     OpenApiRoot,
     /// `/openapi/v3/<group-version path>`.
     OpenApi(String),
-    /// `/openapi/v2` (a document without definitions).
+    /// `/openapi/v2` (the definitions of every served kind).
     OpenApiV2,
     /// A resource, collection or subresource.
     Resource(ResourcePath),
