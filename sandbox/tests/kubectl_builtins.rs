@@ -182,6 +182,19 @@ async fn invalid_objects_are_refused_with_field_paths() {
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: noverbs}\nrules: [{apiGroups: [\"\"], resources: [pods]}]\n",
             "rules[0].verbs: Required value: verbs must contain at least one value",
         ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: badlabel, labels: {app: \"bad value!\"}}\n",
+            "The ConfigMap \"badlabel\" is invalid: metadata.labels: Invalid value: \"bad value!\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: badnote, annotations: {\"bad key\": x}}\n",
+            "metadata.annotations: Invalid value: \"bad key\": name part must consist of alphanumeric characters",
+        ),
+        (
+            // Metadata of custom kinds is validated too.
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: badcr, labels: {\"Team.io/a\": x}}\nspec: {url: \"https://example.com/x.git\", interval: 1m}\n",
+            "The GitRepository \"badcr\" is invalid: metadata.labels: Invalid value: \"Team.io/a\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters",
+        ),
     ];
     for (i, (manifest, want)) in cases.into_iter().enumerate() {
         let file = k.file(&format!("bad{i}.yaml"), manifest);
@@ -200,13 +213,54 @@ async fn invalid_objects_are_refused_with_field_paths() {
         ])
         .await;
     for name in [
-        "nosel", "mismatch", "noimage", "always", "noports", "badkey", "noverbs",
+        "nosel", "mismatch", "noimage", "always", "noports", "badkey", "noverbs", "badlabel",
+        "badnote",
     ] {
         assert!(
             !listed.contains(&format!("/{name}\n")),
             "{name} was stored:\n{listed}"
         );
     }
+    assert!(
+        k.ok(&["get", "gitrepositories", "-o", "name"])
+            .await
+            .is_empty()
+    );
+
+    // An object being deleted may lose finalizers but not gain new ones.
+    let held = k.file(
+        "held.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [example.com/hold]}\n",
+    );
+    k.ok(&["apply", "-f", &held]).await;
+    k.ok(&["delete", "configmap", "held", "--wait=false"]).await;
+    let added = refused(
+        &k,
+        &[
+            "patch",
+            "configmap",
+            "held",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":["example.com/hold","example.com/more"]}}"#,
+        ],
+    )
+    .await;
+    assert!(
+        added.contains("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"example.com/more\"}"),
+        "{added}"
+    );
+    k.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .await;
+    let gone = k.run(&["get", "configmap", "held"]).await;
+    assert_ne!(gone.code, 0, "{}", gone.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

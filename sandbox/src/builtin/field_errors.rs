@@ -77,6 +77,15 @@ impl FieldErrors {
         );
     }
 
+    /// `Too long: may not be more than <limit> bytes` (the value is omitted).
+    pub fn too_long(&mut self, field: &str, limit: usize) {
+        self.push(
+            "FieldValueTooLong",
+            field,
+            format!("Too long: may not be more than {limit} bytes"),
+        );
+    }
+
     /// `Forbidden: <detail>`.
     pub fn forbidden(&mut self, field: &str, detail: &str) {
         self.push("FieldValueForbidden", field, format!("Forbidden: {detail}"));

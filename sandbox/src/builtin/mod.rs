@@ -4,6 +4,7 @@
 
 mod config;
 mod field_errors;
+mod object_meta;
 mod pod_spec;
 mod rbac;
 mod services;
@@ -87,19 +88,38 @@ pub fn default(rt: &ResourceType, object: &mut Value) {
     }
 }
 
-/// What the registry does after defaulting: generated values, then validation. `old` is the
-/// stored object on updates; `new` already carries its metadata (uid on create).
+/// The metadata validation alone (status updates).
+pub fn validate_metadata(
+    rt: &ResourceType,
+    old: Option<&Value>,
+    new: &Value,
+) -> Result<(), ApiError> {
+    let mut errors = field_errors::FieldErrors::default();
+    object_meta::validate_object_meta(new, old, &mut errors);
+    if errors.0.is_empty() {
+        return Ok(());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    Err(ApiError::invalid(&rt.kind_group(), name, errors.0))
+}
+
+/// What the registry does after defaulting: generated values, then validation (the metadata
+/// of every kind, the rest of built-in kinds). `old` is the stored object on updates; `new`
+/// already carries its metadata (uid on create).
 pub fn admit(
     tx: &Tx<'_>,
     rt: &ResourceType,
     old: Option<&Value>,
     new: &mut Value,
 ) -> Result<(), ApiError> {
-    if rt.custom {
-        return Ok(());
-    }
     let mut errors = field_errors::FieldErrors::default();
-    match (rt.group.as_str(), rt.plural.as_str()) {
+    object_meta::validate_object_meta(new, old, &mut errors);
+    let kind = if rt.custom {
+        ("", "") // no arm: a custom kind's schema validates the rest
+    } else {
+        (rt.group.as_str(), rt.plural.as_str())
+    };
+    match kind {
         ("", "pods") => {
             pod_spec::validate_pod_spec(&new["spec"], "spec", &mut errors);
             if let Some(old) = old {

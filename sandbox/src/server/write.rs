@@ -407,16 +407,6 @@ pub(super) fn commit(
                     }
                 }
             }
-            if is_deleting(old) {
-                let before = finalizers(old);
-                if finalizers(&new).iter().any(|f| !before.contains(f)) {
-                    return Err(ApiError::invalid(&rt.kind_group(), &w.key.name, vec![Cause {
-                        reason: "FieldValueForbidden",
-                        message: "Forbidden: no new finalizers can be added if the object is being deleted".into(),
-                        field: "metadata.finalizers".into(),
-                    }]));
-                }
-            }
         }
         None => {
             if let Some(m) = new["metadata"].as_object_mut() {
@@ -445,7 +435,9 @@ pub(super) fn commit(
         }
     }
     validate_name(rt, &w.key)?;
-    if !w.status_endpoint {
+    if w.status_endpoint {
+        crate::builtin::validate_metadata(rt, old, &new)?;
+    } else {
         crate::builtin::admit(tx, rt, old, &mut new)?;
     }
     if rt.custom
