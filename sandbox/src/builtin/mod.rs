@@ -59,6 +59,16 @@ pub fn check_types(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
     })
 }
 
+/// A built-in kind's schema and the definitions it refers to (`None` for kinds without one).
+pub fn kind_schema(
+    rt: &ResourceType,
+) -> Option<(&'static Value, &'static serde_json::Map<String, Value>)> {
+    if rt.custom {
+        return None;
+    }
+    types::kind_schema(&rt.group, &rt.version, &rt.kind)
+}
+
 /// The defaults of a Pod's spec (`SetDefaults_Pod` and `SetDefaults_PodSpec`), for the
 /// workload simulator's Pods.
 pub fn default_pod(spec: &mut Value) {

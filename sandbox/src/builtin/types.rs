@@ -190,6 +190,19 @@ fn base64_offset(error: &base64::DecodeError) -> usize {
     }
 }
 
+/// A built-in kind's schema and the definitions its references name (with upstream's patch
+/// and list extensions), for the patch code.
+pub fn kind_schema(
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<(&'static Value, &'static Map<String, Value>)> {
+    let types = types();
+    let key = (group.to_string(), version.to_string(), kind.to_string());
+    let name = types.kinds.get(&key)?;
+    Some((types.definitions.get(name)?, &types.definitions))
+}
+
 /// Checks a written built-in object's field types; `Err` is the decoder's message.
 pub fn check_types(group: &str, version: &str, kind: &str, object: &Value) -> Result<(), String> {
     let types = types();

@@ -1,11 +1,12 @@
-//! Field sets for server-side apply: how lists and maps merge (from CRD schemas or the
-//! built-in table), the set of paths an object sets (FieldsV1), and reading, merging and
+//! Field sets for server-side apply: how lists and maps merge (from the kind's schema, CRD or
+//! upstream built-in definitions, or a built-in table), the set of paths an object sets (FieldsV1), and reading, merging and
 //! removing values at such paths.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use super::schema::Schema;
 use crate::resources::ResourceType;
 
 /// How a list merges.
@@ -24,53 +25,38 @@ pub type Path = Vec<String>;
 
 /// Answers list and map types for field-name paths of one resource type.
 pub struct Resolver<'a> {
-    schema: Option<&'a Value>,
+    schema: Schema<'a>,
 }
 
 impl<'a> Resolver<'a> {
-    /// The resolver for a resource type (CRD schema or built-in table).
+    /// The resolver for a resource type: its schema (a CRD's, or a built-in kind's upstream
+    /// definitions), the built-in table for kinds without one.
     pub fn for_type(rt: &'a ResourceType) -> Self {
         Self {
-            schema: rt.schema.as_ref(),
+            schema: Schema::for_type(rt),
         }
-    }
-
-    fn schema_at(&self, names: &[String]) -> Option<&'a Value> {
-        let mut node = self.schema?;
-        for name in names {
-            while node.get("type").and_then(Value::as_str) == Some("array") {
-                node = node.get("items")?;
-            }
-            node = node
-                .get("properties")
-                .and_then(|p| p.get(name.as_str()))
-                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))?;
-        }
-        Some(node)
     }
 
     /// The list type of the field at `names`.
     pub fn list_type(&self, names: &[String]) -> ListType {
-        if self.schema.is_some() {
-            let Some(node) = self.schema_at(names) else {
-                return ListType::Atomic;
-            };
-            return match node.get("x-kubernetes-list-type").and_then(Value::as_str) {
-                Some("set") => ListType::Set,
-                Some("map") => ListType::Map(
-                    node.get("x-kubernetes-list-map-keys")
-                        .and_then(Value::as_array)
-                        .map(|keys| {
-                            keys.iter()
-                                .filter_map(|k| k.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                ),
-                _ => ListType::Atomic,
-            };
+        if !self.schema.is_known() {
+            return builtin_list_type(names);
         }
-        builtin_list_type(names)
+        match self.schema.extension_str(names, "x-kubernetes-list-type") {
+            Some("set") => ListType::Set,
+            Some("map") => ListType::Map(
+                self.schema
+                    .extension(names, "x-kubernetes-list-map-keys")
+                    .and_then(Value::as_array)
+                    .map(|keys| {
+                        keys.iter()
+                            .filter_map(|k| k.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            _ => ListType::Atomic,
+        }
     }
 
     /// Whether the map or struct at `names` is atomic.
@@ -78,17 +64,14 @@ impl<'a> Resolver<'a> {
         if names.is_empty() {
             return false;
         }
-        if self.schema.is_some() {
-            return self
-                .schema_at(names)
-                .and_then(|n| n.get("x-kubernetes-map-type"))
-                .and_then(Value::as_str)
-                == Some("atomic");
+        if self.schema.is_known() {
+            return self.schema.extension_str(names, "x-kubernetes-map-type") == Some("atomic");
         }
         names.last().is_some_and(|n| n == "selector") && names.len() > 1
     }
 }
 
+/// The list types of common built-in fields, for built-in kinds without upstream definitions.
 fn builtin_list_type(names: &[String]) -> ListType {
     let Some(last) = names.last() else {
         return ListType::Atomic;

@@ -5,4 +5,5 @@ pub mod apply;
 pub mod fields;
 pub mod json_patch;
 pub mod merge;
+pub mod schema;
 pub mod strategic;

@@ -1,17 +1,38 @@
 //! Strategic merge patch for built-in kinds: maps merge, `null` deletes, lists with a patch
 //! merge key merge by key, and the `$patch`, `$setElementOrder`, `$retainKeys` and
-//! `$deleteFromPrimitiveList` directives.
+//! `$deleteFromPrimitiveList` directives. Patch strategies and merge keys come from the kind's
+//! upstream definitions (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`).
 
 use serde_json::{Map, Value};
+
+use super::schema::Schema;
 
 /// How a built-in list field is patched.
 enum Strategy {
     Replace,
-    MergeByKey(&'static str),
+    MergeByKey(String),
     MergePrimitives,
 }
 
-fn strategy(names: &[String]) -> Strategy {
+/// The strategy of the list at `names`, from the schema when the kind has one.
+fn strategy(schema: &Schema<'_>, names: &[String]) -> Strategy {
+    if !schema.is_known() {
+        return builtin_strategy(names);
+    }
+    let merges = schema
+        .extension_str(names, "x-kubernetes-patch-strategy")
+        .is_some_and(|s| s.split(',').any(|part| part == "merge"));
+    if !merges {
+        return Strategy::Replace;
+    }
+    match schema.extension_str(names, "x-kubernetes-patch-merge-key") {
+        Some(key) => Strategy::MergeByKey(key.to_string()),
+        None => Strategy::MergePrimitives,
+    }
+}
+
+/// The strategies of common built-in fields, for built-in kinds without upstream definitions.
+fn builtin_strategy(names: &[String]) -> Strategy {
     let Some(last) = names.last() else {
         return Strategy::Replace;
     };
@@ -22,31 +43,40 @@ fn strategy(names: &[String]) -> Strategy {
         | "ephemeralContainers"
         | "env"
         | "volumes"
-        | "imagePullSecrets" => Strategy::MergeByKey("name"),
+        | "imagePullSecrets" => Strategy::MergeByKey("name".into()),
         "ports"
             if within("containers")
                 || within("initContainers")
                 || within("ephemeralContainers") =>
         {
-            Strategy::MergeByKey("containerPort")
+            Strategy::MergeByKey("containerPort".into())
         }
-        "ports" if names.len() == 2 && names[0] == "spec" => Strategy::MergeByKey("port"),
-        "volumeMounts" => Strategy::MergeByKey("mountPath"),
-        "volumeDevices" => Strategy::MergeByKey("devicePath"),
-        "hostAliases" => Strategy::MergeByKey("ip"),
-        "ownerReferences" => Strategy::MergeByKey("uid"),
-        "conditions" => Strategy::MergeByKey("type"),
+        "ports" if names.len() == 2 && names[0] == "spec" => Strategy::MergeByKey("port".into()),
+        "volumeMounts" => Strategy::MergeByKey("mountPath".into()),
+        "volumeDevices" => Strategy::MergeByKey("devicePath".into()),
+        "hostAliases" => Strategy::MergeByKey("ip".into()),
+        "ownerReferences" => Strategy::MergeByKey("uid".into()),
+        "conditions" => Strategy::MergeByKey("type".into()),
         "finalizers" if names.len() == 2 && names[0] == "metadata" => Strategy::MergePrimitives,
         _ => Strategy::Replace,
     }
 }
 
 /// Applies a strategic merge patch to `target`.
-pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> {
-    merge_object(target, patch, &mut Vec::new())
+pub fn strategic_merge(
+    target: &mut Value,
+    patch: &Value,
+    schema: &Schema<'_>,
+) -> Result<(), String> {
+    merge_object(target, patch, &mut Vec::new(), schema)
 }
 
-fn merge_object(target: &mut Value, patch: &Value, names: &mut Vec<String>) -> Result<(), String> {
+fn merge_object(
+    target: &mut Value,
+    patch: &Value,
+    names: &mut Vec<String>,
+    schema: &Schema<'_>,
+) -> Result<(), String> {
     let Value::Object(patch) = patch else {
         *target = patch.clone();
         return Ok(());
@@ -85,11 +115,11 @@ fn merge_object(target: &mut Value, patch: &Value, names: &mut Vec<String>) -> R
             }
             Value::Object(_) => {
                 let slot = map.entry(key.clone()).or_insert(Value::Null);
-                merge_object(slot, value, names)?;
+                merge_object(slot, value, names, schema)?;
             }
             Value::Array(items) => {
                 let slot = map.entry(key.clone()).or_insert(Value::Array(Vec::new()));
-                merge_list(slot, items, names)?;
+                merge_list(slot, items, names, schema)?;
             }
             _ => {
                 map.insert(key.clone(), value.clone());
@@ -107,15 +137,20 @@ fn merge_object(target: &mut Value, patch: &Value, names: &mut Vec<String>) -> R
         if let (Value::Object(map), Value::Array(order)) = (&mut *target, order)
             && let Some(Value::Array(items)) = map.get_mut(&field)
         {
-            reorder(items, &order, &strategy(names));
+            reorder(items, &order, &strategy(schema, names));
         }
         names.pop();
     }
     Ok(())
 }
 
-fn merge_list(target: &mut Value, patch: &[Value], names: &mut Vec<String>) -> Result<(), String> {
-    match strategy(names) {
+fn merge_list(
+    target: &mut Value,
+    patch: &[Value],
+    names: &mut Vec<String>,
+    schema: &Schema<'_>,
+) -> Result<(), String> {
+    match strategy(schema, names) {
         Strategy::Replace => {
             *target = Value::Array(patch.to_vec());
         }
@@ -130,6 +165,7 @@ fn merge_list(target: &mut Value, patch: &[Value], names: &mut Vec<String>) -> R
             }
         }
         Strategy::MergeByKey(key) => {
+            let key = key.as_str();
             if patch
                 .iter()
                 .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
@@ -161,10 +197,10 @@ fn merge_list(target: &mut Value, patch: &[Value], names: &mut Vec<String>) -> R
                     continue;
                 }
                 match position {
-                    Some(i) => merge_object(&mut items[i], item, names)?,
+                    Some(i) => merge_object(&mut items[i], item, names, schema)?,
                     None => {
                         let mut fresh = Value::Null;
-                        merge_object(&mut fresh, item, names)?;
+                        merge_object(&mut fresh, item, names, schema)?;
                         items.push(fresh);
                     }
                 }
@@ -192,6 +228,54 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::resources::{ResourceType, builtin_types};
+
+    fn built_in(kind: &str) -> &'static ResourceType {
+        static TYPES: std::sync::OnceLock<Vec<ResourceType>> = std::sync::OnceLock::new();
+        TYPES
+            .get_or_init(builtin_types)
+            .iter()
+            .find(|t| t.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    }
+
+    fn deployment_schema() -> Schema<'static> {
+        Schema::for_type(built_in("Deployment"))
+    }
+
+    #[test]
+    fn merge_keys_come_from_upstreams_definitions() {
+        // Lists the old table did not know: topology spread constraints by `topologyKey`, a
+        // ServiceAccount's secrets by `name`.
+        let mut deploy = json!({"spec": {"template": {"spec": {"topologySpreadConstraints": [
+            {"topologyKey": "zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}
+        ]}}}});
+        let patch = json!({"spec": {"template": {"spec": {"topologySpreadConstraints": [
+            {"topologyKey": "host", "maxSkew": 2, "whenUnsatisfiable": "ScheduleAnyway"}
+        ]}}}});
+        strategic_merge(&mut deploy, &patch, &deployment_schema()).unwrap();
+        let keys: Vec<&str> = deploy["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["topologyKey"].as_str())
+            .collect();
+        assert_eq!(keys, ["zone", "host"]);
+        let mut account = json!({"secrets": [{"name": "a"}]});
+        let schema = Schema::for_type(built_in("ServiceAccount"));
+        strategic_merge(&mut account, &json!({"secrets": [{"name": "b"}]}), &schema).unwrap();
+        assert_eq!(account["secrets"], json!([{"name": "a"}, {"name": "b"}]));
+        // Finalizers merge as a set of strings (`patchStrategy: merge`, no key).
+        let mut cm = json!({"metadata": {"finalizers": ["a"]}});
+        let schema = Schema::for_type(built_in("ConfigMap"));
+        strategic_merge(
+            &mut cm,
+            &json!({"metadata": {"finalizers": ["b"]}}),
+            &schema,
+        )
+        .unwrap();
+        assert_eq!(cm["metadata"]["finalizers"], json!(["a", "b"]));
+    }
 
     #[test]
     fn kubectl_deployment_patch_merges_by_key() {
@@ -205,7 +289,7 @@ mod tests {
             {"$setElementOrder/env": [{"name": "A"}], "env": [{"$patch": "delete", "name": "B"}], "image": "nginx:2", "name": "app"},
             {"$patch": "delete", "name": "side"}
         ]}}}});
-        strategic_merge(&mut deploy, &patch).unwrap();
+        strategic_merge(&mut deploy, &patch, &deployment_schema()).unwrap();
         assert_eq!(
             deploy,
             json!({"spec": {"template": {"spec": {"containers": [
@@ -217,7 +301,12 @@ mod tests {
     #[test]
     fn maps_merge_and_null_deletes_like_merge_patch() {
         let mut cm = json!({"data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "y"}}});
-        strategic_merge(&mut cm, &json!({"data": {"b": null, "c": "3"}})).unwrap();
+        strategic_merge(
+            &mut cm,
+            &json!({"data": {"b": null, "c": "3"}}),
+            &Schema::default(),
+        )
+        .unwrap();
         assert_eq!(
             cm,
             json!({"data": {"a": "1", "c": "3"}, "metadata": {"labels": {"x": "y"}}})
@@ -226,11 +315,14 @@ mod tests {
 
     #[test]
     fn lists_without_a_merge_key_are_replaced() {
-        let mut obj = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "args": ["x", "y"]}]}}}});
-        strategic_merge(&mut obj, &json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "args": ["z"]}]}}}})).unwrap();
-        assert_eq!(
-            obj["spec"]["template"]["spec"]["containers"][0]["args"],
-            json!(["z"])
-        );
+        let obj = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "args": ["x", "y"]}]}}}});
+        for schema in [Schema::default(), deployment_schema()] {
+            let mut obj = obj.clone();
+            strategic_merge(&mut obj, &json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "args": ["z"]}]}}}}), &schema).unwrap();
+            assert_eq!(
+                obj["spec"]["template"]["spec"]["containers"][0]["args"],
+                json!(["z"])
+            );
+        }
     }
 }

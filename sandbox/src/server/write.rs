@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult, Cause};
 use crate::patch::apply::{ApplyParams, record_update, server_side_apply};
 use crate::patch::json_patch::apply_json_patch;
 use crate::patch::merge::merge_patch;
+use crate::patch::schema::Schema;
 use crate::patch::strategic::strategic_merge;
 use crate::resources::ResourceType;
 use crate::store::{ObjectKey, Tx};
@@ -302,7 +303,8 @@ pub fn patch(
             if rt.custom {
                 return Err(ApiError::unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"));
             }
-            strategic_merge(&mut new, &patch_body).map_err(ApiError::unprocessable)?;
+            strategic_merge(&mut new, &patch_body, &Schema::for_type(rt))
+                .map_err(ApiError::unprocessable)?;
         } else {
             return Err(ApiError::unsupported_media_type(format!("the body of the request was in an unknown format ({content_type})")));
         }
