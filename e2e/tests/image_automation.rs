@@ -434,6 +434,7 @@ async fn a_receiver_refuses_bad_signatures_and_unknown_paths_and_annotates_on_a_
         .await
         .unwrap();
     assert_eq!(huge.status(), 413);
+    assert_eq!(huge.headers()["connection"], "close");
     assert_eq!(
         requested().await,
         None,

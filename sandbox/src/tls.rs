@@ -94,8 +94,8 @@ pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
             vec![server_cert.der().clone(), ca_cert.der().clone()],
             pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
         )?;
-    // The server speaks HTTP/1.1 (a real API server also offers h2; clients fall back).
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first, as a real API server offers it; HTTP/1.1 for clients without it.
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(ClusterCa {
         ca_pem: pem(ca_cert.der()),
         server: Arc::new(server),
@@ -182,6 +182,9 @@ mod tests {
         assert!(ca.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(ca.ca_pem.ends_with("-----END CERTIFICATE-----\n"));
         assert!(ca.ca_pem.lines().all(|l| l.len() <= 64));
-        assert_eq!(ca.server.alpn_protocols, [b"http/1.1".to_vec()]);
+        assert_eq!(
+            ca.server.alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The sandbox over HTTPS (`--tls`): kubectl and kube-rs verify the server against the
 //! cluster CA of the kubeconfig, and every namespace publishes that CA in `kube-root-ca.crt`,
-//! kept as the root-CA publisher keeps it. Skips with a message when kubectl is not installed.
+//! kept as the root-CA publisher keeps it; HTTP/2 and HTTP/1.1 are both served. Skips with a message when kubectl is not installed.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -71,6 +71,21 @@ async fn https_with_a_cluster_ca_published_in_every_namespace() {
         format!("{url}/version"),
     ]);
     assert_eq!(String::from_utf8_lossy(&trusted.stdout), "200");
+    // HTTP/2 is offered first (ALPN), HTTP/1.1 still served.
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let out = curl(vec![
+            flag.into(),
+            "--cacert".into(),
+            ca_file.clone(),
+            "-w".into(),
+            "%{http_code} %{http_version}".into(),
+            format!("{url}/version"),
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("200 {version}")
+        );
+    }
     let untrusted = curl(vec![format!("{url}/version")]);
     assert!(!untrusted.status.success(), "curl trusted an unknown CA");
     // kube-rs too.

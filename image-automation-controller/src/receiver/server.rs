@@ -1,7 +1,8 @@
 //! The webhook server: `POST /hook/<digest>` finds the Receiver publishing that path, checks
 //! the call, and annotates each listed object (by name, or `*` with `matchLabels`) with
 //! `reconcile.fluxcd.io/requestedAt`. Unknown paths answer 404, bad signatures 401 with
-//! nothing annotated, bodies over 1 MiB 413.
+//! nothing annotated, bodies over 1 MiB 413 with `Connection: close` (the rest of the body is
+//! never read, so the connection cannot carry another request).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::post;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
@@ -33,7 +35,19 @@ pub fn router(ctx: Arc<Context>, receivers: ReceiverStore) -> Router {
     Router::new()
         .route("/hook/{digest}", post(hook))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(close_after_refused_body))
         .with_state(Shared { ctx, receivers })
+}
+
+/// A body refused for its size was not read to its end: the client must not reuse the
+/// connection (a keep-alive client would otherwise send its next request into the unread rest).
+async fn close_after_refused_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The API of a kind a Receiver may annotate.
