@@ -71,6 +71,13 @@ pub fn request(data: &[u8]) -> Option<u16> {
     headers.insert("content-type", HeaderValue::from_static(content_type));
     let method = METHODS[usize::from(method) % METHODS.len()].clone();
     let (runtime, api) = server();
-    let response = runtime.block_on(handle(State(Arc::clone(api)), method, uri, headers, body));
+    let response = runtime.block_on(handle(
+        State(Arc::clone(api)),
+        None,
+        method,
+        uri,
+        headers,
+        body,
+    ));
     Some(response.status().as_u16())
 }

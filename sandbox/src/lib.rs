@@ -83,10 +83,21 @@ pub enum SandboxError {
     },
 }
 
+/// How a kubeconfig authenticates.
+#[derive(Clone, Copy, Debug)]
+pub enum Credentials<'a> {
+    /// A client certificate and its key (PEM), signed by the cluster CA.
+    Certificate(&'a str, &'a str),
+    /// A bearer token (`Sandbox::add_token`).
+    Token(&'a str),
+}
+
 /// A running sandbox API server.
 pub struct Sandbox {
     url: String,
-    ca_pem: Option<String>,
+    ca: Option<tls::ClusterCa>,
+    /// The admin's client certificate and key (PEM) when serving HTTPS.
+    admin_certificate: Option<(String, String)>,
     api: Arc<ApiServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -131,8 +142,9 @@ impl Sandbox {
             Some(ca) => {
                 let listener = tls::TlsListener::new(listener, ca.server.clone())
                     .map_err(io("reading the listen address"))?;
+                let service = router.into_make_service_with_connect_info::<tls::Peer>();
                 tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, router).await {
+                    if let Err(e) = axum::serve(listener, service).await {
                         tracing::error!(error = %e, "sandbox server stopped");
                     }
                 })
@@ -151,9 +163,15 @@ impl Sandbox {
         };
         let controllers = tokio::spawn(controllers::run(api.clone()));
         let scheme = if ca.is_some() { "https" } else { "http" };
+        // The admin kubeconfig authenticates with a client certificate, as kubeadm's does.
+        let admin_certificate = match &ca {
+            Some(ca) => Some(ca.client_certificate("kubernetes-admin", Some("system:masters"))?),
+            None => None,
+        };
         Ok(Self {
             url: format!("{scheme}://{addr}"),
-            ca_pem: ca.map(|ca| ca.ca_pem),
+            ca,
+            admin_certificate,
             api,
             tasks: vec![serve, controllers],
         })
@@ -166,26 +184,45 @@ impl Sandbox {
 
     /// The cluster CA (PEM) when serving HTTPS.
     pub fn ca_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+        self.ca.as_ref().map(|ca| ca.ca_pem.as_str())
     }
 
-    /// An admin kubeconfig for this server.
-    pub fn kubeconfig(&self) -> String {
+    /// A client certificate the cluster CA signs for `user` in `group` (certificate PEM, key
+    /// PEM); `None` without HTTPS.
+    pub fn client_certificate(&self, user: &str, group: Option<&str>) -> Option<(String, String)> {
+        self.ca.as_ref()?.client_certificate(user, group).ok()
+    }
+
+    /// A kubeconfig for this server as `user`: the CA when serving HTTPS, and a client
+    /// certificate and key (PEM) or else a bearer token.
+    pub fn kubeconfig_for(&self, credentials: Credentials<'_>) -> String {
         use base64::Engine;
+        let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
         let authority = self
-            .ca_pem
-            .as_ref()
-            .map(|pem| {
-                format!(
-                    "\n    certificate-authority-data: {}",
-                    base64::engine::general_purpose::STANDARD.encode(pem)
-                )
-            })
+            .ca_pem()
+            .map(|pem| format!("\n    certificate-authority-data: {}", b64(pem)))
             .unwrap_or_default();
+        let user = match credentials {
+            Credentials::Certificate(cert, key) => format!(
+                "client-certificate-data: {}\n    client-key-data: {}",
+                b64(cert),
+                b64(key)
+            ),
+            Credentials::Token(token) => format!("token: {token}"),
+        };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: rill-sandbox\n  cluster:\n    server: {}{authority}\ncontexts:\n- name: rill-sandbox\n  context:\n    cluster: rill-sandbox\n    user: admin\n    namespace: default\ncurrent-context: rill-sandbox\nusers:\n- name: admin\n  user:\n    token: {ADMIN_TOKEN}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rill-sandbox\n  cluster:\n    server: {}{authority}\ncontexts:\n- name: rill-sandbox\n  context:\n    cluster: rill-sandbox\n    user: admin\n    namespace: default\ncurrent-context: rill-sandbox\nusers:\n- name: admin\n  user:\n    {user}\n",
             self.url
         )
+    }
+
+    /// The admin kubeconfig for this server: a client certificate for `kubernetes-admin` in
+    /// `system:masters` over HTTPS, the admin token over plain HTTP.
+    pub fn kubeconfig(&self) -> String {
+        match &self.admin_certificate {
+            Some((cert, key)) => self.kubeconfig_for(Credentials::Certificate(cert, key)),
+            None => self.kubeconfig_for(Credentials::Token(ADMIN_TOKEN)),
+        }
     }
 
     /// Writes the admin kubeconfig to `path`.

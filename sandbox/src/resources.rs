@@ -335,6 +335,15 @@ const BUILTINS: &[Entry] = &[
         &[],
     ),
     (
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        CREATE_ONLY,
+        &[],
+        &[],
+    ),
+    (
         "authorization.k8s.io",
         "v1",
         "selfsubjectaccessreviews",

@@ -1,17 +1,26 @@
 //! HTTPS for the sandbox (`--tls`): a cluster CA made at start, a serving certificate it signs
-//! for the listen address, `localhost` and the `kubernetes.default.svc` names, and a listener
-//! that completes each TLS handshake before handing the connection to the server. The CA is
-//! what kubeconfigs trust and what every namespace's `kube-root-ca.crt` ConfigMap publishes.
+//! for the listen address, `localhost` and the `kubernetes.default.svc` names, client
+//! certificates it signs (the admin kubeconfig's), and a listener that completes each TLS
+//! handshake before handing the connection to the server, with the user a verified client
+//! certificate names (CN the user, O the groups, as kube-apiserver's x509 authenticator reads
+//! them). The CA is what kubeconfigs trust and what every namespace's `kube-root-ca.crt`
+//! ConfigMap publishes.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, pki_types};
+
+use crate::auth::identity::UserInfo;
 
 /// A handshake that takes longer is dropped, so a silent client cannot hold the listener.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,6 +34,9 @@ pub enum TlsError {
     /// rustls refused the configuration.
     #[error("cannot configure TLS: {0}")]
     Config(#[from] rustls::Error),
+    /// The client certificate verifier could not be built.
+    #[error("cannot configure client certificates: {0}")]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
 }
 
 /// The sandbox's cluster CA and the server configuration of a certificate it signed.
@@ -33,17 +45,83 @@ pub struct ClusterCa {
     pub ca_pem: String,
     /// rustls' server configuration with the serving certificate and its chain.
     pub server: Arc<rustls::ServerConfig>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl ClusterCa {
+    /// A client certificate the CA signs for `user` in `group`: (certificate PEM, key PEM).
+    pub fn client_certificate(
+        &self,
+        user: &str,
+        group: Option<&str>,
+    ) -> Result<(String, String), TlsError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        if let Some(group) = group {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, group);
+        }
+        params.distinguished_name.push(DnType::CommonName, user);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok((
+            pem(cert.der()),
+            pem_block("PRIVATE KEY", &key.serialize_der()),
+        ))
+    }
+}
+
+/// The user a client certificate names: CN the user, each O a group, plus
+/// `system:authenticated` (`None` for a certificate without a CN).
+pub fn certificate_user(der: &[u8]) -> Option<UserInfo> {
+    use x509_cert::der::Decode;
+    const COMMON_NAME: &str = "2.5.4.3";
+    const ORGANIZATION: &str = "2.5.4.10";
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let mut name = None;
+    let mut groups = Vec::new();
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for attribute in rdn.0.iter() {
+            let value = attribute
+                .value
+                .decode_as::<String>()
+                .or_else(|_| {
+                    attribute
+                        .value
+                        .decode_as::<x509_cert::der::asn1::PrintableString>()
+                        .map(|s| s.to_string())
+                })
+                .ok();
+            match (attribute.oid.to_string().as_str(), value) {
+                (COMMON_NAME, Some(value)) => name = Some(value),
+                (ORGANIZATION, Some(value)) => groups.push(value),
+                _ => {}
+            }
+        }
+    }
+    groups.push("system:authenticated".to_string());
+    Some(UserInfo {
+        name: name.filter(|n| !n.is_empty())?,
+        groups,
+    })
 }
 
 /// PEM text of a DER certificate.
 fn pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
+}
+
+/// A PEM block of `der` under `label`.
+fn pem_block(label: &str, der: &[u8]) -> String {
     let text = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut out = format!("-----BEGIN {label}-----\n");
     for line in text.as_bytes().chunks(64) {
         out.push_str(&String::from_utf8_lossy(line));
         out.push('\n');
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 
@@ -63,6 +141,8 @@ pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
     ];
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca_params, ca_key);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone())?;
 
     let mut names: Vec<String> = [
         "localhost",
@@ -87,9 +167,14 @@ pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
     let server_cert = server_params.signed_by(&server_key, &issuer)?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // Client certificates signed by the CA authenticate; connections without one stay open to
+    // bearer tokens and anonymous requests, as on a real API server.
+    let clients = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()?;
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_single_cert(
             vec![server_cert.der().clone(), ca_cert.der().clone()],
             pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
@@ -99,6 +184,7 @@ pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
     Ok(ClusterCa {
         ca_pem: pem(ca_cert.der()),
         server: Arc::new(server),
+        issuer,
     })
 }
 
@@ -106,7 +192,7 @@ pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
 /// side by side, so a slow or silent client delays nobody else.
 pub struct TlsListener {
     local: SocketAddr,
-    ready: tokio::sync::mpsc::Receiver<(TlsStream, SocketAddr)>,
+    ready: tokio::sync::mpsc::Receiver<(TlsStream, Peer)>,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -133,7 +219,13 @@ impl TlsListener {
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let _ = sender.send((tls, addr)).await;
+                            let user = tls
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .and_then(|cert| certificate_user(cert));
+                            let _ = sender.send((tls, Peer { addr, user })).await;
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, %addr, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
@@ -155,9 +247,25 @@ impl Drop for TlsListener {
     }
 }
 
+/// Who is at the other end of a TLS connection: its address and the user its verified client
+/// certificate names.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The user of its client certificate, if it presented one.
+    pub user: Option<UserInfo>,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
 impl axum::serve::Listener for TlsListener {
     type Io = TlsStream;
-    type Addr = SocketAddr;
+    type Addr = Peer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.ready.recv().await {
@@ -168,7 +276,10 @@ impl axum::serve::Listener for TlsListener {
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
+        Ok(Peer {
+            addr: self.local,
+            user: None,
+        })
     }
 }
 
@@ -177,7 +288,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_ca_is_pem_and_the_server_offers_http_1_1() {
+    fn client_certificates_name_their_user_and_group() {
+        let ca = generate(SocketAddr::from(([127, 0, 0, 1], 6443))).unwrap();
+        let (cert, key) = ca
+            .client_certificate("kubernetes-admin", Some("system:masters"))
+            .unwrap();
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let body: String = cert.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        assert_eq!(
+            certificate_user(&der),
+            Some(UserInfo {
+                name: "kubernetes-admin".into(),
+                groups: vec!["system:masters".into(), "system:authenticated".into()],
+            })
+        );
+        assert_eq!(certificate_user(b"not a certificate"), None);
+    }
+
+    #[test]
+    fn the_ca_is_pem_and_the_server_offers_h2_then_http_1_1() {
         let ca = generate(SocketAddr::from(([127, 0, 0, 1], 6443))).unwrap();
         assert!(ca.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(ca.ca_pem.ends_with("-----END CERTIFICATE-----\n"));

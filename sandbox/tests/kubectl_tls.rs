@@ -1,6 +1,7 @@
 //! The sandbox over HTTPS (`--tls`): kubectl and kube-rs verify the server against the
 //! cluster CA of the kubeconfig, and every namespace publishes that CA in `kube-root-ca.crt`,
-//! kept as the root-CA publisher keeps it; HTTP/2 and HTTP/1.1 are both served. Skips with a message when kubectl is not installed.
+//! kept as the root-CA publisher keeps it; HTTP/2 and HTTP/1.1 are both served; client
+//! certificates the CA signs authenticate their user. Skips with a message when kubectl is not installed.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -126,4 +127,112 @@ async fn https_with_a_cluster_ca_published_in_every_namespace() {
     ])
     .await;
     wait_root_ca(&k, "team-a", &ca).await;
+}
+
+/// Over HTTPS the admin kubeconfig authenticates with a client certificate (CN the user, O the
+/// group, as kubeadm's does); any certificate the cluster CA signs names its user, RBAC then
+/// applies to that user, and a certificate from another CA is refused at the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_authenticate_their_user() {
+    let Some(k) = Kubectl::start_with(SandboxOptions {
+        tls: true,
+        ..SandboxOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let kubeconfig = k.sandbox().kubeconfig();
+    assert!(
+        kubeconfig.contains("client-certificate-data:") && !kubeconfig.contains("token:"),
+        "{kubeconfig}"
+    );
+    let admin = k.ok(&["auth", "whoami"]).await;
+    assert!(
+        admin.contains("kubernetes-admin")
+            && admin.contains("[system:masters system:authenticated]"),
+        "{admin}"
+    );
+
+    let (cert, key) = k
+        .sandbox()
+        .client_certificate("alice", Some("devs"))
+        .unwrap();
+    let alice = k.file(
+        "alice.kubeconfig",
+        &k.sandbox()
+            .kubeconfig_for(sandbox::Credentials::Certificate(&cert, &key)),
+    );
+    let whoami = k.ok(&["--kubeconfig", &alice, "auth", "whoami"]).await;
+    assert!(
+        whoami.contains("alice") && whoami.contains("[devs system:authenticated]"),
+        "{whoami}"
+    );
+    let denied = k
+        .run(&["--kubeconfig", &alice, "get", "configmaps", "-n", "default"])
+        .await;
+    assert!(
+        denied.stderr.contains(
+            "User \"alice\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""
+        ),
+        "{}",
+        denied.stderr
+    );
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "devs-view",
+        "--clusterrole=view",
+        "--group=devs",
+        "-n",
+        "default",
+    ])
+    .await;
+    k.ok(&["--kubeconfig", &alice, "get", "configmaps", "-n", "default"])
+        .await;
+
+    // A certificate signed by another CA: the handshake fails, nothing is answered.
+    let foreign_key = rcgen::KeyPair::generate().unwrap();
+    let mut foreign_ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    foreign_ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let issuer = rcgen::Issuer::new(foreign_ca, foreign_key);
+    let mallory_key = rcgen::KeyPair::generate().unwrap();
+    let mut mallory = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    mallory
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes-admin");
+    mallory
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "system:masters");
+    let mallory_cert = mallory.signed_by(&mallory_key, &issuer).unwrap();
+    let pem = |label: &str, der: &[u8]| {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = text
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let forged = k.file(
+        "forged.kubeconfig",
+        &k.sandbox()
+            .kubeconfig_for(sandbox::Credentials::Certificate(
+                &pem("CERTIFICATE", mallory_cert.der()),
+                &pem("PRIVATE KEY", &mallory_key.serialize_der()),
+            )),
+    );
+    let refused = k
+        .run(&["--kubeconfig", &forged, "get", "secrets", "-A"])
+        .await;
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("certificate") && !refused.stdout.contains("kube-root-ca"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -218,12 +218,14 @@ pub struct RequestContext {
 /// The axum handler for every path.
 pub async fn handle(
     State(api): State<Arc<ApiServer>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<crate::tls::Peer>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match dispatch(&api, &method, &uri, &headers, body).await {
+    let certificate_user = peer.and_then(|p| p.0.0.user);
+    match dispatch(&api, certificate_user, &method, &uri, &headers, body).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
     }
@@ -231,16 +233,22 @@ pub async fn handle(
 
 async fn dispatch(
     api: &Arc<ApiServer>,
+    certificate_user: Option<UserInfo>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let requester = api
-        .authenticator
-        .read()
-        .map_err(|_| ApiError::internal("lock"))?
-        .authenticate(headers)?;
+    // As kube-apiserver's authenticator chain: a verified client certificate first, then
+    // bearer tokens, then anonymous.
+    let requester = match certificate_user {
+        Some(user) => user,
+        None => api
+            .authenticator
+            .read()
+            .map_err(|_| ApiError::internal("lock"))?
+            .authenticate(headers)?,
+    };
     let user = impersonate(requester, headers, &RbacAuthorizer { store: &api.store })?;
     let accept = headers
         .get("accept")

@@ -1,5 +1,6 @@
-//! Access reviews: SelfSubjectAccessReview, SubjectAccessReview, LocalSubjectAccessReview and
-//! SelfSubjectRulesReview, answered by the RBAC authorizer.
+//! Reviews: SelfSubjectAccessReview, SubjectAccessReview, LocalSubjectAccessReview and
+//! SelfSubjectRulesReview, answered by the RBAC authorizer, and SelfSubjectReview (who the
+//! requester is taken for).
 
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -75,6 +76,11 @@ pub fn create(
                 &attributes(&spec, path.namespace.as_deref()),
             )
         }
+        // `kubectl auth whoami`: who the server takes the requester for.
+        "SelfSubjectReview" => json!({"userInfo": {
+            "username": ctx.user.name,
+            "groups": ctx.user.groups,
+        }}),
         "SelfSubjectRulesReview" => rules(
             api,
             &ctx.user,
