@@ -14,6 +14,15 @@ use std::time::{Duration, Instant};
 use kubectl_support::Kubectl;
 use sandbox::SandboxOptions;
 
+/// kubectl against a sandbox serving HTTPS.
+async fn start_tls() -> Option<Kubectl> {
+    Kubectl::start_with(SandboxOptions {
+        tls: true,
+        ..SandboxOptions::default()
+    })
+    .await
+}
+
 async fn root_ca(k: &Kubectl, namespace: &str) -> Option<String> {
     let out = k
         .run(&[
@@ -42,12 +51,7 @@ async fn wait_root_ca(k: &Kubectl, namespace: &str, ca: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_cluster_ca_published_in_every_namespace() {
-    let Some(k) = Kubectl::start_with(SandboxOptions {
-        tls: true,
-        ..SandboxOptions::default()
-    })
-    .await
-    else {
+    let Some(k) = start_tls().await else {
         return;
     };
     let ca = k.sandbox().ca_pem().unwrap().to_string();
@@ -134,12 +138,7 @@ async fn https_with_a_cluster_ca_published_in_every_namespace() {
 /// applies to that user, and a certificate from another CA is refused at the handshake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificates_authenticate_their_user() {
-    let Some(k) = Kubectl::start_with(SandboxOptions {
-        tls: true,
-        ..SandboxOptions::default()
-    })
-    .await
-    else {
+    let Some(k) = start_tls().await else {
         return;
     };
     let kubeconfig = k.sandbox().kubeconfig();
