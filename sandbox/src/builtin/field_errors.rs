@@ -127,17 +127,6 @@ impl FieldErrors {
     }
 }
 
-/// Whether `name` is a DNS-1123 label (`IsDNS1123Label`).
-pub fn is_dns1123_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 /// The message `IsDNS1123Label` gives for a name that is not one.
 pub const DNS1123_LABEL_MESSAGE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
@@ -176,20 +165,5 @@ mod tests {
                 "spec.clusterIPs[0]: Invalid value: [\"None\"]: field is immutable",
             ]
         );
-    }
-
-    #[test]
-    fn dns_labels() {
-        for (name, ok) in [
-            ("web", true),
-            ("a-1", true),
-            ("", false),
-            ("Web", false),
-            ("-a", false),
-            ("a_b", false),
-        ] {
-            assert_eq!(is_dns1123_label(name), ok, "{name}");
-        }
-        assert!(!is_dns1123_label(&"a".repeat(64)));
     }
 }

@@ -33,16 +33,7 @@ fn subdomain_errors(value: &str) -> Vec<String> {
     if value.len() > 253 {
         errors.push("must be no more than 253 characters".to_string());
     }
-    let label = |part: &str| {
-        let bytes = part.as_bytes();
-        !bytes.is_empty()
-            && bytes[0].is_ascii_alphanumeric()
-            && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-    };
-    if !value.split('.').all(label) {
+    if !crate::server::meta::has_dns_subdomain_form(value) {
         errors.push(SUBDOMAIN_MESSAGE.to_string());
     }
     errors

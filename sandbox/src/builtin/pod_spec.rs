@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::field_errors::{DNS1123_LABEL_MESSAGE, FieldErrors, is_dns1123_label};
+use super::field_errors::{DNS1123_LABEL_MESSAGE, FieldErrors};
 use super::{list_mut, set_default};
+use crate::server::meta::is_dns_label as is_dns1123_label;
 
 const CONTAINER_LISTS: [&str; 2] = ["initContainers", "containers"];
 

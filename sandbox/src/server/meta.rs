@@ -36,9 +36,13 @@ pub fn name_suffix() -> String {
 
 /// Whether `name` is a DNS-1123 subdomain (most kinds).
 pub fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|part| is_dns_label_loose(part, 253))
+    name.len() <= 253 && has_dns_subdomain_form(name)
+}
+
+/// Whether `name` matches the DNS-1123 subdomain pattern, whatever its length.
+pub fn has_dns_subdomain_form(name: &str) -> bool {
+    name.split('.')
+        .all(|part| is_dns_label_loose(part, usize::MAX))
 }
 
 /// Whether `name` is a DNS-1123 label (namespaces).
@@ -132,6 +136,23 @@ pub fn drop_empty_fields(metadata: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_labels_as_is_dns1123_label() {
+        for (name, ok) in [
+            ("web", true),
+            ("a-1", true),
+            ("", false),
+            ("Web", false),
+            ("-a", false),
+            ("a_b", false),
+        ] {
+            assert_eq!(is_dns_label(name), ok, "{name}");
+        }
+        assert!(!is_dns_label(&"a".repeat(64)));
+        assert!(has_dns_subdomain_form(&"a".repeat(300)));
+        assert!(!is_dns_subdomain(&"a".repeat(300)));
+    }
 
     #[test]
     fn names_follow_dns_rules() {
