@@ -220,6 +220,12 @@ async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
         "app",
     )
     .await;
+    // The requested reconcile has finished (all its applies) once it is marked handled.
+    let ks = env
+        .wait("default", "app", "requestedAt handled", |ks| {
+            e2e::flux::request_handled(ks)
+        })
+        .await;
     env.wait_replicas("apps", "app", 1).await;
     let labels = env
         .deployment("apps", "app")
@@ -236,14 +242,6 @@ async fn drift_made_with_kubectl_is_undone_at_the_next_reconcile() {
         .and_then(|c| c.data)
         .and_then(|d| d.get("value").cloned());
     assert_eq!(value.as_deref(), Some("one"));
-    let ks = env
-        .wait("default", "app", "requestedAt handled", |ks| {
-            ks.status
-                .as_ref()
-                .and_then(|s| s.reconcile.last_handled_reconcile_at.as_ref())
-                .is_some()
-        })
-        .await;
     assert!(ready(&ks).is_some_and(|r| r.0 == "True"));
 }
 
