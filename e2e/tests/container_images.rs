@@ -411,12 +411,13 @@ async fn images_are_built_pushed_pulled_and_run_from_scratch_resolving_names_in_
     let storage_port = free_port();
     let registry_port = registry.host.rsplit(':').next().unwrap().to_string();
     let hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n\
-                 127.0.0.1 kubernetes.rill.test git.rill.test registry.rill.test\n\
+                 127.0.0.1 kubernetes.default.svc git.rill.test registry.rill.test\n\
                  127.0.0.1 source-controller.rill-system.svc.cluster.local\n";
     let kubeconfig = std::fs::read_to_string(&cluster.kubeconfig)
         .unwrap()
-        .replace("127.0.0.1", "kubernetes.rill.test");
-    assert!(kubeconfig.contains("kubernetes.rill.test"));
+        .replace("127.0.0.1", "kubernetes.default.svc");
+    // The API server by its in-cluster name, which its serving certificate carries.
+    assert!(kubeconfig.contains("server: https://kubernetes.default.svc:"));
     for dir in rootfs.values() {
         as_the_kubelet_would(dir, hosts, &kubeconfig);
     }

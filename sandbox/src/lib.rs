@@ -41,7 +41,10 @@ pub struct SandboxOptions {
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
     /// Serve HTTPS with a cluster CA made at start (kubeconfigs trust it; every namespace's
-    /// `kube-root-ca.crt` publishes it).
+    /// `kube-root-ca.crt` publishes it), and treat requests without credentials as
+    /// `system:anonymous`, as a real API server's secure port does (the default). Without it,
+    /// plain HTTP where requests without credentials act as the admin, as the insecure port
+    /// of Kubernetes before 1.20 did.
     pub tls: bool,
 }
 
@@ -53,7 +56,7 @@ impl Default for SandboxOptions {
             crd_dirs: Vec::new(),
             simulate_workloads: true,
             bookmark_interval: Duration::from_secs(1),
-            tls: false,
+            tls: true,
         }
     }
 }
@@ -120,7 +123,10 @@ impl Sandbox {
             .local_addr()
             .map_err(io("reading the listen address"))?;
         let ca = if options.tls {
-            Some(tls::generate(addr)?)
+            Some(tls::generate(
+                addr,
+                options.data_dir.as_ref().map(|d| d.join("pki")).as_deref(),
+            )?)
         } else {
             None
         };
@@ -132,6 +138,11 @@ impl Sandbox {
                 root_ca: ca.as_ref().map(|ca| ca.ca_pem.clone()),
             },
         );
+        if ca.is_some()
+            && let Ok(mut authenticator) = api.authenticator.write()
+        {
+            authenticator.strict_anonymous();
+        }
         for dir in &options.crd_dirs {
             install_crds(&api, dir)?;
         }

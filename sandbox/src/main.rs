@@ -37,10 +37,11 @@ enum Command {
         /// Do not simulate workload rollouts.
         #[arg(long)]
         no_simulator: bool,
-        /// Serve HTTPS with a cluster CA made at start (in the kubeconfig and in every
-        /// namespace's `kube-root-ca.crt`).
+        /// Serve plain HTTP where requests without credentials act as the admin (as the
+        /// insecure port of Kubernetes before 1.20), instead of HTTPS with a cluster CA made at
+        /// start (in the kubeconfig and every namespace's `kube-root-ca.crt`).
         #[arg(long)]
-        tls: bool,
+        plain_http: bool,
     },
 }
 
@@ -56,14 +57,14 @@ async fn main() -> std::process::ExitCode {
         data_dir,
         crds,
         no_simulator,
-        tls,
+        plain_http,
     } = Cli::parse().command;
     let options = SandboxOptions {
         listen,
         data_dir,
         crd_dirs: crds,
         simulate_workloads: !no_simulator,
-        tls,
+        tls: !plain_http,
         ..SandboxOptions::default()
     };
     let sandbox = match Sandbox::start(options).await {

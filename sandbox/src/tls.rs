@@ -1,4 +1,5 @@
-//! HTTPS for the sandbox (`--tls`): a cluster CA made at start, a serving certificate it signs
+//! HTTPS for the sandbox (the default): a cluster CA made at first start (kept in the data
+//! dir, when there is one, so a restarted sandbox is still trusted), a serving certificate it signs
 //! for the listen address, `localhost` and the `kubernetes.default.svc` names, client
 //! certificates it signs (the admin kubeconfig's), and a listener that completes each TLS
 //! handshake before handing the connection to the server, with the user a verified client
@@ -37,6 +38,69 @@ pub enum TlsError {
     /// The client certificate verifier could not be built.
     #[error("cannot configure client certificates: {0}")]
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+    /// The kept CA could not be read or written.
+    #[error("cannot keep the cluster CA in {path}: {source}")]
+    Keep {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The CA's distinguished name and constraints (the same at every start, so a kept key signs
+/// certificates that chain to the kept CA certificate).
+fn ca_params() -> Result<CertificateParams, TlsError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "rill-sandbox-ca");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+/// The CA certificate (DER) and its key: read from `keep` when a previous start left them
+/// there, else made now (and written to `keep`, the key readable by its owner only).
+fn cluster_ca(
+    keep: Option<&std::path::Path>,
+) -> Result<(pki_types::CertificateDer<'static>, KeyPair), TlsError> {
+    let failed = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| TlsError::Keep { path, source }
+    };
+    if let Some(dir) = keep {
+        let (cert_path, key_path) = (dir.join("ca.crt.der"), dir.join("ca.key.der"));
+        if cert_path.is_file() && key_path.is_file() {
+            let cert = std::fs::read(&cert_path).map_err(failed(&cert_path))?;
+            let key = std::fs::read(&key_path).map_err(failed(&key_path))?;
+            return Ok((cert.into(), KeyPair::try_from(key)?));
+        }
+    }
+    let key = KeyPair::generate()?;
+    let cert = ca_params()?.self_signed(&key)?;
+    if let Some(dir) = keep {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(dir).map_err(failed(dir))?;
+        let key_path = dir.join("ca.key.der");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key_path)
+            .and_then(|mut file| file.write_all(&key.serialize_der()))
+            .map_err(failed(&key_path))?;
+        let cert_path = dir.join("ca.crt.der");
+        std::fs::write(&cert_path, cert.der()).map_err(failed(&cert_path))?;
+    }
+    Ok((cert.der().clone(), key))
 }
 
 /// The sandbox's cluster CA and the server configuration of a certificate it signed.
@@ -125,24 +189,13 @@ fn pem_block(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Makes a CA and a serving certificate for `listen` (plus `localhost`, `127.0.0.1` and the
-/// in-cluster names of the API server).
-pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
-    let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "rill-sandbox-ca");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
+/// The cluster CA (kept in `keep` across starts when given) and a serving certificate for
+/// `listen` (plus `localhost`, `127.0.0.1` and the in-cluster names of the API server).
+pub fn generate(listen: SocketAddr, keep: Option<&std::path::Path>) -> Result<ClusterCa, TlsError> {
+    let (ca_der, ca_key) = cluster_ca(keep)?;
+    let issuer = Issuer::new(ca_params()?, ca_key);
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca_cert.der().clone())?;
+    roots.add(ca_der.clone())?;
 
     let mut names: Vec<String> = [
         "localhost",
@@ -176,13 +229,13 @@ pub fn generate(listen: SocketAddr) -> Result<ClusterCa, TlsError> {
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(clients)
         .with_single_cert(
-            vec![server_cert.der().clone(), ca_cert.der().clone()],
+            vec![server_cert.der().clone(), ca_der.clone()],
             pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
         )?;
     // HTTP/2 first, as a real API server offers it; HTTP/1.1 for clients without it.
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(ClusterCa {
-        ca_pem: pem(ca_cert.der()),
+        ca_pem: pem(&ca_der),
         server: Arc::new(server),
         issuer,
     })
@@ -217,7 +270,8 @@ impl TlsListener {
                 let _ = stream.set_nodelay(true);
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    let handshake = acceptor.accept(stream).into_fallible();
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(tls)) => {
                             let user = tls
                                 .get_ref()
@@ -227,7 +281,10 @@ impl TlsListener {
                                 .and_then(|cert| certificate_user(cert));
                             let _ = sender.send((tls, Peer { addr, user })).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(error = %e, %addr, "TLS handshake failed"),
+                        Ok(Err((e, tcp))) => {
+                            tracing::debug!(error = %e, %addr, "TLS handshake failed");
+                            linger(tcp).await;
+                        }
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                     }
                 });
@@ -239,6 +296,26 @@ impl TlsListener {
             accepting,
         })
     }
+}
+
+/// Closes a connection whose handshake failed after rustls sent its alert: our side ends
+/// first, then what the client still sends (its request, written right after its handshake
+/// messages) is read and dropped for a moment, so closing does not reset the connection
+/// before the client has read the alert that says why (a bad certificate, say).
+async fn linger(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut left = 64 * 1024;
+        while left > 0 {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left -= n.min(left),
+            }
+        }
+    })
+    .await;
 }
 
 impl Drop for TlsListener {
@@ -289,7 +366,7 @@ mod tests {
 
     #[test]
     fn client_certificates_name_their_user_and_group() {
-        let ca = generate(SocketAddr::from(([127, 0, 0, 1], 6443))).unwrap();
+        let ca = generate(SocketAddr::from(([127, 0, 0, 1], 6443)), None).unwrap();
         let (cert, key) = ca
             .client_certificate("kubernetes-admin", Some("system:masters"))
             .unwrap();
@@ -310,13 +387,59 @@ mod tests {
 
     #[test]
     fn the_ca_is_pem_and_the_server_offers_h2_then_http_1_1() {
-        let ca = generate(SocketAddr::from(([127, 0, 0, 1], 6443))).unwrap();
+        let ca = generate(SocketAddr::from(([127, 0, 0, 1], 6443)), None).unwrap();
         assert!(ca.ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
         assert!(ca.ca_pem.ends_with("-----END CERTIFICATE-----\n"));
         assert!(ca.ca_pem.lines().all(|l| l.len() <= 64));
         assert_eq!(
             ca.server.alpn_protocols,
             [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_kept_ca_signs_for_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = dir.path().join("pki");
+        let listen = SocketAddr::from(([127, 0, 0, 1], 6443));
+        let first = generate(listen, Some(&keep)).unwrap();
+        let second = generate(listen, Some(&keep)).unwrap();
+        assert_eq!(first.ca_pem, second.ca_pem);
+        let other = generate(listen, Some(&dir.path().join("elsewhere"))).unwrap();
+        assert_ne!(first.ca_pem, other.ca_pem);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(keep.join("ca.key.der"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A certificate the second start signs verifies against the first start's CA.
+        let (cert, _) = second.client_certificate("alice", None).unwrap();
+        let der = |pem: &str| {
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap()
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der(&first.ca_pem).into()).unwrap();
+        let verifier = WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .unwrap();
+        let now = pki_types::UnixTime::now();
+        assert!(
+            verifier
+                .verify_client_cert(&der(&cert).into(), &[], now)
+                .is_ok()
+        );
+        let (foreign, _) = other.client_certificate("alice", None).unwrap();
+        assert!(
+            verifier
+                .verify_client_cert(&der(&foreign).into(), &[], now)
+                .is_err()
         );
     }
 }

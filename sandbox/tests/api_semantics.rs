@@ -25,12 +25,22 @@ fn configmap(name: &str, labels: Value) -> ConfigMap {
     serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {"k": name}})).unwrap()
 }
 
+/// Creates namespace `name` and waits for its `kube-root-ca.crt`, which the sandbox (as a
+/// real cluster's controller) adds right after, so tests start from a settled namespace.
 async fn namespace(client: &Client, name: &str) {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await
         .unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), name);
+    for _ in 0..100 {
+        if cms.get_opt("kube-root-ca.crt").await.unwrap().is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("namespace {name} got no kube-root-ca.crt");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,12 +189,15 @@ async fn lists_paginate_and_serve_metadata_only() {
         .chain(&third.items)
         .map(|c| c.name_any())
         .collect();
-    assert_eq!(names, (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>());
+    // Seven of ours and the namespace's kube-root-ca.crt, in name order.
+    let mut expected: Vec<String> = (0..7).map(|i| format!("cm-{i}")).collect();
+    expected.push("kube-root-ca.crt".into());
+    assert_eq!(names, expected);
     assert!(third.metadata.continue_.is_none_or(|c| c.is_empty()));
 
     let meta: kube::core::ObjectList<PartialObjectMeta<ConfigMap>> =
         cms.list_metadata(&ListParams::default()).await.unwrap();
-    assert_eq!(meta.items.len(), 7);
+    assert_eq!(meta.items.len(), 8);
     assert_eq!(meta.items[0].metadata.name.as_deref(), Some("cm-0"));
 }
 

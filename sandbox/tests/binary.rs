@@ -1,5 +1,6 @@
 //! `rill-sandbox serve` writes a kubeconfig, prints `ready <url>`, installs CRDs from
-//! `--crds`, serves kubectl (over HTTPS with `--tls`), and exits cleanly on SIGTERM.
+//! `--crds`, serves kubectl over HTTPS (plain HTTP with `--plain-http`), and exits cleanly on
+//! SIGTERM.
 
 // Test code may panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -35,9 +36,21 @@ fn serve_prints_ready_and_stops_on_sigterm() {
         .strip_prefix("ready ")
         .expect("ready line")
         .to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(url.starts_with("https://127.0.0.1:"), "{line}");
     let config = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(config.contains(&format!("server: {url}")), "{config}");
+    assert!(config.contains("certificate-authority-data: "), "{config}");
+    // Without credentials a request is system:anonymous, who may read /version only.
+    let status = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{url}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(status("/version"), "200");
+    assert_eq!(status("/api/v1/namespaces"), "403");
 
     let kubectl_present = Command::new("kubectl")
         .arg("version")
@@ -66,13 +79,29 @@ fn serve_prints_ready_and_stops_on_sigterm() {
 }
 
 #[test]
-fn serve_with_tls_writes_the_cluster_ca_into_the_kubeconfig() {
+fn serve_plain_http_acts_as_the_old_insecure_port() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let (mut child, line) = serve(&kubeconfig, &["--tls".as_ref()]);
-    assert!(line.starts_with("ready https://127.0.0.1:"), "{line}");
+    let (mut child, line) = serve(&kubeconfig, &["--plain-http".as_ref()]);
+    let url = line
+        .trim()
+        .strip_prefix("ready ")
+        .expect("ready line")
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let config = std::fs::read_to_string(&kubeconfig).unwrap();
-    assert!(config.contains("certificate-authority-data: "), "{config}");
+    assert!(!config.contains("certificate-authority-data: "), "{config}");
+    // Without credentials, the admin (as kube-apiserver's insecure port was).
+    let out = Command::new("curl")
+        .args(["-s", "-w", "%{http_code}"])
+        .arg(format!("{url}/api/v1/namespaces/kube-system"))
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        body.ends_with("200") && body.contains("\"name\":\"kube-system\""),
+        "{body}"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

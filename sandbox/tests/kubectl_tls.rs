@@ -1,4 +1,4 @@
-//! The sandbox over HTTPS (`--tls`): kubectl and kube-rs verify the server against the
+//! The sandbox over HTTPS (its default): kubectl and kube-rs verify the server against the
 //! cluster CA of the kubeconfig, and every namespace publishes that CA in `kube-root-ca.crt`,
 //! kept as the root-CA publisher keeps it; HTTP/2 and HTTP/1.1 are both served; client
 //! certificates the CA signs authenticate their user. Skips with a message when kubectl is not installed.
@@ -91,6 +91,26 @@ async fn https_with_a_cluster_ca_published_in_every_namespace() {
             format!("200 {version}")
         );
     }
+    // Without credentials a request is system:anonymous: /version (public info) only, not
+    // discovery nor resources, with upstream's message.
+    let anonymous = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert", &ca_file])
+            .arg(format!("{url}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(anonymous("/version").ends_with("\n200"));
+    assert!(anonymous("/apis").ends_with("\n403"));
+    let listed = anonymous("/api/v1/namespaces");
+    assert!(listed.ends_with("\n403"), "{listed}");
+    assert!(
+        listed.contains(
+            "namespaces is forbidden: User \\\"system:anonymous\\\" cannot list resource \\\"namespaces\\\" in API group \\\"\\\" at the cluster scope"
+        ),
+        "{listed}"
+    );
     let untrusted = curl(vec![format!("{url}/version")]);
     assert!(!untrusted.status.success(), "curl trusted an unknown CA");
     // kube-rs too.

@@ -47,8 +47,12 @@ impl Default for Authenticator {
 }
 
 impl Authenticator {
-    /// Adds a token for a user.
-    pub fn add_token(&mut self, token: &str, user: UserInfo) {
+    /// Adds a token for a user; an authenticated user is in `system:authenticated`, as
+    /// kube-apiserver's authenticator chain adds it.
+    pub fn add_token(&mut self, token: &str, mut user: UserInfo) {
+        if !user.groups.iter().any(|g| g == "system:authenticated") {
+            user.groups.push("system:authenticated".into());
+        }
         self.tokens.insert(token.to_string(), user);
     }
 

@@ -95,8 +95,15 @@ impl Kubectl {
         out.stdout
     }
 
+    /// `curl` as the admin (a bearer token; the CA when serving HTTPS).
     pub async fn curl(&self, method: &str, path: &str, content_type: &str, body: &str) {
         let url = format!("{}{path}", self.url);
+        self.sandbox
+            .add_token("curl-admin", "curl-admin", &["system:masters"]);
+        let mut trust = Vec::new();
+        if let Some(ca) = self.sandbox.ca_pem() {
+            trust = vec!["--cacert".to_string(), self.file("curl-ca.crt", ca)];
+        }
         let (method, content_type, body) = (
             method.to_string(),
             content_type.to_string(),
@@ -104,7 +111,10 @@ impl Kubectl {
         );
         tokio::task::spawn_blocking(move || {
             let status = Command::new("curl")
+                .args(&trust)
                 .args([
+                    "-H",
+                    "Authorization: Bearer curl-admin",
                     "-sf",
                     "-o",
                     "/dev/null",
