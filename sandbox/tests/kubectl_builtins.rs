@@ -195,6 +195,23 @@ async fn invalid_objects_are_refused_with_field_paths() {
             "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: badcr, labels: {\"Team.io/a\": x}}\nspec: {url: \"https://example.com/x.git\", interval: 1m}\n",
             "The GitRepository \"badcr\" is invalid: metadata.labels: Invalid value: \"Team.io/a\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters",
         ),
+        (
+            // CronJob schedules go through the cron parser the API server uses.
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: badcron}\nspec:\n  schedule: \"0 25 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec: {restartPolicy: Never, containers: [{name: x, image: x}]}\n",
+            "The CronJob \"badcron\" is invalid: spec.schedule: Invalid value: \"0 25 * * *\": end of range (25) above maximum (23): 25",
+        ),
+        (
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: badzone}\nspec:\n  schedule: \"TZ=UTC @daily\"\n  timeZone: Mars/Olympus\n  jobTemplate:\n    spec:\n      template:\n        spec: {restartPolicy: Never, containers: [{name: x, image: x}]}\n",
+            "spec.timeZone: Invalid value: \"Mars/Olympus\": unknown time zone Mars/Olympus",
+        ),
+        (
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: tzcron}\nspec:\n  schedule: \"CRON_TZ=Europe/Paris 0 9 * * mon-fri\"\n  jobTemplate:\n    spec:\n      template:\n        spec: {restartPolicy: Never, containers: [{name: x, image: x}]}\n",
+            "spec.schedule: Invalid value: \"CRON_TZ=Europe/Paris 0 9 * * mon-fri\": cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+        ),
+        (
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a-cronjob-whose-name-leaves-no-room-for-the-job-suffix}\nspec:\n  schedule: \"@every 1h\"\n  jobTemplate:\n    spec:\n      template:\n        spec: {restartPolicy: Never, containers: [{name: x, image: x}]}\n",
+            "metadata.name: Invalid value: \"a-cronjob-whose-name-leaves-no-room-for-the-job-suffix\": must be no more than 52 characters",
+        ),
     ];
     for (i, (manifest, want)) in cases.into_iter().enumerate() {
         let file = k.file(&format!("bad{i}.yaml"), manifest);

@@ -3,6 +3,7 @@
 //! node ports), and validation with Kubernetes' field paths and immutable fields (422).
 
 mod config;
+mod cron;
 mod field_errors;
 mod object_meta;
 mod pod_spec;

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::cron;
 use super::field_errors::FieldErrors;
 use super::pod_spec::{default_pod_spec, validate_pod_spec};
 use super::{at_mut, set_default};
@@ -230,20 +231,7 @@ pub fn validate_workload(kind: &str, new: &Value, old: Option<&Value>, errors: &
             }
         }
         "cronjobs" => {
-            match spec["schedule"].as_str() {
-                None | Some("") => errors.required("spec.schedule", ""),
-                Some(schedule)
-                    if schedule.split_whitespace().count() != 5 && !schedule.starts_with('@') =>
-                {
-                    let count = schedule.split_whitespace().count();
-                    errors.invalid(
-                        "spec.schedule",
-                        &spec["schedule"],
-                        &format!("expected exactly 5 fields, found {count}: {schedule}"),
-                    );
-                }
-                Some(_) => {}
-            }
+            validate_cron_schedule(new, old, errors);
             errors.one_of(
                 "spec.concurrencyPolicy",
                 &spec["concurrencyPolicy"],
@@ -254,8 +242,85 @@ pub fn validate_workload(kind: &str, new: &Value, old: Option<&Value>, errors: &
                 "spec.jobTemplate.spec",
                 errors,
             );
+            validate_cron_tail(new, old, errors);
         }
         _ => {}
+    }
+}
+
+/// `validateCronJobSpec`'s schedule, starting deadline and time zone.
+fn validate_cron_schedule(new: &Value, old: Option<&Value>, errors: &mut FieldErrors) {
+    let spec = &new["spec"];
+    let old_spec = old.map(|o| &o["spec"]);
+    match spec["schedule"].as_str() {
+        None | Some("") => errors.required("spec.schedule", ""),
+        Some(schedule) => {
+            if let Err(message) = cron::parse_standard(schedule) {
+                errors.invalid("spec.schedule", &spec["schedule"], &message);
+            }
+            let tz_allowed =
+                old_spec.is_some_and(|o| o["schedule"].as_str().unwrap_or("").contains("TZ"));
+            if schedule.contains("TZ") {
+                if !tz_allowed {
+                    errors.invalid(
+                        "spec.schedule",
+                        &spec["schedule"],
+                        "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+                    );
+                } else if !spec["timeZone"].is_null() {
+                    errors.invalid(
+                        "spec.schedule",
+                        &spec["schedule"],
+                        "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+                    );
+                }
+            }
+        }
+    }
+    errors.non_negative(
+        "spec.startingDeadlineSeconds",
+        &spec["startingDeadlineSeconds"],
+    );
+    if old_spec.is_none_or(|o| o["timeZone"] != spec["timeZone"])
+        && let Some(zone) = spec["timeZone"].as_str()
+        && let Some(message) = cron::time_zone_error(zone)
+    {
+        errors.invalid("spec.timeZone", &spec["timeZone"], &message);
+    }
+}
+
+/// The rest of `ValidateCronJobCreate`/`Update` after the job template's spec, in upstream's
+/// order: the template's generated selector, history limits, and the 52-character name limit
+/// on create (the controller appends `-<timestamp>` to name its Jobs).
+fn validate_cron_tail(new: &Value, old: Option<&Value>, errors: &mut FieldErrors) {
+    let spec = &new["spec"];
+    let job = &spec["jobTemplate"]["spec"];
+    if !job["selector"].is_null() {
+        errors.invalid(
+            "spec.jobTemplate.spec.selector",
+            &job["selector"],
+            "`selector` will be auto-generated",
+        );
+    }
+    if job["manualSelector"] == true {
+        errors.not_supported(
+            "spec.jobTemplate.spec.manualSelector",
+            &job["manualSelector"],
+            &["nil", "false"],
+        );
+    }
+    for field in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
+        errors.non_negative(&format!("spec.{field}"), &spec[field]);
+    }
+    if old.is_none()
+        && let Some(name) = new["metadata"]["name"].as_str()
+        && name.len() > 52
+    {
+        errors.invalid(
+            "metadata.name",
+            &new["metadata"]["name"],
+            "must be no more than 52 characters",
+        );
     }
 }
 
