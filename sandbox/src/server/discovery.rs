@@ -170,7 +170,7 @@ pub fn resource_list(api: &ApiServer, group: &str, version: &str) -> ApiResult<R
         }
         resources.push(entry);
         for sub in subresources(rt) {
-            resources.push(json!({"name": format!("{}/{}", rt.plural, sub.0), "singularName": "", "namespaced": rt.namespaced, "kind": sub.1, "verbs": ["get", "patch", "update"]}));
+            resources.push(json!({"name": format!("{}/{}", rt.plural, sub.0), "singularName": "", "namespaced": rt.namespaced, "kind": sub.1, "verbs": sub_verbs(sub.0)}));
         }
     }
     Ok(json_response(
@@ -187,7 +187,19 @@ fn subresources(rt: &ResourceType) -> Vec<(&'static str, String)> {
     if rt.scale_subresource {
         subs.push(("scale", "Scale".to_string()));
     }
+    if rt.group.is_empty() && rt.plural == "pods" {
+        subs.push(("log", "Pod".to_string()));
+    }
     subs
+}
+
+/// The verbs of a subresource: `log` is read only.
+fn sub_verbs(name: &str) -> Value {
+    if name == "log" {
+        json!(["get"])
+    } else {
+        json!(["get", "patch", "update"])
+    }
 }
 
 fn aggregated_group(group: &str, versions: &[(String, Vec<ResourceType>)]) -> Value {
@@ -214,7 +226,7 @@ fn aggregated_group(group: &str, versions: &[(String, Vec<ResourceType>)]) -> Va
                         .map(|(name, kind)| {
                             let group = if kind == "Scale" { "autoscaling" } else { rt.group.as_str() };
                             let version = if kind == "Scale" { "v1" } else { rt.version.as_str() };
-                            json!({"subresource": name, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": ["get", "patch", "update"]})
+                            json!({"subresource": name, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": sub_verbs(name)})
                         })
                         .collect();
                     if !subs.is_empty() {

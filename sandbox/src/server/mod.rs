@@ -8,6 +8,7 @@ pub mod meta;
 pub mod openapi;
 pub(crate) mod openapi_schemas;
 mod openapi_v2;
+mod pod_log;
 pub mod printers;
 pub mod protobuf;
 pub mod read;
@@ -382,6 +383,13 @@ async fn resource(
         return reviews::create(api, &rt, ctx, path, body);
     }
     match (method, path.name.is_some()) {
+        (&Method::GET, true)
+            if rt.group.is_empty()
+                && rt.plural == "pods"
+                && path.subresource.as_deref() == Some("log") =>
+        {
+            pod_log::get(api.clone(), path, ctx)
+        }
         (&Method::GET, true) => read::get(api, &rt, path, ctx),
         (&Method::GET, false) if ctx.query.watch() => {
             watch::watch(api.clone(), rt, path.namespace.clone(), ctx)
