@@ -131,6 +131,7 @@ const BUILTINS: &[Entry] = &[
     ("", "v1", "services", "Service", NS | STATUS, &["svc"], ALL),
     ("", "v1", "endpoints", "Endpoints", NS, &["ep"], &[]),
     ("", "v1", "pods", "Pod", NS | STATUS, &["po"], ALL),
+    ("", "v1", "nodes", "Node", STATUS, &["no"], &[]),
     (
         "",
         "v1",

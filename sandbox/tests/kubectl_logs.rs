@@ -74,7 +74,8 @@ async fn logs_pick_and_check_the_container_as_a_cluster_does() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "");
     assert!(
-        out.stderr.contains("Defaulted container \"app\" out of: app, sidecar"),
+        out.stderr
+            .contains("Defaulted container \"app\" out of: app, sidecar"),
         "{}",
         out.stderr
     );
@@ -131,7 +132,10 @@ async fn logs_pick_and_check_the_container_as_a_cluster_does() {
     // -f follows while the container runs and ends when its Pod is gone.
     let mut follow = std::process::Command::new("kubectl")
         .args(["logs", "-f", &two, "-c", "app"])
-        .env("KUBECONFIG", k.file("follow-kubeconfig", &k.sandbox().kubeconfig()))
+        .env(
+            "KUBECONFIG",
+            k.file("follow-kubeconfig", &k.sandbox().kubeconfig()),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

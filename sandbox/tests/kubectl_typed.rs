@@ -411,9 +411,21 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
     // Pods: READY, STATUS, RESTARTS and, wide, IP, NODE, NOMINATED NODE, READINESS GATES.
     k.ok(&["run", "one-off", "--image=busybox:1.36", "-n", "team-a"])
         .await;
-    let pods = k
-        .ok(&["get", "pod", "one-off", "-n", "team-a", "-o", "wide"])
-        .await;
+    // The scheduler binds it to the sandbox's node and the kubelet starts it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pods = loop {
+        let pods = k
+            .ok(&["get", "pod", "one-off", "-n", "team-a", "-o", "wide"])
+            .await;
+        if row(&pods).get(2).map(String::as_str) == Some("Running") {
+            break pods;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never Running: {pods}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(
         header(&pods),
         [
@@ -433,7 +445,9 @@ async fn typed_creates_sent_as_protobuf_store_what_kubectl_meant() {
     );
     let pod = row(&pods);
     assert_eq!(pod[0], "one-off", "{pods}");
-    assert_eq!(pod[1..4], ["0/1", "Pending", "0"], "{pods}");
+    assert_eq!(pod[1..4], ["1/1", "Running", "0"], "{pods}");
+    assert!(pod[5].starts_with("10.244.0."), "{pods}");
+    assert_eq!(pod[6], "rill-sandbox", "{pods}");
     assert_eq!(pod.last().map(String::as_str), Some("<none>"), "{pods}");
     // What a typed create cannot encode is still refused the way the API server refuses it.
     let out = k

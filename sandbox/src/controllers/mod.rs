@@ -1,12 +1,15 @@
 //! The background controllers a cluster would run: namespace termination, CRD cleanup,
 //! ClusterRole aggregation, owner-reference garbage collection and the workload simulator
-//! (Deployment rollouts through ReplicaSets, the workloads' Pods, workload status).
+//! (Deployment rollouts through ReplicaSets, the workloads' Pods, other Pods bound to the one
+//! node and started, workload status).
 
 pub mod aggregation;
 pub mod defaults;
 mod events;
 mod garbage;
+mod kubelet;
 mod namespaces;
+pub mod nodes;
 mod pods;
 mod rollouts;
 mod workloads;
@@ -107,6 +110,7 @@ pub async fn run(api: Arc<ApiServer>) {
         if api.options.simulate_workloads {
             rollouts::reconcile(&api);
             pods::reconcile(&api);
+            kubelet::reconcile(&api);
             workloads::simulate(&api);
         }
     }

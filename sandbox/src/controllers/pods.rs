@@ -1,7 +1,9 @@
 //! The pods the workload controllers would start, simulated: ReplicaSets (so Deployments),
-//! StatefulSets (`<name>-<ordinal>`) and DaemonSets (one pod for the one simulated node) keep
+//! StatefulSets (`<name>-<ordinal>`) and DaemonSets (one pod for the one simulated node,
+//! `nodes.rs`) keep
 //! as many Pods as they ask for, Jobs get their completions' Pods once; each Pod is owned by
-//! its workload, carries the template (with the Pod defaults) and a status that matches the
+//! its workload, is bound to the node, carries the template (with the Pod defaults) and a
+//! status that matches the
 //! simulated rollout (Running and Ready, `Succeeded` for Jobs, waiting on `ImagePullBackOff`
 //! under the `fail` tag marker). Creations and deletions emit the controllers' Events
 //! (`SuccessfulCreate` "Created pod: ...", `SuccessfulDelete`, a Job's `Completed`).
@@ -10,6 +12,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::nodes::{NODE_IP, NODE_NAME};
 use super::workloads::has_failure_marker;
 use crate::server::ApiServer;
 use crate::server::meta::{is_deleting, name_suffix, new_uid, now};
@@ -77,34 +80,35 @@ fn wanted(owner: &Owner, workload: &Value, existing: usize) -> Option<i64> {
     Some(n.clamp(0, MAX_PODS))
 }
 
-/// The status of a simulated pod of `workload`.
-fn pod_status(owner: &Owner, workload: &Value, pod: &Value, index: usize) -> Value {
+/// The status of a simulated pod: its containers waiting on `ImagePullBackOff` when
+/// `failing`, done when it `completes` (a Job's), else running; `index` picks its IP.
+pub(super) fn pod_status(failing: bool, completes: bool, pod: &Value, index: usize) -> Value {
     let t = now();
-    let failing = has_failure_marker(workload);
     let condition = |type_: &str, status: &str| json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": t});
     let containers: Vec<Value> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|c| {
-            let (state, ready) = match (failing, owner.resource) {
+            let (state, ready) = match (failing, completes) {
                 (true, _) => (json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{}\"", c["image"].as_str().unwrap_or_default())}}), false),
-                (false, "jobs") => (json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": t, "finishedAt": t}}), false),
+                (false, true) => (json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": t, "finishedAt": t}}), false),
                 (false, _) => (json!({"running": {"startedAt": t}}), true),
             };
             json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": ready, "restartCount": 0,
                 "started": ready, "state": state})
         })
         .collect();
-    let (phase, ready) = match (failing, owner.resource) {
+    let (phase, ready) = match (failing, completes) {
         (true, _) => ("Pending", "False"),
-        (false, "jobs") => ("Succeeded", "False"),
+        (false, true) => ("Succeeded", "False"),
         (false, _) => ("Running", "True"),
     };
     let qos = pod["status"]["qosClass"].clone();
+    let pod_ip = format!("10.244.0.{}", 2 + index % 250);
     json!({"phase": phase, "conditions": [condition("PodReadyToStartContainers", "True"), condition("Initialized", "True"),
             condition("Ready", ready), condition("ContainersReady", ready), condition("PodScheduled", "True")],
-        "hostIP": "10.0.0.10", "podIP": format!("10.244.0.{}", 2 + index % 250), "startTime": t,
+        "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}], "podIP": pod_ip, "podIPs": [{"ip": pod_ip}], "startTime": t,
         "containerStatuses": containers, "qosClass": qos})
 }
 
@@ -113,6 +117,8 @@ fn new_pod(owner: &Owner, workload: &Value, name: &str, namespace: &str, index: 
     let template = &workload["spec"]["template"];
     let mut spec = template["spec"].clone();
     crate::builtin::default_pod(&mut spec);
+    // Bound to the one node, as the scheduler would.
+    spec["nodeName"] = json!(NODE_NAME);
     let workload_name = workload["metadata"]["name"].as_str().unwrap_or_default();
     let mut labels = template["metadata"]["labels"].clone();
     if !labels.is_object() {
@@ -142,7 +148,12 @@ fn new_pod(owner: &Owner, workload: &Value, name: &str, namespace: &str, index: 
         pod["metadata"]["annotations"] = Value::Object(annotations.clone());
     }
     pod["status"] = json!({"qosClass": crate::controllers::defaults::qos_class(&pod["spec"])});
-    pod["status"] = pod_status(owner, workload, &pod, index);
+    pod["status"] = pod_status(
+        has_failure_marker(workload),
+        owner.resource == "jobs",
+        &pod,
+        index,
+    );
     pod
 }
 

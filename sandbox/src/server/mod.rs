@@ -125,6 +125,21 @@ impl ApiServer {
                 tracing::error!(namespace = ns, error = %e.message, "cannot seed namespace");
             }
         }
+        let node = crate::controllers::nodes::node();
+        if let Err(e) = self.create_object("", "v1", "nodes", None, node, "kubelet") {
+            tracing::error!(error = %e.message, "cannot seed the node");
+        }
+        let lease = crate::controllers::nodes::node_lease();
+        if let Err(e) = self.create_object(
+            "coordination.k8s.io",
+            "v1",
+            "leases",
+            Some("kube-node-lease"),
+            lease,
+            "kubelet",
+        ) {
+            tracing::error!(error = %e.message, "cannot seed the node lease");
+        }
         for object in crate::auth::bootstrap::policy() {
             let plural = if object["kind"] == "ClusterRole" {
                 "clusterroles"

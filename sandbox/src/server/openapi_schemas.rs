@@ -42,6 +42,7 @@ fn kinds() -> Vec<Kind> {
         kind::<core::v1::PersistentVolume>(),
         kind::<core::v1::PersistentVolumeClaim>(),
         kind::<core::v1::Pod>(),
+        kind::<core::v1::Node>(),
         kind::<core::v1::PodTemplate>(),
         kind::<core::v1::ReplicationController>(),
         kind::<core::v1::ResourceQuota>(),

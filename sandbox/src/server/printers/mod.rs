@@ -1,9 +1,10 @@
 //! Built-in Table printers whose cells are computed rather than read from one path, with
 //! the upstream printers' columns (`pkg/printers/internalversion`): Events, ConfigMaps,
-//! Secrets, Services and ServiceAccounts here; Pods in `pods.rs`, workloads and storage in
+//! Secrets, Services and ServiceAccounts here; Pods in `pods.rs`, Nodes in `nodes.rs`, workloads and storage in
 //! `workloads.rs`, bindings and Leases in `access.rs`.
 
 mod access;
+mod nodes;
 mod pods;
 mod workloads;
 
@@ -42,6 +43,7 @@ pub fn builtin(group: &str, plural: &str) -> Option<Printer> {
             cells: event_cells,
         }),
         ("", "pods") => Some(pods::printer()),
+        ("", "nodes") => Some(nodes::printer()),
         ("", "configmaps") => Some(Printer {
             columns: vec![
                 column("Name", "string", 0),
