@@ -8,24 +8,10 @@ use serde_json::{Value, json};
 
 use super::nodes::NODE_NAME;
 use super::pods::pod_status;
+use super::workloads::spec_has_failure_marker;
 use crate::server::ApiServer;
 use crate::server::meta::is_deleting;
 use crate::store::ObjectKey;
-
-/// Whether any container image of `pod` carries the `fail` tag marker.
-fn failing(pod: &Value) -> bool {
-    ["initContainers", "containers"].iter().any(|field| {
-        pod["spec"][field]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| {
-                c["image"]
-                    .as_str()
-                    .is_some_and(|i| i.rsplit_once(':').is_some_and(|(_, tag)| tag == "fail"))
-            })
-    })
-}
 
 /// Whether the scheduler would bind `pod` now: not deleting, no node yet, and the node ready
 /// for Pods (present, not cordoned).
@@ -49,7 +35,7 @@ pub fn reconcile(api: &ApiServer) {
         let index = name.bytes().map(usize::from).sum::<usize>();
         let mut started = (**pod).clone();
         started["spec"]["nodeName"] = json!(NODE_NAME);
-        let failing = failing(pod);
+        let failing = spec_has_failure_marker(&pod["spec"]);
         started["status"] = pod_status(failing, false, &started, index);
         let seen = pod["metadata"]["resourceVersion"].clone();
         // Only over the version read, so a write in between is not undone.
@@ -126,11 +112,11 @@ mod tests {
         for (pod, node, want) in cases {
             assert_eq!(to_bind(pod, node), want, "{pod} on {node:?}");
         }
-        assert!(failing(
-            &json!({"spec": {"containers": [{"image": "registry:5000/app:fail"}]}})
+        assert!(spec_has_failure_marker(
+            &json!({"containers": [{"image": "registry:5000/app:fail"}]})
         ));
-        assert!(!failing(
-            &json!({"spec": {"containers": [{"image": "registry:5000/fail"}]}})
+        assert!(!spec_has_failure_marker(
+            &json!({"containers": [{"image": "registry:5000/fail"}]})
         ));
     }
 }

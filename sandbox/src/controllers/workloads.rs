@@ -20,7 +20,11 @@ const KINDS: &[(&str, &str)] = &[
 
 /// Whether any container of the pod template uses the failure marker.
 pub fn has_failure_marker(object: &Value) -> bool {
-    let spec = &object["spec"]["template"]["spec"];
+    spec_has_failure_marker(&object["spec"]["template"]["spec"])
+}
+
+/// Whether a container image of the pod `spec` carries the `fail` tag marker.
+pub fn spec_has_failure_marker(spec: &Value) -> bool {
     ["containers", "initContainers"].iter().any(|field| {
         spec[field].as_array().into_iter().flatten().any(|c| {
             c["image"]
