@@ -189,3 +189,131 @@ async fn admin_edit_and_view_aggregate_labelled_cluster_roles() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `kubectl create token` gives a service account a token that authenticates as the account,
+/// with its RBAC; a token for another audience, from before the account was re-created, or
+/// asked for too short a time is refused as upstream refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_tokens_act_as_their_account() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    k.ok(&["create", "namespace", "team-a"]).await;
+    k.ok(&["create", "serviceaccount", "deployer", "-n", "team-a"])
+        .await;
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "deployer-edit",
+        "--clusterrole=edit",
+        "--serviceaccount=team-a:deployer",
+        "-n",
+        "team-a",
+    ])
+    .await;
+    let token = k
+        .ok(&["create", "token", "deployer", "-n", "team-a"])
+        .await
+        .trim()
+        .to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let as_token = |file: &str, token: &str| {
+        k.file(
+            file,
+            &k.sandbox()
+                .kubeconfig_for(sandbox::Credentials::Token(token)),
+        )
+    };
+    let deployer = as_token("deployer.kubeconfig", &token);
+    let whoami = k.ok(&["--kubeconfig", &deployer, "auth", "whoami"]).await;
+    assert!(
+        whoami.contains("system:serviceaccount:team-a:deployer")
+            && whoami.contains("system:serviceaccounts:team-a"),
+        "{whoami}"
+    );
+    k.ok(&[
+        "--kubeconfig",
+        &deployer,
+        "get",
+        "configmaps",
+        "-n",
+        "team-a",
+    ])
+    .await;
+    let denied = k
+        .run(&[
+            "--kubeconfig",
+            &deployer,
+            "get",
+            "secrets",
+            "-n",
+            "kube-system",
+        ])
+        .await;
+    assert!(
+        denied.stderr.contains("secrets is forbidden: User \"system:serviceaccount:team-a:deployer\" cannot list resource \"secrets\" in API group \"\" in the namespace \"kube-system\""),
+        "{}",
+        denied.stderr
+    );
+
+    // Refusals: too short, no such account, another audience.
+    let short = k
+        .run(&[
+            "create",
+            "token",
+            "deployer",
+            "-n",
+            "team-a",
+            "--duration=5m",
+        ])
+        .await;
+    assert!(
+        short
+            .stderr
+            .contains("spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"),
+        "{}",
+        short.stderr
+    );
+    let missing = k.run(&["create", "token", "nobody", "-n", "team-a"]).await;
+    assert!(
+        missing
+            .stderr
+            .contains("serviceaccounts \"nobody\" not found"),
+        "{}",
+        missing.stderr
+    );
+    let vault = k
+        .ok(&[
+            "create",
+            "token",
+            "deployer",
+            "-n",
+            "team-a",
+            "--audience=vault",
+        ])
+        .await;
+    let for_vault = as_token("vault.kubeconfig", vault.trim());
+    let refused = k
+        .run(&[
+            "--kubeconfig",
+            &for_vault,
+            "get",
+            "configmaps",
+            "-n",
+            "team-a",
+        ])
+        .await;
+    assert!(
+        refused.stderr.contains("Unauthorized"),
+        "{}",
+        refused.stderr
+    );
+
+    // A re-created account does not inherit the old account's tokens.
+    k.ok(&["delete", "serviceaccount", "deployer", "-n", "team-a"])
+        .await;
+    k.ok(&["create", "serviceaccount", "deployer", "-n", "team-a"])
+        .await;
+    let stale = k.run(&["--kubeconfig", &deployer, "auth", "whoami"]).await;
+    assert!(stale.stderr.contains("Unauthorized"), "{}", stale.stderr);
+}

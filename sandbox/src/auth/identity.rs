@@ -1,4 +1,4 @@
-//! Who is asking: bearer tokens, the identity of unauthenticated requests, and impersonation
+//! Who is asking: bearer tokens (static ones and service account tokens), the identity of unauthenticated requests, and impersonation
 //! through the `Impersonate-*` headers (checked with the `impersonate` verb).
 
 use std::collections::HashMap;
@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use axum::http::HeaderMap;
 
 use super::rbac::{Attributes, Authorizer};
+use super::service_account_token::TokenSigner;
 use crate::error::ApiError;
 
 /// An authenticated user.
@@ -27,10 +28,11 @@ impl UserInfo {
     }
 }
 
-/// Token table and the identity of requests without credentials.
+/// Token table, service account tokens and the identity of requests without credentials.
 #[derive(Clone, Debug)]
 pub struct Authenticator {
     tokens: HashMap<String, UserInfo>,
+    service_accounts: TokenSigner,
     anonymous: UserInfo,
 }
 
@@ -41,6 +43,7 @@ impl Default for Authenticator {
     fn default() -> Self {
         Self {
             tokens: HashMap::from([(ADMIN_TOKEN.to_string(), UserInfo::admin())]),
+            service_accounts: TokenSigner::default(),
             anonymous: UserInfo::admin(),
         }
     }
@@ -64,20 +67,45 @@ impl Authenticator {
         };
     }
 
-    /// The requester, from `Authorization: Bearer`.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
-        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-            Some(value) => {
-                let token = value
-                    .strip_prefix("Bearer ")
-                    .ok_or_else(ApiError::unauthorized)?;
-                self.tokens
-                    .get(token.trim())
-                    .cloned()
-                    .ok_or_else(ApiError::unauthorized)
-            }
-            None => Ok(self.anonymous.clone()),
+    /// The signer of service account tokens.
+    pub fn service_account_tokens(&self) -> &TokenSigner {
+        &self.service_accounts
+    }
+
+    /// The requester, from `Authorization: Bearer`: a static token, or a service account
+    /// token whose account still exists with the uid it names (`account_uid` looks it up).
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        account_uid: impl Fn(&str, &str) -> Option<String>,
+    ) -> Result<UserInfo, ApiError> {
+        let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+            return Ok(self.anonymous.clone());
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .ok_or_else(ApiError::unauthorized)?
+            .trim();
+        if let Some(user) = self.tokens.get(token) {
+            return Ok(user.clone());
         }
+        let now = jiff::Timestamp::now().as_second();
+        let subject = self
+            .service_accounts
+            .verify(token, now)
+            .filter(|s| account_uid(&s.namespace, &s.name).as_deref() == Some(s.uid.as_str()))
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(UserInfo {
+            name: format!(
+                "system:serviceaccount:{}:{}",
+                subject.namespace, subject.name
+            ),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{}", subject.namespace),
+                "system:authenticated".into(),
+            ],
+        })
     }
 }
 

@@ -14,6 +14,8 @@ mod workloads;
 
 use serde_json::{Value, json};
 
+pub use field_errors::FieldErrors;
+
 use crate::error::ApiError;
 use crate::resources::ResourceType;
 use crate::store::Tx;

@@ -170,7 +170,12 @@ pub fn resource_list(api: &ApiServer, group: &str, version: &str) -> ApiResult<R
         }
         resources.push(entry);
         for sub in subresources(rt) {
-            resources.push(json!({"name": format!("{}/{}", rt.plural, sub.0), "singularName": "", "namespaced": rt.namespaced, "kind": sub.1, "verbs": sub_verbs(sub.0)}));
+            let mut entry = json!({"name": format!("{}/{}", rt.plural, sub.name), "singularName": "", "namespaced": rt.namespaced, "kind": sub.kind, "verbs": sub.verbs});
+            if sub.group != rt.group {
+                entry["group"] = json!(sub.group);
+                entry["version"] = json!(sub.version);
+            }
+            resources.push(entry);
         }
     }
     Ok(json_response(
@@ -179,27 +184,55 @@ pub fn resource_list(api: &ApiServer, group: &str, version: &str) -> ApiResult<R
     ))
 }
 
-fn subresources(rt: &ResourceType) -> Vec<(&'static str, String)> {
-    let mut subs = Vec::new();
-    if rt.status_subresource {
-        subs.push(("status", rt.kind.clone()));
-    }
-    if rt.scale_subresource {
-        subs.push(("scale", "Scale".to_string()));
-    }
-    if rt.group.is_empty() && rt.plural == "pods" {
-        subs.push(("log", "Pod".to_string()));
-    }
-    subs
+/// A subresource as discovery lists it.
+struct Subresource {
+    name: &'static str,
+    group: String,
+    version: String,
+    kind: String,
+    verbs: Value,
 }
 
-/// The verbs of a subresource: `log` is read only.
-fn sub_verbs(name: &str) -> Value {
-    if name == "log" {
-        json!(["get"])
-    } else {
-        json!(["get", "patch", "update"])
+fn subresources(rt: &ResourceType) -> Vec<Subresource> {
+    let read_write = || json!(["get", "patch", "update"]);
+    let mut subs = Vec::new();
+    if rt.status_subresource {
+        subs.push(Subresource {
+            name: "status",
+            group: rt.group.clone(),
+            version: rt.version.clone(),
+            kind: rt.kind.clone(),
+            verbs: read_write(),
+        });
     }
+    if rt.scale_subresource {
+        subs.push(Subresource {
+            name: "scale",
+            group: "autoscaling".into(),
+            version: "v1".into(),
+            kind: "Scale".into(),
+            verbs: read_write(),
+        });
+    }
+    if rt.group.is_empty() && rt.plural == "pods" {
+        subs.push(Subresource {
+            name: "log",
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Pod".into(),
+            verbs: json!(["get"]),
+        });
+    }
+    if rt.group.is_empty() && rt.plural == "serviceaccounts" {
+        subs.push(Subresource {
+            name: "token",
+            group: "authentication.k8s.io".into(),
+            version: "v1".into(),
+            kind: "TokenRequest".into(),
+            verbs: json!(["create"]),
+        });
+    }
+    subs
 }
 
 fn aggregated_group(group: &str, versions: &[(String, Vec<ResourceType>)]) -> Value {
@@ -223,10 +256,8 @@ fn aggregated_group(group: &str, versions: &[(String, Vec<ResourceType>)]) -> Va
                     }
                     let subs: Vec<Value> = subresources(rt)
                         .into_iter()
-                        .map(|(name, kind)| {
-                            let group = if kind == "Scale" { "autoscaling" } else { rt.group.as_str() };
-                            let version = if kind == "Scale" { "v1" } else { rt.version.as_str() };
-                            json!({"subresource": name, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": sub_verbs(name)})
+                        .map(|sub| {
+                            json!({"subresource": sub.name, "responseKind": {"group": sub.group, "version": sub.version, "kind": sub.kind}, "verbs": sub.verbs})
                         })
                         .collect();
                     if !subs.is_empty() {

@@ -17,6 +17,7 @@ pub mod respond;
 pub mod reviews;
 pub mod scale;
 pub mod table;
+mod token_request;
 pub mod watch;
 pub mod write;
 
@@ -263,7 +264,11 @@ async fn dispatch(
             .authenticator
             .read()
             .map_err(|_| ApiError::internal("lock"))?
-            .authenticate(headers)?,
+            .authenticate(headers, |namespace, name| {
+                let key = crate::store::ObjectKey::new("", "serviceaccounts", namespace, name);
+                let account = api.store.get(&key)?;
+                account["metadata"]["uid"].as_str().map(str::to_string)
+            })?,
     };
     let user = impersonate(requester, headers, &RbacAuthorizer { store: &api.store })?;
     let accept = headers
@@ -406,6 +411,14 @@ async fn resource(
             pod_log::get(api.clone(), path, ctx)
         }
         (&Method::GET, true) => read::get(api, &rt, path, ctx),
+        (&Method::POST, true)
+            if rt.group.is_empty()
+                && rt.plural == "serviceaccounts"
+                && path.subresource.as_deref() == Some("token") =>
+        {
+            let body = decode_body(&body, content_type)?;
+            token_request::create(api, path, body)
+        }
         (&Method::GET, false) if ctx.query.watch() => {
             watch::watch(api.clone(), rt, path.namespace.clone(), ctx)
         }
