@@ -19,6 +19,19 @@ pub struct UserInfo {
 }
 
 impl UserInfo {
+    /// A service account as the API server names it: `system:serviceaccount:<ns>:<name>` in
+    /// `system:serviceaccounts`, `system:serviceaccounts:<ns>` and `system:authenticated`.
+    pub fn service_account(namespace: &str, name: &str) -> Self {
+        Self {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ],
+        }
+    }
+
     /// The cluster administrator (`system:masters`).
     pub fn admin() -> Self {
         Self {
@@ -95,17 +108,7 @@ impl Authenticator {
             .verify(token, now)
             .filter(|s| account_uid(&s.namespace, &s.name).as_deref() == Some(s.uid.as_str()))
             .ok_or_else(ApiError::unauthorized)?;
-        Ok(UserInfo {
-            name: format!(
-                "system:serviceaccount:{}:{}",
-                subject.namespace, subject.name
-            ),
-            groups: vec![
-                "system:serviceaccounts".into(),
-                format!("system:serviceaccounts:{}", subject.namespace),
-                "system:authenticated".into(),
-            ],
-        })
+        Ok(UserInfo::service_account(&subject.namespace, &subject.name))
     }
 }
 
@@ -171,12 +174,9 @@ pub fn impersonate(
     }
     let mut effective_groups = groups;
     if effective_groups.is_empty()
-        && let Some((ns, _)) = service_account
+        && let Some((ns, name)) = service_account
     {
-        effective_groups = vec![
-            "system:serviceaccounts".into(),
-            format!("system:serviceaccounts:{ns}"),
-        ];
+        effective_groups = UserInfo::service_account(ns, name).groups;
     }
     if user != "system:anonymous" && !effective_groups.iter().any(|g| g == "system:authenticated") {
         effective_groups.push("system:authenticated".into());

@@ -4,6 +4,8 @@
 //! waiting on `ImagePullBackOff` under the `fail` tag marker), with the scheduler's and the
 //! kubelet's Events (`Scheduled`, `Pulled`, `Created`, `Started`, or `BackOff`).
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::nodes::NODE_NAME;
@@ -24,10 +26,10 @@ fn to_bind(pod: &Value, node: Option<&Value>) -> bool {
     unbound && schedulable && !is_deleting(pod)
 }
 
-/// One pass: binds and starts every Pod waiting for a node.
-pub fn reconcile(api: &ApiServer) {
+/// One pass: binds and starts every Pod of `pods` (as read at the start of the pass) that
+/// waits for a node.
+pub fn reconcile(api: &ApiServer, pods: &[Arc<Value>]) {
     let node = api.store.get(&ObjectKey::new("", "nodes", "", NODE_NAME));
-    let (pods, _) = api.store.list("", "pods", None);
     for pod in pods.iter().filter(|p| to_bind(p, node.as_deref())) {
         let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = pod["metadata"]["name"].as_str().unwrap_or_default();

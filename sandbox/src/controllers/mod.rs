@@ -109,8 +109,10 @@ pub async fn run(api: Arc<ApiServer>) {
         due = Due::default();
         if api.options.simulate_workloads {
             rollouts::reconcile(&api);
-            pods::reconcile(&api);
-            kubelet::reconcile(&api);
+            // One read of the Pods for both; the kubelet writes only over the version read.
+            let (pods, _) = api.store.list("", "pods", None);
+            pods::reconcile(&api, &pods);
+            kubelet::reconcile(&api, &pods);
             workloads::simulate(&api);
         }
     }

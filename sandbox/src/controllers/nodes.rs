@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::meta::now;
+use crate::server::meta::{micro_time, now};
 
 /// The node's name (also its hostname).
 pub const NODE_NAME: &str = "rill-sandbox";
@@ -87,17 +87,8 @@ pub fn node_lease() -> Value {
     json!({
         "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": NODE_NAME, "namespace": "kube-node-lease"},
-        "spec": {"holderIdentity": NODE_NAME, "leaseDurationSeconds": 40, "renewTime": now_micro()},
+        "spec": {"holderIdentity": NODE_NAME, "leaseDurationSeconds": 40, "renewTime": micro_time(jiff::Timestamp::now())},
     })
-}
-
-/// `now()` with microseconds, as `MicroTime` fields carry it.
-fn now_micro() -> String {
-    let t = now();
-    match t.strip_suffix('Z') {
-        Some(seconds) if !seconds.contains('.') => format!("{seconds}.000000Z"),
-        _ => t,
-    }
 }
 
 #[cfg(test)]
@@ -128,11 +119,12 @@ mod tests {
                 .ends_with("Ki")
         );
         assert!(memory_kib() > 0);
-        assert!(
-            node_lease()["spec"]["renewTime"]
-                .as_str()
-                .unwrap()
-                .ends_with(".000000Z")
-        );
+        // A MicroTime: six fraction digits.
+        let renew = node_lease()["spec"]["renewTime"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(renew.len(), "2026-01-01T00:00:00.000000Z".len(), "{renew}");
+        assert_eq!(renew.as_bytes()[19], b'.', "{renew}");
     }
 }

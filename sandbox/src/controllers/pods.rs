@@ -9,6 +9,7 @@
 //! (`SuccessfulCreate` "Created pod: ...", `SuccessfulDelete`, a Job's `Completed`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -157,10 +158,9 @@ fn new_pod(owner: &Owner, workload: &Value, name: &str, namespace: &str, index: 
     pod
 }
 
-/// One pass over every workload.
-pub fn reconcile(api: &ApiServer) {
-    // One read of the Pods per pass, grouped by their controller's uid.
-    let (pods, _) = api.store.list("", "pods", None);
+/// One pass over every workload, given the Pods as read at the start of the pass.
+pub fn reconcile(api: &ApiServer, pods: &[Arc<Value>]) {
+    // Grouped by their controller's uid.
     let mut by_owner: HashMap<&str, Vec<&Value>> = HashMap::new();
     for pod in pods.iter().map(|p| &**p).filter(|p| !is_deleting(p)) {
         let controller = pod["metadata"]["ownerReferences"]

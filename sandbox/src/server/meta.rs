@@ -4,9 +4,17 @@ use serde_json::Value;
 
 /// The current time as Kubernetes writes it (RFC 3339, seconds, `Z`).
 pub fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    time(jiff::Timestamp::now())
+}
+
+/// `t` as a `metav1.Time` (RFC 3339, seconds, `Z`).
+pub fn time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `t` as a `metav1.MicroTime` (RFC 3339, microseconds, `Z`).
+pub fn micro_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
 }
 
 /// A random UUID (version 4).

@@ -28,44 +28,35 @@ pub enum LogAnswer {
 /// Decides the answer for `container` (`None`: not named) of `pod`, `previous` as the query.
 pub fn answer(pod: &Value, container: Option<&str>, previous: bool) -> LogAnswer {
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let names = |field: &str| -> Vec<String> {
+    let names = |field: &str| -> Vec<&str> {
         pod["spec"][field]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .filter_map(|c| c["name"].as_str())
             .collect()
     };
     let containers = names("containers");
+    // Every container of the pod, in the order the API server lists them.
+    let all = [
+        names("initContainers"),
+        containers.clone(),
+        names("ephemeralContainers"),
+    ]
+    .concat();
     let container = match container.filter(|c| !c.is_empty()) {
+        Some(name) if all.contains(&name) => name,
         Some(name) => {
-            let all: Vec<String> = [
-                names("initContainers"),
-                containers.clone(),
-                names("ephemeralContainers"),
-            ]
-            .concat();
-            if !all.iter().any(|c| c == name) {
-                return LogAnswer::Refused(format!(
-                    "container {name} is not valid for pod {pod_name}"
-                ));
-            }
-            name.to_string()
+            return LogAnswer::Refused(format!("container {name} is not valid for pod {pod_name}"));
         }
         None => match containers.as_slice() {
-            [only] => only.clone(),
+            [only] => only,
             [] => {
                 return LogAnswer::Refused(format!(
                     "a container name must be specified for pod {pod_name}"
                 ));
             }
             _ => {
-                let all = [
-                    names("initContainers"),
-                    containers.clone(),
-                    names("ephemeralContainers"),
-                ]
-                .concat();
                 return LogAnswer::Refused(format!(
                     "a container name must be specified for pod {pod_name}, choose one of: [{}]",
                     all.join(" ")
@@ -76,7 +67,7 @@ pub fn answer(pod: &Value, container: Option<&str>, previous: bool) -> LogAnswer
     let status = ["containerStatuses", "initContainerStatuses"]
         .iter()
         .flat_map(|f| pod["status"][f].as_array().into_iter().flatten())
-        .find(|s| s["name"] == container.as_str());
+        .find(|s| s["name"] == container);
     let state = status.map(|s| &s["state"]);
     if previous {
         return LogAnswer::Refused(format!(

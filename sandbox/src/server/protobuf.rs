@@ -249,9 +249,9 @@ fn message(kind: &str, data: &[u8], depth: usize) -> Result<Option<Value>, ApiEr
                 return Err(malformed());
             };
             let text = if kind.ends_with("MicroTime") {
-                t.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+                super::meta::micro_time(t)
             } else {
-                t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+                super::meta::time(t)
             };
             return Ok(Some(Value::String(text)));
         }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::ApiServer;
-use super::meta::new_uid;
+use super::meta::{new_uid, time};
 use super::request::ResourcePath;
 use super::respond::json_response;
 use crate::auth::service_account_token::{ISSUER, TokenSubject};
@@ -124,7 +124,7 @@ pub fn create(api: &ApiServer, path: &ResourcePath, body: Value) -> ApiResult<Re
         )
         .ok_or_else(|| ApiError::internal("cannot sign the token"))?;
     let expiration = jiff::Timestamp::from_second(expires)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map(time)
         .map_err(|_| ApiError::internal("expiry out of range"))?;
     let mut spec_out =
         json!({"audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": null});
